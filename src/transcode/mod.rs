@@ -1,0 +1,7 @@
+//! Transcoding: an HTTP/JSON request becomes a dynamic gRPC call and the
+//! reply becomes JSON. Binding and rendering are compiled once per route;
+//! nothing here looks up a descriptor by name on the request path.
+
+pub mod bind;
+pub mod field_path;
+pub mod render;
