@@ -1,16 +1,40 @@
 //! protogate: a REST-to-gRPC API gateway that loads protobuf descriptors at
-//! run time.
+//! run time and turns every `google.api.http` annotation into a REST route.
 //!
 //! # Layout
 //!
 //! The rooms in the order a request meets them:
 //!
-//! - [`http_rule`]: the `google.api.http` grammar and the bindings of a method.
-//! - [`router`]: the one routing table (a segment trie).
-//! - [`transcode`]: request binding, the dynamic call, response rendering.
+//! - [`server`]: listeners, HTTP/1.1 and HTTP/2, limits on the request head,
+//!   graceful shutdown; hands each request to the gateway.
+//! - [`gateway`]: one request against the current [`runtime::Runtime`]:
+//!   route lookup, body limit, the target, the error response.
+//! - [`router`]: the one routing table, a segment trie.
+//! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
+//! - [`upstream`]: endpoints and their channels.
+//! - [`error`]: the one place where a refusal becomes an HTTP response.
+//!
+//! Built once, before any request:
+//!
+//! - [`config`]: the YAML schema (plain serde structs).
+//! - [`schema`]: descriptor sources merged into one pool.
+//! - [`http_rule`]: the path-template grammar and a method's bindings.
+//! - [`runtime`]: compile `Config` → `Runtime`, collecting every error.
+//!
+//! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code
+//! generated from proto/), [`rpc_status`] and [`body`].
 
+pub mod body;
+pub mod config;
 pub mod demo;
+pub mod error;
+pub mod gateway;
 pub mod http_rule;
 pub mod proto;
 pub mod router;
+pub mod rpc_status;
+pub mod runtime;
+pub mod schema;
+pub mod server;
 pub mod transcode;
+pub mod upstream;

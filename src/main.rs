@@ -1,1 +1,127 @@
-fn main(){}
+//! The `protogate` command: parses flags and calls the library.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use protogate::{
+    config::Config,
+    demo::{self, DemoBackend},
+    gateway::Gateway,
+    runtime::{self, Runtime},
+    schema::DescriptorSource,
+    server,
+};
+
+/// A REST-to-gRPC API gateway that loads protobuf descriptors at run time.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves the gateway described by a config file.
+    Run {
+        /// The YAML config.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Checks a config file and reports every problem in it.
+    Validate {
+        /// The YAML config.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Prints the route table of a config file.
+    Routes {
+        /// The YAML config.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Runs the built-in demo: a bookstore gRPC backend and the gateway in front of it.
+    Demo {
+        /// Where the gateway listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Run { config } => serve(compile_file(&config)?).await,
+        Command::Validate { config } => {
+            let runtime = compile_file(&config)?;
+            println!("{}: ok, {} routes", config.display(), runtime.routes().len());
+            Ok(())
+        }
+        Command::Routes { config } => {
+            print!("{}", runtime::routes_table(compile_file(&config)?.routes()));
+            Ok(())
+        }
+        Command::Demo { listen } => {
+            let backend = DemoBackend::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .context("cannot start the demo backend")?;
+            let config = demo::gateway_config(backend.addr(), listen);
+            let builtin = [DescriptorSource::Embedded {
+                name: "demo".into(),
+                bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
+            }];
+            let runtime = runtime::compile(&config, Path::new("."), &builtin)
+                .map_err(|errors| anyhow::anyhow!("{errors}"))?;
+            println!("{}", demo::welcome(listen, backend.addr()));
+            serve(runtime).await
+        }
+    }
+}
+
+fn compile_file(path: &Path) -> anyhow::Result<Runtime> {
+    let config = Config::from_file(path)?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    match runtime::compile(&config, base_dir, &[]) {
+        Ok(runtime) => Ok(runtime),
+        Err(errors) => bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len()),
+    }
+}
+
+async fn serve(runtime: Runtime) -> anyhow::Result<()> {
+    let listen = runtime.listen();
+    let gateway = Arc::new(Gateway::new(runtime));
+    let running =
+        server::start(listen, gateway).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(addr = %running.addr(), "protogate is serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

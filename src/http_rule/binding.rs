@@ -86,10 +86,9 @@ pub fn bindings_of(
     }
     let name = method.full_name();
     let rule = match options.get_extension(http_option).as_ref() {
-        Value::Message(rule) => rule.transcode_to::<HttpRule>().map_err(|e| HttpRuleError::Unreadable {
-            method: name.to_owned(),
-            reason: e.to_string(),
-        })?,
+        Value::Message(rule) => rule
+            .transcode_to::<HttpRule>()
+            .map_err(|e| HttpRuleError::Unreadable { method: name.to_owned(), reason: e.to_string() })?,
         other => {
             return Err(HttpRuleError::Unreadable {
                 method: name.to_owned(),
@@ -112,10 +111,8 @@ pub fn bindings_of(
 /// `POST /<package>.<Service>/<Method>` with the whole message as the body.
 pub fn unannotated_binding(method: &MethodDescriptor) -> Result<Binding, HttpRuleError> {
     let text = format!("/{}/{}", method.parent_service().full_name(), method.name());
-    let template = PathTemplate::parse(&text).map_err(|source| HttpRuleError::Template {
-        method: method.full_name().to_owned(),
-        source,
-    })?;
+    let template = PathTemplate::parse(&text)
+        .map_err(|source| HttpRuleError::Template { method: method.full_name().to_owned(), source })?;
     Ok(Binding { method: Method::POST, template, body: BodySelector::Whole, response_body: None })
 }
 
@@ -127,18 +124,15 @@ fn binding_of_rule(name: &str, rule: &HttpRule) -> Result<Binding, HttpRuleError
         Some(Pattern::Delete(path)) => (Method::DELETE, path.as_str()),
         Some(Pattern::Patch(path)) => (Method::PATCH, path.as_str()),
         Some(Pattern::Custom(custom)) => {
-            let method = Method::from_bytes(custom.kind.as_bytes()).map_err(|_| HttpRuleError::BadCustomKind {
-                method: name.to_owned(),
-                kind: custom.kind.clone(),
+            let method = Method::from_bytes(custom.kind.as_bytes()).map_err(|_| {
+                HttpRuleError::BadCustomKind { method: name.to_owned(), kind: custom.kind.clone() }
             })?;
             (method, custom.path.as_str())
         }
         None => return Err(HttpRuleError::NoPattern { method: name.to_owned() }),
     };
-    let template = PathTemplate::parse(path).map_err(|source| HttpRuleError::Template {
-        method: name.to_owned(),
-        source,
-    })?;
+    let template = PathTemplate::parse(path)
+        .map_err(|source| HttpRuleError::Template { method: name.to_owned(), source })?;
     let body = match rule.body.as_str() {
         "" => BodySelector::None,
         "*" => BodySelector::Whole,

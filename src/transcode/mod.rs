@@ -3,5 +3,9 @@
 //! nothing here looks up a descriptor by name on the request path.
 
 pub mod bind;
+pub mod codec;
+pub mod failure;
 pub mod field_path;
+pub mod metadata;
 pub mod render;
+pub mod target;

@@ -1,0 +1,227 @@
+//! The YAML configuration: plain serde structs with no behaviour.
+//!
+//! Parsing checks shapes and units (an unknown key is an error, so a typo
+//! never silently does nothing); everything that needs more than one
+//! place of the file (does this upstream exist? does this service?) is
+//! checked when the config is compiled into a runtime, where every error is
+//! collected with its place. See docs/configuration.md for the reference.
+//!
+//! This room reads files; it starts nothing.
+
+mod units;
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use serde::Deserialize;
+
+pub use units::{ByteSize, Duration};
+
+/// A config that cannot be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML does not parse into the schema.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// The file (or "inline config").
+        origin: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+}
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The address the gateway listens on (default 127.0.0.1:8080).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Descriptor sources, merged into one pool.
+    #[serde(default)]
+    pub descriptors: Vec<DescriptorConfig>,
+    /// Upstreams by name.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
+    /// The routes.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// Gateway-wide transcoding defaults.
+    #[serde(default)]
+    pub transcoding: TranscodingConfig,
+    /// Limits on what a client may send.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+/// One descriptor source: exactly one of `file` or `proto`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescriptorConfig {
+    /// An encoded FileDescriptorSet (`protoc --include_imports -o`, `buf build -o`).
+    pub file: Option<PathBuf>,
+    /// A directory of .proto sources, also the import root.
+    pub proto: Option<PathBuf>,
+    /// With `proto`: the files to compile, relative to it (default: all).
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+}
+
+/// An upstream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Endpoint URIs, `http://host:port`.
+    pub endpoints: Vec<String>,
+    /// The time allowed to open a connection (default 1s).
+    pub connect_timeout: Option<Duration>,
+}
+
+/// A route. Today: transcoded gRPC services.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Every annotated method of a gRPC service becomes a route.
+    pub grpc: Option<GrpcRouteConfig>,
+    /// The deadline of calls on this route (default: `transcoding.timeout`).
+    pub timeout: Option<Duration>,
+    /// JSON switches for this route, over the gateway's.
+    #[serde(default)]
+    pub json: JsonConfig,
+}
+
+/// A transcoded service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcRouteConfig {
+    /// The service's full name, e.g. `demo.v1.Library`.
+    pub service: String,
+    /// The upstream that serves it.
+    pub upstream: String,
+    /// Only these methods (by name); default all.
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+/// Gateway-wide transcoding settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranscodingConfig {
+    /// JSON switches for every route.
+    #[serde(default)]
+    pub json: JsonConfig,
+    /// Expose methods without a `google.api.http` annotation as
+    /// `POST /<package>.<Service>/<Method>` with the whole message as the body.
+    #[serde(default)]
+    pub unannotated_methods: bool,
+    /// Request headers forwarded as gRPC metadata, besides `Authorization`
+    /// and `Grpc-Metadata-*`.
+    #[serde(default)]
+    pub forward_headers: Vec<String>,
+    /// The default deadline of a call (default 30s).
+    pub timeout: Option<Duration>,
+}
+
+/// JSON switches; unset ones inherit (route ← gateway ← built-in default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonConfig {
+    /// Output proto field names instead of lowerCamelCase (default false).
+    pub use_proto_names: Option<bool>,
+    /// Leave fields at their default value out of the output (default false).
+    pub omit_defaults: Option<bool>,
+    /// Output enums as numbers (default false).
+    pub enums_as_numbers: Option<bool>,
+    /// Refuse JSON body fields the message does not have (default false).
+    pub reject_unknown_fields: Option<bool>,
+    /// Refuse query parameters that name no field (default false).
+    pub reject_unknown_query_parameters: Option<bool>,
+    /// Read `+` in query values as `+`, not a space (default false).
+    pub query_plus_is_literal: Option<bool>,
+}
+
+impl JsonConfig {
+    /// These switches, with the unset ones taken from `fallback`.
+    pub fn or(self, fallback: JsonConfig) -> JsonConfig {
+        JsonConfig {
+            use_proto_names: self.use_proto_names.or(fallback.use_proto_names),
+            omit_defaults: self.omit_defaults.or(fallback.omit_defaults),
+            enums_as_numbers: self.enums_as_numbers.or(fallback.enums_as_numbers),
+            reject_unknown_fields: self.reject_unknown_fields.or(fallback.reject_unknown_fields),
+            reject_unknown_query_parameters: self
+                .reject_unknown_query_parameters
+                .or(fallback.reject_unknown_query_parameters),
+            query_plus_is_literal: self.query_plus_is_literal.or(fallback.query_plus_is_literal),
+        }
+    }
+}
+
+/// Limits on what a client may send.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// The largest request body (default 4MiB).
+    pub max_body_bytes: Option<ByteSize>,
+    /// The largest request head, all headers together (default 64KiB).
+    pub max_header_bytes: Option<ByteSize>,
+    /// The time a client has to send the request head (default 10s).
+    pub header_read_timeout: Option<Duration>,
+}
+
+impl Config {
+    /// Parses YAML; `origin` names the source in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        serde_saphyr::from_str(text)
+            .map_err(|error| ConfigError::Parse { origin: origin.to_owned(), message: error.to_string() })
+    }
+
+    /// Reads and parses a YAML file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_smallest_config_parses_with_defaults() {
+        let config = Config::from_yaml("routes: []", "t").unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert!(config.routes.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_that_say_where() {
+        let error = Config::from_yaml("listen: 127.0.0.1:1\nupstream: {}\n", "gw.yaml").unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with("gw.yaml: "), "{text}");
+        assert!(text.contains("upstream"), "{text}");
+    }
+
+    #[test]
+    fn json_switches_inherit_field_by_field() {
+        let route = JsonConfig { omit_defaults: Some(true), ..Default::default() };
+        let gateway =
+            JsonConfig { omit_defaults: Some(false), use_proto_names: Some(true), ..Default::default() };
+        let merged = route.or(gateway);
+        assert_eq!(merged.omit_defaults, Some(true));
+        assert_eq!(merged.use_proto_names, Some(true));
+        assert_eq!(merged.enums_as_numbers, None);
+    }
+}

@@ -1,0 +1,184 @@
+//! The one place where a refusal becomes an HTTP response.
+//!
+//! Every error, the gateway's own (no route, bad input, too large) or a
+//! backend's, is rendered in one JSON shape,
+//! `{"code": <grpc code>, "message": "...", "details": [...]}`, with an HTTP
+//! status and a gRPC code carried separately: a backend's code maps to HTTP
+//! by [`http_status_of`]; the gateway's own refusals choose both.
+
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use serde_json::Value;
+use tonic::Code;
+
+use crate::{
+    body::{ResponseBody, full},
+    router::RouteError,
+    transcode::target::TranscodeError,
+};
+
+/// A refusal, ready to render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayError {
+    status: StatusCode,
+    code: Code,
+    message: String,
+    details: Vec<Value>,
+    headers: HeaderMap,
+}
+
+impl GatewayError {
+    /// A refusal with an explicit HTTP status and gRPC code.
+    pub fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), details: Vec::new(), headers: HeaderMap::new() }
+    }
+
+    /// A gRPC status, with the HTTP status of the house table.
+    pub fn from_grpc(code: Code, message: impl Into<String>) -> Self {
+        Self::new(http_status_of(code), code, message)
+    }
+
+    /// A request the client got wrong: 400 INVALID_ARGUMENT.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Code::InvalidArgument, message)
+    }
+
+    /// A body over the configured limit: 413 RESOURCE_EXHAUSTED.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::ResourceExhausted,
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The gRPC code.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The response: the JSON body and the headers that go with it.
+    pub fn into_response(self) -> Response<ResponseBody> {
+        let body = serde_json::json!({
+            "code": self.code as i32,
+            "message": self.message,
+            "details": self.details,
+        });
+        let mut response = Response::new(full(body.to_string()));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
+}
+
+/// The HTTP status of a gRPC code (the house plan's table).
+pub fn http_status_of(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::Cancelled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<(RouteError, &Method, &str)> for GatewayError {
+    fn from((error, method, path): (RouteError, &Method, &str)) -> Self {
+        match error {
+            RouteError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, Code::NotFound, format!("no route matches {method} {path}"))
+            }
+            RouteError::MethodNotAllowed { allow } => {
+                let listed = allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+                let mut error = Self::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    Code::Unimplemented,
+                    format!("{method} is not allowed on {path} (allowed: {listed})"),
+                );
+                if let Ok(value) = HeaderValue::from_str(&listed) {
+                    error.headers.insert(header::ALLOW, value);
+                }
+                error
+            }
+        }
+    }
+}
+
+impl From<TranscodeError> for GatewayError {
+    fn from(error: TranscodeError) -> Self {
+        match error {
+            TranscodeError::Bind(error) => Self::bad_request(error.message),
+            TranscodeError::Timeout(error) => Self::bad_request(error.to_string()),
+            TranscodeError::DeadlineExceeded(_) => Self::from_grpc(Code::DeadlineExceeded, error.to_string()),
+            TranscodeError::Upstream(failure) => {
+                let failure = *failure;
+                let mut error = Self::from_grpc(failure.code, failure.message);
+                error.details = failure.details;
+                error.headers = failure.headers;
+                error
+            }
+            TranscodeError::NoReply => Self::from_grpc(Code::Internal, error.to_string()),
+            TranscodeError::Render(error) => Self::from_grpc(Code::Internal, error.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_table_matches_the_house_plan() {
+        let table = [
+            (Code::Ok, 200),
+            (Code::Cancelled, 499),
+            (Code::Unknown, 500),
+            (Code::InvalidArgument, 400),
+            (Code::DeadlineExceeded, 504),
+            (Code::NotFound, 404),
+            (Code::AlreadyExists, 409),
+            (Code::PermissionDenied, 403),
+            (Code::Unauthenticated, 401),
+            (Code::ResourceExhausted, 429),
+            (Code::FailedPrecondition, 400),
+            (Code::Aborted, 409),
+            (Code::OutOfRange, 400),
+            (Code::Unimplemented, 501),
+            (Code::Internal, 500),
+            (Code::Unavailable, 503),
+            (Code::DataLoss, 500),
+        ];
+        for (code, status) in table {
+            assert_eq!(http_status_of(code).as_u16(), status, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn method_not_allowed_lists_the_methods() {
+        let error = GatewayError::from((
+            RouteError::MethodNotAllowed { allow: vec![Method::GET, Method::DELETE] },
+            &Method::POST,
+            "/a",
+        ));
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "GET, DELETE");
+    }
+}

@@ -1,0 +1,85 @@
+//! A `Config` compiled into a `Runtime`: the immutable thing requests are
+//! served from.
+//!
+//! Compile resolves every name (services, methods, upstreams), loads the
+//! descriptors, parses every template, builds the router and the targets,
+//! and collects every error with its place instead of stopping at the
+//! first. Nothing on the request path resolves a name again.
+
+mod compile;
+mod issues;
+mod table;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use http::Method;
+
+pub use compile::compile;
+pub use issues::{CompileErrors, ConfigIssue};
+pub use table::routes_table;
+
+use crate::{router::Router, transcode::target::TranscodeTarget};
+
+/// Limits on what a client may send, resolved from the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest request body.
+    pub max_body_bytes: usize,
+    /// The largest request head.
+    pub max_header_bytes: usize,
+    /// The time a client has to send the request head.
+    pub header_read_timeout: Duration,
+}
+
+/// One line of the route table, as `protogate routes` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSummary {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path template.
+    pub template: String,
+    /// The gRPC method called, by full name.
+    pub target: String,
+    /// What the body fills: `*`, a field, or empty.
+    pub body: String,
+    /// The reply field rendered, or empty for the whole reply.
+    pub response_body: String,
+    /// The upstream called.
+    pub upstream: String,
+}
+
+/// A compiled configuration.
+pub struct Runtime {
+    listen: SocketAddr,
+    router: Router<Arc<TranscodeTarget>>,
+    routes: Vec<RouteSummary>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("listen", &self.listen).field("routes", &self.routes.len()).finish()
+    }
+}
+
+impl Runtime {
+    /// The address to listen on.
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The routing table.
+    pub fn router(&self) -> &Router<Arc<TranscodeTarget>> {
+        &self.router
+    }
+
+    /// The route table, in config order.
+    pub fn routes(&self) -> &[RouteSummary] {
+        &self.routes
+    }
+
+    /// The client limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+}

@@ -1,0 +1,98 @@
+//! Descriptor sources become one `DescriptorPool`.
+//!
+//! A source is a `FileDescriptorSet` file (protoc `--include_imports`, `buf
+//! build`), a directory of `.proto` sources compiled at load time with
+//! protox, or bytes embedded in the binary. Every source is handled as
+//! encoded bytes, never decoded through prost-types, whose `MethodOptions`
+//! would drop the `google.api.http` extension. Sources merge file by file: a
+//! file that two sources both carry must be the same in both (source info
+//! aside), or loading fails naming both.
+//!
+//! This room reads files and builds the pool; it knows nothing of routes.
+
+mod file_set;
+mod sources;
+
+use std::path::PathBuf;
+
+use prost_reflect::{DescriptorPool, ExtensionDescriptor};
+
+pub use sources::DescriptorSource;
+
+/// The name of the `google.api.http` method option.
+pub const HTTP_OPTION: &str = "google.api.http";
+
+/// A descriptor source that cannot be loaded, or sources that disagree.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `.proto` sources that do not compile.
+    #[error("cannot compile the .proto sources of {source_name}: {message}")]
+    Compile {
+        /// The source, as the config names it.
+        source_name: String,
+        /// protox's message, with file and line.
+        message: String,
+    },
+    /// Bytes that are not an encoded `FileDescriptorSet`.
+    #[error("{source_name} is not a valid FileDescriptorSet: {message}")]
+    Malformed {
+        /// The source.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two sources carry different versions of one file.
+    #[error("{file} differs between {first} and {second}")]
+    Conflict {
+        /// The .proto file name.
+        file: String,
+        /// The source that brought it first.
+        first: String,
+        /// The source that brought a different version.
+        second: String,
+    },
+    /// The merged files do not form a valid pool (a missing import, a duplicate symbol).
+    #[error("the descriptor sources do not form a valid set: {0}")]
+    Pool(String),
+}
+
+/// The loaded descriptors.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pool: DescriptorPool,
+    http_option: Option<ExtensionDescriptor>,
+}
+
+impl Schema {
+    /// Loads and merges `sources`, in order.
+    pub fn load(sources: &[DescriptorSource]) -> Result<Self, SchemaError> {
+        let mut merged = file_set::MergedFiles::default();
+        for source in sources {
+            let bytes = source.encoded_file_set()?;
+            merged.add(&source.to_string(), &bytes)?;
+        }
+        let pool = DescriptorPool::decode(merged.encode().as_slice())
+            .map_err(|error| SchemaError::Pool(error.to_string()))?;
+        let http_option = pool.get_extension_by_name(HTTP_OPTION);
+        Ok(Self { pool, http_option })
+    }
+
+    /// The pool of every loaded file.
+    pub fn pool(&self) -> &DescriptorPool {
+        &self.pool
+    }
+
+    /// The `google.api.http` option, when google/api/annotations.proto is loaded.
+    pub fn http_option(&self) -> Option<&ExtensionDescriptor> {
+        self.http_option.as_ref()
+    }
+}

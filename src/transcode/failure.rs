@@ -1,0 +1,121 @@
+//! A backend's error status turned into what the error module renders: the
+//! code, the message, the details of `grpc-status-details-bin` as JSON, and
+//! the metadata that came with it.
+//!
+//! A detail whose type is in the descriptor pool is rendered as its proto3
+//! JSON with `@type`; one whose type is not is kept as
+//! `{"@type": <type url>, "value": <base64>}`, never dropped.
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use http::HeaderMap;
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use serde_json::{Map, Value};
+
+use super::metadata::add_header_metadata;
+use crate::rpc_status::RpcStatus;
+
+/// A backend's failure, ready to render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamFailure {
+    /// The gRPC code.
+    pub code: tonic::Code,
+    /// The status message.
+    pub message: String,
+    /// The rich details, as JSON.
+    pub details: Vec<Value>,
+    /// `Grpc-Metadata-*` headers from the metadata that came with the status.
+    pub headers: HeaderMap,
+}
+
+impl UpstreamFailure {
+    /// Reads `status`, expanding its details against `pool`.
+    pub fn from_status(status: tonic::Status, pool: &DescriptorPool) -> Self {
+        let details = if status.details().is_empty() {
+            Vec::new()
+        } else {
+            match RpcStatus::decode(status.details()) {
+                Ok(rich) => rich.details.iter().map(|any| render_any(any, pool)).collect(),
+                Err(_) => vec![opaque("type.googleapis.com/google.rpc.Status", status.details())],
+            }
+        };
+        let mut headers = HeaderMap::new();
+        add_header_metadata(status.metadata().clone(), &mut headers);
+        Self { code: status.code(), message: status.message().to_owned(), details, headers }
+    }
+}
+
+fn render_any(any: &prost_types::Any, pool: &DescriptorPool) -> Value {
+    let type_name = any.type_url.rsplit('/').next().unwrap_or_default();
+    let Some(descriptor) = pool.get_message_by_name(type_name) else {
+        return opaque(&any.type_url, &any.value);
+    };
+    let Ok(message) = DynamicMessage::decode(descriptor, any.value.as_slice()) else {
+        return opaque(&any.type_url, &any.value);
+    };
+    let options = SerializeOptions::new().stringify_64_bit_integers(true);
+    let mut object = Map::new();
+    object.insert("@type".into(), Value::String(any.type_url.clone()));
+    match message.serialize_with_options(serde_json::value::Serializer, &options) {
+        Ok(Value::Object(fields)) => object.extend(fields),
+        // A well-known type with a non-object JSON form (Duration, Timestamp...).
+        Ok(value) => {
+            object.insert("value".into(), value);
+        }
+        Err(_) => return opaque(&any.type_url, &any.value),
+    }
+    Value::Object(object)
+}
+
+fn opaque(type_url: &str, value: &[u8]) -> Value {
+    let mut object = Map::new();
+    object.insert("@type".into(), Value::String(type_url.to_owned()));
+    object.insert("value".into(), Value::String(STANDARD.encode(value)));
+    Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_pool() -> DescriptorPool {
+        DescriptorPool::decode(crate::proto::DEMO_DESCRIPTOR_SET).unwrap()
+    }
+
+    fn any(type_url: &str, value: Vec<u8>) -> prost_types::Any {
+        prost_types::Any { type_url: type_url.into(), value }
+    }
+
+    #[test]
+    fn details_in_the_pool_are_expanded_and_others_kept_opaque() {
+        let violation =
+            crate::proto::demo::v1::FieldViolation { field: "name".into(), description: "empty".into() };
+        let rich = RpcStatus {
+            code: 3,
+            message: "bad".into(),
+            details: vec![
+                any("type.googleapis.com/demo.v1.FieldViolation", violation.encode_to_vec()),
+                any("type.googleapis.com/unknown.v1.Mystery", vec![8, 1]),
+            ],
+        };
+        let status =
+            tonic::Status::with_details(tonic::Code::InvalidArgument, "bad", rich.encode_to_vec().into());
+        let failure = UpstreamFailure::from_status(status, &demo_pool());
+        assert_eq!(failure.code, tonic::Code::InvalidArgument);
+        assert_eq!(
+            Value::Array(failure.details),
+            serde_json::json!([
+                {"@type": "type.googleapis.com/demo.v1.FieldViolation", "field": "name", "description": "empty"},
+                {"@type": "type.googleapis.com/unknown.v1.Mystery", "value": "CAE="}
+            ])
+        );
+    }
+
+    #[test]
+    fn undecodable_details_are_kept_not_dropped() {
+        let status = tonic::Status::with_details(tonic::Code::Internal, "x", vec![0xff, 0xff].into());
+        let failure = UpstreamFailure::from_status(status, &demo_pool());
+        assert_eq!(failure.details.len(), 1);
+        assert_eq!(failure.details[0]["value"], "//8=");
+    }
+}

@@ -1,0 +1,205 @@
+//! HTTP headers ↔ gRPC metadata.
+//!
+//! Going in: `Authorization`, every `Grpc-Metadata-<key>` (prefix stripped)
+//! and the headers of a configured allow-list become request metadata, and
+//! `X-Forwarded-For` / `X-Forwarded-Host` say who called and which host
+//! they asked for. `Grpc-Timeout` is read as the client's deadline.
+//! Coming out: the reply's header metadata becomes `Grpc-Metadata-<key>`
+//! headers and its trailers `Grpc-Trailer-<key>`.
+
+use std::{net::IpAddr, time::Duration};
+
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+use tonic::metadata::MetadataMap;
+
+const METADATA_PREFIX: &str = "grpc-metadata-";
+const TRAILER_PREFIX: &str = "grpc-trailer-";
+const GRPC_TIMEOUT: &str = "grpc-timeout";
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+
+/// Which request headers reach the backend as metadata, compiled once.
+#[derive(Debug, Clone, Default)]
+pub struct MetadataRules {
+    allow: Vec<HeaderName>,
+}
+
+/// A `Grpc-Timeout` header that does not follow the gRPC spec.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid Grpc-Timeout {0:?}: expected 1 to 8 digits and a unit (H, M, S, m, u or n)")]
+pub struct InvalidTimeout(pub String);
+
+impl MetadataRules {
+    /// Rules forwarding `allow` besides `Authorization` and `Grpc-Metadata-*`.
+    pub fn new(allow: Vec<HeaderName>) -> Self {
+        Self { allow }
+    }
+
+    /// The request metadata for `headers`, from a client at `peer`.
+    pub fn request_metadata(&self, headers: &HeaderMap, peer: IpAddr, host: Option<&str>) -> MetadataMap {
+        let mut out = HeaderMap::new();
+        if let Some(value) = headers.get(header::AUTHORIZATION) {
+            out.insert(header::AUTHORIZATION, value.clone());
+        }
+        for name in &self.allow {
+            for value in headers.get_all(name) {
+                out.append(name.clone(), value.clone());
+            }
+        }
+        for (name, value) in headers {
+            let Some(key) = name.as_str().strip_prefix(METADATA_PREFIX) else { continue };
+            // Keys under grpc- are the protocol's own (grpc-timeout, grpc-status...):
+            // a client must not set them through the metadata prefix.
+            if key.is_empty() || key.starts_with("grpc-") {
+                continue;
+            }
+            if let Ok(key) = HeaderName::from_bytes(key.as_bytes()) {
+                out.append(key, value.clone());
+            }
+        }
+        out.insert(X_FORWARDED_FOR, forwarded_for(headers, peer));
+        if let Some(value) = host.and_then(|host| HeaderValue::from_str(host).ok()) {
+            out.insert(X_FORWARDED_HOST, value);
+        }
+        MetadataMap::from_headers(out)
+    }
+}
+
+/// The client's deadline from `Grpc-Timeout`, if it sent one.
+pub fn client_timeout(headers: &HeaderMap) -> Result<Option<Duration>, InvalidTimeout> {
+    let Some(value) = headers.get(GRPC_TIMEOUT) else { return Ok(None) };
+    let invalid = || InvalidTimeout(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let text = value.to_str().map_err(|_| invalid())?;
+    let split = text.len().checked_sub(1).filter(|&at| (1..=8).contains(&at)).ok_or_else(invalid)?;
+    let (digits, unit) = text.split_at(split);
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let amount: u64 = digits.parse().map_err(|_| invalid())?;
+    let duration = match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return Err(invalid()),
+    };
+    Ok(Some(duration))
+}
+
+/// Adds the reply's header metadata as `Grpc-Metadata-*` headers to `out`.
+pub fn add_header_metadata(metadata: MetadataMap, out: &mut HeaderMap) {
+    add_prefixed(metadata.into_headers(), METADATA_PREFIX, out);
+}
+
+/// Adds the reply's trailers as `Grpc-Trailer-*` headers to `out`.
+pub fn add_trailer_metadata(trailers: MetadataMap, out: &mut HeaderMap) {
+    add_prefixed(trailers.into_headers(), TRAILER_PREFIX, out);
+}
+
+fn add_prefixed(headers: HeaderMap, prefix: &str, out: &mut HeaderMap) {
+    let mut last_name = None;
+    for (name, value) in headers {
+        // `HeaderMap::into_iter` names a header only on its first value.
+        if let Some(name) = name {
+            last_name = is_application_metadata(&name)
+                .then(|| HeaderName::from_bytes(format!("{prefix}{}", name.as_str()).as_bytes()).ok())
+                .flatten();
+        }
+        if let Some(name) = &last_name {
+            out.append(name.clone(), value);
+        }
+    }
+}
+
+/// Whether a reply header is the application's metadata rather than the
+/// protocol's own.
+fn is_application_metadata(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    !(name.starts_with("grpc-")
+        || name == "content-type"
+        || name == "content-length"
+        || name == "date"
+        || name == "server"
+        || name == "te"
+        || name == "trailer"
+        || name == "transfer-encoding")
+}
+
+fn forwarded_for(headers: &HeaderMap, peer: IpAddr) -> HeaderValue {
+    let peer = peer.to_string();
+    let earlier: Vec<&str> =
+        headers.get_all(X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
+    let value = if earlier.is_empty() { peer } else { format!("{}, {peer}", earlier.join(", ")) };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn grpc_timeout_units() {
+        let cases =
+            [("1H", 3600_000), ("2M", 120_000), ("3S", 3000), ("250m", 250), ("1500u", 1), ("99999999n", 99)];
+        for (text, millis) in cases {
+            let parsed = client_timeout(&headers(&[("grpc-timeout", text)])).unwrap().unwrap();
+            assert_eq!(parsed.as_millis(), millis, "{text}");
+        }
+        assert_eq!(client_timeout(&HeaderMap::new()), Ok(None));
+    }
+
+    #[test]
+    fn malformed_grpc_timeouts_are_refused() {
+        for text in ["", "S", "10", "10s", "123456789S", "-1S", "1.5S", "10 S"] {
+            assert!(client_timeout(&headers(&[("grpc-timeout", text)])).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn request_metadata_forwards_what_it_should_and_nothing_else() {
+        let rules = MetadataRules::new(vec![HeaderName::from_static("x-request-id")]);
+        let incoming = headers(&[
+            ("authorization", "Bearer t"),
+            ("grpc-metadata-tenant", "acme"),
+            ("grpc-metadata-grpc-timeout", "1S"),
+            ("x-request-id", "r1"),
+            ("cookie", "secret"),
+            ("x-forwarded-for", "10.1.1.1"),
+        ]);
+        let metadata = rules.request_metadata(&incoming, "127.0.0.1".parse().unwrap(), Some("api.example"));
+        let out = metadata.into_headers();
+        assert_eq!(out["authorization"], "Bearer t");
+        assert_eq!(out["tenant"], "acme");
+        assert_eq!(out["x-request-id"], "r1");
+        assert_eq!(out["x-forwarded-for"], "10.1.1.1, 127.0.0.1");
+        assert_eq!(out["x-forwarded-host"], "api.example");
+        assert!(out.get("cookie").is_none());
+        assert!(out.get("grpc-timeout").is_none());
+    }
+
+    #[test]
+    fn reply_metadata_is_prefixed_and_protocol_headers_are_not_forwarded() {
+        let mut out = HeaderMap::new();
+        let reply = headers(&[
+            ("x-a", "1"),
+            ("x-a", "2"),
+            ("grpc-status", "0"),
+            ("content-type", "application/grpc"),
+        ]);
+        add_header_metadata(MetadataMap::from_headers(reply), &mut out);
+        add_trailer_metadata(MetadataMap::from_headers(headers(&[("x-t", "3")])), &mut out);
+        let values: Vec<_> = out.get_all("grpc-metadata-x-a").iter().collect();
+        assert_eq!(values, ["1", "2"]);
+        assert_eq!(out["grpc-trailer-x-t"], "3");
+        assert_eq!(out.len(), 3);
+    }
+}

@@ -1,0 +1,180 @@
+//! The transcoding target of one binding: bind the request, call the method
+//! on the upstream, render the reply.
+//!
+//! Everything a call needs was resolved when the route was compiled: the
+//! gRPC path, the binder, the renderer, the codec and the upstream.
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header, request::Parts, uri::PathAndQuery};
+use prost_reflect::{DescriptorPool, MethodDescriptor};
+
+use super::{
+    bind::{BindError, RequestBinder},
+    codec::DynamicCodec,
+    failure::UpstreamFailure,
+    metadata::{self, InvalidTimeout, MetadataRules},
+    render::{RenderError, ResponseRenderer},
+};
+use crate::upstream::Upstream;
+
+/// Why a transcoded call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TranscodeError {
+    /// The request does not fit the method's input.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// A malformed `Grpc-Timeout` header.
+    #[error(transparent)]
+    Timeout(#[from] InvalidTimeout),
+    /// The deadline passed before the backend replied.
+    #[error("the backend did not reply within {0:?}")]
+    DeadlineExceeded(Duration),
+    /// The backend answered with an error status (or could not be reached).
+    #[error("{}", .0.message)]
+    Upstream(Box<UpstreamFailure>),
+    /// The backend ended the call without a reply.
+    #[error("the backend ended the call without a reply")]
+    NoReply,
+    /// The reply could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+/// One compiled transcoding target.
+#[derive(Debug)]
+pub struct TranscodeTarget {
+    method: MethodDescriptor,
+    path: PathAndQuery,
+    binder: RequestBinder,
+    renderer: ResponseRenderer,
+    codec: DynamicCodec,
+    upstream: Arc<Upstream>,
+    timeout: Duration,
+    metadata: Arc<MetadataRules>,
+    pool: DescriptorPool,
+}
+
+/// What the gateway hands a target: the request head, the router's
+/// captures, the whole body and the client's address.
+#[derive(Debug)]
+pub struct TranscodeRequest<'a> {
+    /// Method, URI and headers.
+    pub parts: &'a Parts,
+    /// The path variables, in template order.
+    pub captures: &'a [String],
+    /// The request body.
+    pub body: Bytes,
+    /// The client's address.
+    pub peer: IpAddr,
+}
+
+/// How one target is wired, for [`TranscodeTarget::new`].
+#[derive(Debug)]
+pub struct TargetParts {
+    /// The method called.
+    pub method: MethodDescriptor,
+    /// The compiled request binding.
+    pub binder: RequestBinder,
+    /// The compiled reply rendering.
+    pub renderer: ResponseRenderer,
+    /// The upstream called.
+    pub upstream: Arc<Upstream>,
+    /// The route's deadline (a client's `Grpc-Timeout` may shorten it).
+    pub timeout: Duration,
+    /// Which headers become metadata.
+    pub metadata: Arc<MetadataRules>,
+}
+
+impl TranscodeTarget {
+    /// Wires a target.
+    pub fn new(parts: TargetParts) -> Self {
+        let path = format!("/{}/{}", parts.method.parent_service().full_name(), parts.method.name());
+        Self {
+            path: PathAndQuery::from_maybe_shared(Bytes::from(path))
+                .unwrap_or_else(|_| PathAndQuery::from_static("/")),
+            codec: DynamicCodec::new(parts.method.output()),
+            pool: parts.method.parent_pool().clone(),
+            method: parts.method,
+            binder: parts.binder,
+            renderer: parts.renderer,
+            upstream: parts.upstream,
+            timeout: parts.timeout,
+            metadata: parts.metadata,
+        }
+    }
+
+    /// The method called.
+    pub fn method(&self) -> &MethodDescriptor {
+        &self.method
+    }
+
+    /// The upstream called.
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// Serves one request.
+    pub async fn call(&self, request: TranscodeRequest<'_>) -> Result<Response<Bytes>, TranscodeError> {
+        let headers = &request.parts.headers;
+        let deadline = match metadata::client_timeout(headers)? {
+            Some(client) => client.min(self.timeout),
+            None => self.timeout,
+        };
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let message =
+            self.binder.bind(request.captures, request.parts.uri.query(), &request.body, content_type)?;
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| request.parts.uri.authority().map(|a| a.as_str()));
+        let mut call = tonic::Request::new(message);
+        *call.metadata_mut() = self.metadata.request_metadata(headers, request.peer, host);
+        call.set_timeout(deadline);
+
+        match tokio::time::timeout(deadline, self.invoke(call)).await {
+            Ok(result) => result,
+            Err(_) => Err(TranscodeError::DeadlineExceeded(deadline)),
+        }
+    }
+
+    async fn invoke(
+        &self,
+        call: tonic::Request<prost_reflect::DynamicMessage>,
+    ) -> Result<Response<Bytes>, TranscodeError> {
+        let failed = |status: tonic::Status| {
+            TranscodeError::Upstream(Box::new(UpstreamFailure::from_status(status, &self.pool)))
+        };
+        let mut grpc = tonic::client::Grpc::new(self.upstream.channel());
+        grpc.ready().await.map_err(|e| failed(tonic::Status::unavailable(e.to_string())))?;
+        // A unary method called as server-streaming: the same frames on the
+        // wire, but headers and trailers stay apart.
+        let reply =
+            grpc.server_streaming(call, self.path.clone(), self.codec.clone()).await.map_err(failed)?;
+        let (header_metadata, mut stream, _) = reply.into_parts();
+        let mut headers = HeaderMap::new();
+        let message = match stream.message().await {
+            Ok(Some(message)) => message,
+            Ok(None) => return Err(TranscodeError::NoReply),
+            Err(status) => {
+                let mut failure = UpstreamFailure::from_status(status, &self.pool);
+                metadata::add_header_metadata(header_metadata, &mut failure.headers);
+                return Err(TranscodeError::Upstream(Box::new(failure)));
+            }
+        };
+        metadata::add_header_metadata(header_metadata, &mut headers);
+        // A status after the reply still fails the call.
+        if let Some(trailers) = stream.trailers().await.map_err(failed)? {
+            metadata::add_trailer_metadata(trailers, &mut headers);
+        }
+        let rendered = self.renderer.render(&message)?;
+        let content_type = HeaderValue::from_str(&rendered.content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+        headers.insert(header::CONTENT_TYPE, content_type);
+        let mut response = Response::new(rendered.body);
+        *response.status_mut() = StatusCode::OK;
+        *response.headers_mut() = headers;
+        Ok(response)
+    }
+}
