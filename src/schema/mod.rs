@@ -8,9 +8,13 @@
 //! file that two sources both carry must be the same in both (source info
 //! aside), or loading fails naming both.
 //!
+//! `.proto` sources may import google/api/{http,annotations,httpbody}.proto
+//! and the well-known types without shipping them: both are built in.
+//!
 //! This room reads files and builds the pool; it knows nothing of routes.
 
 mod file_set;
+mod google_api;
 mod sources;
 
 use std::path::PathBuf;

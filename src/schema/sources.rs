@@ -6,7 +6,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::SchemaError;
+use protox::file::{ChainFileResolver, GoogleFileResolver, IncludeFileResolver};
+
+use super::{SchemaError, google_api::GoogleApiResolver};
 
 /// One descriptor source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +60,11 @@ impl DescriptorSource {
         if files.is_empty() {
             return Err(compile_error(format!("no .proto files under {}", root.display())));
         }
-        let mut compiler = protox::Compiler::new([root]).map_err(|e| compile_error(e.to_string()))?;
+        let mut resolver = ChainFileResolver::new();
+        resolver.add(IncludeFileResolver::new(root.to_path_buf()));
+        resolver.add(GoogleFileResolver::new());
+        resolver.add(GoogleApiResolver);
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true).include_source_info(false);
         compiler.open_files(&files).map_err(|e| compile_error(e.to_string()))?;
         // protox's own encoding keeps every option, extensions included.

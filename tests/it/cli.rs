@@ -1,0 +1,148 @@
+//! The `protogate` binary's config commands: `validate` reports every
+//! problem with its place, `routes` prints the table; and the example
+//! config of the README compiles.
+
+use std::{fs, path::Path, process::Command};
+
+fn protogate(args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_protogate")).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+const DEMO_PB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/descriptors/demo.pb");
+
+#[test]
+fn the_readme_example_validates() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gateway.yaml");
+    let (ok, text) = protogate(&["validate", "--config", example]);
+    assert!(ok, "{text}");
+    assert!(text.contains("ok, 12 routes"), "{text}");
+}
+
+#[test]
+fn validate_reports_every_problem_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "gw.yaml",
+        &format!(
+            r#"
+listen: "not an address"
+descriptors: [{{ file: {DEMO_PB} }}]
+upstreams:
+  library: {{ endpoints: ["http://127.0.0.1:50051"] }}
+  broken: {{ endpoints: ["ftp://127.0.0.1:1"] }}
+routes:
+  - grpc: {{ service: demo.v1.Library, upstream: libary }}
+  - grpc: {{ service: demo.v1.Libary, upstream: library }}
+  - grpc: {{ service: demo.v1.Echo, upstream: library, methods: [Echoo] }}
+"#
+        ),
+    );
+    let (ok, text) = protogate(&["validate", "--config", &config]);
+    assert!(!ok);
+    for expected in [
+        "listen: \"not an address\"",
+        "upstreams.broken.endpoints: invalid endpoint \"ftp://127.0.0.1:1\"",
+        "routes[0].grpc.upstream: unknown upstream \"libary\" (did you mean \"library\"?)",
+        "routes[1].grpc.service: unknown service \"demo.v1.Libary\" (did you mean \"demo.v1.Library\"?)",
+        "routes[2].grpc.methods[0]: unknown method \"Echoo\" (did you mean \"Echo\"?)",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn a_typo_in_a_key_is_a_parse_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "gw.yaml", "listen: 127.0.0.1:1\nroutez: []\n");
+    let (ok, text) = protogate(&["validate", "--config", &config]);
+    assert!(!ok);
+    assert!(text.contains("gw.yaml") && text.contains("routez"), "{text}");
+}
+
+#[test]
+fn bad_templates_and_duplicate_bindings_name_the_method_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "protos/bad/v1/bad.proto",
+        r#"syntax = "proto3";
+package bad.v1;
+import "google/api/annotations.proto";
+service Bad {
+  rpc Broken(M) returns (M) { option (google.api.http) = { get: "/v1/{name=a/**/*}" }; }
+}
+service Twice {
+  rpc First(M) returns (M) { option (google.api.http) = { get: "/v1/things/{name}" }; }
+  rpc Second(M) returns (M) { option (google.api.http) = { get: "/v1/things/{name}" }; }
+}
+message M { string name = 1; }
+"#,
+    );
+    let config = write(
+        dir.path(),
+        "gw.yaml",
+        r#"
+descriptors: [{ proto: protos }]
+upstreams: { u: { endpoints: ["http://127.0.0.1:1"] } }
+routes:
+  - grpc: { service: bad.v1.Bad, upstream: u }
+  - grpc: { service: bad.v1.Twice, upstream: u }
+"#,
+    );
+    let (ok, text) = protogate(&["validate", "--config", &config]);
+    assert!(!ok);
+    assert!(text.contains("routes[0].grpc.service: bad.v1.Bad.Broken: invalid path template"), "{text}");
+    assert!(text.contains("at position"), "{text}");
+    assert!(
+        text.contains("routes[1].grpc.service: GET /v1/things/{name} is bound twice: by bad.v1.Twice.First and by bad.v1.Twice.Second"),
+        "{text}"
+    );
+}
+
+#[test]
+fn routes_prints_the_table() {
+    let (ok, text) = protogate(&["routes", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gateway.yaml")]);
+    assert!(ok, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("METHOD"), "{text}");
+    let patch = lines.iter().find(|l| l.starts_with("PATCH")).unwrap();
+    let cells: Vec<&str> = patch.split_whitespace().collect();
+    assert_eq!(cells, ["PATCH", "/v1/shelves/{shelf}/books/{book.id}", "demo.v1.Library.UpdateBook", "book", "library"]);
+}
+
+#[test]
+fn proto_sources_and_descriptor_sets_merge_and_disagreements_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto_root = concat!(env!("CARGO_MANIFEST_DIR"), "/proto");
+    let same = write(
+        dir.path(),
+        "same.yaml",
+        &format!(
+            "descriptors: [{{ file: {DEMO_PB} }}, {{ proto: {proto_root} }}]\nupstreams: {{ u: {{ endpoints: [\"http://127.0.0.1:1\"] }} }}\nroutes: [{{ grpc: {{ service: demo.v1.Library, upstream: u }} }}]\n"
+        ),
+    );
+    let (ok, text) = protogate(&["validate", "--config", &same]);
+    assert!(ok, "{text}");
+
+    write(dir.path(), "other/demo/v1/library.proto", "syntax = \"proto3\";\npackage demo.v1;\nmessage Other {}\n");
+    let conflict = write(
+        dir.path(),
+        "conflict.yaml",
+        &format!(
+            "descriptors: [{{ file: {DEMO_PB} }}, {{ proto: other }}]\nupstreams: {{ u: {{ endpoints: [\"http://127.0.0.1:1\"] }} }}\nroutes: [{{ grpc: {{ service: demo.v1.Library, upstream: u }} }}]\n"
+        ),
+    );
+    let (ok, text) = protogate(&["validate", "--config", &conflict]);
+    assert!(!ok);
+    assert!(text.contains("demo/v1/library.proto differs between file"), "{text}");
+}
