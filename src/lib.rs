@@ -13,4 +13,5 @@ pub mod demo;
 pub mod http_rule;
 pub mod proto;
 pub mod router;
+pub mod rpc_status;
 pub mod transcode;
