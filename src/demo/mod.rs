@@ -3,25 +3,114 @@
 //! gRPC health service. Used by `protogate demo` and by the integration tests.
 //!
 //! It is a backend like any other: the gateway reaches it only over gRPC.
+//!
+//! Dropping a [`DemoBackend`] closes its port at once and then shuts the
+//! server down gracefully: open connections get a GOAWAY and in-flight calls
+//! may finish.
 
+mod echo;
+mod library;
+
+use std::io;
 use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::proto::demo::v1::echo_server::EchoServer;
+use crate::proto::demo::v1::library_server::LibraryServer;
+use echo::EchoService;
+use library::LibraryService;
 
 /// A running demo backend; stops when dropped.
 #[derive(Debug)]
 pub struct DemoBackend {
     addr: SocketAddr,
+    health: HealthReporter,
+    /// Never sent on: dropping it is the shutdown signal.
+    _shutdown: watch::Sender<()>,
 }
 
 impl DemoBackend {
     /// Binds `addr` (use port 0 for an ephemeral port) and serves the demo
     /// services and the health service in a background task.
-    pub async fn start(addr: SocketAddr) -> std::io::Result<Self> {
-        todo!("{addr}")
+    ///
+    /// The health service reports SERVING for "demo.v1.Library",
+    /// "demo.v1.Echo" and the server as a whole ("").
+    pub async fn start(addr: SocketAddr) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<LibraryServer<LibraryService>>().await;
+        health.set_serving::<EchoServer<EchoService>>().await;
+        health.set_service_status("", ServingStatus::Serving).await;
+
+        let (shutdown, shutdown_rx) = watch::channel(());
+        let (conn_tx, conn_rx) = mpsc::channel(16);
+        tokio::spawn(accept_until_shutdown(listener, conn_tx, shutdown_rx.clone()));
+
+        let server = Server::builder()
+            .add_service(health_service)
+            .add_service(LibraryServer::new(LibraryService::seeded()))
+            .add_service(EchoServer::new(EchoService));
+        tokio::spawn(async move {
+            let stopped = wait_for_drop(shutdown_rx);
+            if let Err(err) = server.serve_with_incoming_shutdown(ReceiverStream::new(conn_rx), stopped).await
+            {
+                tracing::warn!(%addr, "demo backend stopped with an error: {err}");
+            }
+        });
+        Ok(Self { addr, health, _shutdown: shutdown })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A handle on the health service's statuses, e.g. to mark a service
+    /// NOT_SERVING.
+    pub fn health_reporter(&self) -> HealthReporter {
+        self.health.clone()
+    }
+}
+
+/// Resolves when the [`DemoBackend`] holding the sender is dropped.
+async fn wait_for_drop(mut shutdown: watch::Receiver<()>) {
+    // Nothing is ever sent, so this returns only once the sender is gone.
+    while shutdown.changed().await.is_ok() {}
+}
+
+/// Accepts connections and hands them to the server until shutdown, then
+/// drops the listener. tonic keeps the incoming stream it is given until the
+/// last connection has drained, so owning the listener here is what closes
+/// the port promptly.
+async fn accept_until_shutdown(
+    listener: TcpListener,
+    conns: mpsc::Sender<io::Result<TcpStream>>,
+    shutdown: watch::Receiver<()>,
+) {
+    let stopped = wait_for_drop(shutdown);
+    tokio::pin!(stopped);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut stopped => break,
+            accepted = listener.accept() => accepted,
+        };
+        let conn = accepted.map(|(stream, _)| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!("demo backend: cannot set TCP_NODELAY: {err}");
+            }
+            stream
+        });
+        if conns.send(conn).await.is_err() {
+            break;
+        }
     }
 }
 

@@ -1,1 +1,10 @@
+//! The integration tests: one binary, one module per behaviour. Every test
+//! starts real servers (the tonic demo backend, the gateway) on 127.0.0.1:0.
 
+mod cli;
+mod demo_backend;
+mod errors;
+mod library;
+mod metadata;
+mod support;
+mod transcoding;

@@ -1,0 +1,4 @@
+//! Helpers shared by the integration tests: real servers on ephemeral ports.
+
+pub mod gateway;
+pub mod raw_grpc;

@@ -1,0 +1,82 @@
+//! A raw gRPC test backend: a bare hyper HTTP/2 server that answers every
+//! request with one fixed gRPC message, a response header, and real HTTP/2
+//! trailers (a separate HEADERS frame after the data).
+//!
+//! tonic cannot produce that split for a failing unary call (it sends a
+//! trailers-only response), so the gateway's header/trailer handling is
+//! tested against this server.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body::{Body, Frame};
+use hyper::body::Incoming;
+use hyper::server::conn::http2;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+/// Starts the raw server on an ephemeral local port; it answers with
+/// `message` as the single gRPC frame and lives as long as the test process.
+pub async fn start_raw_grpc(message: Bytes) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the raw gRPC server");
+    let addr = listener.local_addr().expect("raw gRPC server address");
+    tokio::spawn(serve(listener, message));
+    addr
+}
+
+async fn serve(listener: TcpListener, message: Bytes) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let message = message.clone();
+        let service = service_fn(move |_: Request<Incoming>| {
+            let message = message.clone();
+            async move { Ok::<_, Infallible>(reply(&message)) }
+        });
+        tokio::spawn(async move {
+            // A client hanging up mid-call is no failure of the server.
+            let _ = http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// 200, `content-type: application/grpc`, `x-raw-header`; then the framed
+/// message; then trailers `grpc-status: 0`, `x-raw-trailer`.
+fn reply(message: &Bytes) -> Response<Frames> {
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    frame.put_u8(0);
+    frame.put_u32(u32::try_from(message.len()).expect("message under 4 GiB"));
+    frame.put_slice(message);
+
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    trailers.insert("x-raw-trailer", HeaderValue::from_static("from-trailers"));
+
+    Response::builder()
+        .header("content-type", "application/grpc")
+        .header("x-raw-header", "from-headers")
+        .body(Frames(VecDeque::from([Frame::data(frame.freeze()), Frame::trailers(trailers)])))
+        .expect("a valid response")
+}
+
+/// A body that yields its frames in order.
+struct Frames(VecDeque<Frame<Bytes>>);
+
+impl Body for Frames {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.pop_front().map(Ok))
+    }
+}
