@@ -6,5 +6,6 @@ mod demo_backend;
 mod errors;
 mod library;
 mod metadata;
+mod readme;
 mod support;
 mod transcoding;
