@@ -12,6 +12,17 @@
 //! Only literals may follow `**`, in the template or inside a variable.
 //! Parsing happens once, at compile time; the router and the binder work on
 //! the parsed [`PathTemplate`].
+//!
+//! Choices beyond http.proto:
+//!
+//! - `IDENT` is `[A-Za-z_][A-Za-z0-9_]*`; a field path may be bound by at
+//!   most one variable of a template.
+//! - A `LITERAL` is one or more characters other than `/ { } * : ? #`,
+//!   spaces and control characters; a `%` must start a valid `%XX` triplet.
+//!   `:` is kept for the verb, so a literal never contains one. `.` and `..`
+//!   are refused (requests resolve them, so they could never match).
+//!   Literals are stored as written; the router compares them in a canonical
+//!   form.
 
 /// One segment of a parsed template, with variables flattened away: a
 /// variable `{name=shelves/*}` contributes the segments `shelves` and `*`.
@@ -60,7 +71,7 @@ pub struct TemplateError {
 impl PathTemplate {
     /// Parses a template.
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
-        todo!("{text}")
+        parser::parse(text)
     }
 
     /// The template as written.
@@ -89,3 +100,7 @@ impl std::fmt::Display for PathTemplate {
         f.write_str(&self.text)
     }
 }
+
+mod parser;
+#[cfg(test)]
+mod tests;

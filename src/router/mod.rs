@@ -10,14 +10,37 @@
 //!
 //! The router knows paths and methods only: nothing of bodies, queries or
 //! what a route does.
+//!
+//! Choices:
+//!
+//! - Literals and verbs compare in a canonical form (see `decode.rs`):
+//!   `%XX` of an unreserved character is decoded, other triplets keep their
+//!   encoding (hex case aside), so a request's `%2F` never acts as a `/`.
+//! - The text after the last `:` of the last segment is tried first as a
+//!   verb, if a template of the method has that verb, then as part of the
+//!   segment; the text before the `:` must not be empty.
+//! - A capture with an invalid `%` escape, or that is not UTF-8 once
+//!   decoded, makes its template not match; the search then goes on to
+//!   less specific templates, and ends in [`RouteError::NotFound`] if none
+//!   is left.
+//! - A path that does not start with `/` matches nothing.
 
 use http::Method;
 
 use crate::http_rule::PathTemplate;
 
+mod decode;
+mod normalize;
+#[cfg(test)]
+mod tests;
+mod trie;
+
+use normalize::Segments;
+use trie::Trie;
+
 /// Collects routes; [`RouterBuilder::build`] freezes them into a [`Router`].
 pub struct RouterBuilder<T> {
-    values: Vec<T>,
+    table: Table<T>,
 }
 
 /// Two routes with the same method and the same template.
@@ -29,7 +52,7 @@ pub struct Conflict<'a, T> {
 
 /// The frozen routing table.
 pub struct Router<T> {
-    values: Vec<T>,
+    table: Table<T>,
 }
 
 /// A successful lookup.
@@ -55,9 +78,21 @@ pub enum RouteError {
     },
 }
 
+/// What builder and router share: a trie per method, and the routes the
+/// tries' leaves point into.
+struct Table<T> {
+    methods: Vec<(Method, Trie)>,
+    routes: Vec<Route<T>>,
+}
+
+struct Route<T> {
+    template: PathTemplate,
+    value: T,
+}
+
 impl<T> Default for RouterBuilder<T> {
     fn default() -> Self {
-        Self { values: Vec::new() }
+        Self { table: Table { methods: Vec::new(), routes: Vec::new() } }
     }
 }
 
@@ -69,18 +104,37 @@ impl<T> RouterBuilder<T> {
 
     /// Adds a route. A second route with the same method and the same
     /// template is refused, naming the first.
+    ///
+    /// "The same template" means the same segments and verb once variables
+    /// are flattened: `/a/{x}` and `/a/*` match the same paths and clash,
+    /// and literals clash when their canonical forms are equal.
     pub fn insert(
         &mut self,
         method: Method,
         template: &PathTemplate,
         value: T,
     ) -> Result<(), Conflict<'_, T>> {
-        todo!("{method} {template} {}", self.values.len() + usize::from(std::mem::size_of_val(&value) > 0))
+        let Table { methods, routes } = &mut self.table;
+        let at = match methods.iter().position(|(known, _)| *known == method) {
+            Some(at) => at,
+            None => {
+                methods.push((method, Trie::default()));
+                methods.len() - 1
+            }
+        };
+        let route = routes.len();
+        match methods[at].1.insert(template.segments(), template.verb(), route) {
+            Ok(()) => {
+                routes.push(Route { template: template.clone(), value });
+                Ok(())
+            }
+            Err(existing) => Err(Conflict { existing: &routes[existing].value }),
+        }
     }
 
     /// Freezes the table.
     pub fn build(self) -> Router<T> {
-        Router { values: self.values }
+        Router { table: self.table }
     }
 }
 
@@ -89,6 +143,59 @@ impl<T> Router<T> {
     /// its query string, as received (the router normalises it: `//`
     /// merged, `.` and `..` resolved, a trailing `/` ignored).
     pub fn lookup(&self, method: &Method, path: &str) -> Result<RouteMatch<'_, T>, RouteError> {
-        todo!("{method} {path} {}", self.values.len())
+        let mut segments = Segments::parse(path).ok_or(RouteError::NotFound)?;
+        let segments = segments.as_mut_slice();
+        let methods = &self.table.methods;
+        if let Some((_, trie)) = methods.iter().find(|(known, _)| known == method) {
+            if let Some((route, captures)) = self.table.find(trie, segments) {
+                return Ok(RouteMatch { value: &route.value, captures });
+            }
+        }
+        let mut allow: Vec<Method> = methods
+            .iter()
+            .filter(|(known, trie)| known != method && self.table.find(trie, segments).is_some())
+            .map(|(known, _)| known.clone())
+            .collect();
+        if allow.is_empty() {
+            return Err(RouteError::NotFound);
+        }
+        allow.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Err(RouteError::MethodNotAllowed { allow })
+    }
+}
+
+impl<T> Table<T> {
+    /// The best route of one method's trie, with its captures: first with
+    /// the last segment's verb split off (if the method has that verb),
+    /// then with the last segment whole.
+    fn find(&self, trie: &Trie, segments: &mut [&str]) -> Option<(&Route<T>, Vec<String>)> {
+        if let Some(last) = segments.last_mut() {
+            let whole = *last;
+            if let Some((stem, verb)) = whole.rsplit_once(':') {
+                if !stem.is_empty() && trie.has_verb(verb) {
+                    *last = stem;
+                    let found = self.find_as(trie, segments, Some(verb));
+                    if let Some(last) = segments.last_mut() {
+                        *last = whole;
+                    }
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+            }
+        }
+        self.find_as(trie, segments, None)
+    }
+
+    fn find_as(
+        &self,
+        trie: &Trie,
+        segments: &[&str],
+        verb: Option<&str>,
+    ) -> Option<(&Route<T>, Vec<String>)> {
+        trie.find(segments, verb, |index| {
+            let route = self.routes.get(index)?;
+            Some((route, decode::captures(&route.template, segments)?))
+        })
     }
 }
