@@ -6,7 +6,8 @@ use std::{fs, path::Path, process::Command};
 
 fn protogate(args: &[&str]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_protogate")).args(args).output().unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    let text =
+        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), text)
 }
 
@@ -111,13 +112,17 @@ routes:
 
 #[test]
 fn routes_prints_the_table() {
-    let (ok, text) = protogate(&["routes", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gateway.yaml")]);
+    let (ok, text) =
+        protogate(&["routes", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gateway.yaml")]);
     assert!(ok, "{text}");
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("METHOD"), "{text}");
     let patch = lines.iter().find(|l| l.starts_with("PATCH")).unwrap();
     let cells: Vec<&str> = patch.split_whitespace().collect();
-    assert_eq!(cells, ["PATCH", "/v1/shelves/{shelf}/books/{book.id}", "demo.v1.Library.UpdateBook", "book", "library"]);
+    assert_eq!(
+        cells,
+        ["PATCH", "/v1/shelves/{shelf}/books/{book.id}", "demo.v1.Library.UpdateBook", "book", "library"]
+    );
 }
 
 #[test]
@@ -134,7 +139,11 @@ fn proto_sources_and_descriptor_sets_merge_and_disagreements_fail() {
     let (ok, text) = protogate(&["validate", "--config", &same]);
     assert!(ok, "{text}");
 
-    write(dir.path(), "other/demo/v1/library.proto", "syntax = \"proto3\";\npackage demo.v1;\nmessage Other {}\n");
+    write(
+        dir.path(),
+        "other/demo/v1/library.proto",
+        "syntax = \"proto3\";\npackage demo.v1;\nmessage Other {}\n",
+    );
     let conflict = write(
         dir.path(),
         "conflict.yaml",

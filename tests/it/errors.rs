@@ -41,7 +41,11 @@ async fn backend_codes_map_to_the_house_table() {
 async fn details_are_expanded_when_known_and_kept_when_not() {
     let gateway = Harness::start().await;
     let (status, body) = gateway
-        .send_json("POST", "/v1/fail", r#"{"code":3,"message":"bad name","withDetails":true,"metadata":{"x-why":"because"}}"#)
+        .send_json(
+            "POST",
+            "/v1/fail",
+            r#"{"code":3,"message":"bad name","withDetails":true,"metadata":{"x-why":"because"}}"#,
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(
@@ -146,12 +150,18 @@ async fn the_route_deadline_gives_504() {
 async fn a_shorter_client_deadline_wins_and_a_malformed_one_is_400() {
     let gateway = Harness::start().await;
     let started = Instant::now();
-    let response =
-        gateway.client.get(gateway.url("/v1/sleep/5000")).header("grpc-timeout", "100m").send().await.unwrap();
+    let response = gateway
+        .client
+        .get(gateway.url("/v1/sleep/5000"))
+        .header("grpc-timeout", "100m")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 504);
     assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
 
-    let response = gateway.client.get(gateway.url("/v1/sleep/0")).header("grpc-timeout", "soon").send().await.unwrap();
+    let response =
+        gateway.client.get(gateway.url("/v1/sleep/0")).header("grpc-timeout", "soon").send().await.unwrap();
     let (status, body) = json_of(response).await;
     assert_eq!(status, 400);
     assert!(body["message"].as_str().unwrap().contains("Grpc-Timeout"), "{body}");

@@ -17,7 +17,11 @@ async fn read_a_book() {
 async fn create_update_move_and_delete_a_book() {
     let gateway = Harness::start().await;
     let (status, created) = gateway
-        .send_json("POST", "/v1/shelves/1/books", r#"{"title":"Dune","author":"Frank Herbert","genre":"FICTION","pages":412}"#)
+        .send_json(
+            "POST",
+            "/v1/shelves/1/books",
+            r#"{"title":"Dune","author":"Frank Herbert","genre":"FICTION","pages":412}"#,
+        )
         .await;
     assert_eq!(status, 200, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
@@ -30,12 +34,16 @@ async fn create_update_move_and_delete_a_book() {
     assert_eq!(updated["author"], "Frank Herbert");
     assert_eq!(updated["pages"], 412);
 
-    let (status, moved) = gateway.send_json("POST", &format!("/v1/shelves/1/books/{id}:move"), r#"{"toShelf":"2"}"#).await;
+    let (status, moved) =
+        gateway.send_json("POST", &format!("/v1/shelves/1/books/{id}:move"), r#"{"toShelf":"2"}"#).await;
     assert_eq!(status, 200, "{moved}");
-    let (status, _) = gateway.get_json(&format!("/v1/shelves/2/books/{}", moved["id"].as_str().unwrap())).await;
+    let (status, _) =
+        gateway.get_json(&format!("/v1/shelves/2/books/{}", moved["id"].as_str().unwrap())).await;
     assert_eq!(status, 200);
 
-    let (status, body) = gateway.send_json("DELETE", &format!("/v1/shelves/2/books/{}", moved["id"].as_str().unwrap()), "").await;
+    let (status, body) = gateway
+        .send_json("DELETE", &format!("/v1/shelves/2/books/{}", moved["id"].as_str().unwrap()), "")
+        .await;
     assert_eq!((status, body), (200, json!({})));
 }
 
@@ -46,7 +54,8 @@ async fn list_with_query_filters() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["books"].as_array().unwrap().len(), 1);
     let (_, body) = gateway.get_json("/v1/shelves/1/books?genre=POETRY").await;
-    let titles: Vec<&str> = body["books"].as_array().unwrap().iter().map(|b| b["title"].as_str().unwrap()).collect();
+    let titles: Vec<&str> =
+        body["books"].as_array().unwrap().iter().map(|b| b["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["Leaves of Grass"], "{body}");
 }
 

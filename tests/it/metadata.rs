@@ -7,7 +7,8 @@ use crate::support::{gateway::Harness, gateway::start_gateway, raw_grpc::start_r
 
 #[tokio::test]
 async fn request_headers_reach_the_backend_as_metadata() {
-    let config = crate::support::gateway::DEMO_CONFIG.to_owned() + "transcoding: { forward_headers: [x-request-id] }\n";
+    let config = crate::support::gateway::DEMO_CONFIG.to_owned()
+        + "transcoding: { forward_headers: [x-request-id] }\n";
     let gateway = Harness::with_config(&config).await;
     let response = gateway
         .client

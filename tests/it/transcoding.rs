@@ -42,8 +42,9 @@ async fn output_emits_defaults_in_lower_camel_case() {
 #[tokio::test]
 async fn post_with_the_whole_body() {
     let gateway = Harness::start().await;
-    let (status, body) =
-        gateway.send_json("POST", "/v1/echo", r#"{"id":"p","i32":5,"items":[{"count":"2"}],"unknown":1}"#).await;
+    let (status, body) = gateway
+        .send_json("POST", "/v1/echo", r#"{"id":"p","i32":5,"items":[{"count":"2"}],"unknown":1}"#)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], "p");
     assert_eq!(body["i32"], 5);
@@ -155,7 +156,8 @@ routes:
 
 #[tokio::test]
 async fn unannotated_methods_on_request() {
-    let config = crate::support::gateway::DEMO_CONFIG.to_owned() + "transcoding: { unannotated_methods: true }\n";
+    let config =
+        crate::support::gateway::DEMO_CONFIG.to_owned() + "transcoding: { unannotated_methods: true }\n";
     let gateway = Harness::with_config(&config).await;
     let (status, body) = gateway.send_json("POST", "/demo.v1.Echo/Unannotated", r#"{"id":"u"}"#).await;
     assert_eq!((status, body["id"].clone()), (200, json!("u")));
