@@ -5,3 +5,6 @@
 pub mod bind;
 pub mod field_path;
 pub mod render;
+
+#[cfg(test)]
+mod tests;
