@@ -2,7 +2,7 @@
 //! compile time, against a message descriptor, so that nothing on the
 //! request path looks a field up by name.
 
-use prost_reflect::{FieldDescriptor, MessageDescriptor};
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
 /// A resolved chain of fields, outermost first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,38 @@ impl FieldPath {
     /// Resolves `path` (proto field names, dot-separated) against `message`.
     /// Every field but the last must be a singular message field.
     pub fn resolve(message: &MessageDescriptor, path: &str) -> Result<Self, FieldPathError> {
-        todo!("{} {path}", message.full_name())
+        let error = |reason: String| FieldPathError {
+            path: path.to_owned(),
+            message: message.full_name().to_owned(),
+            reason,
+        };
+        let mut fields: Vec<FieldDescriptor> = Vec::new();
+        let mut current = message.clone();
+        for name in path.split('.') {
+            if let Some(parent) = fields.last() {
+                current = match parent.kind() {
+                    Kind::Message(inner) if !parent.is_list() && !parent.is_map() => inner,
+                    _ => {
+                        return Err(error(format!(
+                            "{:?} is {}, not a singular message field, so it has no field {name:?}",
+                            parent.name(),
+                            describe(parent)
+                        )));
+                    }
+                };
+            }
+            if name.is_empty() {
+                return Err(error("empty field name".to_owned()));
+            }
+            let field = current.get_field_by_name(name).ok_or_else(|| {
+                let hint = did_you_mean(&current, name)
+                    .map(|near| format!(" (did you mean {near:?}?)"))
+                    .unwrap_or_default();
+                error(format!("{} has no field {name:?}{hint}", current.full_name()))
+            })?;
+            fields.push(field);
+        }
+        Ok(Self { fields })
     }
 
     /// The fields, outermost first.
@@ -38,4 +69,36 @@ impl FieldPath {
     pub fn leaf(&self) -> &FieldDescriptor {
         &self.fields[self.fields.len() - 1]
     }
+
+    /// The fields before the leaf (the messages to walk through).
+    pub fn parents(&self) -> &[FieldDescriptor] {
+        &self.fields[..self.fields.len() - 1]
+    }
+
+    /// The path in proto names, dot-separated.
+    pub fn dotted(&self) -> String {
+        let names: Vec<&str> = self.fields.iter().map(FieldDescriptor::name).collect();
+        names.join(".")
+    }
+}
+
+/// What kind of field `field` is, for error messages.
+fn describe(field: &FieldDescriptor) -> &'static str {
+    if field.is_map() {
+        "a map field"
+    } else if field.is_list() {
+        "a repeated field"
+    } else {
+        "a scalar field"
+    }
+}
+
+/// The field of `message` whose name is closest to `name`, when one is close.
+fn did_you_mean(message: &MessageDescriptor, name: &str) -> Option<String> {
+    message
+        .fields()
+        .map(|field| (strsim::jaro_winkler(field.name(), name), field))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, field)| field.name().to_owned())
 }

@@ -9,3 +9,6 @@ pub mod field_path;
 pub mod metadata;
 pub mod render;
 pub mod target;
+
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,25 @@
 //! Response rendering: a reply `DynamicMessage` (or its `response_body`
 //! field) as proto3 canonical JSON, or as raw bytes when it is a
 //! `google.api.HttpBody`.
+//!
+//! JSON is written straight into the output buffer (no intermediate
+//! `serde_json::Value`). A `response_body` field that is not a message (a
+//! scalar, repeated or map field) is written by [`value`], which follows
+//! prost-reflect's mapping for the values it cannot reach on its own.
+
+mod value;
 
 use bytes::Bytes;
-use prost_reflect::{DynamicMessage, MessageDescriptor};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, SerializeOptions, Value};
+use serde::Serialize;
+
+use super::bind::PlanError;
+use super::field_path::FieldPath;
 
 /// Switches of JSON output, per gateway and per route. The defaults follow
 /// the house plan: lowerCamelCase names, default scalars emitted, enums as
 /// names, 64-bit integers as strings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RenderOptions {
     /// Use the proto field names (`first_name`) instead of JSON names (`firstName`).
     pub use_proto_names: bool,
@@ -18,16 +29,16 @@ pub struct RenderOptions {
     pub enums_as_numbers: bool,
 }
 
-impl Default for RenderOptions {
-    fn default() -> Self {
-        Self { use_proto_names: false, omit_defaults: false, enums_as_numbers: false }
-    }
-}
-
 /// The response side of one binding, compiled.
 #[derive(Debug, Clone)]
 pub struct ResponseRenderer {
     output: MessageDescriptor,
+    /// The reply field rendered instead of the whole reply.
+    field: Option<FieldPath>,
+    /// Whether what is rendered is a `google.api.HttpBody`.
+    raw: bool,
+    options: RenderOptions,
+    serialize: SerializeOptions,
 }
 
 /// A rendered response body and its content type.
@@ -45,6 +56,10 @@ pub struct RenderedBody {
 #[error("cannot render the reply: {0}")]
 pub struct RenderError(pub String);
 
+const HTTP_BODY: &str = "google.api.HttpBody";
+const JSON: &str = "application/json";
+const OCTET_STREAM: &str = "application/octet-stream";
+
 impl ResponseRenderer {
     /// Compiles the rendering of `output`; `response_body` names the reply
     /// field to render instead of the whole reply (a load-time error if it
@@ -53,9 +68,26 @@ impl ResponseRenderer {
         output: &MessageDescriptor,
         response_body: Option<&str>,
         options: RenderOptions,
-    ) -> Result<Self, super::bind::PlanError> {
-        let _ = (response_body, options);
-        Ok(Self { output: output.clone() })
+    ) -> Result<Self, PlanError> {
+        let field = response_body
+            .map(|path| FieldPath::resolve(output, path))
+            .transpose()
+            .map_err(|e| PlanError(format!("response_body: {e}")))?;
+        let raw = match &field {
+            None => output.full_name() == HTTP_BODY,
+            Some(path) => {
+                let leaf = path.leaf();
+                !leaf.is_list()
+                    && !leaf.is_map()
+                    && matches!(leaf.kind(), Kind::Message(m) if m.full_name() == HTTP_BODY)
+            }
+        };
+        let serialize = SerializeOptions::new()
+            .use_proto_field_name(options.use_proto_names)
+            .skip_default_fields(options.omit_defaults)
+            .use_enum_numbers(options.enums_as_numbers)
+            .stringify_64_bit_integers(true);
+        Ok(Self { output: output.clone(), field, raw, options, serialize })
     }
 
     /// The reply message type.
@@ -65,6 +97,42 @@ impl ResponseRenderer {
 
     /// Renders one reply.
     pub fn render(&self, reply: &DynamicMessage) -> Result<RenderedBody, RenderError> {
-        todo!("{reply:?}")
+        let Some(path) = &self.field else {
+            return if self.raw {
+                Ok(raw_body(reply))
+            } else {
+                self.json(|s| reply.serialize_with_options(s, &self.serialize))
+            };
+        };
+        let value = value::field_value(reply, path);
+        match (value.as_ref(), self.raw) {
+            (Value::Message(message), true) => Ok(raw_body(message)),
+            (Value::Message(message), false) => {
+                self.json(|s| message.serialize_with_options(s, &self.serialize))
+            }
+            (other, _) => {
+                let field = value::FieldValue::new(other, path.leaf(), &self.options, &self.serialize);
+                self.json(|s| field.serialize(s))
+            }
+        }
     }
+
+    /// Runs `write` against a JSON serializer over a fresh buffer.
+    fn json(
+        &self,
+        write: impl FnOnce(&mut serde_json::Serializer<&mut Vec<u8>>) -> Result<(), serde_json::Error>,
+    ) -> Result<RenderedBody, RenderError> {
+        let mut buffer = Vec::with_capacity(256);
+        write(&mut serde_json::Serializer::new(&mut buffer)).map_err(|e| RenderError(e.to_string()))?;
+        Ok(RenderedBody { content_type: JSON.to_owned(), body: Bytes::from(buffer) })
+    }
+}
+
+/// A `google.api.HttpBody` as its bytes and content type.
+fn raw_body(message: &DynamicMessage) -> RenderedBody {
+    let content_type = message.get_field_by_number(1);
+    let content_type =
+        content_type.as_deref().and_then(Value::as_str).filter(|t| !t.is_empty()).unwrap_or(OCTET_STREAM);
+    let body = message.get_field_by_number(2).and_then(|data| data.as_bytes().cloned()).unwrap_or_default();
+    RenderedBody { content_type: content_type.to_owned(), body }
 }

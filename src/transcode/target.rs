@@ -4,7 +4,11 @@
 //! Everything a call needs was resolved when the route was compiled: the
 //! gRPC path, the binder, the renderer, the codec and the upstream.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    net::IpAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header, request::Parts, uri::PathAndQuery};
@@ -133,7 +137,15 @@ impl TranscodeTarget {
         *call.metadata_mut() = self.metadata.request_metadata(headers, request.peer, host);
         call.set_timeout(deadline);
 
+        let started = Instant::now();
         match tokio::time::timeout(deadline, self.invoke(call)).await {
+            // tonic's channel enforces the grpc-timeout it sends, and reports
+            // its own expiry as CANCELLED; a deadline that passed is a 504.
+            Ok(Err(TranscodeError::Upstream(failure)))
+                if failure.code == tonic::Code::Cancelled && started.elapsed() >= deadline =>
+            {
+                Err(TranscodeError::DeadlineExceeded(deadline))
+            }
             Ok(result) => result,
             Err(_) => Err(TranscodeError::DeadlineExceeded(deadline)),
         }
