@@ -148,8 +148,14 @@ mod tests {
 
     #[test]
     fn grpc_timeout_units() {
-        let cases =
-            [("1H", 3_600_000), ("2M", 120_000), ("3S", 3000), ("250m", 250), ("1500u", 1), ("99999999n", 99)];
+        let cases = [
+            ("1H", 3_600_000),
+            ("2M", 120_000),
+            ("3S", 3000),
+            ("250m", 250),
+            ("1500u", 1),
+            ("99999999n", 99),
+        ];
         for (text, millis) in cases {
             let parsed = client_timeout(&headers(&[("grpc-timeout", text)])).unwrap().unwrap();
             assert_eq!(parsed.as_millis(), millis, "{text}");

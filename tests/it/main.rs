@@ -4,6 +4,7 @@
 mod cli;
 mod demo_backend;
 mod errors;
+mod hostile;
 mod library;
 mod metadata;
 mod readme;
