@@ -166,3 +166,13 @@ async fn unannotated_methods_on_request() {
     let (status, _) = without.send_json("POST", "/demo.v1.Echo/Unannotated", "{}").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn http2_clients_are_served_on_the_same_port() {
+    let gateway = Harness::start().await;
+    let client = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let response = client.get(gateway.url("/v1/echo/h2")).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["id"], "h2");
+}
