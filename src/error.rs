@@ -51,6 +51,15 @@ impl GatewayError {
         )
     }
 
+    /// A body that did not arrive in time: 408 DEADLINE_EXCEEDED.
+    pub fn body_too_slow(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            Code::DeadlineExceeded,
+            format!("the request body did not arrive within {limit:?}"),
+        )
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -134,7 +143,9 @@ impl From<TranscodeError> for GatewayError {
                 error.headers = failure.headers;
                 error
             }
-            TranscodeError::NoReply => Self::from_grpc(Code::Internal, error.to_string()),
+            TranscodeError::NoReply | TranscodeError::ReplyTooLarge { .. } => {
+                Self::from_grpc(Code::Internal, error.to_string())
+            }
             TranscodeError::Render(error) => Self::from_grpc(Code::Internal, error.to_string()),
         }
     }

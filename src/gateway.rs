@@ -6,7 +6,7 @@
 //! route, reads the body within its limit, and hands the request to the
 //! route's target. Every refusal goes through [`crate::error`].
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -64,14 +64,22 @@ impl Gateway {
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
+        let received_at = Instant::now();
         let runtime = self.runtime.load();
         let (parts, body) = request.into_parts();
         let found = runtime
             .router()
             .lookup(&parts.method, parts.uri.path())
             .map_err(|error| GatewayError::from((error, &parts.method, parts.uri.path())))?;
-        let body = read_body(body, &parts.headers, runtime.limits().max_body_bytes).await?;
-        let request = TranscodeRequest { parts: &parts, captures: &found.captures, body, peer: peer.ip() };
+        let limits = runtime.limits();
+        let body = tokio::time::timeout(
+            limits.body_read_timeout,
+            read_body(body, &parts.headers, limits.max_body_bytes),
+        )
+        .await
+        .map_err(|_| GatewayError::body_too_slow(limits.body_read_timeout))??;
+        let request =
+            TranscodeRequest { parts: &parts, captures: &found.captures, body, peer: peer.ip(), received_at };
         let response = found.value.call(request).await?;
         Ok(response.map(full))
     }

@@ -87,6 +87,8 @@ pub struct UpstreamConfig {
     pub endpoints: Vec<String>,
     /// The time allowed to open a connection (default 1s).
     pub connect_timeout: Option<Duration>,
+    /// The largest reply message accepted (default 4MiB).
+    pub max_response_bytes: Option<ByteSize>,
 }
 
 /// A route. Today: transcoded gRPC services.
@@ -176,8 +178,12 @@ pub struct LimitsConfig {
     pub max_body_bytes: Option<ByteSize>,
     /// The largest request head, all headers together (default 64KiB).
     pub max_header_bytes: Option<ByteSize>,
-    /// The time a client has to send the request head (default 10s).
+    /// The time a client has to send the request head, HTTP/1 (default 10s).
     pub header_read_timeout: Option<Duration>,
+    /// The time a client has to send the request body (default 30s).
+    pub body_read_timeout: Option<Duration>,
+    /// The most requests one HTTP/2 connection may have open at once (default 100).
+    pub max_concurrent_streams: Option<u32>,
 }
 
 impl Config {

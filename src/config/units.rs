@@ -30,8 +30,8 @@ impl FromStr for Duration {
         let duration = match unit {
             "ms" => std::time::Duration::from_millis(number),
             "s" => std::time::Duration::from_secs(number),
-            "m" => std::time::Duration::from_secs(number.saturating_mul(60)),
-            "h" => std::time::Duration::from_secs(number.saturating_mul(3600)),
+            "m" => std::time::Duration::from_secs(number.checked_mul(60).ok_or_else(invalid)?),
+            "h" => std::time::Duration::from_secs(number.checked_mul(3600).ok_or_else(invalid)?),
             _ => return Err(invalid()),
         };
         Ok(Self(duration))

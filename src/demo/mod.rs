@@ -126,7 +126,7 @@ pub fn gateway_config(backend: SocketAddr, listen: SocketAddr) -> crate::config:
         listen: listen.to_string(),
         upstreams: [(
             "demo".to_owned(),
-            UpstreamConfig { endpoints: vec![format!("http://{backend}")], connect_timeout: None },
+            UpstreamConfig { endpoints: vec![format!("http://{backend}")], ..Default::default() },
         )]
         .into(),
         routes: vec![route("demo.v1.Library"), route("demo.v1.Echo")],

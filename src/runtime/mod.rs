@@ -8,6 +8,8 @@
 
 mod compile;
 mod issues;
+mod routes;
+mod settings;
 mod table;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -27,8 +29,12 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// The largest request head.
     pub max_header_bytes: usize,
-    /// The time a client has to send the request head.
+    /// The time a client has to send the request head (HTTP/1).
     pub header_read_timeout: Duration,
+    /// The time a client has to send the request body.
+    pub body_read_timeout: Duration,
+    /// The most requests one HTTP/2 connection may have open at once.
+    pub max_concurrent_streams: u32,
 }
 
 /// One line of the route table, as `protogate routes` prints it.

@@ -16,6 +16,8 @@ use crate::{gateway::Gateway, runtime::Limits};
 
 /// How long open connections get to finish after shutdown is asked.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
+const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
 /// hyper's smallest accepted HTTP/1 read buffer.
 const MIN_HTTP1_BUFFER: usize = 8192;
 
@@ -60,7 +62,11 @@ fn connection_builder(limits: Limits) -> auto::Builder<TokioExecutor> {
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        // Pings find connections whose client is gone without a goodbye.
+        .keep_alive_interval(HTTP2_KEEP_ALIVE)
+        .keep_alive_timeout(HTTP2_KEEP_ALIVE);
     builder
 }
 

@@ -12,7 +12,7 @@ use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use serde_json::{Map, Value};
 
-use super::metadata::add_header_metadata;
+use super::metadata::{add_header_metadata, add_trailer_metadata};
 use crate::rpc_status::RpcStatus;
 
 /// A backend's failure, ready to render.
@@ -28,9 +28,20 @@ pub struct UpstreamFailure {
     pub headers: HeaderMap,
 }
 
+/// How a status reached the gateway, which says what its metadata is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusArrival {
+    /// The only header block of the reply (a trailers-only response), or no
+    /// reply at all: its metadata is the reply's header metadata.
+    Alone,
+    /// In trailers after the reply's headers: its metadata is trailers.
+    InTrailers,
+}
+
 impl UpstreamFailure {
-    /// Reads `status`, expanding its details against `pool`.
-    pub fn from_status(status: tonic::Status, pool: &DescriptorPool) -> Self {
+    /// Reads `status`, expanding its details against `pool`; its metadata
+    /// becomes `Grpc-Metadata-*` or `Grpc-Trailer-*` headers by `arrival`.
+    pub fn from_status(status: tonic::Status, pool: &DescriptorPool, arrival: StatusArrival) -> Self {
         let details = if status.details().is_empty() {
             Vec::new()
         } else {
@@ -40,7 +51,10 @@ impl UpstreamFailure {
             }
         };
         let mut headers = HeaderMap::new();
-        add_header_metadata(status.metadata().clone(), &mut headers);
+        match arrival {
+            StatusArrival::Alone => add_header_metadata(status.metadata().clone(), &mut headers),
+            StatusArrival::InTrailers => add_trailer_metadata(status.metadata().clone(), &mut headers),
+        }
         Self { code: status.code(), message: status.message().to_owned(), details, headers }
     }
 }
@@ -100,7 +114,7 @@ mod tests {
         };
         let status =
             tonic::Status::with_details(tonic::Code::InvalidArgument, "bad", rich.encode_to_vec().into());
-        let failure = UpstreamFailure::from_status(status, &demo_pool());
+        let failure = UpstreamFailure::from_status(status, &demo_pool(), StatusArrival::Alone);
         assert_eq!(failure.code, tonic::Code::InvalidArgument);
         assert_eq!(
             Value::Array(failure.details),
@@ -114,7 +128,7 @@ mod tests {
     #[test]
     fn undecodable_details_are_kept_not_dropped() {
         let status = tonic::Status::with_details(tonic::Code::Internal, "x", vec![0xff, 0xff].into());
-        let failure = UpstreamFailure::from_status(status, &demo_pool());
+        let failure = UpstreamFailure::from_status(status, &demo_pool(), StatusArrival::Alone);
         assert_eq!(failure.details.len(), 1);
         assert_eq!(failure.details[0]["value"], "//8=");
     }

@@ -17,11 +17,14 @@ use prost_reflect::{DescriptorPool, MethodDescriptor};
 use super::{
     bind::{BindError, RequestBinder},
     codec::DynamicCodec,
-    failure::UpstreamFailure,
+    failure::{StatusArrival, UpstreamFailure},
     metadata::{self, InvalidTimeout, MetadataRules},
     render::{RenderError, ResponseRenderer},
 };
 use crate::upstream::Upstream;
+
+/// How tonic's message starts when a reply frame is over the decoding limit.
+const TONIC_TOO_LARGE: &str = "Error, decoded message length too large";
 
 /// Why a transcoded call failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,16 @@ pub enum TranscodeError {
     /// The backend ended the call without a reply.
     #[error("the backend ended the call without a reply")]
     NoReply,
+    /// The reply is larger than the upstream accepts.
+    #[error(
+        "the backend's reply is larger than the limit of {limit} bytes (max_response_bytes of upstream {upstream:?})"
+    )]
+    ReplyTooLarge {
+        /// The upstream's name.
+        upstream: String,
+        /// Its `max_response_bytes`.
+        limit: usize,
+    },
     /// The reply could not be rendered.
     #[error(transparent)]
     Render(#[from] RenderError),
@@ -72,6 +85,8 @@ pub struct TranscodeRequest<'a> {
     pub body: Bytes,
     /// The client's address.
     pub peer: IpAddr,
+    /// When the request arrived: its deadline runs from here.
+    pub received_at: Instant,
 }
 
 /// How one target is wired, for [`TranscodeTarget::new`].
@@ -122,10 +137,13 @@ impl TranscodeTarget {
     /// Serves one request.
     pub async fn call(&self, request: TranscodeRequest<'_>) -> Result<Response<Bytes>, TranscodeError> {
         let headers = &request.parts.headers;
-        let deadline = match metadata::client_timeout(headers)? {
+        let budget = match metadata::client_timeout(headers)? {
             Some(client) => client.min(self.timeout),
             None => self.timeout,
         };
+        // The deadline runs from the request's arrival: reading and binding
+        // the body count against it.
+        let deadline = request.received_at + budget;
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let message =
             self.binder.bind(request.captures, request.parts.uri.query(), &request.body, content_type)?;
@@ -133,21 +151,24 @@ impl TranscodeTarget {
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| request.parts.uri.authority().map(|a| a.as_str()));
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(TranscodeError::DeadlineExceeded(budget));
+        }
         let mut call = tonic::Request::new(message);
         *call.metadata_mut() = self.metadata.request_metadata(headers, request.peer, host);
-        call.set_timeout(deadline);
+        call.set_timeout(remaining);
 
-        let started = Instant::now();
-        match tokio::time::timeout(deadline, self.invoke(call)).await {
+        match tokio::time::timeout_at(deadline.into(), self.invoke(call)).await {
             // tonic's channel enforces the grpc-timeout it sends, and reports
             // its own expiry as CANCELLED; a deadline that passed is a 504.
             Ok(Err(TranscodeError::Upstream(failure)))
-                if failure.code == tonic::Code::Cancelled && started.elapsed() >= deadline =>
+                if failure.code == tonic::Code::Cancelled && Instant::now() >= deadline =>
             {
-                Err(TranscodeError::DeadlineExceeded(deadline))
+                Err(TranscodeError::DeadlineExceeded(budget))
             }
             Ok(result) => result,
-            Err(_) => Err(TranscodeError::DeadlineExceeded(deadline)),
+            Err(_) => Err(TranscodeError::DeadlineExceeded(budget)),
         }
     }
 
@@ -155,30 +176,28 @@ impl TranscodeTarget {
         &self,
         call: tonic::Request<prost_reflect::DynamicMessage>,
     ) -> Result<Response<Bytes>, TranscodeError> {
-        let failed = |status: tonic::Status| {
-            TranscodeError::Upstream(Box::new(UpstreamFailure::from_status(status, &self.pool)))
-        };
-        let mut grpc = tonic::client::Grpc::new(self.upstream.channel());
-        grpc.ready().await.map_err(|e| failed(tonic::Status::unavailable(e.to_string())))?;
+        let mut grpc = tonic::client::Grpc::new(self.upstream.channel())
+            .max_decoding_message_size(self.upstream.max_response_bytes());
+        grpc.ready().await.map_err(|e| self.failed(tonic::Status::unavailable(e.to_string()), None))?;
         // A unary method called as server-streaming: the same frames on the
         // wire, but headers and trailers stay apart.
-        let reply =
-            grpc.server_streaming(call, self.path.clone(), self.codec.clone()).await.map_err(failed)?;
+        let reply = grpc
+            .server_streaming(call, self.path.clone(), self.codec.clone())
+            .await
+            .map_err(|status| self.failed(status, None))?;
         let (header_metadata, mut stream, _) = reply.into_parts();
         let mut headers = HeaderMap::new();
+        metadata::add_header_metadata(header_metadata, &mut headers);
         let message = match stream.message().await {
             Ok(Some(message)) => message,
             Ok(None) => return Err(TranscodeError::NoReply),
-            Err(status) => {
-                let mut failure = UpstreamFailure::from_status(status, &self.pool);
-                metadata::add_header_metadata(header_metadata, &mut failure.headers);
-                return Err(TranscodeError::Upstream(Box::new(failure)));
-            }
+            Err(status) => return Err(self.failed(status, Some(headers))),
         };
-        metadata::add_header_metadata(header_metadata, &mut headers);
         // A status after the reply still fails the call.
-        if let Some(trailers) = stream.trailers().await.map_err(failed)? {
-            metadata::add_trailer_metadata(trailers, &mut headers);
+        match stream.trailers().await {
+            Ok(Some(trailers)) => metadata::add_trailer_metadata(trailers, &mut headers),
+            Ok(None) => {}
+            Err(status) => return Err(self.failed(status, Some(headers))),
         }
         let rendered = self.renderer.render(&message)?;
         let content_type = HeaderValue::from_str(&rendered.content_type)
@@ -188,5 +207,28 @@ impl TranscodeTarget {
         *response.status_mut() = StatusCode::OK;
         *response.headers_mut() = headers;
         Ok(response)
+    }
+
+    /// A failed call. `reply_headers` are the `Grpc-Metadata-*` headers of a
+    /// reply whose status came in trailers after them; without them, the
+    /// status came alone (a trailers-only response, or no response at all).
+    fn failed(&self, status: tonic::Status, reply_headers: Option<HeaderMap>) -> TranscodeError {
+        // tonic refuses an oversized frame before reading it, with a status
+        // of its own; it is the backend's fault, not the client's.
+        if status.code() == tonic::Code::OutOfRange && status.message().starts_with(TONIC_TOO_LARGE) {
+            return TranscodeError::ReplyTooLarge {
+                upstream: self.upstream.name().to_owned(),
+                limit: self.upstream.max_response_bytes(),
+            };
+        }
+        let failure = match reply_headers {
+            None => UpstreamFailure::from_status(status, &self.pool, StatusArrival::Alone),
+            Some(headers) => {
+                let mut failure = UpstreamFailure::from_status(status, &self.pool, StatusArrival::InTrailers);
+                failure.headers.extend(headers);
+                failure
+            }
+        };
+        TranscodeError::Upstream(Box::new(failure))
     }
 }

@@ -11,18 +11,21 @@ use std::{
     time::Duration,
 };
 
+use http::Uri;
 use tonic::transport::{Channel, Endpoint};
 
 /// How an upstream is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamSettings {
-    /// Endpoint URIs, `http://host:port`.
-    pub endpoints: Vec<String>,
+    /// Endpoint URIs, checked by [`endpoint_uri`].
+    pub endpoints: Vec<Uri>,
     /// The time allowed to open a TCP connection.
     pub connect_timeout: Duration,
+    /// The largest reply message accepted from it.
+    pub max_response_bytes: usize,
 }
 
-/// An endpoint URI that cannot be used.
+/// An endpoint that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid endpoint {endpoint:?}: {reason}")]
 pub struct UpstreamError {
@@ -38,38 +41,13 @@ pub struct Upstream {
     name: String,
     channels: Vec<Channel>,
     next: AtomicUsize,
+    max_response_bytes: usize,
 }
 
-impl Upstream {
-    /// Prepares a channel per endpoint; nothing connects until the first call.
-    /// Must run inside a Tokio runtime.
-    pub fn new(name: &str, settings: &UpstreamSettings) -> Result<Self, UpstreamError> {
-        let channels = settings
-            .endpoints
-            .iter()
-            .map(|endpoint| channel_to(endpoint, settings))
-            .collect::<Result<Vec<_>, _>>()?;
-        if channels.is_empty() {
-            return Err(UpstreamError { endpoint: String::new(), reason: "no endpoints".into() });
-        }
-        Ok(Self { name: name.to_owned(), channels, next: AtomicUsize::new(0) })
-    }
-
-    /// The upstream's name in the config.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// A channel to call: the endpoints take turns.
-    pub fn channel(&self) -> Channel {
-        let turn = self.next.fetch_add(1, Ordering::Relaxed);
-        self.channels[turn % self.channels.len()].clone()
-    }
-}
-
-fn channel_to(endpoint: &str, settings: &UpstreamSettings) -> Result<Channel, UpstreamError> {
+/// Checks an endpoint as written in the config: `http://host:port`.
+pub fn endpoint_uri(endpoint: &str) -> Result<Uri, UpstreamError> {
     let invalid = |reason: String| UpstreamError { endpoint: endpoint.to_owned(), reason };
-    let uri: http::Uri = endpoint.parse().map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
+    let uri: Uri = endpoint.parse().map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
     match uri.scheme_str() {
         Some("http") => {}
         Some(other) => return Err(invalid(format!("scheme {other:?} is not supported (use http://)"))),
@@ -78,10 +56,49 @@ fn channel_to(endpoint: &str, settings: &UpstreamSettings) -> Result<Channel, Up
     if uri.host().is_none() {
         return Err(invalid("no host".into()));
     }
-    let endpoint = Endpoint::from(uri)
-        .connect_timeout(settings.connect_timeout)
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(true);
-    Ok(endpoint.connect_lazy())
+    Ok(uri)
+}
+
+impl Upstream {
+    /// Prepares a channel per endpoint; nothing connects until the first
+    /// call. `None` without endpoints. Must run inside a Tokio runtime.
+    pub fn new(name: &str, settings: &UpstreamSettings) -> Option<Self> {
+        if settings.endpoints.is_empty() {
+            return None;
+        }
+        let channels = settings
+            .endpoints
+            .iter()
+            .map(|uri| {
+                Endpoint::from(uri.clone())
+                    .connect_timeout(settings.connect_timeout)
+                    .tcp_nodelay(true)
+                    .http2_keep_alive_interval(Duration::from_secs(30))
+                    .keep_alive_while_idle(true)
+                    .connect_lazy()
+            })
+            .collect();
+        Some(Self {
+            name: name.to_owned(),
+            channels,
+            next: AtomicUsize::new(0),
+            max_response_bytes: settings.max_response_bytes,
+        })
+    }
+
+    /// The upstream's name in the config.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The largest reply message accepted from it.
+    pub fn max_response_bytes(&self) -> usize {
+        self.max_response_bytes
+    }
+
+    /// A channel to call: the endpoints take turns.
+    pub fn channel(&self) -> Channel {
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        self.channels[turn % self.channels.len()].clone()
+    }
 }

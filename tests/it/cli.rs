@@ -52,7 +52,7 @@ routes:
     assert!(!ok);
     for expected in [
         "listen: \"not an address\"",
-        "upstreams.broken.endpoints: invalid endpoint \"ftp://127.0.0.1:1\"",
+        "upstreams.broken.endpoints[0]: invalid endpoint \"ftp://127.0.0.1:1\"",
         "routes[0].grpc.upstream: unknown upstream \"libary\" (did you mean \"library\"?)",
         "routes[1].grpc.service: unknown service \"demo.v1.Libary\" (did you mean \"demo.v1.Library\"?)",
         "routes[2].grpc.methods[0]: unknown method \"Echoo\" (did you mean \"Echo\"?)",
@@ -154,4 +154,80 @@ fn proto_sources_and_descriptor_sets_merge_and_disagreements_fail() {
     let (ok, text) = protogate(&["validate", "--config", &conflict]);
     assert!(!ok);
     assert!(text.contains("demo/v1/library.proto differs between file"), "{text}");
+}
+
+#[test]
+fn limits_durations_headers_and_endpoints_are_checked_with_their_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "gw.yaml",
+        &format!(
+            r#"
+descriptors: [{{ file: {DEMO_PB} }}]
+upstreams:
+  u: {{ endpoints: ["http://127.0.0.1:1", "127.0.0.1:2", "ftp://x"], connect_timeout: 0s }}
+routes:
+  - grpc: {{ service: demo.v1.Library, upstream: u }}
+    timeout: 48h
+  - grpc: {{ service: demo.v1.Echo, upstream: u, methods: [Echo, Unannotated] }}
+transcoding: {{ forward_headers: [x-ok, host, grpc-timeout, "bad header"] }}
+limits: {{ body_read_timeout: 0s, max_concurrent_streams: 0 }}
+"#
+        ),
+    );
+    let (ok, text) = protogate(&["validate", "--config", &config]);
+    assert!(!ok);
+    for expected in [
+        "upstreams.u.endpoints[1]: invalid endpoint \"127.0.0.1:2\"",
+        "upstreams.u.endpoints[2]: invalid endpoint \"ftp://x\"",
+        "upstreams.u.connect_timeout: must be longer than 0",
+        "routes[0].timeout: 172800s is longer than the longest allowed, 24h",
+        "routes[1].grpc.methods[1]: demo.v1.Echo.Unannotated has no google.api.http annotation",
+        "transcoding.forward_headers[1]: \"host\" cannot be forwarded",
+        "transcoding.forward_headers[2]: \"grpc-timeout\" cannot be forwarded",
+        "transcoding.forward_headers[3]: \"bad header\" is not a header name",
+        "limits.body_read_timeout: must be longer than 0",
+        "limits.max_concurrent_streams: must be at least 1",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(!text.contains("x-ok"), "{text}");
+}
+
+#[test]
+fn a_duration_that_overflows_is_a_parse_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "gw.yaml", "limits: { header_read_timeout: 99999999999999999h }\n");
+    let (ok, text) = protogate(&["validate", "--config", &config]);
+    assert!(!ok);
+    assert!(text.contains("invalid duration"), "{text}");
+}
+
+#[test]
+fn a_service_without_annotations_is_reported_beside_other_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "protos/plain.proto",
+        "syntax = \"proto3\";\npackage plain;\nservice Plain { rpc Do(M) returns (M); }\nmessage M {}\n",
+    );
+    let config = write(
+        dir.path(),
+        "gw.yaml",
+        r#"
+descriptors: [{ proto: protos }]
+upstreams: { u: { endpoints: ["http://127.0.0.1:1"] } }
+routes:
+  - grpc: { service: plain.Plain, upstream: nope }
+  - grpc: { service: plain.Plain, upstream: u }
+"#,
+    );
+    let (ok, text) = protogate(&["validate", "--config", &config]);
+    assert!(!ok);
+    assert!(text.contains("routes[0].grpc.upstream: unknown upstream \"nope\""), "{text}");
+    assert!(
+        text.contains("routes[1].grpc.service: plain.Plain has no method with a google.api.http annotation"),
+        "{text}"
+    );
 }

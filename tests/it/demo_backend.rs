@@ -145,7 +145,7 @@ async fn dropping_the_backend_closes_its_port_and_drains() {
 #[tokio::test]
 async fn raw_grpc_sends_headers_message_and_trailers() {
     let message = Shelf { id: 7, theme: "raw".into() }.encode_to_vec();
-    let addr = start_raw_grpc(Bytes::from(message.clone())).await;
+    let addr = start_raw_grpc(Some(Bytes::from(message.clone())), "0").await;
     let (status, headers, body, trailers) = raw_call(addr).await;
 
     assert_eq!(status, 200);

@@ -166,3 +166,35 @@ async fn a_shorter_client_deadline_wins_and_a_malformed_one_is_400() {
     assert_eq!(status, 400);
     assert!(body["message"].as_str().unwrap().contains("Grpc-Timeout"), "{body}");
 }
+
+#[tokio::test]
+async fn a_reply_over_the_upstream_limit_is_the_backends_fault() {
+    let config = crate::support::gateway::DEMO_CONFIG.replace(
+        r#"demo: { endpoints: ["http://{backend}"] }"#,
+        r#"demo: { endpoints: ["http://{backend}"], max_response_bytes: 100 }"#,
+    );
+    let gateway = Harness::with_config(&config).await;
+    let (status, body) = gateway.get_json(&format!("/v1/echo/{}", "x".repeat(200))).await;
+    assert_eq!((status, body["code"].clone()), (500, json!(13)), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("max_response_bytes"), "{body}");
+    let (status, _) = gateway.get_json("/v1/echo/small").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_in_too_slowly_is_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = crate::support::gateway::DEMO_CONFIG.to_owned() + "limits: { body_read_timeout: 300ms }\n";
+    let gateway = Harness::with_config(&config).await;
+    let addr = gateway.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!("POST /v1/echo HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 100\r\n\r\n{{");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut reply = Vec::new();
+    // The gateway answers and closes; a bounded wait in case it does not.
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply)).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}

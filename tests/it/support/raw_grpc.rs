@@ -22,21 +22,22 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 /// Starts the raw server on an ephemeral local port; it answers with
-/// `message` as the single gRPC frame and lives as long as the test process.
-pub async fn start_raw_grpc(message: Bytes) -> SocketAddr {
+/// `message` as the single gRPC frame (none when `None`) and `grpc_status` in
+/// the trailers, and lives as long as the test process.
+pub async fn start_raw_grpc(message: Option<Bytes>, grpc_status: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the raw gRPC server");
     let addr = listener.local_addr().expect("raw gRPC server address");
-    tokio::spawn(serve(listener, message));
+    tokio::spawn(serve(listener, message, grpc_status));
     addr
 }
 
-async fn serve(listener: TcpListener, message: Bytes) {
+async fn serve(listener: TcpListener, message: Option<Bytes>, grpc_status: &'static str) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let message = message.clone();
         let service = service_fn(move |_: Request<Incoming>| {
             let message = message.clone();
-            async move { Ok::<_, Infallible>(reply(&message)) }
+            async move { Ok::<_, Infallible>(reply(message.as_ref(), grpc_status)) }
         });
         tokio::spawn(async move {
             // A client hanging up mid-call is no failure of the server.
@@ -48,21 +49,25 @@ async fn serve(listener: TcpListener, message: Bytes) {
 }
 
 /// 200, `content-type: application/grpc`, `x-raw-header`; then the framed
-/// message; then trailers `grpc-status: 0`, `x-raw-trailer`.
-fn reply(message: &Bytes) -> Response<Frames> {
-    let mut frame = BytesMut::with_capacity(5 + message.len());
-    frame.put_u8(0);
-    frame.put_u32(u32::try_from(message.len()).expect("message under 4 GiB"));
-    frame.put_slice(message);
+/// message, if any; then trailers `grpc-status`, `x-raw-trailer`.
+fn reply(message: Option<&Bytes>, grpc_status: &'static str) -> Response<Frames> {
+    let mut frames = VecDeque::new();
+    if let Some(message) = message {
+        let mut frame = BytesMut::with_capacity(5 + message.len());
+        frame.put_u8(0);
+        frame.put_u32(u32::try_from(message.len()).expect("message under 4 GiB"));
+        frame.put_slice(message);
+        frames.push_back(Frame::data(frame.freeze()));
+    }
 
     let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    trailers.insert("grpc-status", HeaderValue::from_static(grpc_status));
     trailers.insert("x-raw-trailer", HeaderValue::from_static("from-trailers"));
 
     Response::builder()
         .header("content-type", "application/grpc")
         .header("x-raw-header", "from-headers")
-        .body(Frames(VecDeque::from([Frame::data(frame.freeze()), Frame::trailers(trailers)])))
+        .body(Frames(frames.into_iter().chain([Frame::trailers(trailers)]).collect()))
         .expect("a valid response")
 }
 

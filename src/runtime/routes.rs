@@ -1,0 +1,263 @@
+//! Routes compiled: for each `routes[i]`, the service's methods, their
+//! bindings, a transcoding target per binding, and the router entries.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use http::Method;
+use prost_reflect::{MethodDescriptor, ServiceDescriptor};
+
+use super::{CompileErrors, RouteSummary, issues::unknown_name, settings::duration};
+use crate::{
+    config::{Config, GrpcRouteConfig, JsonConfig, RouteConfig},
+    http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
+    router::RouterBuilder,
+    schema::Schema,
+    transcode::{
+        bind::{BindOptions, RequestBinder},
+        metadata::MetadataRules,
+        render::{RenderOptions, ResponseRenderer},
+        target::{TargetParts, TranscodeTarget},
+    },
+    upstream::Upstream,
+};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The router and the route table, filled route by route.
+pub(super) struct RoutesBuilder<'e> {
+    router: RouterBuilder<Arc<TranscodeTarget>>,
+    summaries: Vec<RouteSummary>,
+    default_timeout: Duration,
+    errors: &'e mut CompileErrors,
+}
+
+/// What one route's bindings share.
+struct RouteContext<'a> {
+    place: &'a str,
+    upstream: &'a Arc<Upstream>,
+    metadata: &'a Arc<MetadataRules>,
+    timeout: Duration,
+    json: JsonConfig,
+}
+
+/// A method the route takes, and whether the config named it.
+struct SelectedMethod {
+    method: MethodDescriptor,
+    /// `Some(place)` when listed in `grpc.methods`: a method asked for by
+    /// name that cannot be served is an error, not a silent skip.
+    listed_at: Option<String>,
+}
+
+impl<'e> RoutesBuilder<'e> {
+    /// Routes whose calls default to the deadline of `transcoding.timeout`.
+    pub(super) fn new(config: &Config, errors: &'e mut CompileErrors) -> Self {
+        let default_timeout =
+            duration(config.transcoding.timeout, DEFAULT_TIMEOUT, "transcoding.timeout", errors);
+        Self { router: RouterBuilder::new(), summaries: Vec::new(), default_timeout, errors }
+    }
+
+    pub(super) fn finish(self) -> (RouterBuilder<Arc<TranscodeTarget>>, Vec<RouteSummary>) {
+        (self.router, self.summaries)
+    }
+
+    pub(super) fn add_route(
+        &mut self,
+        index: usize,
+        route: &RouteConfig,
+        config: &Config,
+        schema: &Schema,
+        upstreams: &BTreeMap<String, Arc<Upstream>>,
+        metadata: &Arc<MetadataRules>,
+    ) {
+        let place = format!("routes[{index}]");
+        let Some(grpc) = &route.grpc else {
+            self.errors.push(place, "a route needs `grpc` (a service to transcode)");
+            return;
+        };
+        let errors_before = self.errors.issues.len();
+        let service = schema.pool().get_service_by_name(&grpc.service);
+        if service.is_none() {
+            let known = schema.pool().services().map(|s| s.full_name().to_owned()).collect::<Vec<_>>();
+            let message = unknown_name("service", &grpc.service, known.iter().map(String::as_str));
+            self.errors.push(format!("{place}.grpc.service"), message);
+        }
+        let upstream = upstreams.get(&grpc.upstream);
+        if !config.upstreams.contains_key(&grpc.upstream) {
+            let message =
+                unknown_name("upstream", &grpc.upstream, config.upstreams.keys().map(String::as_str));
+            self.errors.push(format!("{place}.grpc.upstream"), message);
+        }
+        let timeout = duration(route.timeout, self.default_timeout, &format!("{place}.timeout"), self.errors);
+        let (Some(service), Some(upstream)) = (service, upstream) else { return };
+        let context = RouteContext {
+            place: &place,
+            upstream,
+            metadata,
+            timeout,
+            json: route.json.or(config.transcoding.json),
+        };
+        let routes_before = self.summaries.len();
+        for selected in selected_methods(&service, grpc, &place, self.errors) {
+            self.add_method(&selected, schema, config.transcoding.unannotated_methods, &context);
+        }
+        if self.summaries.len() == routes_before && self.errors.issues.len() == errors_before {
+            self.errors.push(
+                format!("{place}.grpc.service"),
+                format!(
+                    "{name} has no method with a google.api.http annotation \
+                     (set transcoding.unannotated_methods: true to expose them as POST /{name}/<Method>)",
+                    name = service.full_name()
+                ),
+            );
+        }
+    }
+
+    fn add_method(
+        &mut self,
+        selected: &SelectedMethod,
+        schema: &Schema,
+        unannotated_methods: bool,
+        context: &RouteContext<'_>,
+    ) {
+        let method = &selected.method;
+        let place = selected.listed_at.clone().unwrap_or_else(|| format!("{}.grpc.service", context.place));
+        if method.is_client_streaming() || method.is_server_streaming() {
+            // Streaming is not served yet: a service that has such methods
+            // still gets its unary ones.
+            if selected.listed_at.is_some() {
+                self.errors
+                    .push(place, format!("{} is a streaming method, not supported yet", method.full_name()));
+            } else {
+                tracing::warn!(method = method.full_name(), "streaming method skipped: not supported yet");
+            }
+            return;
+        }
+        let bindings = match bindings_of_method(method, schema, unannotated_methods) {
+            Ok(bindings) => bindings,
+            Err(error) => return self.errors.push(place, error),
+        };
+        if bindings.is_empty() && selected.listed_at.is_some() {
+            let message = format!(
+                "{} has no google.api.http annotation (set transcoding.unannotated_methods: true to expose it)",
+                method.full_name()
+            );
+            return self.errors.push(place, message);
+        }
+        for binding in bindings {
+            self.add_binding(method, binding, &place, context);
+        }
+    }
+
+    fn add_binding(
+        &mut self,
+        method: &MethodDescriptor,
+        binding: Binding,
+        place: &str,
+        context: &RouteContext<'_>,
+    ) {
+        let what = format!("{} ({} {})", method.full_name(), binding.method, binding.template);
+        let (bind_options, render_options) = json_options(context.json);
+        let variables: Vec<Vec<String>> =
+            binding.template.variables().iter().map(|v| v.field_path.clone()).collect();
+        let fill_update_mask =
+            binding.method == Method::PATCH && matches!(binding.body, BodySelector::Field(_));
+        let binder = RequestBinder::compile(
+            &method.input(),
+            &variables,
+            &binding.body,
+            fill_update_mask,
+            bind_options,
+        );
+        let renderer =
+            ResponseRenderer::compile(&method.output(), binding.response_body.as_deref(), render_options);
+        let (binder, renderer) = match (binder, renderer) {
+            (Ok(binder), Ok(renderer)) => (binder, renderer),
+            (Err(error), _) | (_, Err(error)) => return self.errors.push(place, format!("{what}: {error}")),
+        };
+        let target = Arc::new(TranscodeTarget::new(TargetParts {
+            method: method.clone(),
+            binder,
+            renderer,
+            upstream: context.upstream.clone(),
+            timeout: context.timeout,
+            metadata: context.metadata.clone(),
+        }));
+        let summary = RouteSummary {
+            method: binding.method.clone(),
+            template: binding.template.to_string(),
+            target: method.full_name().to_owned(),
+            body: match &binding.body {
+                BodySelector::None => String::new(),
+                BodySelector::Whole => "*".into(),
+                BodySelector::Field(field) => field.clone(),
+            },
+            response_body: binding.response_body.clone().unwrap_or_default(),
+            upstream: context.upstream.name().to_owned(),
+        };
+        if let Err(conflict) = self.router.insert(binding.method.clone(), &binding.template, target) {
+            let message = format!(
+                "{} {} is bound twice: by {} and by {}",
+                binding.method,
+                binding.template,
+                conflict.existing.method().full_name(),
+                method.full_name()
+            );
+            return self.errors.push(place, message);
+        }
+        self.summaries.push(summary);
+    }
+}
+
+/// The binding and rendering switches, defaults filled in.
+fn json_options(json: JsonConfig) -> (BindOptions, RenderOptions) {
+    let bind = BindOptions {
+        reject_unknown_fields: json.reject_unknown_fields.unwrap_or(false),
+        reject_unknown_query_parameters: json.reject_unknown_query_parameters.unwrap_or(false),
+        query_plus_is_literal: json.query_plus_is_literal.unwrap_or(false),
+    };
+    let render = RenderOptions {
+        use_proto_names: json.use_proto_names.unwrap_or(false),
+        omit_defaults: json.omit_defaults.unwrap_or(false),
+        enums_as_numbers: json.enums_as_numbers.unwrap_or(false),
+    };
+    (bind, render)
+}
+
+/// The methods of `service` the route takes: all, or those it lists.
+fn selected_methods(
+    service: &ServiceDescriptor,
+    grpc: &GrpcRouteConfig,
+    place: &str,
+    errors: &mut CompileErrors,
+) -> Vec<SelectedMethod> {
+    if grpc.methods.is_empty() {
+        return service.methods().map(|method| SelectedMethod { method, listed_at: None }).collect();
+    }
+    let mut selected = Vec::new();
+    for (index, name) in grpc.methods.iter().enumerate() {
+        let listed_at = format!("{place}.grpc.methods[{index}]");
+        match service.methods().find(|m| m.name() == name) {
+            Some(method) => selected.push(SelectedMethod { method, listed_at: Some(listed_at) }),
+            None => {
+                let known = service.methods().map(|m| m.name().to_owned()).collect::<Vec<_>>();
+                errors.push(listed_at, unknown_name("method", name, known.iter().map(String::as_str)));
+            }
+        }
+    }
+    selected
+}
+
+fn bindings_of_method(
+    method: &MethodDescriptor,
+    schema: &Schema,
+    unannotated_methods: bool,
+) -> Result<Vec<Binding>, HttpRuleError> {
+    let annotated = match schema.http_option() {
+        Some(option) => bindings_of(method, option)?,
+        None => Vec::new(),
+    };
+    if annotated.is_empty() && unannotated_methods {
+        return Ok(vec![unannotated_binding(method)?]);
+    }
+    Ok(annotated)
+}

@@ -1,0 +1,122 @@
+//! Config values checked and resolved with their defaults: limits,
+//! durations, forwarded headers. Each refusal names its place.
+
+use std::time::Duration;
+
+use http::HeaderName;
+
+use super::{CompileErrors, Limits};
+use crate::config::{self, ByteSize, Config};
+
+const DEFAULT_MAX_BODY: u64 = 4 << 20;
+const DEFAULT_MAX_HEADER: u64 = 64 << 10;
+const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
+/// No duration in the config may be longer: timers past it serve no one and
+/// can overflow the clocks they are added to.
+const LONGEST_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// The client limits.
+pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> Limits {
+    let limits = &config.limits;
+    Limits {
+        max_body_bytes: size(limits.max_body_bytes, DEFAULT_MAX_BODY, "limits.max_body_bytes", errors),
+        max_header_bytes: size(
+            limits.max_header_bytes,
+            DEFAULT_MAX_HEADER,
+            "limits.max_header_bytes",
+            errors,
+        ),
+        header_read_timeout: duration(
+            limits.header_read_timeout,
+            DEFAULT_HEADER_READ_TIMEOUT,
+            "limits.header_read_timeout",
+            errors,
+        ),
+        body_read_timeout: duration(
+            limits.body_read_timeout,
+            DEFAULT_BODY_READ_TIMEOUT,
+            "limits.body_read_timeout",
+            errors,
+        ),
+        max_concurrent_streams: match limits.max_concurrent_streams {
+            Some(0) => {
+                errors.push("limits.max_concurrent_streams", "must be at least 1");
+                DEFAULT_MAX_CONCURRENT_STREAMS
+            }
+            Some(streams) => streams,
+            None => DEFAULT_MAX_CONCURRENT_STREAMS,
+        },
+    }
+}
+
+/// A duration from the config, or `default`; refused when zero or longer
+/// than a day.
+pub(super) fn duration(
+    value: Option<config::Duration>,
+    default: Duration,
+    place: &str,
+    errors: &mut CompileErrors,
+) -> Duration {
+    let Some(config::Duration(value)) = value else { return default };
+    if value.is_zero() {
+        errors.push(place, "must be longer than 0");
+        default
+    } else if value > LONGEST_DURATION {
+        errors.push(place, format!("{value:?} is longer than the longest allowed, 24h"));
+        default
+    } else {
+        value
+    }
+}
+
+fn size(value: Option<ByteSize>, default: u64, place: &str, errors: &mut CompileErrors) -> usize {
+    let bytes = value.map_or(default, |size| size.0);
+    usize::try_from(bytes).unwrap_or_else(|_| {
+        errors.push(place, format!("{bytes} bytes is too large for this machine"));
+        usize::MAX
+    })
+}
+
+/// Headers that `transcoding.forward_headers` may not name: the connection's
+/// own (hop-by-hop), the protocol's (`grpc-*`, content negotiation), and
+/// those the gateway sets itself.
+fn is_reserved_header(name: &HeaderName) -> bool {
+    const RESERVED: &[&str] = &[
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+        "te",
+        "trailer",
+        "host",
+        "content-type",
+        "content-length",
+        "user-agent",
+        "x-forwarded-for",
+        "x-forwarded-host",
+    ];
+    let name = name.as_str();
+    name.starts_with("grpc-") || RESERVED.contains(&name)
+}
+
+/// The headers of `transcoding.forward_headers`.
+pub(super) fn forwarded_headers(config: &Config, errors: &mut CompileErrors) -> Vec<HeaderName> {
+    let mut allow = Vec::new();
+    for (index, name) in config.transcoding.forward_headers.iter().enumerate() {
+        let place = format!("transcoding.forward_headers[{index}]");
+        match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(header) if is_reserved_header(&header) => errors.push(
+                place,
+                format!(
+                    "{name:?} cannot be forwarded as metadata: the connection or the gRPC protocol owns it"
+                ),
+            ),
+            Ok(header) => allow.push(header),
+            Err(_) => errors.push(place, format!("{name:?} is not a header name")),
+        }
+    }
+    allow
+}
