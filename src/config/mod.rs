@@ -83,12 +83,26 @@ pub struct DescriptorConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
-    /// Endpoint URIs, `http://host:port`.
+    /// What it speaks (default grpc).
+    #[serde(default)]
+    pub protocol: ProtocolConfig,
+    /// Endpoint URIs, `http://host:port` (or `https://` for `protocol: http`).
     pub endpoints: Vec<String>,
     /// The time allowed to open a connection (default 1s).
     pub connect_timeout: Option<Duration>,
     /// The largest reply message accepted (default 4MiB).
     pub max_response_bytes: Option<ByteSize>,
+}
+
+/// What an upstream speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolConfig {
+    /// gRPC (HTTP/2 cleartext).
+    #[default]
+    Grpc,
+    /// Plain HTTP, for pass-through routes.
+    Http,
 }
 
 /// A route. Today: transcoded gRPC services.

