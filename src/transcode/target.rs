@@ -11,11 +11,11 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Response, StatusCode, header, request::Parts, uri::PathAndQuery};
+use http::{HeaderMap, Response, StatusCode, header, request::Parts, uri::PathAndQuery};
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 
 use super::{
-    bind::{BindError, RequestBinder},
+    bind::{BindError, BindFailure, RequestBinder},
     codec::DynamicCodec,
     failure::UpstreamFailure,
     metadata::{self, InvalidTimeout, MetadataRules},
@@ -44,6 +44,18 @@ pub enum TranscodeError {
     /// The reply could not be rendered.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// The gateway's own binding does not fit the method's input (a bug).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<BindFailure> for TranscodeError {
+    fn from(failure: BindFailure) -> Self {
+        match failure {
+            BindFailure::Invalid(error) => Self::Bind(error),
+            BindFailure::Internal(_) => Self::Internal(failure.to_string()),
+        }
+    }
 }
 
 /// One compiled transcoding target.
@@ -114,11 +126,6 @@ impl TranscodeTarget {
         &self.method
     }
 
-    /// The upstream called.
-    pub fn upstream(&self) -> &Upstream {
-        &self.upstream
-    }
-
     /// Serves one request.
     pub async fn call(&self, request: TranscodeRequest<'_>) -> Result<Response<Bytes>, TranscodeError> {
         let headers = &request.parts.headers;
@@ -181,9 +188,7 @@ impl TranscodeTarget {
             metadata::add_trailer_metadata(trailers, &mut headers);
         }
         let rendered = self.renderer.render(&message)?;
-        let content_type = HeaderValue::from_str(&rendered.content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-        headers.insert(header::CONTENT_TYPE, content_type);
+        headers.insert(header::CONTENT_TYPE, rendered.content_type);
         let mut response = Response::new(rendered.body);
         *response.status_mut() = StatusCode::OK;
         *response.headers_mut() = headers;
