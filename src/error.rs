@@ -147,6 +147,7 @@ impl From<TranscodeError> for GatewayError {
                 Self::from_grpc(Code::Internal, error.to_string())
             }
             TranscodeError::Render(error) => Self::from_grpc(Code::Internal, error.to_string()),
+            TranscodeError::Internal(message) => Self::from_grpc(Code::Internal, message),
         }
     }
 }
@@ -179,6 +180,15 @@ mod tests {
         for (code, status) in table {
             assert_eq!(http_status_of(code).as_u16(), status, "{code:?}");
         }
+    }
+
+    #[test]
+    fn bad_input_is_a_400_and_an_inconsistent_binding_a_500() {
+        let bad = crate::transcode::bind::BindError { message: "bad".to_owned() };
+        let error = GatewayError::from(TranscodeError::Bind(bad));
+        assert_eq!((error.status(), error.code()), (StatusCode::BAD_REQUEST, Code::InvalidArgument));
+        let error = GatewayError::from(TranscodeError::Internal("bug".to_owned()));
+        assert_eq!((error.status(), error.code()), (StatusCode::INTERNAL_SERVER_ERROR, Code::Internal));
     }
 
     #[test]

@@ -22,7 +22,8 @@
 //! - [`runtime`]: compile `Config` → `Runtime`, collecting every error.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code
-//! generated from proto/), [`rpc_status`] and [`body`].
+//! generated from proto/), [`rpc_status`], [`body`] and [`suggest`]
+//! (closest-name suggestions for error messages).
 
 pub mod body;
 pub mod config;
@@ -36,5 +37,6 @@ pub mod rpc_status;
 pub mod runtime;
 pub mod schema;
 pub mod server;
+pub mod suggest;
 pub mod transcode;
 pub mod upstream;

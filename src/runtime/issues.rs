@@ -46,13 +46,8 @@ impl fmt::Display for CompileErrors {
 /// `unknown upstream "libary" (did you mean "library"?)`: the closest known
 /// name, when one is close enough to be a likely typo.
 pub fn unknown_name<'a>(kind: &str, name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
-    let closest = known
-        .into_iter()
-        .map(|candidate| (strsim::levenshtein(name, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
-        .min();
-    match closest {
-        Some((_, candidate)) => format!("unknown {kind} {name:?} (did you mean {candidate:?}?)"),
+    match crate::suggest::closest(name, known) {
+        Some(candidate) => format!("unknown {kind} {name:?} (did you mean {candidate:?}?)"),
         None => format!("unknown {kind} {name:?}"),
     }
 }

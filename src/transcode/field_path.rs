@@ -1,6 +1,8 @@
 //! Dotted field paths (`book.author_info.first_name`) resolved once, at
 //! compile time, against a message descriptor, so that nothing on the
-//! request path looks a field up by name.
+//! request path looks a field up by name. Also the one lookup of a field
+//! by the name a client wrote ([`field_named`]), for what can only be
+//! resolved per request (query keys, JSON body keys).
 
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
@@ -60,11 +62,6 @@ impl FieldPath {
         Ok(Self { fields })
     }
 
-    /// The fields, outermost first.
-    pub fn fields(&self) -> &[FieldDescriptor] {
-        &self.fields
-    }
-
     /// The last field of the path.
     pub fn leaf(&self) -> &FieldDescriptor {
         &self.fields[self.fields.len() - 1]
@@ -73,12 +70,6 @@ impl FieldPath {
     /// The fields before the leaf (the messages to walk through).
     pub fn parents(&self) -> &[FieldDescriptor] {
         &self.fields[..self.fields.len() - 1]
-    }
-
-    /// The path in proto names, dot-separated.
-    pub fn dotted(&self) -> String {
-        let names: Vec<&str> = self.fields.iter().map(FieldDescriptor::name).collect();
-        names.join(".")
     }
 }
 
@@ -93,12 +84,16 @@ fn describe(field: &FieldDescriptor) -> &'static str {
     }
 }
 
+/// The field of `message` a client named `name`: by JSON name first, then
+/// by proto name. Proto3 JSON parsing accepts both, and this is the order
+/// prost-reflect's own JSON reader uses, so query keys, body keys and the
+/// update mask all agree with the body as it was read.
+pub(crate) fn field_named(message: &MessageDescriptor, name: &str) -> Option<FieldDescriptor> {
+    message.get_field_by_json_name(name).or_else(|| message.get_field_by_name(name))
+}
+
 /// The field of `message` whose name is closest to `name`, when one is close.
 fn did_you_mean(message: &MessageDescriptor, name: &str) -> Option<String> {
-    message
-        .fields()
-        .map(|field| (strsim::jaro_winkler(field.name(), name), field))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, field)| field.name().to_owned())
+    let fields: Vec<FieldDescriptor> = message.fields().collect();
+    crate::suggest::closest(name, fields.iter().map(FieldDescriptor::name)).map(str::to_owned)
 }

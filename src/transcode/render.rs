@@ -10,9 +10,11 @@
 mod value;
 
 use bytes::Bytes;
+use http::HeaderValue;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, SerializeOptions, Value};
 use serde::Serialize;
 
+use super::HttpBodyFields;
 use super::bind::PlanError;
 use super::field_path::FieldPath;
 
@@ -32,11 +34,10 @@ pub struct RenderOptions {
 /// The response side of one binding, compiled.
 #[derive(Debug, Clone)]
 pub struct ResponseRenderer {
-    output: MessageDescriptor,
     /// The reply field rendered instead of the whole reply.
     field: Option<FieldPath>,
-    /// Whether what is rendered is a `google.api.HttpBody`.
-    raw: bool,
+    /// The fields of what is rendered when it is a `google.api.HttpBody`.
+    raw: Option<HttpBodyFields>,
     options: RenderOptions,
     serialize: SerializeOptions,
 }
@@ -45,7 +46,7 @@ pub struct ResponseRenderer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedBody {
     /// The Content-Type header value.
-    pub content_type: String,
+    pub content_type: HeaderValue,
     /// The body.
     pub body: Bytes,
 }
@@ -56,7 +57,6 @@ pub struct RenderedBody {
 #[error("cannot render the reply: {0}")]
 pub struct RenderError(pub String);
 
-const HTTP_BODY: &str = "google.api.HttpBody";
 const JSON: &str = "application/json";
 const OCTET_STREAM: &str = "application/octet-stream";
 
@@ -74,40 +74,34 @@ impl ResponseRenderer {
             .transpose()
             .map_err(|e| PlanError(format!("response_body: {e}")))?;
         let raw = match &field {
-            None => output.full_name() == HTTP_BODY,
-            Some(path) => {
-                let leaf = path.leaf();
-                !leaf.is_list()
-                    && !leaf.is_map()
-                    && matches!(leaf.kind(), Kind::Message(m) if m.full_name() == HTTP_BODY)
-            }
+            None => HttpBodyFields::of(output),
+            Some(path) => match path.leaf().kind() {
+                Kind::Message(message) if !path.leaf().is_list() && !path.leaf().is_map() => {
+                    HttpBodyFields::of(&message)
+                }
+                _ => None,
+            },
         };
         let serialize = SerializeOptions::new()
             .use_proto_field_name(options.use_proto_names)
             .skip_default_fields(options.omit_defaults)
             .use_enum_numbers(options.enums_as_numbers)
             .stringify_64_bit_integers(true);
-        Ok(Self { output: output.clone(), field, raw, options, serialize })
-    }
-
-    /// The reply message type.
-    pub fn output(&self) -> &MessageDescriptor {
-        &self.output
+        Ok(Self { field, raw, options, serialize })
     }
 
     /// Renders one reply.
     pub fn render(&self, reply: &DynamicMessage) -> Result<RenderedBody, RenderError> {
         let Some(path) = &self.field else {
-            return if self.raw {
-                Ok(raw_body(reply))
-            } else {
-                self.json(|s| reply.serialize_with_options(s, &self.serialize))
+            return match &self.raw {
+                Some(fields) => Ok(raw_body(reply, fields)),
+                None => self.json(|s| reply.serialize_with_options(s, &self.serialize)),
             };
         };
         let value = value::field_value(reply, path);
-        match (value.as_ref(), self.raw) {
-            (Value::Message(message), true) => Ok(raw_body(message)),
-            (Value::Message(message), false) => {
+        match (value.as_ref(), &self.raw) {
+            (Value::Message(message), Some(fields)) => Ok(raw_body(message, fields)),
+            (Value::Message(message), None) => {
                 self.json(|s| message.serialize_with_options(s, &self.serialize))
             }
             (other, _) => {
@@ -124,15 +118,20 @@ impl ResponseRenderer {
     ) -> Result<RenderedBody, RenderError> {
         let mut buffer = Vec::with_capacity(256);
         write(&mut serde_json::Serializer::new(&mut buffer)).map_err(|e| RenderError(e.to_string()))?;
-        Ok(RenderedBody { content_type: JSON.to_owned(), body: Bytes::from(buffer) })
+        Ok(RenderedBody { content_type: HeaderValue::from_static(JSON), body: Bytes::from(buffer) })
     }
 }
 
-/// A `google.api.HttpBody` as its bytes and content type.
-fn raw_body(message: &DynamicMessage) -> RenderedBody {
-    let content_type = message.get_field_by_number(1);
-    let content_type =
-        content_type.as_deref().and_then(Value::as_str).filter(|t| !t.is_empty()).unwrap_or(OCTET_STREAM);
-    let body = message.get_field_by_number(2).and_then(|data| data.as_bytes().cloned()).unwrap_or_default();
-    RenderedBody { content_type: content_type.to_owned(), body }
+/// A `google.api.HttpBody` as its bytes and content type; a content type
+/// that is empty or not a valid header value is sent as
+/// `application/octet-stream`.
+fn raw_body(message: &DynamicMessage, fields: &HttpBodyFields) -> RenderedBody {
+    let content_type = message.get_field(&fields.content_type);
+    let content_type = content_type
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .and_then(|t| HeaderValue::from_str(t).ok())
+        .unwrap_or_else(|| HeaderValue::from_static(OCTET_STREAM));
+    let body = message.get_field(&fields.data).as_bytes().cloned().unwrap_or_default();
+    RenderedBody { content_type, body }
 }

@@ -11,11 +11,11 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Response, StatusCode, header, request::Parts, uri::PathAndQuery};
+use http::{HeaderMap, Response, StatusCode, header, request::Parts, uri::PathAndQuery};
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 
 use super::{
-    bind::{BindError, RequestBinder},
+    bind::{BindError, BindFailure, RequestBinder},
     codec::DynamicCodec,
     failure::{StatusArrival, UpstreamFailure},
     metadata::{self, InvalidTimeout, MetadataRules},
@@ -57,6 +57,18 @@ pub enum TranscodeError {
     /// The reply could not be rendered.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// The gateway's own binding does not fit the method's input (a bug).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<BindFailure> for TranscodeError {
+    fn from(failure: BindFailure) -> Self {
+        match failure {
+            BindFailure::Invalid(error) => Self::Bind(error),
+            BindFailure::Internal(_) => Self::Internal(failure.to_string()),
+        }
+    }
 }
 
 /// One compiled transcoding target.
@@ -127,11 +139,6 @@ impl TranscodeTarget {
     /// The method called.
     pub fn method(&self) -> &MethodDescriptor {
         &self.method
-    }
-
-    /// The upstream called.
-    pub fn upstream(&self) -> &Upstream {
-        &self.upstream
     }
 
     /// Serves one request.
@@ -205,9 +212,7 @@ impl TranscodeTarget {
             Err(status) => return Err(self.failed(status, Some(headers))),
         }
         let rendered = self.renderer.render(&message)?;
-        let content_type = HeaderValue::from_str(&rendered.content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-        headers.insert(header::CONTENT_TYPE, content_type);
+        headers.insert(header::CONTENT_TYPE, rendered.content_type);
         let mut response = Response::new(rendered.body);
         *response.status_mut() = StatusCode::OK;
         *response.headers_mut() = headers;

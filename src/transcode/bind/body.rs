@@ -4,43 +4,59 @@
 //! prost-reflect ties "ignore unknown fields" and "ignore unknown enum names"
 //! to one switch, while the gateway ignores the first and refuses the second.
 //! So a body is read strictly first (one pass in the common case); only when
-//! that fails and unknown fields are allowed is it read leniently and then
-//! checked for unknown enum names (see [`super::enums`]).
+//! that fails and unknown fields are allowed is it read leniently and then,
+//! if its message can hold an enum at all, walked for unknown enum names
+//! (see [`super::walk`]). That walk also collects the update-mask paths
+//! when the binding may need them, so that they need no walk of their own.
 
 use bytes::Bytes;
 use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, MessageDescriptor, Value};
 use serde::de::IgnoredAny;
 
-use super::BindError;
-use super::enums::check_enums;
+use super::error::{BindError, BindFailure, internal};
+use super::plan::BodyPlan;
+use super::walk::walk;
+use crate::transcode::HttpBodyFields;
 
-/// The full name of the raw-body message.
-pub(super) const HTTP_BODY: &str = "google.api.HttpBody";
+/// A JSON body read as a message.
+pub(super) struct Read {
+    pub(super) message: DynamicMessage,
+    /// The update-mask paths of its keys, when they were collected on the way.
+    pub(super) paths: Option<Vec<String>>,
+}
 
-/// Reads a non-empty JSON `body` as a message of type `message`.
+/// Reads a non-empty JSON `body` as the message `plan` is rooted at;
+/// `collect_paths` asks for the update-mask paths if the body is walked.
 pub(super) fn read_json(
-    message: &MessageDescriptor,
+    plan: &BodyPlan,
     body: &[u8],
     reject_unknown: bool,
-) -> Result<DynamicMessage, BindError> {
+    collect_paths: bool,
+) -> Result<Read, BindError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(BindError { message: "invalid JSON body: the body holds only whitespace".to_owned() });
+        return Err(BindError::new("invalid JSON body: the body holds only whitespace"));
     }
-    match deserialize(message, body, true) {
-        Ok(read) => Ok(read),
+    let descriptor = plan.root().descriptor();
+    match deserialize(descriptor, body, true) {
+        Ok(message) => Ok(Read { message, paths: None }),
         Err(error) if reject_unknown => Err(json_error(&error)),
         Err(_) => {
-            let read = deserialize(message, body, false).map_err(|e| json_error(&e))?;
-            check_enums(message, body)?;
-            Ok(read)
+            let message = deserialize(descriptor, body, false).map_err(|e| json_error(&e))?;
+            if !plan.has_enums() {
+                return Ok(Read { message, paths: None });
+            }
+            let paths = walk(plan.root(), body, true, collect_paths)?;
+            Ok(Read { message, paths: collect_paths.then_some(paths) })
         }
     }
 }
 
 /// Reads a non-empty JSON `body` as the value of the non-message field
-/// `field` (a scalar, an enum, a repeated or a map field). `None` when the
-/// value is the field's default.
+/// `field` (a scalar, an enum, a repeated or a map field), with `parent`
+/// the plan of the message holding it. `None` when the value is the
+/// field's default.
 pub(super) fn read_field_value(
+    parent: &BodyPlan,
     field: &FieldDescriptor,
     body: &[u8],
     reject_unknown: bool,
@@ -55,29 +71,24 @@ pub(super) fn read_field_value(
     wrapped.extend_from_slice(b"\":");
     wrapped.extend_from_slice(body);
     wrapped.push(b'}');
-    let mut parent = read_json(field.parent_message(), &wrapped, reject_unknown)?;
+    let mut parent = read_json(parent, &wrapped, reject_unknown, false)?.message;
     Ok(parent.take_field(field))
 }
 
-/// The body as a `google.api.HttpBody`: the bytes as they came, and the
+/// The body as a `google.api.HttpBody` of type `message` (whose fields are
+/// `fields`): the bytes as they came (shared, not copied), and the
 /// request's content type.
 pub(super) fn http_body(
     message: &MessageDescriptor,
-    body: &[u8],
+    fields: &HttpBodyFields,
+    body: &Bytes,
     content_type: Option<&str>,
-) -> Result<DynamicMessage, BindError> {
+) -> Result<DynamicMessage, BindFailure> {
     let mut raw = DynamicMessage::new(message.clone());
-    let field = |number: u32| {
-        message
-            .get_field(number)
-            .ok_or_else(|| BindError { message: format!("{HTTP_BODY} without field {number}") })
-    };
     if let Some(content_type) = content_type {
-        raw.try_set_field(&field(1)?, Value::String(content_type.to_owned()))
-            .map_err(|e| BindError { message: e.to_string() })?;
+        raw.try_set_field(&fields.content_type, Value::String(content_type.to_owned())).map_err(internal)?;
     }
-    raw.try_set_field(&field(2)?, Value::Bytes(Bytes::copy_from_slice(body)))
-        .map_err(|e| BindError { message: e.to_string() })?;
+    raw.try_set_field(&fields.data, Value::Bytes(body.clone())).map_err(internal)?;
     Ok(raw)
 }
 
@@ -94,5 +105,5 @@ fn deserialize(
 }
 
 fn json_error(error: &serde_json::Error) -> BindError {
-    BindError { message: format!("invalid JSON body: {error}") }
+    BindError::new(format!("invalid JSON body: {error}"))
 }

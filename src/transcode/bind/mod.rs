@@ -7,20 +7,32 @@
 //! A [`RequestBinder`] is compiled once per binding; [`RequestBinder::bind`]
 //! runs per request and reports anything that does not fit as a
 //! [`BindError`] naming the field and the value (a 400 INVALID_ARGUMENT,
-//! before the backend is called).
+//! before the backend is called), and a binding that does not fit its own
+//! message as [`BindFailure::Internal`] (a 500).
+//!
+//! Everything that depends only on the descriptors (field paths, how each
+//! path variable reads its text, which parts of the body can hold an enum,
+//! the HttpBody fields) is resolved in [`RequestBinder::compile`].
 //!
 //! The steps run as body, query, path: the query fills only leaves the body
 //! left unset, and the path variables are applied last so that they win
 //! over both, whatever the body and the query said.
 
 mod body;
-mod enums;
-mod field_mask;
+mod error;
+mod plan;
 mod query;
 mod scalar;
+mod walk;
 
+use bytes::Bytes;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
 
+use self::error::internal;
+pub use self::error::{BindError, BindFailure, PlanError};
+use self::plan::BodyPlan;
+use self::scalar::TextForm;
+use super::HttpBodyFields;
 use super::field_path::FieldPath;
 use crate::http_rule::BodySelector;
 
@@ -39,11 +51,18 @@ pub struct BindOptions {
 #[derive(Debug, Clone)]
 pub struct RequestBinder {
     input: MessageDescriptor,
-    /// The path variables' fields, with their dotted names for errors.
-    variables: Vec<(FieldPath, String)>,
+    variables: Vec<Variable>,
     body: Body,
     update_mask: Option<UpdateMask>,
     options: BindOptions,
+}
+
+/// One path variable: its field, how its text is read, and its dotted name for errors.
+#[derive(Debug, Clone)]
+struct Variable {
+    path: FieldPath,
+    form: TextForm,
+    name: String,
 }
 
 /// What the body fills, and how it is read.
@@ -51,12 +70,14 @@ pub struct RequestBinder {
 enum Body {
     /// No body is read.
     None,
-    /// JSON read as `message`: the whole input (`at` is `None`) or the message field at `at`.
-    Json { at: Option<FieldPath>, message: MessageDescriptor },
+    /// JSON read as the message `plan` is rooted at: the whole input (`at`
+    /// is `None`) or the message field at `at`.
+    Json { at: Option<FieldPath>, plan: BodyPlan },
     /// Raw bytes as a `google.api.HttpBody`, whole input or field.
-    Raw { at: Option<FieldPath>, message: MessageDescriptor },
-    /// JSON read as the value of a non-message field (scalar, enum, repeated, map).
-    Value(FieldPath),
+    Raw { at: Option<FieldPath>, message: MessageDescriptor, fields: HttpBodyFields },
+    /// JSON read as the value of a non-message field (scalar, enum,
+    /// repeated, map); `parent` plans the message holding it.
+    Value { at: FieldPath, parent: BodyPlan },
 }
 
 /// The top-level `google.protobuf.FieldMask` filled from the body's keys.
@@ -64,21 +85,8 @@ enum Body {
 struct UpdateMask {
     field: FieldDescriptor,
     paths: FieldDescriptor,
-    /// The message the body is read as; paths are relative to it.
-    body_message: MessageDescriptor,
-}
-
-/// A binding that cannot be compiled against its input message (a load-time error).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PlanError(pub String);
-
-/// Request input that does not fit the message: a 400 INVALID_ARGUMENT.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct BindError {
-    /// The human-readable message, naming the field and the value.
-    pub message: String,
+    /// The FieldMask message type.
+    mask: MessageDescriptor,
 }
 
 impl RequestBinder {
@@ -100,67 +108,80 @@ impl RequestBinder {
             .collect::<Result<_, _>>()?;
         let body = compile_body(input, body)?;
         let update_mask = match &body {
-            Body::Json { at: Some(_), message } if fill_update_mask => find_update_mask(input, message),
+            Body::Json { at: Some(_), .. } if fill_update_mask => find_update_mask(input),
             _ => None,
         };
         Ok(Self { input: input.clone(), variables, body, update_mask, options })
     }
 
-    /// The input message type.
-    pub fn input(&self) -> &MessageDescriptor {
-        &self.input
-    }
-
     /// Builds the request message. `captures` are the router's captures
     /// (same order as the variables given to [`RequestBinder::compile`]);
     /// `query` is the raw query string without `?`; `content_type` is the
-    /// request's, used when the body fills a `google.api.HttpBody`.
+    /// request's, used when the body fills a `google.api.HttpBody` (whose
+    /// `data` then shares `body`'s bytes). Input that does not fit is a
+    /// [`BindFailure::Invalid`]; captures that do not match the variables,
+    /// or a value the compiled binding cannot place, a [`BindFailure::Internal`].
     pub fn bind(
         &self,
         captures: &[String],
         query: Option<&str>,
-        body: &[u8],
+        body: &Bytes,
         content_type: Option<&str>,
-    ) -> Result<DynamicMessage, BindError> {
+    ) -> Result<DynamicMessage, BindFailure> {
         if captures.len() != self.variables.len() {
-            return Err(BindError {
-                message: format!("{} path captures for {} variables", captures.len(), self.variables.len()),
-            });
+            return Err(internal(format!(
+                "{} path captures for {} variables",
+                captures.len(),
+                self.variables.len()
+            )));
         }
         let reject_unknown = self.options.reject_unknown_fields;
         let mut message = DynamicMessage::new(self.input.clone());
+        // The update-mask paths, when reading the body collected them.
+        let mut mask_paths = None;
         match &self.body {
             Body::None => {}
-            Body::Json { at, message: read_as } if !body.is_empty() => {
-                place(&mut message, at.as_ref(), body::read_json(read_as, body, reject_unknown)?)?;
+            Body::Json { at, plan } if !body.is_empty() => {
+                let read = body::read_json(plan, body, reject_unknown, self.update_mask.is_some())?;
+                mask_paths = read.paths;
+                place(&mut message, at.as_ref(), read.message)?;
             }
             Body::Json { .. } => {}
-            Body::Raw { at, message: read_as } => {
-                place(&mut message, at.as_ref(), body::http_body(read_as, body, content_type)?)?;
+            Body::Raw { at, message: read_as, fields } => {
+                place(&mut message, at.as_ref(), body::http_body(read_as, fields, body, content_type)?)?;
             }
-            Body::Value(at) => {
-                if let Some(value) = body_value(at, body, reject_unknown)? {
+            Body::Value { at, parent } if !body.is_empty() => {
+                if let Some(value) = body::read_field_value(parent, at.leaf(), body, reject_unknown)? {
                     set_at(&mut message, at, value)?;
                 }
             }
+            Body::Value { .. } => {}
         }
         let whole_body = matches!(&self.body, Body::Json { at: None, .. } | Body::Raw { at: None, .. });
         if let (false, Some(query)) = (whole_body, query) {
             query::merge_unset(&mut message, query::query_message(&self.input, query, &self.options)?)?;
         }
-        for ((path, name), capture) in self.variables.iter().zip(captures) {
-            set_at(&mut message, path, scalar::parse_value(&path.leaf().kind(), capture, name)?)?;
+        for (variable, capture) in self.variables.iter().zip(captures) {
+            let value = scalar::parse_value(&variable.form, capture, &variable.name)?;
+            set_at(&mut message, &variable.path, value)?;
         }
-        if let Some(mask) = &self.update_mask {
-            mask.fill(&mut message, body)?;
+        if let (Some(mask), Body::Json { plan, .. }) = (&self.update_mask, &self.body) {
+            mask.fill(&mut message, plan, body, mask_paths)?;
         }
         Ok(message)
     }
 }
 
 impl UpdateMask {
-    /// Fills the mask from the body's keys when binding left it empty.
-    fn fill(&self, message: &mut DynamicMessage, body: &[u8]) -> Result<(), BindError> {
+    /// Fills the mask from the body's keys (`paths` if reading the body
+    /// collected them) when binding left it empty.
+    fn fill(
+        &self,
+        message: &mut DynamicMessage,
+        plan: &BodyPlan,
+        body: &[u8],
+        paths: Option<Vec<String>>,
+    ) -> Result<(), BindFailure> {
         let empty = match message.get_field(&self.field).as_ref() {
             Value::Message(mask) => mask.get_field(&self.paths).as_list().is_none_or(<[Value]>::is_empty),
             _ => true,
@@ -168,12 +189,14 @@ impl UpdateMask {
         if !empty || body.is_empty() {
             return Ok(());
         }
-        let paths = field_mask::body_paths(&self.body_message, body)?;
+        let paths = match paths {
+            Some(paths) => paths,
+            None => walk::walk(plan.root(), body, false, true)?,
+        };
         if paths.is_empty() {
             return Ok(());
         }
-        let Kind::Message(mask_type) = self.field.kind() else { return Ok(()) };
-        let mut mask = DynamicMessage::new(mask_type);
+        let mut mask = DynamicMessage::new(self.mask.clone());
         let paths = Value::List(paths.into_iter().map(Value::String).collect());
         mask.try_set_field(&self.paths, paths).map_err(internal)?;
         message.try_set_field(&self.field, Value::Message(mask)).map_err(internal)
@@ -181,20 +204,17 @@ impl UpdateMask {
 }
 
 /// A path variable's field: singular, and a scalar, an enum or a message with a text form.
-fn compile_variable(input: &MessageDescriptor, dotted: &str) -> Result<(FieldPath, String), PlanError> {
+fn compile_variable(input: &MessageDescriptor, dotted: &str) -> Result<Variable, PlanError> {
     let path = FieldPath::resolve(input, dotted).map_err(|e| PlanError(format!("path variable: {e}")))?;
     let leaf = path.leaf();
-    let fits = match leaf.kind() {
-        Kind::Message(message) => scalar::has_text_form(&message),
-        _ => true,
-    };
-    if leaf.is_list() || leaf.is_map() || !fits {
+    let form = TextForm::of(leaf.kind()).filter(|_| !leaf.is_list() && !leaf.is_map());
+    let Some(form) = form else {
         return Err(PlanError(format!(
             "path variable {dotted:?} of {}: a variable binds a singular scalar, enum or well-known type field",
             input.full_name()
         )));
-    }
-    Ok((path, dotted.to_owned()))
+    };
+    Ok(Variable { path, form, name: dotted.to_owned() })
 }
 
 fn compile_body(input: &MessageDescriptor, body: &BodySelector) -> Result<Body, PlanError> {
@@ -211,33 +231,30 @@ fn compile_body(input: &MessageDescriptor, body: &BodySelector) -> Result<Body, 
         (Kind::Message(message), at)
             if at.as_ref().is_none_or(|p| !p.leaf().is_list() && !p.leaf().is_map()) =>
         {
-            if message.full_name() == body::HTTP_BODY {
-                Ok(Body::Raw { at, message })
-            } else {
-                Ok(Body::Json { at, message })
+            if message.full_name() != super::HTTP_BODY {
+                return Ok(Body::Json { at, plan: BodyPlan::compile(&message) });
             }
+            let fields = HttpBodyFields::of(&message).ok_or_else(|| {
+                PlanError(format!("body: {} without a string field 1 and a bytes field 2", super::HTTP_BODY))
+            })?;
+            Ok(Body::Raw { at, message, fields })
         }
-        (_, Some(path)) => Ok(Body::Value(path)),
+        (_, Some(path)) => {
+            let parent = BodyPlan::compile(path.leaf().parent_message());
+            Ok(Body::Value { at: path, parent })
+        }
         (_, None) => Err(PlanError("body: the input is not a message".to_owned())),
     }
 }
 
-fn find_update_mask(input: &MessageDescriptor, body_message: &MessageDescriptor) -> Option<UpdateMask> {
+fn find_update_mask(input: &MessageDescriptor) -> Option<UpdateMask> {
     input.fields().find_map(|field| match field.kind() {
         Kind::Message(mask) if !field.is_list() && mask.full_name() == "google.protobuf.FieldMask" => {
-            let paths = mask.get_field(1)?;
-            Some(UpdateMask { field, paths, body_message: body_message.clone() })
+            let paths = mask.get_field(1).filter(|p| p.is_list() && p.kind() == Kind::String)?;
+            Some(UpdateMask { field, paths, mask })
         }
         _ => None,
     })
-}
-
-/// The value a non-empty body gives a non-message field.
-fn body_value(at: &FieldPath, body: &[u8], reject_unknown: bool) -> Result<Option<Value>, BindError> {
-    if body.is_empty() {
-        return Ok(None);
-    }
-    body::read_field_value(at.leaf(), body, reject_unknown)
 }
 
 /// Puts a message read from the body in its place: the whole request, or a field.
@@ -245,7 +262,7 @@ fn place(
     message: &mut DynamicMessage,
     at: Option<&FieldPath>,
     read: DynamicMessage,
-) -> Result<(), BindError> {
+) -> Result<(), BindFailure> {
     match at {
         None => *message = read,
         Some(path) => set_at(message, path, Value::Message(read))?,
@@ -254,17 +271,13 @@ fn place(
 }
 
 /// Sets the field at `path`, creating the messages on the way.
-fn set_at(message: &mut DynamicMessage, path: &FieldPath, value: Value) -> Result<(), BindError> {
+fn set_at(message: &mut DynamicMessage, path: &FieldPath, value: Value) -> Result<(), BindFailure> {
     let mut current = message;
     for field in path.parents() {
         current = match current.get_field_mut(field) {
             Value::Message(inner) => inner,
-            _ => return Err(internal(format!("{} is not a message field", field.name()))),
+            _ => return Err(internal(format!("{} is not a message field", field.full_name()))),
         };
     }
     current.try_set_field(path.leaf(), value).map_err(internal)
-}
-
-fn internal(error: impl std::fmt::Display) -> BindError {
-    BindError { message: error.to_string() }
 }

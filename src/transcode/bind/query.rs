@@ -2,18 +2,25 @@
 //! message of their own, then merged into the request message where the
 //! body (and, later, the path) left leaves unset.
 //!
-//! Keys are dotted field paths, each name a proto name or a JSON name;
+//! Keys are dotted field paths, each name a JSON name or a proto name (see
+//! [`field_named`]);
 //! `name[key]` sets a map entry; repeated keys append to repeated fields in
 //! order, and the last value wins for a singular field. A pair without `=`
 //! or with an empty key is dropped.
+//!
+//! Keys can only be resolved per request; each name is looked up in the
+//! descriptor's own index, and a leaf's text form is worked out only for
+//! the (rare) message-typed leaves.
 
 use std::borrow::Cow;
 
 use percent_encoding::percent_decode_str;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value};
 
-use super::scalar::{is_well_known, parse_map_key, parse_value};
-use super::{BindError, BindOptions};
+use super::BindOptions;
+use super::error::{BindError, BindFailure, internal};
+use super::scalar::{is_well_known, parse_kind, parse_map_key};
+use crate::transcode::field_path::field_named;
 
 /// The deepest dotted key accepted (a recursive message could otherwise be
 /// walked as deep as the query is long).
@@ -24,7 +31,7 @@ pub(super) fn query_message(
     input: &MessageDescriptor,
     query: &str,
     options: &BindOptions,
-) -> Result<DynamicMessage, BindError> {
+) -> Result<DynamicMessage, BindFailure> {
     let plus_is_space = !options.query_plus_is_literal;
     let mut message = DynamicMessage::new(input.clone());
     for pair in query.split('&') {
@@ -42,13 +49,16 @@ pub(super) fn query_message(
 /// Moves every field of `source` into `target` that `target` does not have
 /// yet, walking into message fields both have (well-known types are leaves).
 /// A oneof that `target` already has a member of is left alone.
-pub(super) fn merge_unset(target: &mut DynamicMessage, mut source: DynamicMessage) -> Result<(), BindError> {
+pub(super) fn merge_unset(
+    target: &mut DynamicMessage,
+    mut source: DynamicMessage,
+) -> Result<(), BindFailure> {
     for (field, value) in source.take_fields() {
         if !target.has_field(&field) {
             let oneof_taken =
                 field.containing_oneof().is_some_and(|oneof| oneof.fields().any(|f| target.has_field(&f)));
             if !oneof_taken {
-                target.try_set_field(&field, value).map_err(|e| BindError { message: e.to_string() })?;
+                target.try_set_field(&field, value).map_err(internal)?;
             }
             continue;
         }
@@ -64,7 +74,7 @@ pub(super) fn merge_unset(target: &mut DynamicMessage, mut source: DynamicMessag
 /// Percent-decodes one key or value, reading `+` as a space when asked.
 fn decode(raw: &str, plus_is_space: bool) -> Result<Cow<'_, str>, BindError> {
     let not_utf8 =
-        |_| BindError { message: format!("query parameter {raw:?} is not valid UTF-8 once percent-decoded") };
+        |_| BindError::new(format!("query parameter {raw:?} is not valid UTF-8 once percent-decoded"));
     if plus_is_space && raw.contains('+') {
         let spaced = raw.replace('+', " ");
         let decoded = percent_decode_str(&spaced).decode_utf8().map_err(not_utf8)?;
@@ -79,12 +89,14 @@ fn set_param(
     key: &str,
     value: &str,
     options: &BindOptions,
-) -> Result<(), BindError> {
+) -> Result<(), BindFailure> {
     let (path, map_key) = match key.strip_suffix(']').and_then(|rest| rest.split_once('[')) {
         Some((path, map_key)) => (path, Some(map_key)),
         None => (key, None),
     };
-    let reject = |reason: &str| Err(BindError { message: format!("query parameter {key:?}: {reason}") });
+    let reject = |reason: &str| -> Result<(), BindFailure> {
+        Err(BindError::new(format!("query parameter {key:?}: {reason}")).into())
+    };
     let mut current = message;
     let mut names = path.split('.').peekable();
     let mut depth = 0;
@@ -93,11 +105,8 @@ fn set_param(
         if depth > MAX_DEPTH {
             return reject("the field path is too deep");
         }
-        let descriptor = current.descriptor();
-        let Some(field) =
-            descriptor.get_field_by_name(name).or_else(|| descriptor.get_field_by_json_name(name))
-        else {
-            return unknown(key, options);
+        let Some(field) = field_named(&current.descriptor(), name) else {
+            return Ok(unknown(key, options)?);
         };
         let is_message = matches!(field.kind(), Kind::Message(_));
         if is_message && field.is_list() {
@@ -110,18 +119,14 @@ fn set_param(
             return set_leaf(current, &field, map_key, key, value);
         }
         if !is_message {
-            return unknown(key, options);
+            return Ok(unknown(key, options)?);
         }
         if field.is_map() {
-            return reject(&format!(
-                "{:?} is a map field: set its entries as {}[key]=value",
-                field.name(),
-                field.name()
-            ));
+            return reject(&map_entries_only(&field));
         }
         current = match current.get_field_mut(&field) {
             Value::Message(inner) => inner,
-            _ => return reject("not a message field"),
+            _ => return Err(internal(format!("{} is not a message field", field.full_name()))),
         };
     }
     Ok(())
@@ -130,7 +135,7 @@ fn set_param(
 /// An unknown key: ignored, or refused when the options say so.
 fn unknown(key: &str, options: &BindOptions) -> Result<(), BindError> {
     if options.reject_unknown_query_parameters {
-        return Err(BindError { message: format!("unknown query parameter {key:?}") });
+        return Err(BindError::new(format!("unknown query parameter {key:?}")));
     }
     Ok(())
 }
@@ -142,36 +147,35 @@ fn set_leaf(
     map_key: Option<&str>,
     key: &str,
     value: &str,
-) -> Result<(), BindError> {
-    let error = |reason: String| BindError { message: format!("query parameter {key:?}: {reason}") };
+) -> Result<(), BindFailure> {
+    let error = |reason: String| BindError::new(format!("query parameter {key:?}: {reason}"));
     match (map_key, field.kind()) {
         (Some(entry_key), Kind::Message(entry)) if field.is_map() => {
             let map_key = parse_map_key(&entry.map_entry_key_field().kind(), entry_key, key)?;
-            let map_value = parse_value(&entry.map_entry_value_field().kind(), value, key)?;
+            let map_value = parse_kind(entry.map_entry_value_field().kind(), value, key)?;
             match message.get_field_mut(field) {
                 Value::Map(map) => map.insert(map_key, map_value),
-                _ => return Err(error("not a map field".to_owned())),
+                _ => return Err(internal(format!("{} is not a map field", field.full_name()))),
             };
         }
-        (Some(_), _) => return Err(error(format!("{:?} is not a map field", field.name()))),
-        (None, _) if field.is_map() => {
-            return Err(error(format!(
-                "{:?} is a map field: set its entries as {}[key]=value",
-                field.name(),
-                field.name()
-            )));
-        }
+        (Some(_), _) => return Err(error(format!("{:?} is not a map field", field.name())).into()),
+        (None, _) if field.is_map() => return Err(error(map_entries_only(field)).into()),
         (None, kind) if field.is_list() => {
-            let item = parse_value(&kind, value, key)?;
+            let item = parse_kind(kind, value, key)?;
             match message.get_field_mut(field) {
                 Value::List(items) => items.push(item),
-                _ => return Err(error("not a repeated field".to_owned())),
+                _ => return Err(internal(format!("{} is not a repeated field", field.full_name()))),
             }
         }
         (None, kind) => {
-            let item = parse_value(&kind, value, key)?;
-            message.try_set_field(field, item).map_err(|e| error(e.to_string()))?;
+            let item = parse_kind(kind, value, key)?;
+            message.try_set_field(field, item).map_err(internal)?;
         }
     }
     Ok(())
+}
+
+/// The refusal of a map field named without an entry key.
+fn map_entries_only(field: &FieldDescriptor) -> String {
+    format!("{:?} is a map field: set its entries as {}[key]=value", field.name(), field.name())
 }

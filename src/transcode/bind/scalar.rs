@@ -6,15 +6,19 @@
 //! or numbers, floats accept `NaN` and `Infinity`; Timestamp, Duration and
 //! FieldMask go through prost-reflect's own JSON reading of their string
 //! form, and wrappers take the form of the scalar they wrap.
+//!
+//! Which of these a leaf takes is a [`TextForm`], resolved once: when the
+//! binding is compiled for path variables, per parameter for the query
+//! (whose keys can only be resolved per request).
 
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
-use prost_reflect::{DynamicMessage, Kind, MapKey, MessageDescriptor, Value};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value};
 use serde::de::value::{Error as ValueError, StrDeserializer};
 
-use super::BindError;
+use super::error::{BindError, BindFailure, internal};
 
 const LENIENT: GeneralPurposeConfig =
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
@@ -24,24 +28,73 @@ const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIEN
 /// The longest value quoted back in an error message.
 const QUOTED_MAX: usize = 64;
 
+/// How a leaf's value is read from text.
+#[derive(Debug, Clone)]
+pub(super) enum TextForm {
+    /// A scalar or an enum, read as its kind.
+    Plain(Kind),
+    /// A `google.protobuf.*Value` wrapper: its `value` field, read as that field's kind.
+    Wrapper(FieldDescriptor),
+    /// Timestamp, Duration or FieldMask: their proto3 JSON string form.
+    Json(MessageDescriptor),
+}
+
+impl TextForm {
+    /// The text form of a leaf of `kind`; `None` for a message that has none.
+    pub(super) fn of(kind: Kind) -> Option<Self> {
+        let Kind::Message(message) = kind else { return Some(Self::Plain(kind)) };
+        match message.full_name().strip_prefix("google.protobuf.")? {
+            "Timestamp" | "Duration" | "FieldMask" => Some(Self::Json(message)),
+            "DoubleValue" | "FloatValue" | "Int64Value" | "UInt64Value" | "Int32Value" | "UInt32Value"
+            | "BoolValue" | "StringValue" | "BytesValue" => message.get_field(1).map(Self::Wrapper),
+            _ => None,
+        }
+    }
+
+    /// The type's name as a .proto file writes it, for error messages.
+    fn type_name(&self) -> &str {
+        match self {
+            Self::Plain(kind) => kind_name(kind),
+            Self::Wrapper(field) => field.parent_message().full_name(),
+            Self::Json(message) => message.full_name(),
+        }
+    }
+}
+
 /// Whether `message` is a well-known type (`google.protobuf.*`): a leaf for
-/// binding purposes, never walked into.
+/// binding purposes, never walked into. (Asked at compile time, and per
+/// request only where the query names a message field.)
 pub(super) fn is_well_known(message: &MessageDescriptor) -> bool {
     message.package_name() == "google.protobuf"
 }
 
-/// Whether a message-typed leaf can be set from text.
-pub(super) fn has_text_form(message: &MessageDescriptor) -> bool {
-    matches!(
-        message.full_name(),
-        "google.protobuf.Timestamp" | "google.protobuf.Duration" | "google.protobuf.FieldMask"
-    ) || wrapped_kind(message).is_some()
+/// Converts `text` to a value of the leaf `form` for the field named `field`
+/// (as the client wrote it, for the error message).
+pub(super) fn parse_value(form: &TextForm, text: &str, field: &str) -> Result<Value, BindFailure> {
+    let invalid = |reason: String| BindFailure::Invalid(invalid(field, text, form.type_name(), &reason));
+    match form {
+        TextForm::Plain(kind) => parse(kind, text).map_err(invalid),
+        TextForm::Wrapper(value_field) => {
+            let value = parse(&value_field.kind(), text).map_err(invalid)?;
+            let mut wrapper = DynamicMessage::new(value_field.parent_message().clone());
+            wrapper.try_set_field(value_field, value).map_err(internal)?;
+            Ok(Value::Message(wrapper))
+        }
+        TextForm::Json(message) => {
+            DynamicMessage::deserialize(message.clone(), StrDeserializer::<ValueError>::new(text))
+                .map(Value::Message)
+                .map_err(|e| invalid(e.to_string()))
+        }
+    }
 }
 
-/// Converts `text` to a value of `kind` for the field named `field` (as the
-/// client wrote it, for the error message).
-pub(super) fn parse_value(kind: &Kind, text: &str, field: &str) -> Result<Value, BindError> {
-    parse(kind, text).map_err(|reason| invalid(field, text, kind, &reason))
+/// Converts `text` to a value of `kind`, resolving its text form first
+/// (the query's leaves, known only per request).
+pub(super) fn parse_kind(kind: Kind, text: &str, field: &str) -> Result<Value, BindFailure> {
+    match TextForm::of(kind.clone()) {
+        Some(form) => parse_value(&form, text, field),
+        None => Err(invalid(field, text, kind_name(&kind), "a message field cannot be set from text").into()),
+    }
 }
 
 /// Converts `text` to a map key of `kind`.
@@ -49,18 +102,12 @@ pub(super) fn parse_map_key(kind: &Kind, text: &str, field: &str) -> Result<MapK
     parse(kind, text)
         .ok()
         .and_then(Value::into_map_key)
-        .ok_or_else(|| invalid(field, text, kind, "not a valid map key"))
+        .ok_or_else(|| invalid(field, text, kind_name(kind), "not a valid map key"))
 }
 
-/// The 400 for a value that does not fit its field.
-pub(super) fn invalid(field: &str, text: &str, kind: &Kind, reason: &str) -> BindError {
-    BindError {
-        message: format!(
-            "invalid value {:?} for field {field:?} ({}): {reason}",
-            quoted(text),
-            kind_name(kind)
-        ),
-    }
+/// The 400 for a value that does not fit its field of type `type_name`.
+pub(super) fn invalid(field: &str, text: &str, type_name: &str, reason: &str) -> BindError {
+    BindError::new(format!("invalid value {:?} for field {field:?} ({type_name}): {reason}", quoted(text)))
 }
 
 /// The name of a kind as a .proto file writes it.
@@ -125,7 +172,8 @@ fn parse(kind: &Kind, text: &str) -> Result<Value, String> {
                 text.parse().map_err(|_| "not a value name or number of the enum".to_owned())?,
             ),
         },
-        Kind::Message(message) => Value::Message(parse_message(message, text)?),
+        // Messages are read through their [`TextForm`], never as a plain kind.
+        Kind::Message(message) => return Err(format!("{} cannot be set from text", message.full_name())),
     })
 }
 
@@ -147,35 +195,4 @@ fn parse_float(text: &str) -> Result<f64, String> {
 fn parse_base64(text: &str) -> Result<Bytes, String> {
     let engine = if text.contains(['-', '_']) { &URL_SAFE } else { &STANDARD };
     engine.decode(text).map(Bytes::from).map_err(|e| format!("not base64: {e}"))
-}
-
-/// A well-known type from its string form.
-fn parse_message(message: &MessageDescriptor, text: &str) -> Result<DynamicMessage, String> {
-    if let Some(kind) = wrapped_kind(message) {
-        let mut wrapper = DynamicMessage::new(message.clone());
-        let field = message.get_field(1).ok_or("wrapper without a value field")?;
-        wrapper.try_set_field(&field, parse(&kind, text)?).map_err(|e| e.to_string())?;
-        return Ok(wrapper);
-    }
-    if !has_text_form(message) {
-        return Err("a message field cannot be set from text".to_owned());
-    }
-    DynamicMessage::deserialize(message.clone(), StrDeserializer::<ValueError>::new(text))
-        .map_err(|e| e.to_string())
-}
-
-/// The kind a `google.protobuf.*Value` wrapper wraps.
-fn wrapped_kind(message: &MessageDescriptor) -> Option<Kind> {
-    match message.full_name() {
-        "google.protobuf.DoubleValue"
-        | "google.protobuf.FloatValue"
-        | "google.protobuf.Int64Value"
-        | "google.protobuf.UInt64Value"
-        | "google.protobuf.Int32Value"
-        | "google.protobuf.UInt32Value"
-        | "google.protobuf.BoolValue"
-        | "google.protobuf.StringValue"
-        | "google.protobuf.BytesValue" => message.get_field(1).map(|field| field.kind()),
-        _ => None,
-    }
 }

@@ -4,7 +4,11 @@
 use prost_reflect::{DynamicMessage, Value};
 use serde_json::json;
 
-use super::{binder, binder_with, body_selector, demo_message, json, kitchen, test_message};
+use bytes::Bytes;
+
+use super::{
+    binder, binder_with, body_selector, bytes, client_error, demo_message, json, kitchen, test_message,
+};
 use crate::transcode::bind::{BindOptions, RequestBinder};
 
 const STRICT: BindOptions = BindOptions {
@@ -15,22 +19,20 @@ const STRICT: BindOptions = BindOptions {
 
 fn bind_body(body_field: &str, body: &str) -> Result<serde_json::Value, String> {
     binder(&kitchen(), &[], body_field)
-        .bind(&[], None, body.as_bytes(), None)
+        .bind(&[], None, &bytes(body), None)
         .map(|m| json(&m))
-        .map_err(|e| e.message)
+        .map_err(client_error)
 }
 
 #[test]
 fn unknown_fields_ignored_or_refused() {
     let body = br#"{"id": "x", "nope": {"deep": [1]}, "nested": {"other": 1}}"#;
-    let lenient = binder(&kitchen(), &[], "*").bind(&[], None, body, None).unwrap();
+    let lenient = binder(&kitchen(), &[], "*").bind(&[], None, &bytes(body), None).unwrap();
     assert_eq!(json(&lenient), json!({"id": "x", "nested": {}}));
-    let error = binder_with(&kitchen(), &[], "*", STRICT).bind(&[], None, body, None).unwrap_err();
-    assert!(
-        error.message.contains("invalid JSON body") && error.message.contains("nope"),
-        "{}",
-        error.message
+    let error = client_error(
+        binder_with(&kitchen(), &[], "*", STRICT).bind(&[], None, &bytes(body), None).unwrap_err(),
     );
+    assert!(error.contains("invalid JSON body") && error.contains("nope"), "{error}");
 }
 
 #[test]
@@ -41,7 +43,7 @@ fn unknown_enum_names_are_refused_in_both_modes() {
         r#"{"nope": 1, "items": [{"child": {"x": 1}}], "nested": {"child": {}}, "labels": {"a": "b"}, "color": "red"}"#,
     ] {
         assert!(bind_body("*", body).is_err(), "{body}");
-        let strict = binder_with(&kitchen(), &[], "*", STRICT).bind(&[], None, body.as_bytes(), None);
+        let strict = binder_with(&kitchen(), &[], "*", STRICT).bind(&[], None, &bytes(body), None);
         assert!(strict.is_err(), "{body}");
     }
     assert_eq!(
@@ -95,12 +97,12 @@ fn a_named_non_message_field() {
 fn query_fills_only_what_the_body_left_unset() {
     let binder = binder(&kitchen(), &[], "nested");
     let bound = binder
-        .bind(&[], Some("nested.first_name=q&nested.count=2&id=i"), br#"{"firstName": "b"}"#, None)
+        .bind(&[], Some("nested.first_name=q&nested.count=2&id=i"), &bytes(r#"{"firstName": "b"}"#), None)
         .unwrap();
     assert_eq!(json(&bound), json!({"id": "i", "nested": {"firstName": "b", "count": "2"}}));
     let whole = super::binder(&kitchen(), &[], "*");
     assert_eq!(
-        json(&whole.bind(&[], Some("id=q"), b"{}", None).unwrap()),
+        json(&whole.bind(&[], Some("id=q"), &bytes("{}"), None).unwrap()),
         json!({}),
         "no query with body '*'"
     );
@@ -110,7 +112,8 @@ fn query_fills_only_what_the_body_left_unset() {
 fn raw_http_body() {
     let http_body = super::demo_pool().get_message_by_name("google.api.HttpBody").unwrap();
     let data = [0xff_u8, 0, b'{'];
-    let bound = binder(&http_body, &[], "*").bind(&[], Some("data=x"), &data, Some("image/png")).unwrap();
+    let bound =
+        binder(&http_body, &[], "*").bind(&[], Some("data=x"), &bytes(data), Some("image/png")).unwrap();
     assert_eq!(bound.get_field_by_name("content_type").unwrap().as_str(), Some("image/png"));
     assert_eq!(
         bound.get_field_by_name("data").unwrap().as_bytes().unwrap().as_ref(),
@@ -118,8 +121,9 @@ fn raw_http_body() {
         "the query is not used"
     );
 
-    let bound =
-        binder(&test_message("Upload"), &[], "payload").bind(&[], Some("name=n"), b"  ", None).unwrap();
+    let bound = binder(&test_message("Upload"), &[], "payload")
+        .bind(&[], Some("name=n"), &bytes("  "), None)
+        .unwrap();
     assert_eq!(json(&bound), json!({"name": "n", "payload": {"data": "ICA="}}));
 }
 
@@ -136,23 +140,27 @@ fn update_mask_from_the_body_keys() {
     let binder =
         RequestBinder::compile(&kitchen(), &variables, &body_selector("nested"), true, options).unwrap();
     let body = br#"{"firstName": "a", "child": {"count": "1", "child": {}}, "nope": 1, "first_name": "b"}"#;
-    let bound = binder.bind(&["k".to_owned()], None, body, None).unwrap();
+    let body = bytes(body);
+    let bound = binder.bind(&["k".to_owned()], None, &body, None).unwrap();
     assert_eq!(mask_paths(&bound, "mask"), ["first_name", "child.count", "child.child"]);
 
-    let bound = binder.bind(&["k".to_owned()], Some("mask=count"), body, None).unwrap();
+    let bound = binder.bind(&["k".to_owned()], Some("mask=count"), &body, None).unwrap();
     assert_eq!(mask_paths(&bound, "mask"), ["count"], "a mask the request set is kept");
-    assert!(mask_paths(&binder.bind(&["k".to_owned()], None, b"", None).unwrap(), "mask").is_empty());
+    assert!(
+        mask_paths(&binder.bind(&["k".to_owned()], None, &Bytes::new(), None).unwrap(), "mask").is_empty()
+    );
 
     let update = demo_message("UpdateBookRequest");
     let variables = vec![vec!["shelf".to_owned()], vec!["book".to_owned(), "id".to_owned()]];
     let binder = RequestBinder::compile(&update, &variables, &body_selector("book"), true, options).unwrap();
     let body = br#"{"title": "t", "published": "2020-01-01T00:00:00Z", "tags": ["a"], "genre": null}"#;
-    let bound = binder.bind(&["1".to_owned(), "2".to_owned()], None, body, None).unwrap();
+    let body = bytes(body);
+    let bound = binder.bind(&["1".to_owned(), "2".to_owned()], None, &body, None).unwrap();
     assert_eq!(mask_paths(&bound, "update_mask"), ["title", "published", "tags", "genre"]);
 
     let off = RequestBinder::compile(&update, &variables, &body_selector("book"), false, options).unwrap();
     assert!(
-        mask_paths(&off.bind(&["1".to_owned(), "2".to_owned()], None, body, None).unwrap(), "update_mask")
+        mask_paths(&off.bind(&["1".to_owned(), "2".to_owned()], None, &body, None).unwrap(), "update_mask")
             .is_empty()
     );
 }

@@ -1,27 +1,18 @@
-//! Every case of tests/data/query_binding.json. The router is not used: a
-//! tiny scan of the rule's `{name}` / `{name=...}` variables takes the
-//! request segments at the same positions (the vectors only use
-//! single-segment variables).
+//! Every case of tests/data/query_binding.json, end to end through the
+//! real pieces: the rule's template is parsed by [`PathTemplate::parse`],
+//! the request path goes through the [`Router`](crate::router::Router) for
+//! its captures, and the binder is compiled from the template's variables.
 
-use percent_encoding::percent_decode_str;
+use http::Method;
 use serde_json::Value as Json;
 
-use super::{binder, json, test_message};
+use super::{body_selector, bytes, client_error, json, test_message};
+use crate::http_rule::PathTemplate;
+use crate::router::RouterBuilder;
+use crate::transcode::bind::{BindOptions, RequestBinder};
 
 const VECTORS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/query_binding.json"));
 const VERBS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
-
-/// The variables of a template and the segment index each one takes.
-fn variables(template: &str) -> Vec<(usize, String)> {
-    let segments = template.trim_start_matches('/').split('/');
-    segments
-        .enumerate()
-        .filter_map(|(index, segment)| {
-            let inner = segment.strip_prefix('{')?.strip_suffix('}')?;
-            Some((index, inner.split('=').next()?.to_owned()))
-        })
-        .collect()
-}
 
 fn run(case: &Json) -> Result<Json, String> {
     let rule = &case["rule"];
@@ -35,17 +26,19 @@ fn run(case: &Json) -> Result<Json, String> {
     };
     // The vectors whose templates bind `{shelf}` use a message where shelf is a scalar.
     let input = test_message(if template.contains("{shelf}") { "BookRequest" } else { "Request" });
-    let variables = variables(template);
-    let names: Vec<&str> = variables.iter().map(|(_, name)| name.as_str()).collect();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let captures: Vec<String> = variables
-        .iter()
-        .map(|(index, _)| percent_decode_str(segments[*index]).decode_utf8().unwrap().into_owned())
-        .collect();
-    let body = case["body"].as_str().unwrap_or("");
-    let binder = binder(&input, &names, rule["body"].as_str().unwrap_or(""));
+    // Only binding may fail: the template, the route and the binder are the vector's premises.
+    let template = PathTemplate::parse(template).unwrap();
+    let method = Method::from_bytes(verb.to_ascii_uppercase().as_bytes()).unwrap();
+    let mut router = RouterBuilder::new();
+    router.insert(method.clone(), &template, ()).unwrap();
+    let captures = router.build().lookup(&method, path).unwrap().captures;
+    let variables: Vec<Vec<String>> = template.variables().iter().map(|v| v.field_path.clone()).collect();
+    let body_field = body_selector(rule["body"].as_str().unwrap_or(""));
+    let binder =
+        RequestBinder::compile(&input, &variables, &body_field, false, BindOptions::default()).unwrap();
+    let body = bytes(case["body"].as_str().unwrap_or(""));
     let content_type = Some("application/json");
-    binder.bind(&captures, query, body.as_bytes(), content_type).map(|m| json(&m)).map_err(|e| e.message)
+    binder.bind(&captures, query, &body, content_type).map(|m| json(&m)).map_err(client_error)
 }
 
 #[test]

@@ -11,9 +11,10 @@ mod render;
 
 use std::sync::OnceLock;
 
+use bytes::Bytes;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage};
 
-use super::bind::{BindError, BindOptions, RequestBinder};
+use super::bind::{BindFailure, BindOptions, RequestBinder};
 use super::render::{RenderOptions, ResponseRenderer};
 use crate::http_rule::BodySelector;
 
@@ -72,8 +73,25 @@ fn binder(input: &MessageDescriptor, variables: &[&str], body: &str) -> RequestB
 }
 
 /// Binds a query string alone into a Kitchen.
-fn kitchen_query(query: &str) -> Result<serde_json::Value, BindError> {
-    binder(&kitchen(), &[], "").bind(&[], Some(query), b"", None).map(|m| json(&m))
+fn kitchen_query(query: &str) -> Result<serde_json::Value, String> {
+    binder(&kitchen(), &[], "")
+        .bind(&[], Some(query), &Bytes::new(), None)
+        .map(|m| json(&m))
+        .map_err(client_error)
+}
+
+/// A request body.
+fn bytes(body: impl AsRef<[u8]>) -> Bytes {
+    Bytes::copy_from_slice(body.as_ref())
+}
+
+/// The message of a refusal of the client's input (a 400); an internal
+/// failure fails the test.
+fn client_error(failure: BindFailure) -> String {
+    match failure {
+        BindFailure::Invalid(error) => error.message,
+        BindFailure::Internal(message) => panic!("a client error was reported as internal: {message}"),
+    }
 }
 
 /// The message as JSON with defaults left out (what the vectors list).

@@ -1,12 +1,13 @@
 //! The query string: every kind of field, the string forms, keys, and refusals.
 
+use bytes::Bytes;
 use serde_json::json;
 
-use super::{binder_with, kitchen, kitchen_query};
+use super::{binder_with, client_error, kitchen, kitchen_query};
 use crate::transcode::bind::BindOptions;
 
 fn error(query: &str) -> String {
-    kitchen_query(query).unwrap_err().message
+    kitchen_query(query).unwrap_err()
 }
 
 #[test]
@@ -113,8 +114,9 @@ fn proto_and_json_names_at_each_level() {
 fn plus_is_a_space_unless_told_otherwise() {
     assert_eq!(kitchen_query("id=a+b&tags=%2B").unwrap(), json!({"id": "a b", "tags": ["+"]}));
     let options = BindOptions { query_plus_is_literal: true, ..BindOptions::default() };
-    let bound =
-        binder_with(&kitchen(), &[], "", options).bind(&[], Some("id=a+b&blob=+/8="), b"", None).unwrap();
+    let bound = binder_with(&kitchen(), &[], "", options)
+        .bind(&[], Some("id=a+b&blob=+/8="), &Bytes::new(), None)
+        .unwrap();
     assert_eq!(super::json(&bound), json!({"id": "a+b", "blob": "+/8="}));
     assert!(error("blob=+/8=").contains("\"blob\""));
 }
@@ -131,11 +133,11 @@ fn unknown_keys_ignored_or_refused() {
     let options = BindOptions { reject_unknown_query_parameters: true, ..BindOptions::default() };
     let strict = binder_with(&kitchen(), &[], "", options);
     for query in ["nope=1", "nested.nope=1", "id.sub=2"] {
-        let message = strict.bind(&[], Some(query), b"", None).unwrap_err().message;
+        let message = client_error(strict.bind(&[], Some(query), &Bytes::new(), None).unwrap_err());
         assert!(message.contains("unknown query parameter"), "{message}");
     }
     // Dropped pairs are not unknown parameters.
-    assert!(strict.bind(&[], Some("flag&=v"), b"", None).is_ok());
+    assert!(strict.bind(&[], Some("flag&=v"), &Bytes::new(), None).is_ok());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::transcode::render::{RenderOptions, RenderedBody, ResponseRenderer};
 fn sample() -> DynamicMessage {
     let query =
         "id=x&i64=42&dbl=NaN&color=RED&colors=GREEN&tags=a&labels[k]=v&codes[7]=seven&nested.first_name=Leo";
-    binder(&kitchen(), &[], "").bind(&[], Some(query), b"", None).unwrap()
+    binder(&kitchen(), &[], "").bind(&[], Some(query), &bytes::Bytes::new(), None).unwrap()
 }
 
 fn render(message: &DynamicMessage, response_body: Option<&str>, options: RenderOptions) -> RenderedBody {
@@ -106,7 +106,7 @@ fn http_body_replies_are_raw() {
     reply.set_field_by_name("data", Value::Bytes(bytes::Bytes::from_static(b"<svg/>")));
     let rendered = render(&reply, None, RenderOptions::default());
     assert_eq!(
-        (rendered.content_type.as_str(), rendered.body.as_ref()),
+        (rendered.content_type.to_str().unwrap(), rendered.body.as_ref()),
         ("application/octet-stream", &b"<svg/>"[..])
     );
 
@@ -114,8 +114,16 @@ fn http_body_replies_are_raw() {
     let mut upload = DynamicMessage::new(test_message("Upload"));
     upload.set_field_by_name("payload", Value::Message(reply));
     let rendered = render(&upload, Some("payload"), RenderOptions::default());
-    assert_eq!((rendered.content_type.as_str(), rendered.body.as_ref()), ("image/svg+xml", &b"<svg/>"[..]));
+    assert_eq!(
+        (rendered.content_type.to_str().unwrap(), rendered.body.as_ref()),
+        ("image/svg+xml", &b"<svg/>"[..])
+    );
 
     let whole = render(&upload, None, RenderOptions::default());
     assert_eq!(whole.content_type, "application/json", "an HttpBody inside a reply is JSON");
+
+    let mut reply = DynamicMessage::new(http_body);
+    reply.set_field_by_name("content_type", Value::String("text/plain\nx: y".to_owned()));
+    let rendered = render(&reply, None, RenderOptions::default());
+    assert_eq!(rendered.content_type, "application/octet-stream", "an invalid content type is not sent");
 }
