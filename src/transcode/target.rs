@@ -183,13 +183,16 @@ impl TranscodeTarget {
         &self,
         call: tonic::Request<prost_reflect::DynamicMessage>,
     ) -> Result<Response<Bytes>, TranscodeError> {
-        let picked = self.upstream.pick().map_err(|unavailable| {
-            self.failed(tonic::Status::unavailable(unavailable.to_string()), None)
-        })?;
+        let picked = self
+            .upstream
+            .pick()
+            .map_err(|unavailable| self.failed(tonic::Status::unavailable(unavailable.to_string()), None))?;
         // Compile gives transcoded routes gRPC upstreams only.
-        let channel = picked.channel().ok_or_else(|| TranscodeError::Internal("a transcoded route has an HTTP upstream".into()))?;
-        let mut grpc = tonic::client::Grpc::new(channel)
-            .max_decoding_message_size(self.upstream.max_response_bytes());
+        let channel = picked
+            .channel()
+            .ok_or_else(|| TranscodeError::Internal("a transcoded route has an HTTP upstream".into()))?;
+        let mut grpc =
+            tonic::client::Grpc::new(channel).max_decoding_message_size(self.upstream.max_response_bytes());
         grpc.ready().await.map_err(|e| self.failed(tonic::Status::unavailable(e.to_string()), None))?;
         // A unary method called as server-streaming: the same frames on the
         // wire, but headers and trailers stay apart.

@@ -130,7 +130,8 @@ impl Upstream {
         if settings.endpoints.is_empty() {
             return None;
         }
-        let endpoints = settings.endpoints.iter().map(|uri| Arc::new(Endpoint::new(uri.clone(), settings))).collect();
+        let endpoints =
+            settings.endpoints.iter().map(|uri| Arc::new(Endpoint::new(uri.clone(), settings))).collect();
         Some(Self {
             name: name.to_owned(),
             endpoints,
