@@ -13,6 +13,7 @@
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
 //! - [`upstream`]: endpoints and their channels.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
+//! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams).
 //!
 //! Built once, before any request:
 //!
@@ -25,6 +26,7 @@
 //! generated from proto/), [`rpc_status`], [`body`] and [`suggest`]
 //! (closest-name suggestions for error messages).
 
+pub mod admin;
 pub mod body;
 pub mod config;
 pub mod demo;

@@ -9,6 +9,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use protogate::{
+    admin,
     config::Config,
     demo::{self, DemoBackend},
     gateway::Gateway,
@@ -99,13 +100,27 @@ fn compile_file(path: &Path) -> anyhow::Result<Runtime> {
 
 async fn serve(runtime: Runtime) -> anyhow::Result<()> {
     let listen = runtime.listen();
+    let admin_listen = runtime.admin_listen();
     let gateway = Arc::new(Gateway::new(runtime));
+    let admin = match admin_listen {
+        Some(addr) => {
+            let admin = admin::start(addr, gateway.clone())
+                .await
+                .with_context(|| format!("cannot listen on {addr} (admin)"))?;
+            tracing::info!(addr = %admin.addr(), "the admin API is serving");
+            Some(admin)
+        }
+        None => None,
+    };
     let running =
         server::start(listen, gateway).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %running.addr(), "protogate is serving");
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;
+    if let Some(admin) = admin {
+        admin.shutdown().await;
+    }
     Ok(())
 }
 

@@ -60,6 +60,16 @@ pub struct Config {
     /// Limits on what a client may send.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The admin listener (health, readiness, routes, upstream state).
+    pub admin: Option<AdminConfig>,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Its address; keep it off the public network (e.g. 127.0.0.1:9901).
+    pub listen: String,
 }
 
 fn default_listen() -> String {

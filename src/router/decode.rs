@@ -98,6 +98,16 @@ pub(super) fn canonical(text: &str) -> Box<str> {
     Canonical::new(text).map(char::from).collect()
 }
 
+/// The canonical form of raw request text; `None` on an invalid `%`.
+pub(super) fn canonical_of_raw(raw: &str) -> Option<String> {
+    let bytes: Vec<u8> = Canonical::new(raw).collect();
+    if bytes.contains(&INVALID) {
+        return None;
+    }
+    // Canonical forms are ASCII.
+    String::from_utf8(bytes).ok()
+}
+
 /// Orders a canonical literal against the canonical form of raw request text.
 pub(super) fn cmp_canonical(canonical: &str, raw: &str) -> Ordering {
     canonical.bytes().cmp(Canonical::new(raw))

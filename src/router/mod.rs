@@ -1,6 +1,10 @@
-//! The one routing table: a segment trie over the parsed path templates of
-//! every transcoded binding.
+//! The one routing table. Three indexes, asked in the order of the house
+//! plan's dispatch rules by the gateway: native gRPC requests by service
+//! name ([`ServiceTable`]), transcoded bindings by template (the segment
+//! trie, [`Router`]), pass-through routes by longest prefix
+//! ([`PrefixTable`]).
 //!
+//! The trie:
 //! At each segment a literal beats `*` and `*` beats `**`; the matcher
 //! backtracks, so the most specific template that matches the whole path
 //! wins, and the cost of a lookup depends on the path, not on the number of
@@ -31,11 +35,15 @@ use crate::http_rule::PathTemplate;
 
 mod decode;
 mod normalize;
+mod prefix;
+mod services;
 #[cfg(test)]
 mod tests;
 mod trie;
 
 use normalize::Segments;
+pub use prefix::{PrefixError, PrefixKey, PrefixTable, normalize_path};
+pub use services::ServiceTable;
 use trie::Trie;
 
 /// Collects routes; [`RouterBuilder::build`] freezes them into a [`Router`].

@@ -1,6 +1,12 @@
 //! The compile step: `Config` → `Runtime`, collecting every error.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::SocketAddr,
+    path::Path,
+    sync::Arc,
+    time::Duration,
+};
 
 use super::{
     CompileErrors, Runtime,
@@ -33,6 +39,13 @@ pub fn compile(
         .parse::<SocketAddr>()
         .map_err(|e| errors.push("listen", format!("{:?}: {e}", config.listen)))
         .ok();
+    let admin_listen = config.admin.as_ref().and_then(|admin| {
+        admin
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|e| errors.push("admin.listen", format!("{:?}: {e}", admin.listen)))
+            .ok()
+    });
     let limits = limits_of(config, &mut errors);
     let schema = load_schema(config, base_dir, builtin, &mut errors);
     let upstreams = build_upstreams(config, &mut errors);
@@ -47,7 +60,13 @@ pub fn compile(
     let (router, summaries): (RouterBuilder<_>, _) = routes.finish();
     match (listen, schema, errors.is_empty()) {
         (Some(listen), Some(_), true) => {
-            Ok(Runtime { listen, router: router.build(), routes: summaries, limits })
+            let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
+            let upstreams = upstreams
+                .into_iter()
+                .filter(|(name, _)| used.contains(name.as_str()))
+                .map(|(_, u)| u)
+                .collect();
+            Ok(Runtime { listen, admin_listen, upstreams, router: router.build(), routes: summaries, limits })
         }
         _ => Err(errors),
     }

@@ -20,7 +20,7 @@ pub use compile::compile;
 pub use issues::{CompileErrors, ConfigIssue};
 pub use table::routes_table;
 
-use crate::{router::Router, transcode::target::TranscodeTarget};
+use crate::{router::Router, transcode::target::TranscodeTarget, upstream::Upstream};
 
 /// Limits on what a client may send, resolved from the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,8 @@ pub struct RouteSummary {
 /// A compiled configuration.
 pub struct Runtime {
     listen: SocketAddr,
+    admin_listen: Option<SocketAddr>,
+    upstreams: Vec<Arc<Upstream>>,
     router: Router<Arc<TranscodeTarget>>,
     routes: Vec<RouteSummary>,
     limits: Limits,
@@ -72,6 +74,16 @@ impl Runtime {
     /// The address to listen on.
     pub fn listen(&self) -> SocketAddr {
         self.listen
+    }
+
+    /// The address of the admin listener, if one is configured.
+    pub fn admin_listen(&self) -> Option<SocketAddr> {
+        self.admin_listen
+    }
+
+    /// The upstreams that routes use, by name.
+    pub fn upstreams(&self) -> &[Arc<Upstream>] {
+        &self.upstreams
     }
 
     /// The routing table.

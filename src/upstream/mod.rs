@@ -155,6 +155,11 @@ impl Upstream {
         &self.endpoints
     }
 
+    /// Whether any endpoint passes its health checks (for readiness).
+    pub fn has_healthy_endpoint(&self) -> bool {
+        self.endpoints.iter().any(|endpoint| endpoint.state().is_healthy())
+    }
+
     /// An endpoint for one call, or why none can take it.
     pub fn pick(&self) -> Result<Picked, Unavailable> {
         let turn = self.next.fetch_add(1, Ordering::Relaxed);

@@ -1,0 +1,37 @@
+//! The admin listener: liveness, readiness and the route table, served
+//! from the gateway's current runtime.
+
+use std::{path::Path, sync::Arc};
+
+use protogate::{admin, config::Config, demo::DemoBackend, gateway::Gateway, runtime};
+
+use crate::support::gateway::{DEMO_CONFIG, json_of};
+
+async fn admin_for(yaml: &str) -> admin::AdminServer {
+    let config = Config::from_yaml(yaml, "test config").unwrap();
+    let runtime = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[]).unwrap();
+    admin::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(runtime))).await.unwrap()
+}
+
+#[tokio::test]
+async fn liveness_readiness_and_routes() {
+    let backend = DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let admin = admin_for(&DEMO_CONFIG.replace("{backend}", &backend.addr().to_string())).await;
+    let base = format!("http://{}", admin.addr());
+
+    let (status, body) = json_of(reqwest::get(format!("{base}/healthz")).await.unwrap()).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+
+    let (status, body) = json_of(reqwest::get(format!("{base}/readyz")).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ready"], true);
+
+    let (status, body) = json_of(reqwest::get(format!("{base}/routes")).await.unwrap()).await;
+    assert_eq!(status, 200);
+    let routes = body.as_array().unwrap();
+    assert!(
+        routes.iter().any(|r| r["template"] == "/v1/shelves/{shelf}/books/{book}" && r["method"] == "GET"),
+        "{body}"
+    );
+    admin.shutdown().await;
+}
