@@ -115,12 +115,15 @@ pub enum ProtocolConfig {
     Http,
 }
 
-/// A route. Today: transcoded gRPC services.
+/// A route: exactly one of `grpc` (a transcoded service) or `http` (a
+/// pass-through prefix).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// Every annotated method of a gRPC service becomes a route.
     pub grpc: Option<GrpcRouteConfig>,
+    /// A path prefix proxied to an HTTP upstream.
+    pub http: Option<HttpRouteConfig>,
     /// The deadline of calls on this route (default: `transcoding.timeout`).
     pub timeout: Option<Duration>,
     /// JSON switches for this route, over the gateway's.
@@ -139,6 +142,51 @@ pub struct GrpcRouteConfig {
     /// Only these methods (by name); default all.
     #[serde(default)]
     pub methods: Vec<String>,
+    /// Also proxy native gRPC requests for the service (`content-type:
+    /// application/grpc`) to the upstream as they are (default true).
+    pub passthrough: Option<bool>,
+}
+
+/// A pass-through route.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRouteConfig {
+    /// The path prefix, matched on whole segments (`/legacy/`).
+    pub prefix: String,
+    /// The HTTP upstream it goes to.
+    pub upstream: String,
+    /// Only requests for this host.
+    pub host: Option<String>,
+    /// Only these methods (default any).
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Remove the prefix from the forwarded path (default false).
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Replace the prefix with this path in the forwarded path.
+    pub replace_prefix: Option<String>,
+    /// Forward the client's `Host` instead of the endpoint's (default false).
+    #[serde(default)]
+    pub preserve_host: bool,
+    /// Headers set on or removed from the forwarded request.
+    #[serde(default)]
+    pub request_headers: HeaderRulesConfig,
+    /// Headers set on or removed from the response.
+    #[serde(default)]
+    pub response_headers: HeaderRulesConfig,
+}
+
+/// Headers to set and to remove; a name in `remove` ending with `*`
+/// removes every header that starts with what comes before it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderRulesConfig {
+    /// Header → value, replacing what was there.
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Headers (or prefixes with `*`) to remove.
+    #[serde(default)]
+    pub remove: Vec<String>,
 }
 
 /// Gateway-wide transcoding settings.

@@ -119,7 +119,7 @@ async fn accept_until_shutdown(
 pub fn gateway_config(backend: SocketAddr, listen: SocketAddr) -> crate::config::Config {
     use crate::config::{Config, GrpcRouteConfig, RouteConfig, UpstreamConfig};
     let route = |service: &str| RouteConfig {
-        grpc: Some(GrpcRouteConfig { service: service.into(), upstream: "demo".into(), methods: Vec::new() }),
+        grpc: Some(GrpcRouteConfig { service: service.into(), upstream: "demo".into(), ..Default::default() }),
         ..Default::default()
     };
     Config {
