@@ -4,6 +4,7 @@
 mod cli;
 mod demo_backend;
 mod errors;
+mod health;
 mod hostile;
 mod library;
 mod metadata;
