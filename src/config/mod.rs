@@ -102,6 +102,31 @@ pub struct UpstreamConfig {
     pub connect_timeout: Option<Duration>,
     /// The largest reply message accepted (default 4MiB).
     pub max_response_bytes: Option<ByteSize>,
+    /// Active health checks of each endpoint (default: none).
+    pub health_check: Option<HealthCheckConfig>,
+}
+
+/// Active health checks of an upstream's endpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    /// The time between two checks of an endpoint (default 5s).
+    pub interval: Option<Duration>,
+    /// The time a check may take before it counts as failed (default 1s).
+    pub timeout: Option<Duration>,
+    /// Consecutive passes that make an unhealthy endpoint healthy (default 2).
+    pub healthy_threshold: Option<u32>,
+    /// Consecutive failures that make a healthy endpoint unhealthy (default 2).
+    pub unhealthy_threshold: Option<u32>,
+    /// gRPC: the service name asked of `grpc.health.v1.Health` (default
+    /// "", the server as a whole).
+    pub service: Option<String>,
+    /// gRPC: follow `Health/Watch` instead of polling `Health/Check`
+    /// (default false).
+    pub watch: Option<bool>,
+    /// HTTP: the path of the GET whose 2xx is a pass (required for HTTP
+    /// upstreams).
+    pub path: Option<String>,
 }
 
 /// What an upstream speaks.

@@ -1,9 +1,11 @@
 //! The `demo.v1.Echo` service, the backend of the gateway's integration
 //! tests: it echoes requests, fails on demand with details, metadata and
-//! trailers, sleeps, reports the request metadata it saw, and takes and
+//! trailers, sleeps, reports the request metadata it saw (and, in the
+//! `x-demo-backend` reply header, which backend saw it), and takes and
 //! returns raw `google.api.HttpBody` payloads.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use prost::Message;
@@ -21,8 +23,20 @@ use crate::rpc_status;
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// The Echo service; stateless.
-#[derive(Debug, Default)]
-pub struct EchoService;
+#[derive(Debug)]
+pub struct EchoService {
+    /// The `x-demo-backend` value of Metadata replies: the backend's address.
+    backend: AsciiMetadataValue,
+}
+
+impl EchoService {
+    /// The service of the backend listening on `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        // An address prints as ASCII digits, dots, colons and brackets only.
+        let backend = addr.to_string().parse().unwrap_or_else(|_| AsciiMetadataValue::from_static("unknown"));
+        Self { backend }
+    }
+}
 
 /// The status Fail replies with.
 ///
@@ -108,6 +122,7 @@ impl Echo for EchoService {
     async fn metadata(&self, request: Request<()>) -> Result<Response<MetadataReply>, Status> {
         let mut response = Response::new(MetadataReply { received: ascii_entries(request.metadata()) });
         response.metadata_mut().insert("x-echo-header", MetadataValue::from_static("hello"));
+        response.metadata_mut().insert("x-demo-backend", self.backend.clone());
         Ok(response)
     }
 

@@ -40,7 +40,10 @@ impl DemoBackend {
     /// services and the health service in a background task.
     ///
     /// The health service reports SERVING for "demo.v1.Library",
-    /// "demo.v1.Echo" and the server as a whole ("").
+    /// "demo.v1.Echo" and the server as a whole (""). Echo's Metadata
+    /// replies carry the backend's address in `x-demo-backend` (through the
+    /// gateway: `Grpc-Metadata-X-Demo-Backend`), so a test can tell which of
+    /// several backends served a call.
     pub async fn start(addr: SocketAddr) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -57,7 +60,7 @@ impl DemoBackend {
         let server = Server::builder()
             .add_service(health_service)
             .add_service(LibraryServer::new(LibraryService::seeded()))
-            .add_service(EchoServer::new(EchoService));
+            .add_service(EchoServer::new(EchoService::new(addr)));
         tokio::spawn(async move {
             let stopped = wait_for_drop(shutdown_rx);
             if let Err(err) = server.serve_with_incoming_shutdown(ReceiverStream::new(conn_rx), stopped).await
@@ -119,7 +122,11 @@ async fn accept_until_shutdown(
 pub fn gateway_config(backend: SocketAddr, listen: SocketAddr) -> crate::config::Config {
     use crate::config::{Config, GrpcRouteConfig, RouteConfig, UpstreamConfig};
     let route = |service: &str| RouteConfig {
-        grpc: Some(GrpcRouteConfig { service: service.into(), upstream: "demo".into(), ..Default::default() }),
+        grpc: Some(GrpcRouteConfig {
+            service: service.into(),
+            upstream: "demo".into(),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     Config {

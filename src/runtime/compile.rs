@@ -3,10 +3,13 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::SocketAddr,
+    num::NonZeroU32,
     path::Path,
     sync::Arc,
     time::Duration,
 };
+
+use http::{Uri, uri::PathAndQuery};
 
 use super::{
     CompileErrors, Runtime,
@@ -14,11 +17,13 @@ use super::{
     settings::{duration, forwarded_headers, limits_of},
 };
 use crate::{
-    config::{Config, ProtocolConfig},
+    config::{Config, HealthCheckConfig, ProtocolConfig},
     router::RouterBuilder,
     schema::{DescriptorSource, Schema},
     transcode::metadata::MetadataRules,
-    upstream::{Upstream, UpstreamProtocol, UpstreamSettings, endpoint_uri},
+    upstream::{
+        HealthCheckKind, HealthCheckSettings, Upstream, UpstreamProtocol, UpstreamSettings, endpoint_uri,
+    },
 };
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -117,6 +122,9 @@ fn build_upstreams(config: &Config, errors: &mut CompileErrors) -> BTreeMap<Stri
             }
         }
         let max_response = upstream.max_response_bytes.map_or(DEFAULT_MAX_RESPONSE, |size| size.0);
+        let health_check = upstream.health_check.as_ref().and_then(|checks| {
+            health_check(checks, protocol, &endpoints, &format!("{place}.health_check"), errors)
+        });
         let settings = UpstreamSettings {
             protocol,
             endpoints,
@@ -127,6 +135,7 @@ fn build_upstreams(config: &Config, errors: &mut CompileErrors) -> BTreeMap<Stri
                 errors,
             ),
             max_response_bytes: usize::try_from(max_response).unwrap_or(usize::MAX),
+            health_check,
         };
         match Upstream::new(name, &settings) {
             Some(built) => {
@@ -139,4 +148,80 @@ fn build_upstreams(config: &Config, errors: &mut CompileErrors) -> BTreeMap<Stri
         }
     }
     upstreams
+}
+
+/// The health checks of an upstream, checked against its protocol; `None`
+/// after an error (recorded).
+fn health_check(
+    checks: &HealthCheckConfig,
+    protocol: UpstreamProtocol,
+    endpoints: &[Uri],
+    place: &str,
+    errors: &mut CompileErrors,
+) -> Option<HealthCheckSettings> {
+    let before = errors.issues.len();
+    let interval = duration(
+        checks.interval,
+        HealthCheckSettings::DEFAULT_INTERVAL,
+        &format!("{place}.interval"),
+        errors,
+    );
+    let timeout =
+        duration(checks.timeout, HealthCheckSettings::DEFAULT_TIMEOUT, &format!("{place}.timeout"), errors);
+    let healthy_threshold =
+        threshold(checks.healthy_threshold, &format!("{place}.healthy_threshold"), errors);
+    let unhealthy_threshold =
+        threshold(checks.unhealthy_threshold, &format!("{place}.unhealthy_threshold"), errors);
+    let kind = match protocol {
+        UpstreamProtocol::Grpc => {
+            if checks.path.is_some() {
+                errors
+                    .push(format!("{place}.path"), "only for HTTP upstreams (gRPC ones are asked `service`)");
+            }
+            HealthCheckKind::Grpc {
+                service: checks.service.clone().unwrap_or_default(),
+                watch: checks.watch.unwrap_or(false),
+            }
+        }
+        UpstreamProtocol::Http => {
+            for key in [checks.service.as_ref().map(|_| "service"), checks.watch.map(|_| "watch")]
+                .into_iter()
+                .flatten()
+            {
+                errors.push(format!("{place}.{key}"), "only for gRPC upstreams (HTTP ones are asked `path`)");
+            }
+            if endpoints.iter().any(|uri| uri.scheme_str() == Some("https")) {
+                errors.push(place, "health checks over TLS not supported yet (an endpoint is https://)");
+            }
+            let path = match checks.path.as_deref() {
+                None => {
+                    errors.push(format!("{place}.path"), "required for an HTTP upstream (e.g. /healthz)");
+                    None
+                }
+                Some(path) if !path.starts_with('/') => {
+                    errors.push(format!("{place}.path"), format!("{path:?} must start with /"));
+                    None
+                }
+                Some(path) => path
+                    .parse::<PathAndQuery>()
+                    .map_err(|e| errors.push(format!("{place}.path"), format!("{path:?}: {e}")))
+                    .ok(),
+            };
+            HealthCheckKind::Http { path: path? }
+        }
+    };
+    let settings = HealthCheckSettings { interval, timeout, healthy_threshold, unhealthy_threshold, kind };
+    (errors.issues.len() == before).then_some(settings)
+}
+
+/// A health-check threshold: at least 1, default 2.
+fn threshold(value: Option<u32>, place: &str, errors: &mut CompileErrors) -> NonZeroU32 {
+    match value.map(NonZeroU32::new) {
+        None => HealthCheckSettings::DEFAULT_THRESHOLD,
+        Some(Some(threshold)) => threshold,
+        Some(None) => {
+            errors.push(place, "must be at least 1");
+            HealthCheckSettings::DEFAULT_THRESHOLD
+        }
+    }
 }

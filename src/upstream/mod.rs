@@ -11,6 +11,7 @@
 //! Targets never learn how an endpoint was chosen.
 
 mod endpoint;
+mod health;
 
 use std::{
     sync::{
@@ -24,6 +25,8 @@ use http::Uri;
 use tonic::transport::Channel;
 
 pub use endpoint::{Endpoint, EndpointState};
+use health::HealthGuard;
+pub use health::{HealthCheckKind, HealthCheckSettings};
 
 /// What an upstream speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,6 +49,8 @@ pub struct UpstreamSettings {
     pub connect_timeout: Duration,
     /// The largest reply message accepted from it.
     pub max_response_bytes: usize,
+    /// Active health checks of its endpoints, if any.
+    pub health_check: Option<HealthCheckSettings>,
 }
 
 /// An endpoint that cannot be used.
@@ -95,6 +100,8 @@ pub struct Upstream {
     endpoints: Vec<Arc<Endpoint>>,
     next: AtomicUsize,
     max_response_bytes: usize,
+    /// Stops the health checks when the upstream is dropped.
+    _health: Option<HealthGuard>,
 }
 
 /// An endpoint chosen for one call. Dropping it without
@@ -124,19 +131,22 @@ pub fn endpoint_uri(endpoint: &str, protocol: UpstreamProtocol) -> Result<Uri, U
 }
 
 impl Upstream {
-    /// Prepares every endpoint; nothing connects until the first call.
-    /// `None` without endpoints. Must run inside a Tokio runtime.
+    /// Prepares every endpoint and starts their health checks, if any; only
+    /// the checks connect before the first call. `None` without endpoints.
+    /// Must run inside a Tokio runtime.
     pub fn new(name: &str, settings: &UpstreamSettings) -> Option<Self> {
         if settings.endpoints.is_empty() {
             return None;
         }
-        let endpoints =
+        let endpoints: Vec<_> =
             settings.endpoints.iter().map(|uri| Arc::new(Endpoint::new(uri.clone(), settings))).collect();
+        let health = settings.health_check.as_ref().map(|checks| health::start(name, &endpoints, checks));
         Some(Self {
             name: name.to_owned(),
             endpoints,
             next: AtomicUsize::new(0),
             max_response_bytes: settings.max_response_bytes,
+            _health: health,
         })
     }
 
@@ -155,16 +165,21 @@ impl Upstream {
         &self.endpoints
     }
 
-    /// Whether any endpoint passes its health checks (for readiness).
+    /// Whether any endpoint is healthy (for readiness).
     pub fn has_healthy_endpoint(&self) -> bool {
         self.endpoints.iter().any(|endpoint| endpoint.state().is_healthy())
     }
 
-    /// An endpoint for one call, or why none can take it.
+    /// An endpoint for one call, or why none can take it: the next healthy
+    /// endpoint in turn.
     pub fn pick(&self) -> Result<Picked, Unavailable> {
         let turn = self.next.fetch_add(1, Ordering::Relaxed);
-        let endpoint = self.endpoints[turn % self.endpoints.len()].clone();
-        Ok(Picked { endpoint })
+        let count = self.endpoints.len();
+        (0..count)
+            .map(|offset| &self.endpoints[turn.wrapping_add(offset) % count])
+            .find(|endpoint| endpoint.state().is_healthy())
+            .map(|endpoint| Picked { endpoint: endpoint.clone() })
+            .ok_or_else(|| Unavailable::NoHealthyEndpoint { upstream: self.name.clone() })
     }
 }
 

@@ -35,3 +35,38 @@ async fn liveness_readiness_and_routes() {
     );
     admin.shutdown().await;
 }
+
+#[tokio::test]
+async fn readiness_fails_while_an_upstream_has_no_healthy_endpoint() {
+    use tonic_health::ServingStatus;
+    let backend = DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let yaml = DEMO_CONFIG.replace("{backend}", &backend.addr().to_string()).replace(
+        r#"demo: { endpoints: ["#,
+        r#"demo: { health_check: { interval: 50ms, timeout: 200ms, unhealthy_threshold: 1, healthy_threshold: 1 }, endpoints: ["#,
+    );
+    let admin = admin_for(&yaml).await;
+    let readyz = format!("http://{}/readyz", admin.addr());
+    let mut reporter = backend.health_reporter();
+    reporter.set_service_status("", ServingStatus::NotServing).await;
+    let mut last = (0, serde_json::Value::Null);
+    // 50 ms checks: the verdict changes within a few; wait up to 2 s (x5 margin and more).
+    for _ in 0..40 {
+        last = json_of(reqwest::get(&readyz).await.unwrap()).await;
+        if last.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(last.0, 503, "{}", last.1);
+    assert_eq!(last.1["upstreams_without_healthy_endpoint"], serde_json::json!(["demo"]));
+    reporter.set_service_status("", ServingStatus::Serving).await;
+    for _ in 0..40 {
+        last = json_of(reqwest::get(&readyz).await.unwrap()).await;
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(last.0, 200, "{}", last.1);
+    admin.shutdown().await;
+}

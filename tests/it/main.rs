@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod demo_backend;
 mod errors;
+mod health;
 mod hostile;
 mod library;
 mod metadata;
