@@ -46,7 +46,7 @@ async fn readiness_fails_while_an_upstream_has_no_healthy_endpoint() {
     );
     let admin = admin_for(&yaml).await;
     let readyz = format!("http://{}/readyz", admin.addr());
-    let mut reporter = backend.health_reporter();
+    let reporter = backend.health_reporter();
     reporter.set_service_status("", ServingStatus::NotServing).await;
     let mut last = (0, serde_json::Value::Null);
     // 50 ms checks: the verdict changes within a few; wait up to 2 s (x5 margin and more).
