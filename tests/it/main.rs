@@ -7,6 +7,7 @@ mod errors;
 mod hostile;
 mod library;
 mod metadata;
+mod proxy;
 mod readme;
 mod support;
 mod transcoding;
