@@ -12,6 +12,7 @@ use tonic::Code;
 
 use crate::{
     body::{ResponseBody, full},
+    proxy::ProxyError,
     router::RouteError,
     transcode::target::TranscodeError,
 };
@@ -60,6 +61,12 @@ impl GatewayError {
         )
     }
 
+    /// An upstream that broke the exchange (a reset, a protocol error):
+    /// 502 with UNAVAILABLE, the gRPC code a client may retry on.
+    pub fn bad_gateway(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, Code::Unavailable, message)
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -88,7 +95,26 @@ impl GatewayError {
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
     }
+
+    /// The response for a native gRPC client: a trailers-only answer (HTTP
+    /// 200, `grpc-status` and `grpc-message` in the head), so the client
+    /// sees the code itself rather than one guessed from an HTTP status.
+    pub fn into_grpc_response(self) -> Response<ResponseBody> {
+        let mut response = Response::new(full(bytes::Bytes::new()));
+        *response.headers_mut() = self.headers;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-status", HeaderValue::from(self.code as i32));
+        let message = percent_encoding::utf8_percent_encode(&self.message, GRPC_MESSAGE).to_string();
+        if let Ok(message) = HeaderValue::from_str(&message) {
+            headers.insert("grpc-message", message);
+        }
+        response
+    }
 }
+
+/// What `grpc-message` percent-encodes: everything outside printable ASCII, and `%`.
+const GRPC_MESSAGE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
 
 /// The HTTP status of a gRPC code (the house plan's table).
 pub fn http_status_of(code: Code) -> StatusCode {
@@ -148,6 +174,25 @@ impl From<TranscodeError> for GatewayError {
             }
             TranscodeError::Render(error) => Self::from_grpc(Code::Internal, error.to_string()),
             TranscodeError::Internal(message) => Self::from_grpc(Code::Internal, message),
+        }
+    }
+}
+
+impl From<ProxyError> for GatewayError {
+    fn from(error: ProxyError) -> Self {
+        let message = error.to_string();
+        match error {
+            ProxyError::Unavailable(_) | ProxyError::Unreachable { .. } => {
+                Self::from_grpc(Code::Unavailable, message)
+            }
+            ProxyError::Timeout { .. } => Self::from_grpc(Code::DeadlineExceeded, message),
+            ProxyError::BadGateway { .. } => Self::bad_gateway(message),
+            ProxyError::RequestBody(_) | ProxyError::DotSegments(_) => Self::bad_request(message),
+            // Client-building errors are compile errors; they reach no request.
+            ProxyError::Pem { .. }
+            | ProxyError::NativeRoots(_)
+            | ProxyError::Tls(_)
+            | ProxyError::Internal(_) => Self::from_grpc(Code::Internal, message),
         }
     }
 }

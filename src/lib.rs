@@ -11,6 +11,7 @@
 //!   route lookup, body limit, the target, the error response.
 //! - [`router`]: the one routing table, a segment trie.
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
+//! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
 //! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams).
@@ -34,6 +35,7 @@ pub mod error;
 pub mod gateway;
 pub mod http_rule;
 pub mod proto;
+pub mod proxy;
 pub mod router;
 pub mod rpc_status;
 pub mod runtime;

@@ -9,6 +9,7 @@ mod health;
 mod hostile;
 mod library;
 mod metadata;
+mod proxy;
 mod readme;
 mod support;
 mod transcoding;

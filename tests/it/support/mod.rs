@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests: real servers on ephemeral ports.
 
 pub mod gateway;
+pub mod http_backends;
 pub mod raw_grpc;

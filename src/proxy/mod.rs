@@ -1,0 +1,104 @@
+//! HTTP pass-through: the target of a prefix route (and of native gRPC
+//! calls), forwarding the request to an upstream endpoint and the answer back.
+//!
+//! It does the work of a reverse proxy: the path rewritten by the route's
+//! prefix rule, hop-by-hop headers removed in both directions,
+//! `X-Forwarded-*` and `Via` set, the route's header rules applied, bodies
+//! streamed frame by frame both ways (never collected), HTTP/1.1 upgrades
+//! (WebSocket) tunnelled, and the outcome of every call reported to the
+//! upstream with [`crate::upstream::Picked::finish`].
+//!
+//! It must not: choose an endpoint (the [`crate::upstream`] room does), retry
+//! (retry policy belongs to the upstream room too), buffer a body whole,
+//! know the router or the server, or render its own errors: a
+//! [`ProxyError`] becomes a response in [`crate::error`] only.
+
+mod client;
+mod headers;
+mod report;
+mod rewrite;
+mod target;
+
+use std::{path::PathBuf, time::Duration};
+
+pub use client::{ClientIdentity, ClientSettings, HttpClient, TlsSettings};
+pub use headers::HeaderRules;
+pub use rewrite::PrefixRewrite;
+pub use target::ProxyTarget;
+
+use crate::upstream::Unavailable;
+
+/// How one pass-through route forwards, compiled from its config.
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    /// The route's path prefix, e.g. `/legacy/`.
+    pub prefix: String,
+    /// What becomes of the prefix in the upstream path.
+    pub rewrite: PrefixRewrite,
+    /// Header rules for the request, applied after the proxy's own headers.
+    pub request_headers: HeaderRules,
+    /// Header rules for the response, applied last.
+    pub response_headers: HeaderRules,
+    /// The deadline for the upstream's response head (a 504 when it passes);
+    /// the body then streams without one.
+    pub timeout: Duration,
+    /// Send the client's `Host` upstream instead of the endpoint's authority.
+    pub preserve_host: bool,
+    /// Native gRPC pass-through: HTTP/2 with prior knowledge to the endpoint,
+    /// the path forwarded as-is (`rewrite` is not applied), `te: trailers`
+    /// and trailers kept, failures read from `grpc-status`.
+    pub grpc: bool,
+}
+
+/// Why a pass-through call failed, or why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// No endpoint can take the call (none healthy, breaker open).
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    /// The connection to the endpoint could not be opened.
+    #[error("upstream {upstream:?} is unreachable")]
+    Unreachable {
+        /// The upstream's name.
+        upstream: String,
+    },
+    /// The response head did not arrive in time.
+    #[error("upstream {upstream:?} did not answer within {timeout:?}")]
+    Timeout {
+        /// The upstream's name.
+        upstream: String,
+        /// The route's timeout.
+        timeout: Duration,
+    },
+    /// The upstream broke the exchange (reset, protocol error, a 101 nobody asked for).
+    #[error("upstream {upstream:?} failed: {reason}")]
+    BadGateway {
+        /// The upstream's name.
+        upstream: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The client's request body failed while it was being forwarded.
+    #[error("cannot read the request body: {0}")]
+    RequestBody(String),
+    /// A path the proxy refuses to forward.
+    #[error("the path {0:?} has `.` or `..` segments")]
+    DotSegments(String),
+    /// A PEM file could not be read or parsed.
+    #[error("cannot read {path}: {source}")]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: rustls::pki_types::pem::Error,
+    },
+    /// The system's root certificates could not be loaded.
+    #[error("cannot load the system's root certificates: {0}")]
+    NativeRoots(std::io::Error),
+    /// rustls refused the TLS settings (a bad CA, a key that does not match).
+    #[error("TLS settings refused: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The gateway built an invalid request (a bug).
+    #[error("{0}")]
+    Internal(String),
+}
