@@ -11,7 +11,8 @@
 //!   route lookup, body limit, the target, the error response.
 //! - [`router`]: the one routing table, a segment trie.
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
-//! - [`upstream`]: endpoints and their channels.
+//! - [`upstream`]: endpoints and their channels; which endpoint gets a
+//!   call (balancing, outlier ejection, circuit breaker).
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
 //!
 //! Built once, before any request:

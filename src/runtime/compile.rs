@@ -4,6 +4,7 @@ use std::{collections::BTreeMap, net::SocketAddr, path::Path, sync::Arc, time::D
 
 use super::{
     CompileErrors, Runtime,
+    resilience::{balancing_of, breaker_of, failure_codes_of, outlier_of},
     routes::RoutesBuilder,
     settings::{duration, forwarded_headers, limits_of},
 };
@@ -47,7 +48,7 @@ pub fn compile(
     let (router, summaries): (RouterBuilder<_>, _) = routes.finish();
     match (listen, schema, errors.is_empty()) {
         (Some(listen), Some(_), true) => {
-            Ok(Runtime { listen, router: router.build(), routes: summaries, limits })
+            Ok(Runtime { listen, router: router.build(), routes: summaries, limits, upstreams })
         }
         _ => Err(errors),
     }
@@ -108,6 +109,10 @@ fn build_upstreams(config: &Config, errors: &mut CompileErrors) -> BTreeMap<Stri
                 errors,
             ),
             max_response_bytes: usize::try_from(max_response).unwrap_or(usize::MAX),
+            balancing: balancing_of(upstream.balancing),
+            outlier: outlier_of(&upstream.outlier, &place, errors),
+            breaker: breaker_of(&upstream.breaker, &place, errors),
+            failure_codes: failure_codes_of(upstream.failure_codes.as_deref(), &place, errors),
         };
         match Upstream::new(name, &settings) {
             Some(built) => {

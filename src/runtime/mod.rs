@@ -8,11 +8,12 @@
 
 mod compile;
 mod issues;
+mod resilience;
 mod routes;
 mod settings;
 mod table;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use http::Method;
 
@@ -20,7 +21,7 @@ pub use compile::compile;
 pub use issues::{CompileErrors, ConfigIssue};
 pub use table::routes_table;
 
-use crate::{router::Router, transcode::target::TranscodeTarget};
+use crate::{router::Router, transcode::target::TranscodeTarget, upstream::Upstream};
 
 /// Limits on what a client may send, resolved from the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,7 @@ pub struct Runtime {
     router: Router<Arc<TranscodeTarget>>,
     routes: Vec<RouteSummary>,
     limits: Limits,
+    upstreams: BTreeMap<String, Arc<Upstream>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -87,5 +89,10 @@ impl Runtime {
     /// The client limits.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// The upstreams, by name.
+    pub fn upstreams(&self) -> &BTreeMap<String, Arc<Upstream>> {
+        &self.upstreams
     }
 }
