@@ -12,7 +12,8 @@
 //! - [`router`]: the one routing table, a segment trie.
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
-//! - [`upstream`]: endpoints and their channels.
+//! - [`upstream`]: endpoints and their channels; which endpoint gets a
+//!   call (balancing, outlier ejection, circuit breaker).
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
 //! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams).
 //!

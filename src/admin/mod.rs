@@ -67,7 +67,7 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>
     let runtime = gateway.runtime();
     let unready: Vec<&str> = runtime
         .upstreams()
-        .iter()
+        .values()
         .filter(|upstream| !upstream.has_healthy_endpoint())
         .map(|upstream| upstream.name())
         .collect();

@@ -8,13 +8,15 @@
 //!
 //! This room reads files; it starts nothing.
 
+mod resilience;
 mod units;
 
 use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Deserialize;
 
-pub use units::{ByteSize, Duration};
+pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig};
+pub use units::{ByteSize, Duration, Ratio};
 
 /// A config that cannot be read or parsed.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +104,18 @@ pub struct UpstreamConfig {
     pub connect_timeout: Option<Duration>,
     /// The largest reply message accepted (default 4MiB).
     pub max_response_bytes: Option<ByteSize>,
+    /// How calls spread over the endpoints (default round_robin).
+    #[serde(default)]
+    pub balancing: BalancingConfig,
+    /// Passive outlier ejection.
+    #[serde(default)]
+    pub outlier: OutlierConfig,
+    /// The circuit breaker.
+    #[serde(default)]
+    pub breaker: BreakerConfig,
+    /// The gRPC codes, by name, that count as failures (default UNAVAILABLE,
+    /// DEADLINE_EXCEEDED, INTERNAL, UNKNOWN).
+    pub failure_codes: Option<Vec<String>>,
     /// Active health checks of each endpoint (default: none).
     pub health_check: Option<HealthCheckConfig>,
 }

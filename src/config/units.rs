@@ -1,5 +1,6 @@
 //! Units written as text in the config: durations (`250ms`, `5s`, `2m`,
-//! `1h`) and byte sizes (`512`, `64KiB`, `4MiB`, `1GiB`, also `KB`/`MB`/`GB`).
+//! `1h`), byte sizes (`512`, `64KiB`, `4MiB`, `1GiB`, also `KB`/`MB`/`GB`)
+//! and ratios (`0.5` or `50%`).
 
 use std::{fmt, str::FromStr};
 
@@ -12,6 +13,70 @@ pub struct Duration(pub std::time::Duration);
 /// A size in bytes, written as a number and an optional unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteSize(pub u64);
+
+/// A ratio written as a number (`0.5`) or a percentage (`50%`), kept in
+/// parts per million (`500000`); its range is checked where it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ratio(pub i64);
+
+impl Ratio {
+    fn of(value: f64) -> Result<Self, String> {
+        if value.is_finite() {
+            // Saturates far outside any valid range, which is refused later.
+            Ok(Self((value * 1e6).round() as i64))
+        } else {
+            Err(format!("invalid ratio {value}"))
+        }
+    }
+}
+
+impl FromStr for Ratio {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid =
+            || format!("invalid ratio {text:?}: write a number such as 0.5, or a percentage such as 50%");
+        let text = text.trim();
+        let (number, scale) = match text.strip_suffix('%') {
+            Some(percent) => (percent.trim(), 100.0),
+            None => (text, 1.0),
+        };
+        let value: f64 = number.parse().map_err(|_| invalid())?;
+        Self::of(value / scale).map_err(|_| invalid())
+    }
+}
+
+impl<'de> Deserialize<'de> for Ratio {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RatioVisitor;
+
+        impl de::Visitor<'_> for RatioVisitor {
+            type Value = Ratio;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a ratio, such as 0.5 or \"50%\"")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Ratio, E> {
+                text.parse().map_err(E::custom)
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Ratio, E> {
+                Ratio::of(value).map_err(E::custom)
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Ratio, E> {
+                Ratio::of(value as f64).map_err(E::custom)
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Ratio, E> {
+                Ratio::of(value as f64).map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_any(RatioVisitor)
+    }
+}
 
 fn split_number(text: &str) -> Option<(u64, &str)> {
     let text = text.trim();
@@ -121,6 +186,17 @@ mod tests {
         assert_eq!("1GB".parse(), Ok(ByteSize(1_000_000_000)));
         for bad in ["", "MiB", "4XB", "99999999999999999999GiB"] {
             assert!(bad.parse::<ByteSize>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ratios() {
+        assert_eq!("0.5".parse(), Ok(Ratio(500_000)));
+        assert_eq!("50%".parse(), Ok(Ratio(500_000)));
+        assert_eq!("12.5 %".parse(), Ok(Ratio(125_000)));
+        assert_eq!("1.5".parse(), Ok(Ratio(1_500_000)), "out of range, but a ratio");
+        for bad in ["", "%", "half", "NaN", "inf"] {
+            assert!(bad.parse::<Ratio>().is_err(), "{bad}");
         }
     }
 }

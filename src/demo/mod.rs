@@ -4,6 +4,9 @@
 //!
 //! It is a backend like any other: the gateway reaches it only over gRPC.
 //!
+//! It counts the requests it serves ([`DemoBackend::calls`]), so tests can
+//! see where a balancer sent them.
+//!
 //! Dropping a [`DemoBackend`] closes its port at once and then shuts the
 //! server down gracefully: open connections get a GOAWAY and in-flight calls
 //! may finish.
@@ -13,6 +16,8 @@ mod library;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -20,6 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tower::util::MapRequestLayer;
 
 use crate::proto::demo::v1::echo_server::EchoServer;
 use crate::proto::demo::v1::library_server::LibraryServer;
@@ -31,6 +37,7 @@ use library::LibraryService;
 pub struct DemoBackend {
     addr: SocketAddr,
     health: HealthReporter,
+    calls: Arc<AtomicU64>,
     /// Never sent on: dropping it is the shutdown signal.
     _shutdown: watch::Sender<()>,
 }
@@ -57,7 +64,13 @@ impl DemoBackend {
         let (conn_tx, conn_rx) = mpsc::channel(16);
         tokio::spawn(accept_until_shutdown(listener, conn_tx, shutdown_rx.clone()));
 
+        let calls = Arc::new(AtomicU64::new(0));
+        let counter = calls.clone();
         let server = Server::builder()
+            .layer(MapRequestLayer::new(move |request: http::Request<tonic::body::Body>| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                request
+            }))
             .add_service(health_service)
             .add_service(LibraryServer::new(LibraryService::seeded()))
             .add_service(EchoServer::new(EchoService::new(addr)));
@@ -68,12 +81,17 @@ impl DemoBackend {
                 tracing::warn!(%addr, "demo backend stopped with an error: {err}");
             }
         });
-        Ok(Self { addr, health, _shutdown: shutdown })
+        Ok(Self { addr, health, calls, _shutdown: shutdown })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The requests it has received, every service's (health checks too).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 
     /// A handle on the health service's statuses, e.g. to mark a service

@@ -13,6 +13,7 @@ use http::{Uri, uri::PathAndQuery};
 
 use super::{
     CompileErrors, Runtime,
+    resilience::{balancing_of, breaker_of, failure_codes_of, outlier_of},
     routes::RoutesBuilder,
     settings::{duration, forwarded_headers, limits_of},
 };
@@ -66,11 +67,7 @@ pub fn compile(
     match (listen, schema, errors.is_empty()) {
         (Some(listen), Some(_), true) => {
             let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
-            let upstreams = upstreams
-                .into_iter()
-                .filter(|(name, _)| used.contains(name.as_str()))
-                .map(|(_, u)| u)
-                .collect();
+            let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
             Ok(Runtime { listen, admin_listen, upstreams, router: router.build(), routes: summaries, limits })
         }
         _ => Err(errors),
@@ -136,6 +133,10 @@ fn build_upstreams(config: &Config, errors: &mut CompileErrors) -> BTreeMap<Stri
             ),
             max_response_bytes: usize::try_from(max_response).unwrap_or(usize::MAX),
             health_check,
+            balancing: balancing_of(upstream.balancing),
+            outlier: outlier_of(&upstream.outlier, &place, errors),
+            breaker: breaker_of(&upstream.breaker, &place, errors),
+            failure_codes: failure_codes_of(upstream.failure_codes.as_deref(), &place, errors),
         };
         match Upstream::new(name, &settings) {
             Some(built) => {

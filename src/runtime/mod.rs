@@ -8,11 +8,12 @@
 
 mod compile;
 mod issues;
+mod resilience;
 mod routes;
 mod settings;
 mod table;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use http::Method;
 
@@ -58,10 +59,10 @@ pub struct RouteSummary {
 pub struct Runtime {
     listen: SocketAddr,
     admin_listen: Option<SocketAddr>,
-    upstreams: Vec<Arc<Upstream>>,
     router: Router<Arc<TranscodeTarget>>,
     routes: Vec<RouteSummary>,
     limits: Limits,
+    upstreams: BTreeMap<String, Arc<Upstream>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -81,11 +82,6 @@ impl Runtime {
         self.admin_listen
     }
 
-    /// The upstreams that routes use, by name.
-    pub fn upstreams(&self) -> &[Arc<Upstream>] {
-        &self.upstreams
-    }
-
     /// The routing table.
     pub fn router(&self) -> &Router<Arc<TranscodeTarget>> {
         &self.router
@@ -99,5 +95,10 @@ impl Runtime {
     /// The client limits.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// The upstreams that routes use, by name.
+    pub fn upstreams(&self) -> &BTreeMap<String, Arc<Upstream>> {
+        &self.upstreams
     }
 }

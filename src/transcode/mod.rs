@@ -7,6 +7,7 @@ pub mod codec;
 pub mod failure;
 pub mod field_path;
 pub mod metadata;
+mod outcome;
 pub mod render;
 pub mod target;
 

@@ -19,9 +19,10 @@ use super::{
     codec::DynamicCodec,
     failure::{StatusArrival, UpstreamFailure},
     metadata::{self, InvalidTimeout, MetadataRules},
+    outcome,
     render::{RenderError, ResponseRenderer},
 };
-use crate::upstream::Upstream;
+use crate::upstream::{Outcome, Picked, Upstream};
 
 /// How tonic's message starts when a reply frame is over the decoding limit.
 const TONIC_TOO_LARGE: &str = "Error, decoded message length too large";
@@ -60,6 +61,19 @@ pub enum TranscodeError {
     /// The gateway's own binding does not fit the method's input (a bug).
     #[error("{0}")]
     Internal(String),
+}
+
+/// A failed call, and what it says about the endpoint.
+struct Failed {
+    error: TranscodeError,
+    outcome: Outcome,
+}
+
+impl From<RenderError> for Failed {
+    /// The endpoint answered; the gateway could not render the answer.
+    fn from(error: RenderError) -> Self {
+        Self { error: error.into(), outcome: Outcome::Success }
+    }
 }
 
 impl From<BindFailure> for TranscodeError {
@@ -144,9 +158,13 @@ impl TranscodeTarget {
     /// Serves one request.
     pub async fn call(&self, request: TranscodeRequest<'_>) -> Result<Response<Bytes>, TranscodeError> {
         let headers = &request.parts.headers;
-        let budget = match metadata::client_timeout(headers)? {
-            Some(client) => client.min(self.timeout),
-            None => self.timeout,
+        let client_timeout = metadata::client_timeout(headers)?;
+        let budget = client_timeout.map_or(self.timeout, |client| client.min(self.timeout));
+        // A deadline the client chose says nothing about the endpoint.
+        let deadline_outcome = match client_timeout {
+            Some(client) if client < self.timeout => Outcome::Ignored,
+            _ if self.upstream.is_failure_code(tonic::Code::DeadlineExceeded) => Outcome::Failure,
+            _ => Outcome::Success,
         };
         // The deadline runs from the request's arrival: reading and binding
         // the body count against it.
@@ -166,53 +184,71 @@ impl TranscodeTarget {
         *call.metadata_mut() = self.metadata.request_metadata(headers, request.peer, host);
         call.set_timeout(remaining);
 
-        match tokio::time::timeout_at(deadline.into(), self.invoke(call)).await {
-            // tonic's channel enforces the grpc-timeout it sends, and reports
-            // its own expiry as CANCELLED; a deadline that passed is a 504.
-            Ok(Err(TranscodeError::Upstream(failure)))
-                if failure.code == tonic::Code::Cancelled && Instant::now() >= deadline =>
-            {
-                Err(TranscodeError::DeadlineExceeded(budget))
-            }
-            Ok(result) => result,
-            Err(_) => Err(TranscodeError::DeadlineExceeded(budget)),
-        }
-    }
-
-    async fn invoke(
-        &self,
-        call: tonic::Request<prost_reflect::DynamicMessage>,
-    ) -> Result<Response<Bytes>, TranscodeError> {
         let picked = self
             .upstream
             .pick()
             .map_err(|unavailable| self.failed(tonic::Status::unavailable(unavailable.to_string()), None))?;
+        // Dropped with this future when the client goes away: Ignored.
+        let (result, outcome) =
+            match tokio::time::timeout_at(deadline.into(), self.invoke(&picked, call)).await {
+                Ok(Ok(response)) => (Ok(response), Outcome::Success),
+                // tonic's channel enforces the grpc-timeout it sends, and reports
+                // its own expiry as CANCELLED; a deadline that passed is a 504.
+                Ok(Err(Failed { error: TranscodeError::Upstream(failure), .. }))
+                    if failure.code == tonic::Code::Cancelled && Instant::now() >= deadline =>
+                {
+                    (Err(TranscodeError::DeadlineExceeded(budget)), deadline_outcome)
+                }
+                // The backend gave up on the deadline it was sent.
+                Ok(Err(Failed { error: TranscodeError::Upstream(failure), .. }))
+                    if failure.code == tonic::Code::DeadlineExceeded =>
+                {
+                    (Err(TranscodeError::Upstream(failure)), deadline_outcome)
+                }
+                Ok(Err(Failed { error, outcome })) => (Err(error), outcome),
+                Err(_) => (Err(TranscodeError::DeadlineExceeded(budget)), deadline_outcome),
+            };
+        picked.finish(outcome);
+        result
+    }
+
+    async fn invoke(
+        &self,
+        picked: &Picked,
+        call: tonic::Request<prost_reflect::DynamicMessage>,
+    ) -> Result<Response<Bytes>, Failed> {
         // Compile gives transcoded routes gRPC upstreams only.
-        let channel = picked
-            .channel()
-            .ok_or_else(|| TranscodeError::Internal("a transcoded route has an HTTP upstream".into()))?;
+        let channel = picked.channel().ok_or_else(|| Failed {
+            error: TranscodeError::Internal("a transcoded route has an HTTP upstream".into()),
+            outcome: Outcome::Ignored,
+        })?;
         let mut grpc =
             tonic::client::Grpc::new(channel).max_decoding_message_size(self.upstream.max_response_bytes());
-        grpc.ready().await.map_err(|e| self.failed(tonic::Status::unavailable(e.to_string()), None))?;
+        // A channel that cannot take requests never sent this one.
+        grpc.ready().await.map_err(|e| Failed {
+            error: self.failed(tonic::Status::unavailable(e.to_string()), None),
+            outcome: Outcome::ConnectFailure,
+        })?;
         // A unary method called as server-streaming: the same frames on the
         // wire, but headers and trailers stay apart.
         let reply = grpc
             .server_streaming(call, self.path.clone(), self.codec.clone())
             .await
-            .map_err(|status| self.failed(status, None))?;
+            .map_err(|status| self.call_failed(status, None))?;
         let (header_metadata, mut stream, _) = reply.into_parts();
         let mut headers = HeaderMap::new();
         metadata::add_header_metadata(header_metadata, &mut headers);
         let message = match stream.message().await {
             Ok(Some(message)) => message,
-            Ok(None) => return Err(TranscodeError::NoReply),
-            Err(status) => return Err(self.failed(status, Some(headers))),
+            // The endpoint answered, if not by the protocol.
+            Ok(None) => return Err(Failed { error: TranscodeError::NoReply, outcome: Outcome::Success }),
+            Err(status) => return Err(self.call_failed(status, Some(headers))),
         };
         // A status after the reply still fails the call.
         match stream.trailers().await {
             Ok(Some(trailers)) => metadata::add_trailer_metadata(trailers, &mut headers),
             Ok(None) => {}
-            Err(status) => return Err(self.failed(status, Some(headers))),
+            Err(status) => return Err(self.call_failed(status, Some(headers))),
         }
         let rendered = self.renderer.render(&message)?;
         headers.insert(header::CONTENT_TYPE, rendered.content_type);
@@ -220,6 +256,20 @@ impl TranscodeTarget {
         *response.status_mut() = StatusCode::OK;
         *response.headers_mut() = headers;
         Ok(response)
+    }
+
+    /// A failed call, with what its status says about the endpoint.
+    fn call_failed(&self, status: tonic::Status, reply_headers: Option<HeaderMap>) -> Failed {
+        let outcome = outcome::of_status(&status, &self.upstream);
+        // hyper cancels the requests of a connection that closes under them,
+        // and tonic calls that CANCELLED; but no client cancelled anything:
+        // the backend went away.
+        let status = if status.code() == tonic::Code::Cancelled && outcome::is_transport_error(&status) {
+            tonic::Status::unavailable(format!("the connection to the backend closed: {}", status.message()))
+        } else {
+            status
+        };
+        Failed { error: self.failed(status, reply_headers), outcome }
     }
 
     /// A failed call. `reply_headers` are the `Grpc-Metadata-*` headers of a

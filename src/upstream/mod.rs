@@ -10,23 +10,35 @@
 //!
 //! Targets never learn how an endpoint was chosen.
 
+mod balance;
+mod breaker;
 mod endpoint;
+mod failure;
 mod health;
+mod outlier;
+mod snapshot;
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
+    sync::Arc,
+    time::{Duration, Instant},
 };
 
-use http::Uri;
+use http::{StatusCode, Uri};
 use tonic::transport::Channel;
 
+pub use balance::Balancing;
+pub use breaker::{BreakerSettings, BreakerState};
 pub use endpoint::{Endpoint, EndpointState};
+pub use failure::{FailureCodes, code_named, code_names};
 use health::HealthGuard;
 pub use health::{HealthCheckKind, HealthCheckSettings};
+pub use outlier::OutlierSettings;
+pub use snapshot::{EndpointSnapshot, UpstreamSnapshot};
+
+use balance::Balancer;
+use breaker::{Breaker, Permit};
+use endpoint::InFlight;
+use outlier::OutlierDetector;
 
 /// What an upstream speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,8 +50,9 @@ pub enum UpstreamProtocol {
     Http,
 }
 
-/// How an upstream is reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How an upstream is reached. (`Default` is for tests: no endpoints, no
+/// timeouts.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpstreamSettings {
     /// What it speaks.
     pub protocol: UpstreamProtocol,
@@ -51,6 +64,14 @@ pub struct UpstreamSettings {
     pub max_response_bytes: usize,
     /// Active health checks of its endpoints, if any.
     pub health_check: Option<HealthCheckSettings>,
+    /// How calls spread over the endpoints.
+    pub balancing: Balancing,
+    /// When endpoints are ejected.
+    pub outlier: OutlierSettings,
+    /// When the breaker opens and closes.
+    pub breaker: BreakerSettings,
+    /// The gRPC codes that count as failures.
+    pub failure_codes: FailureCodes,
 }
 
 /// An endpoint that cannot be used.
@@ -96,19 +117,34 @@ pub enum Outcome {
 /// A named group of endpoints.
 #[derive(Debug)]
 pub struct Upstream {
-    name: String,
-    endpoints: Vec<Arc<Endpoint>>,
-    next: AtomicUsize,
+    pool: Arc<Pool>,
     max_response_bytes: usize,
     /// Stops the health checks when the upstream is dropped.
     _health: Option<HealthGuard>,
 }
 
-/// An endpoint chosen for one call. Dropping it without
-/// [`Picked::finish`] counts as [`Outcome::Ignored`].
+/// What picks and outcomes share: the endpoints and everything that
+/// decides which one gets a call.
+#[derive(Debug)]
+struct Pool {
+    name: String,
+    endpoints: Vec<Arc<Endpoint>>,
+    balancer: Balancer,
+    outlier: OutlierDetector,
+    breaker: Breaker,
+    failure_codes: FailureCodes,
+}
+
+/// An endpoint chosen for one call, counted in its in-flight calls until
+/// dropped. Dropping it without [`Picked::finish`] counts as
+/// [`Outcome::Ignored`].
 #[derive(Debug)]
 pub struct Picked {
-    endpoint: Arc<Endpoint>,
+    pool: Arc<Pool>,
+    index: usize,
+    in_flight: InFlight,
+    permit: Permit,
+    reported: bool,
 }
 
 /// Checks an endpoint as written in the config: `http://host:port`, or
@@ -140,19 +176,22 @@ impl Upstream {
         }
         let endpoints: Vec<_> =
             settings.endpoints.iter().map(|uri| Arc::new(Endpoint::new(uri.clone(), settings))).collect();
-        let health = settings.health_check.as_ref().map(|checks| health::start(name, &endpoints, checks));
-        Some(Self {
+        let pool = Pool {
             name: name.to_owned(),
             endpoints,
-            next: AtomicUsize::new(0),
-            max_response_bytes: settings.max_response_bytes,
-            _health: health,
-        })
+            balancer: Balancer::new(settings.balancing),
+            outlier: OutlierDetector::new(settings.outlier),
+            breaker: Breaker::new(settings.breaker),
+            failure_codes: settings.failure_codes,
+        };
+        let health =
+            settings.health_check.as_ref().map(|checks| health::start(name, &pool.endpoints, checks));
+        Some(Self { pool: Arc::new(pool), max_response_bytes: settings.max_response_bytes, _health: health })
     }
 
     /// The upstream's name in the config.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.pool.name
     }
 
     /// The largest reply message accepted from it.
@@ -162,40 +201,111 @@ impl Upstream {
 
     /// The endpoints, in config order.
     pub fn endpoints(&self) -> &[Arc<Endpoint>] {
-        &self.endpoints
+        &self.pool.endpoints
     }
 
     /// Whether any endpoint is healthy (for readiness).
     pub fn has_healthy_endpoint(&self) -> bool {
-        self.endpoints.iter().any(|endpoint| endpoint.state().is_healthy())
+        self.pool.endpoints.iter().any(|endpoint| endpoint.state().is_healthy())
     }
 
-    /// An endpoint for one call, or why none can take it: the next healthy
-    /// endpoint in turn.
+    /// Whether a gRPC status with `code` counts as a failure of the upstream.
+    pub fn is_failure_code(&self, code: tonic::Code) -> bool {
+        self.pool.failure_codes.contains(code)
+    }
+
+    /// Whether an HTTP status counts as a failure of the upstream: any 5xx.
+    pub fn is_failure_status(&self, status: StatusCode) -> bool {
+        failure::is_failure_status(status)
+    }
+
+    /// An endpoint for one call, or why none can take it: none is healthy
+    /// and in rotation, or the breaker is open. Never waits.
     pub fn pick(&self) -> Result<Picked, Unavailable> {
-        let turn = self.next.fetch_add(1, Ordering::Relaxed);
-        let count = self.endpoints.len();
-        (0..count)
-            .map(|offset| &self.endpoints[turn.wrapping_add(offset) % count])
-            .find(|endpoint| endpoint.state().is_healthy())
-            .map(|endpoint| Picked { endpoint: endpoint.clone() })
-            .ok_or_else(|| Unavailable::NoHealthyEndpoint { upstream: self.name.clone() })
+        self.pick_at(Instant::now())
+    }
+
+    fn pick_at(&self, now: Instant) -> Result<Picked, Unavailable> {
+        let pool = &self.pool;
+        let endpoint = pool
+            .balancer
+            .choose(&pool.endpoints, |endpoint| endpoint.state().is_candidate(now))
+            .and_then(|index| Some((index, pool.endpoints.get(index)?.clone())));
+        let Some((index, endpoint)) = endpoint else {
+            return Err(Unavailable::NoHealthyEndpoint { upstream: pool.name.clone() });
+        };
+        let permit = pool
+            .breaker
+            .admit(now)
+            .ok_or_else(|| Unavailable::BreakerOpen { upstream: pool.name.clone() })?;
+        Ok(Picked {
+            pool: pool.clone(),
+            index,
+            in_flight: InFlight::start(endpoint),
+            permit,
+            reported: false,
+        })
+    }
+
+    /// The state of the breaker and of every endpoint, for operators.
+    pub fn snapshot(&self) -> UpstreamSnapshot {
+        self.snapshot_at(Instant::now())
+    }
+
+    fn snapshot_at(&self, now: Instant) -> UpstreamSnapshot {
+        let endpoints = self.pool.endpoints.iter().map(|e| EndpointSnapshot::of(e, now)).collect();
+        UpstreamSnapshot { name: self.pool.name.clone(), breaker: self.pool.breaker.state(now), endpoints }
     }
 }
 
 impl Picked {
     /// The endpoint's gRPC channel (`None` for an HTTP upstream).
     pub fn channel(&self) -> Option<Channel> {
-        self.endpoint.channel().cloned()
+        self.in_flight.endpoint().channel().cloned()
     }
 
     /// The endpoint's URI.
     pub fn uri(&self) -> &Uri {
-        self.endpoint.uri()
+        self.in_flight.endpoint().uri()
     }
 
-    /// Reports how the call went.
+    /// Reports how the call went, to outlier detection and the breaker.
     pub fn finish(self, outcome: Outcome) {
-        let _ = outcome;
+        self.finish_at(outcome, Instant::now());
+    }
+
+    fn finish_at(mut self, outcome: Outcome, now: Instant) {
+        self.report(outcome, now);
+    }
+
+    fn report(&mut self, outcome: Outcome, now: Instant) {
+        self.reported = true;
+        self.pool.outlier.record(&self.pool.endpoints, self.index, outcome, now);
+        self.pool.breaker.record(self.permit, outcome, now);
     }
 }
+
+impl Drop for Picked {
+    fn drop(&mut self) {
+        if !self.reported {
+            self.report(Outcome::Ignored, Instant::now());
+        }
+    }
+}
+
+/// Settings for unit tests: `size` gRPC endpoints on ports nothing listens on.
+#[cfg(test)]
+fn test_settings(size: usize) -> UpstreamSettings {
+    UpstreamSettings {
+        protocol: UpstreamProtocol::Grpc,
+        endpoints: (0..size)
+            .map(|i| Uri::from_maybe_shared(format!("http://127.0.0.1:{}", i + 1)).unwrap())
+            .collect(),
+        connect_timeout: Duration::from_secs(1),
+        max_response_bytes: 1 << 20,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,6 +2,7 @@
 //! starts real servers (the tonic demo backend, the gateway) on 127.0.0.1:0.
 
 mod admin;
+mod balancing;
 mod cli;
 mod demo_backend;
 mod errors;

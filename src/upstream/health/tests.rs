@@ -85,6 +85,7 @@ fn upstream(addr: SocketAddr) -> Upstream {
             unhealthy_threshold: HealthCheckSettings::DEFAULT_THRESHOLD,
             kind: HealthCheckKind::Grpc { service: String::new(), watch: true },
         }),
+        ..Default::default()
     };
     Upstream::new("fake", &settings).expect("one endpoint")
 }

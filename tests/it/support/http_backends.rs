@@ -161,7 +161,7 @@ pub fn upstream(name: &str, protocol: UpstreamProtocol, endpoint: &str) -> Arc<U
         endpoints: vec![endpoint.parse::<Uri>().unwrap()],
         connect_timeout: Duration::from_secs(1),
         max_response_bytes: 4 << 20,
-        health_check: None,
+        ..Default::default()
     };
     Arc::new(Upstream::new(name, &settings).unwrap())
 }

@@ -1,0 +1,71 @@
+//! The upstream as a whole, with the time injected: picks, refusals,
+//! in-flight accounting, snapshots.
+
+use super::*;
+
+fn upstream(size: usize, breaker: BreakerSettings) -> Upstream {
+    Upstream::new("backend", &UpstreamSettings { breaker, ..test_settings(size) }).unwrap()
+}
+
+#[tokio::test]
+async fn no_candidate_is_a_refusal_naming_the_upstream() {
+    let upstream = upstream(2, BreakerSettings::default());
+    for endpoint in upstream.endpoints() {
+        endpoint.state().set_healthy(false);
+    }
+    let refusal = upstream.pick().unwrap_err();
+    assert_eq!(refusal, Unavailable::NoHealthyEndpoint { upstream: "backend".into() });
+    assert!(refusal.to_string().contains("\"backend\""), "{refusal}");
+    upstream.endpoints()[1].state().set_healthy(true);
+    assert_eq!(upstream.pick().unwrap().uri(), upstream.endpoints()[1].uri());
+}
+
+#[tokio::test]
+async fn picks_count_in_flight_until_finished_or_dropped() {
+    let upstream = upstream(1, BreakerSettings::default());
+    let first = upstream.pick().unwrap();
+    let second = upstream.pick().unwrap();
+    assert!(first.channel().is_some());
+    assert_eq!(upstream.snapshot().endpoints[0].in_flight, 2);
+    first.finish(Outcome::Failure);
+    drop(second);
+    let snapshot = upstream.snapshot();
+    assert_eq!(snapshot.endpoints[0].in_flight, 0);
+    assert_eq!(snapshot.endpoints[0].consecutive_failures, 1, "a dropped pick counts for nothing");
+}
+
+#[tokio::test]
+async fn failures_eject_and_open_the_breaker_which_refuses_then_recovers() {
+    let breaker = BreakerSettings { minimum_calls: 10, ..BreakerSettings::default() };
+    let upstream = upstream(2, breaker);
+    let t0 = Instant::now();
+    for _ in 0..9 {
+        upstream.pick_at(t0).unwrap().finish_at(Outcome::ConnectFailure, t0);
+    }
+    let snapshot = upstream.snapshot_at(t0);
+    assert_eq!(snapshot.breaker, BreakerState::Closed);
+    // Endpoint 0 failed 5 times in a row first and is out for 10s; endpoint
+    // 1 stays in (half the pool at most), its count running on.
+    assert_eq!(snapshot.endpoints[0].ejected_seconds, Some(10.0));
+    assert_eq!(snapshot.endpoints[1].ejected_seconds, None);
+    assert_eq!(snapshot.endpoints[1].consecutive_failures, 4);
+
+    upstream.pick_at(t0).unwrap().finish_at(Outcome::Failure, t0);
+    assert_eq!(upstream.snapshot_at(t0).breaker, BreakerState::Open);
+    let refusal = upstream.pick_at(t0).unwrap_err();
+    assert_eq!(refusal, Unavailable::BreakerOpen { upstream: "backend".into() });
+
+    let t1 = t0 + Duration::from_secs(5);
+    for _ in 0..3 {
+        let picked = upstream.pick_at(t1).unwrap();
+        assert_eq!(picked.uri(), upstream.endpoints()[1].uri(), "endpoint 0 is still ejected");
+        picked.finish_at(Outcome::Success, t1);
+    }
+    let snapshot = upstream.snapshot_at(t1);
+    assert_eq!(snapshot.breaker, BreakerState::Closed);
+    assert_eq!(snapshot.endpoints[1].consecutive_failures, 0);
+    let json = serde_json::to_value(&snapshot).unwrap();
+    assert_eq!(json["breaker"], "closed");
+    assert_eq!(json["endpoints"][0]["ejected_seconds"], 5.0);
+    assert_eq!(json["endpoints"][1]["uri"], "http://127.0.0.1:2/");
+}
