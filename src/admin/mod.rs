@@ -6,6 +6,8 @@
 //! - `GET /readyz`: a config is loaded and every upstream a route uses has
 //!   a healthy endpoint (503 listing the ones that do not).
 //! - `GET /routes`: the route table.
+//! - `GET /upstreams`: every upstream's breaker and endpoints (healthy,
+//!   ejected, in flight).
 //!
 //! It reads the gateway's current runtime; it changes nothing.
 
@@ -15,7 +17,7 @@ use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::gateway::Gateway;
+use crate::{gateway::Gateway, upstream::UpstreamSnapshot};
 
 /// The admin listener, running in the background.
 #[derive(Debug)]
@@ -46,6 +48,7 @@ pub async fn start(listen: SocketAddr, gateway: Arc<Gateway>) -> io::Result<Admi
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/routes", get(routes))
+        .route("/upstreams", get(upstreams))
         .with_state(gateway);
     let (shutdown, shutdown_asked) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -92,4 +95,8 @@ async fn routes(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
         })
         .collect();
     Json(Value::Array(routes))
+}
+
+async fn upstreams(State(gateway): State<Arc<Gateway>>) -> Json<Vec<UpstreamSnapshot>> {
+    Json(gateway.runtime().upstreams().values().map(|upstream| upstream.snapshot()).collect())
 }

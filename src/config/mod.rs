@@ -100,6 +100,10 @@ pub struct UpstreamConfig {
     pub protocol: ProtocolConfig,
     /// Endpoint URIs, `http://host:port` (or `https://` for `protocol: http`).
     pub endpoints: Vec<String>,
+    /// HTTP upstreams: speak HTTP/2 only (prior knowledge over cleartext);
+    /// default false (HTTP/1.1, or HTTP/2 when TLS's ALPN agrees).
+    #[serde(default)]
+    pub http2: bool,
     /// The time allowed to open a connection (default 1s).
     pub connect_timeout: Option<Duration>,
     /// The largest reply message accepted (default 4MiB).

@@ -19,7 +19,6 @@ use super::{
 };
 use crate::{
     config::{Config, HealthCheckConfig, ProtocolConfig},
-    router::RouterBuilder,
     schema::{DescriptorSource, Schema},
     transcode::metadata::MetadataRules,
     upstream::{
@@ -63,12 +62,21 @@ pub fn compile(
             routes.add_route(index, route, config, schema, &upstreams, &metadata);
         }
     }
-    let (router, summaries): (RouterBuilder<_>, _) = routes.finish();
+    let (tables, summaries) = routes.finish();
     match (listen, schema, errors.is_empty()) {
         (Some(listen), Some(_), true) => {
             let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
             let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
-            Ok(Runtime { listen, admin_listen, upstreams, router: router.build(), routes: summaries, limits })
+            Ok(Runtime {
+                listen,
+                admin_listen,
+                upstreams,
+                router: tables.templates.build(),
+                prefixes: tables.prefixes,
+                services: tables.services,
+                routes: summaries,
+                limits,
+            })
         }
         _ => Err(errors),
     }

@@ -8,6 +8,7 @@
 
 mod compile;
 mod issues;
+mod passthrough;
 mod resilience;
 mod routes;
 mod settings;
@@ -15,13 +16,16 @@ mod table;
 
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
-use http::Method;
-
 pub use compile::compile;
 pub use issues::{CompileErrors, ConfigIssue};
 pub use table::routes_table;
 
-use crate::{router::Router, transcode::target::TranscodeTarget, upstream::Upstream};
+use crate::{
+    proxy::ProxyTarget,
+    router::{PrefixTable, Router, RouterBuilder, ServiceTable},
+    transcode::target::TranscodeTarget,
+    upstream::Upstream,
+};
 
 /// Limits on what a client may send, resolved from the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +45,8 @@ pub struct Limits {
 /// One line of the route table, as `protogate routes` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteSummary {
-    /// The HTTP method.
-    pub method: Method,
+    /// The HTTP method(s): one, a comma-separated list, or `*` for any.
+    pub method: String,
     /// The path template.
     pub template: String,
     /// The gRPC method called, by full name.
@@ -55,11 +59,24 @@ pub struct RouteSummary {
     pub upstream: String,
 }
 
+/// The three indexes of the one routing table (see [`crate::router`]).
+#[derive(Default)]
+pub struct RouteTables {
+    /// Transcoded bindings, by template.
+    pub templates: RouterBuilder<Arc<TranscodeTarget>>,
+    /// Pass-through routes, by prefix.
+    pub prefixes: PrefixTable<Arc<ProxyTarget>>,
+    /// Native gRPC pass-through, by service.
+    pub services: ServiceTable<Arc<ProxyTarget>>,
+}
+
 /// A compiled configuration.
 pub struct Runtime {
     listen: SocketAddr,
     admin_listen: Option<SocketAddr>,
     router: Router<Arc<TranscodeTarget>>,
+    prefixes: PrefixTable<Arc<ProxyTarget>>,
+    services: ServiceTable<Arc<ProxyTarget>>,
     routes: Vec<RouteSummary>,
     limits: Limits,
     upstreams: BTreeMap<String, Arc<Upstream>>,
@@ -85,6 +102,16 @@ impl Runtime {
     /// The routing table.
     pub fn router(&self) -> &Router<Arc<TranscodeTarget>> {
         &self.router
+    }
+
+    /// The pass-through routes.
+    pub fn prefixes(&self) -> &PrefixTable<Arc<ProxyTarget>> {
+        &self.prefixes
+    }
+
+    /// The services that take native gRPC calls.
+    pub fn services(&self) -> &ServiceTable<Arc<ProxyTarget>> {
+        &self.services
     }
 
     /// The route table, in config order.

@@ -1,16 +1,18 @@
-//! Routes compiled: for each `routes[i]`, the service's methods, their
-//! bindings, a transcoding target per binding, and the router entries.
+//! Routes compiled: for each `routes[i]` of the `grpc` kind, the service's
+//! methods, their bindings, a transcoding target per binding, and the
+//! router entries (the `http` kind and native gRPC pass-through are in
+//! passthrough.rs).
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use http::Method;
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
-use super::{CompileErrors, RouteSummary, issues::unknown_name, settings::duration};
+use super::{CompileErrors, RouteSummary, RouteTables, issues::unknown_name, settings::duration};
 use crate::{
-    config::{Config, GrpcRouteConfig, JsonConfig, RouteConfig},
+    config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig},
     http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
-    router::RouterBuilder,
+    proxy::HttpClient,
     schema::Schema,
     transcode::{
         bind::{BindOptions, RequestBinder},
@@ -23,12 +25,14 @@ use crate::{
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The router and the route table, filled route by route.
+/// The routing tables and the route table, filled route by route.
 pub(super) struct RoutesBuilder<'e> {
-    router: RouterBuilder<Arc<TranscodeTarget>>,
-    summaries: Vec<RouteSummary>,
-    default_timeout: Duration,
-    errors: &'e mut CompileErrors,
+    pub(super) tables: RouteTables,
+    pub(super) summaries: Vec<RouteSummary>,
+    pub(super) default_timeout: Duration,
+    /// One HTTP client per upstream that pass-through targets use.
+    pub(super) clients: BTreeMap<String, HttpClient>,
+    pub(super) errors: &'e mut CompileErrors,
 }
 
 /// What one route's bindings share.
@@ -53,13 +57,21 @@ impl<'e> RoutesBuilder<'e> {
     pub(super) fn new(config: &Config, errors: &'e mut CompileErrors) -> Self {
         let default_timeout =
             duration(config.transcoding.timeout, DEFAULT_TIMEOUT, "transcoding.timeout", errors);
-        Self { router: RouterBuilder::new(), summaries: Vec::new(), default_timeout, errors }
+        Self {
+            tables: RouteTables::default(),
+            summaries: Vec::new(),
+            default_timeout,
+            clients: BTreeMap::new(),
+            errors,
+        }
     }
 
-    pub(super) fn finish(self) -> (RouterBuilder<Arc<TranscodeTarget>>, Vec<RouteSummary>) {
-        (self.router, self.summaries)
+    /// The tables and the route table.
+    pub(super) fn finish(self) -> (RouteTables, Vec<RouteSummary>) {
+        (self.tables, self.summaries)
     }
 
+    /// Compiles `routes[index]`, either kind.
     pub(super) fn add_route(
         &mut self,
         index: usize,
@@ -70,10 +82,58 @@ impl<'e> RoutesBuilder<'e> {
         metadata: &Arc<MetadataRules>,
     ) {
         let place = format!("routes[{index}]");
-        let Some(grpc) = &route.grpc else {
-            self.errors.push(place, "a route needs `grpc` (a service to transcode)");
-            return;
-        };
+        match (&route.grpc, &route.http) {
+            (Some(grpc), None) => {
+                self.add_grpc_route(&place, grpc, route, config, schema, upstreams, metadata)
+            }
+            (None, Some(http)) => self.add_http_route(&place, http, route, config, upstreams),
+            _ => self.errors.push(
+                place,
+                "set exactly one of `grpc` (a service to transcode) or `http` (a prefix to pass through)",
+            ),
+        }
+    }
+
+    /// The upstream a route names, if it exists and speaks `protocol`;
+    /// errors at `place` otherwise.
+    pub(super) fn upstream_for<'u>(
+        &mut self,
+        place: &str,
+        name: &str,
+        protocol: ProtocolConfig,
+        config: &Config,
+        upstreams: &'u BTreeMap<String, Arc<Upstream>>,
+    ) -> Option<&'u Arc<Upstream>> {
+        match config.upstreams.get(name) {
+            None => {
+                let message = unknown_name("upstream", name, config.upstreams.keys().map(String::as_str));
+                self.errors.push(place, message);
+                None
+            }
+            Some(upstream) if upstream.protocol != protocol => {
+                let wanted = match protocol {
+                    ProtocolConfig::Grpc => "a gRPC upstream (protocol: grpc)",
+                    ProtocolConfig::Http => "an HTTP upstream (protocol: http)",
+                };
+                self.errors.push(place, format!("upstream {name:?} is not {wanted}"));
+                None
+            }
+            // Absent when building it failed: that error is already reported.
+            Some(_) => upstreams.get(name),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_grpc_route(
+        &mut self,
+        place: &str,
+        grpc: &GrpcRouteConfig,
+        route: &RouteConfig,
+        config: &Config,
+        schema: &Schema,
+        upstreams: &BTreeMap<String, Arc<Upstream>>,
+        metadata: &Arc<MetadataRules>,
+    ) {
         let errors_before = self.errors.issues.len();
         let service = schema.pool().get_service_by_name(&grpc.service);
         if service.is_none() {
@@ -81,23 +141,24 @@ impl<'e> RoutesBuilder<'e> {
             let message = unknown_name("service", &grpc.service, known.iter().map(String::as_str));
             self.errors.push(format!("{place}.grpc.service"), message);
         }
-        let upstream = upstreams.get(&grpc.upstream);
-        if !config.upstreams.contains_key(&grpc.upstream) {
-            let message =
-                unknown_name("upstream", &grpc.upstream, config.upstreams.keys().map(String::as_str));
-            self.errors.push(format!("{place}.grpc.upstream"), message);
-        }
+        let upstream_place = format!("{place}.grpc.upstream");
+        let upstream =
+            self.upstream_for(&upstream_place, &grpc.upstream, ProtocolConfig::Grpc, config, upstreams);
         let timeout = duration(route.timeout, self.default_timeout, &format!("{place}.timeout"), self.errors);
         let (Some(service), Some(upstream)) = (service, upstream) else { return };
-        let context = RouteContext {
-            place: &place,
-            upstream,
-            metadata,
-            timeout,
-            json: route.json.or(config.transcoding.json),
-        };
+        if grpc.passthrough.unwrap_or(true) {
+            self.add_grpc_passthrough(
+                place,
+                service.full_name(),
+                upstream,
+                timeout,
+                &config.upstreams[&grpc.upstream],
+            );
+        }
+        let context =
+            RouteContext { place, upstream, metadata, timeout, json: route.json.or(config.transcoding.json) };
         let routes_before = self.summaries.len();
-        for selected in selected_methods(&service, grpc, &place, self.errors) {
+        for selected in selected_methods(&service, grpc, place, self.errors) {
             self.add_method(&selected, schema, config.transcoding.unannotated_methods, &context);
         }
         if self.summaries.len() == routes_before && self.errors.issues.len() == errors_before {
@@ -183,7 +244,7 @@ impl<'e> RoutesBuilder<'e> {
             metadata: context.metadata.clone(),
         }));
         let summary = RouteSummary {
-            method: binding.method.clone(),
+            method: binding.method.to_string(),
             template: binding.template.to_string(),
             target: method.full_name().to_owned(),
             body: match &binding.body {
@@ -194,7 +255,8 @@ impl<'e> RoutesBuilder<'e> {
             response_body: binding.response_body.clone().unwrap_or_default(),
             upstream: context.upstream.name().to_owned(),
         };
-        if let Err(conflict) = self.router.insert(binding.method.clone(), &binding.template, target) {
+        if let Err(conflict) = self.tables.templates.insert(binding.method.clone(), &binding.template, target)
+        {
             let message = format!(
                 "{} {} is bound twice: by {} and by {}",
                 binding.method,

@@ -33,6 +33,12 @@ async fn liveness_readiness_and_routes() {
         routes.iter().any(|r| r["template"] == "/v1/shelves/{shelf}/books/{book}" && r["method"] == "GET"),
         "{body}"
     );
+
+    let (status, body) = json_of(reqwest::get(format!("{base}/upstreams")).await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body[0]["name"], "demo");
+    assert_eq!(body[0]["breaker"], "closed");
+    assert_eq!(body[0]["endpoints"][0]["healthy"], true);
     admin.shutdown().await;
 }
 

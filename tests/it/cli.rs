@@ -25,7 +25,7 @@ fn the_readme_example_validates() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gateway.yaml");
     let (ok, text) = protogate(&["validate", "--config", example]);
     assert!(ok, "{text}");
-    assert!(text.contains("ok, 12 routes"), "{text}");
+    assert!(text.contains("ok, 13 routes"), "{text}");
 }
 
 #[test]

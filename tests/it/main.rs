@@ -5,6 +5,7 @@ mod admin;
 mod balancing;
 mod cli;
 mod demo_backend;
+mod dispatch;
 mod errors;
 mod health;
 mod hostile;

@@ -1,0 +1,187 @@
+//! Pass-through routes compiled: `routes[i]` of the `http` kind become
+//! prefix-table entries, and each transcoded service also takes native
+//! gRPC calls, proxied as they are to its upstream. Every upstream a proxy
+//! target uses gets one HTTP client, shared by its routes.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use http::{HeaderName, HeaderValue, Method};
+
+use super::{RouteSummary, routes::RoutesBuilder, settings::duration};
+use crate::{
+    config::{Config, HeaderRulesConfig, HttpRouteConfig, ProtocolConfig, RouteConfig, UpstreamConfig},
+    proxy::{
+        ClientSettings, HeaderRules, HttpClient, PrefixRewrite, ProxySettings, ProxyTarget, TlsSettings,
+    },
+    router::PrefixKey,
+    upstream::Upstream,
+};
+
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl RoutesBuilder<'_> {
+    /// Compiles a pass-through route.
+    pub(super) fn add_http_route(
+        &mut self,
+        place: &str,
+        http: &HttpRouteConfig,
+        route: &RouteConfig,
+        config: &Config,
+        upstreams: &BTreeMap<String, Arc<Upstream>>,
+    ) {
+        let upstream_place = format!("{place}.http.upstream");
+        let upstream =
+            self.upstream_for(&upstream_place, &http.upstream, ProtocolConfig::Http, config, upstreams);
+        let timeout = duration(route.timeout, self.default_timeout, &format!("{place}.timeout"), self.errors);
+        let rewrite = match (http.strip_prefix, &http.replace_prefix) {
+            (false, None) => PrefixRewrite::Keep,
+            (true, None) => PrefixRewrite::Strip,
+            (false, Some(replacement)) if replacement.starts_with('/') => {
+                PrefixRewrite::Replace(replacement.clone())
+            }
+            (false, Some(_)) => {
+                self.errors.push(format!("{place}.http.replace_prefix"), "must start with /");
+                PrefixRewrite::Keep
+            }
+            (true, Some(_)) => {
+                self.errors.push(format!("{place}.http"), "set `strip_prefix` or `replace_prefix`, not both");
+                PrefixRewrite::Keep
+            }
+        };
+        let methods = self.methods_of(place, &http.methods);
+        let request_headers =
+            self.header_rules(&format!("{place}.http.request_headers"), &http.request_headers);
+        let response_headers =
+            self.header_rules(&format!("{place}.http.response_headers"), &http.response_headers);
+        let Some(upstream) = upstream else { return };
+        let Some(client) = self.client_for(upstream, &config.upstreams[&http.upstream]) else { return };
+        let settings = ProxySettings {
+            prefix: http.prefix.clone(),
+            rewrite,
+            request_headers,
+            response_headers,
+            timeout,
+            preserve_host: http.preserve_host,
+            grpc: false,
+        };
+        let target = Arc::new(ProxyTarget::new(settings, upstream.clone(), client));
+        let key =
+            PrefixKey { prefix: http.prefix.clone(), host: http.host.clone(), methods: methods.clone() };
+        if let Err(error) = self.tables.prefixes.insert(key, target) {
+            return self.errors.push(format!("{place}.http.prefix"), error);
+        }
+        let method_names: Vec<&str> = methods.iter().map(Method::as_str).collect();
+        self.summaries.push(RouteSummary {
+            method: if method_names.is_empty() { "*".into() } else { method_names.join(",") },
+            template: format!("{}{}", http.host.as_deref().unwrap_or(""), http.prefix),
+            target: "pass-through".into(),
+            body: String::new(),
+            response_body: String::new(),
+            upstream: upstream.name().to_owned(),
+        });
+    }
+
+    /// Native gRPC calls to `service`, proxied as they are to `upstream`.
+    pub(super) fn add_grpc_passthrough(
+        &mut self,
+        place: &str,
+        service: &str,
+        upstream: &Arc<Upstream>,
+        timeout: Duration,
+        upstream_config: &UpstreamConfig,
+    ) {
+        let Some(client) = self.client_for(upstream, upstream_config) else { return };
+        let settings = ProxySettings {
+            prefix: "/".into(),
+            rewrite: PrefixRewrite::Keep,
+            request_headers: HeaderRules::default(),
+            response_headers: HeaderRules::default(),
+            timeout,
+            preserve_host: false,
+            grpc: true,
+        };
+        let target = Arc::new(ProxyTarget::new(settings, upstream.clone(), client));
+        if !self.tables.services.insert(service, target) {
+            let message = format!(
+                "{service} already takes native gRPC calls through an earlier route (set passthrough: false on one)"
+            );
+            return self.errors.push(format!("{place}.grpc.passthrough"), message);
+        }
+        self.summaries.push(RouteSummary {
+            method: "POST".into(),
+            template: format!("/{service}/*"),
+            target: "gRPC pass-through".into(),
+            body: String::new(),
+            response_body: String::new(),
+            upstream: upstream.name().to_owned(),
+        });
+    }
+
+    /// The shared client of an upstream, built on first use.
+    fn client_for(&mut self, upstream: &Upstream, config: &UpstreamConfig) -> Option<HttpClient> {
+        if let Some(client) = self.clients.get(upstream.name()) {
+            return Some(client.clone());
+        }
+        let any_tls = config.endpoints.iter().any(|endpoint| endpoint.starts_with("https://"));
+        let settings = ClientSettings {
+            connect_timeout: config.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
+            http2_only: config.http2,
+            tls: any_tls.then(TlsSettings::default),
+        };
+        match HttpClient::new(&settings) {
+            Ok(client) => {
+                self.clients.insert(upstream.name().to_owned(), client.clone());
+                Some(client)
+            }
+            Err(error) => {
+                self.errors.push(format!("upstreams.{}", upstream.name()), error);
+                None
+            }
+        }
+    }
+
+    fn methods_of(&mut self, place: &str, names: &[String]) -> Vec<Method> {
+        let mut methods = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            match Method::from_bytes(name.as_bytes()) {
+                Ok(method) => methods.push(method),
+                Err(_) => self.errors.push(
+                    format!("{place}.http.methods[{index}]"),
+                    format!("{name:?} is not an HTTP method"),
+                ),
+            }
+        }
+        methods
+    }
+
+    fn header_rules(&mut self, place: &str, config: &HeaderRulesConfig) -> HeaderRules {
+        let mut rules = HeaderRules::default();
+        for (name, value) in &config.set {
+            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                (Ok(name), Ok(value)) => rules.set.push((name, value)),
+                (Err(_), _) => {
+                    self.errors.push(format!("{place}.set"), format!("{name:?} is not a header name"))
+                }
+                (_, Err(_)) => self.errors.push(format!("{place}.set.{name}"), "not a valid header value"),
+            }
+        }
+        for (index, name) in config.remove.iter().enumerate() {
+            let lowercase = name.to_ascii_lowercase();
+            match lowercase.strip_suffix('*') {
+                Some(prefix) if HeaderName::from_bytes(format!("{prefix}x").as_bytes()).is_ok() => {
+                    rules.remove_prefixes.push(prefix.to_owned())
+                }
+                Some(_) => self
+                    .errors
+                    .push(format!("{place}.remove[{index}]"), format!("{name:?} is not a header prefix")),
+                None => match HeaderName::from_bytes(lowercase.as_bytes()) {
+                    Ok(name) => rules.remove.push(name),
+                    Err(_) => self
+                        .errors
+                        .push(format!("{place}.remove[{index}]"), format!("{name:?} is not a header name")),
+                },
+            }
+        }
+        rules
+    }
+}
