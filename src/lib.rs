@@ -35,6 +35,7 @@ pub mod demo;
 pub mod error;
 pub mod gateway;
 pub mod http_rule;
+pub mod policy;
 pub mod proto;
 pub mod proxy;
 pub mod router;

@@ -64,6 +64,45 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The admin listener (health, readiness, routes, upstream state).
     pub admin: Option<AdminConfig>,
+    /// Named policies that routes list.
+    #[serde(default)]
+    pub policies: BTreeMap<String, PolicyConfig>,
+    /// Policies every route gets, before its own.
+    #[serde(default)]
+    pub default_policies: Vec<String>,
+}
+
+/// One named policy: exactly one kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Which browser origins may call the route.
+    pub cors: Option<CorsConfig>,
+}
+
+/// A CORS policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Allowed origins: exact (`https://app.example.com`), subdomains
+    /// (`https://*.example.com`), or `*`.
+    pub allow_origins: Vec<String>,
+    /// Allowed methods (default GET, HEAD, POST, PUT, PATCH, DELETE).
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    /// Allowed request headers (default authorization, content-type); `*`
+    /// allows whatever a preflight asks for.
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// Response headers pages may read, besides the rate-limit headers
+    /// (CORS has no wildcard: list `grpc-metadata-*` names one by one).
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// Allow cookies and credentials (default false).
+    #[serde(default)]
+    pub allow_credentials: bool,
+    /// How long a browser may cache a preflight answer (default 10m).
+    pub max_age: Option<Duration>,
 }
 
 /// The admin listener.
@@ -172,6 +211,9 @@ pub struct RouteConfig {
     /// JSON switches for this route, over the gateway's.
     #[serde(default)]
     pub json: JsonConfig,
+    /// Named policies for this route, after `default_policies`.
+    #[serde(default)]
+    pub policies: Vec<String>,
 }
 
 /// A transcoded service.

@@ -9,6 +9,7 @@
 mod compile;
 mod issues;
 mod passthrough;
+mod policies;
 mod resilience;
 mod routes;
 mod settings;
@@ -21,6 +22,7 @@ pub use issues::{CompileErrors, ConfigIssue};
 pub use table::routes_table;
 
 use crate::{
+    policy::PolicyChain,
     proxy::ProxyTarget,
     router::{PrefixTable, Router, RouterBuilder, ServiceTable},
     transcode::target::TranscodeTarget,
@@ -59,24 +61,33 @@ pub struct RouteSummary {
     pub upstream: String,
 }
 
+/// A target and the policies that guard it: what a routing table holds.
+#[derive(Debug)]
+pub struct Guarded<T> {
+    /// The target.
+    pub target: T,
+    /// The route's policy chain.
+    pub policies: Arc<PolicyChain>,
+}
+
 /// The three indexes of the one routing table (see [`crate::router`]).
 #[derive(Default)]
 pub struct RouteTables {
     /// Transcoded bindings, by template.
-    pub templates: RouterBuilder<Arc<TranscodeTarget>>,
+    pub templates: RouterBuilder<Arc<Guarded<TranscodeTarget>>>,
     /// Pass-through routes, by prefix.
-    pub prefixes: PrefixTable<Arc<ProxyTarget>>,
+    pub prefixes: PrefixTable<Arc<Guarded<ProxyTarget>>>,
     /// Native gRPC pass-through, by service.
-    pub services: ServiceTable<Arc<ProxyTarget>>,
+    pub services: ServiceTable<Arc<Guarded<ProxyTarget>>>,
 }
 
 /// A compiled configuration.
 pub struct Runtime {
     listen: SocketAddr,
     admin_listen: Option<SocketAddr>,
-    router: Router<Arc<TranscodeTarget>>,
-    prefixes: PrefixTable<Arc<ProxyTarget>>,
-    services: ServiceTable<Arc<ProxyTarget>>,
+    router: Router<Arc<Guarded<TranscodeTarget>>>,
+    prefixes: PrefixTable<Arc<Guarded<ProxyTarget>>>,
+    services: ServiceTable<Arc<Guarded<ProxyTarget>>>,
     routes: Vec<RouteSummary>,
     limits: Limits,
     upstreams: BTreeMap<String, Arc<Upstream>>,
@@ -100,17 +111,17 @@ impl Runtime {
     }
 
     /// The routing table.
-    pub fn router(&self) -> &Router<Arc<TranscodeTarget>> {
+    pub fn router(&self) -> &Router<Arc<Guarded<TranscodeTarget>>> {
         &self.router
     }
 
     /// The pass-through routes.
-    pub fn prefixes(&self) -> &PrefixTable<Arc<ProxyTarget>> {
+    pub fn prefixes(&self) -> &PrefixTable<Arc<Guarded<ProxyTarget>>> {
         &self.prefixes
     }
 
     /// The services that take native gRPC calls.
-    pub fn services(&self) -> &ServiceTable<Arc<ProxyTarget>> {
+    pub fn services(&self) -> &ServiceTable<Arc<Guarded<ProxyTarget>>> {
         &self.services
     }
 

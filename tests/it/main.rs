@@ -11,6 +11,7 @@ mod health;
 mod hostile;
 mod library;
 mod metadata;
+mod policies;
 mod proxy;
 mod readme;
 mod support;
