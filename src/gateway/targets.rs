@@ -2,7 +2,7 @@
 //! with its body read within the limits, and a pass-through route found by
 //! the longest prefix of the normalised path, with its body streaming.
 
-use std::{borrow::Cow, net::SocketAddr, sync::Arc, time::Instant};
+use std::{borrow::Cow, net::SocketAddr, time::Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, Uri, header, uri::PathAndQuery};
@@ -12,9 +12,8 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use crate::{
     body::{BoxError, ResponseBody, full},
     error::GatewayError,
-    proxy::ProxyTarget,
     router::{RouteError, normalize_path},
-    runtime::{Guarded, Runtime},
+    runtime::{ProxiedRoute, Runtime},
     transcode::target::{TranscodeRequest, TranscodeTarget},
 };
 
@@ -49,8 +48,9 @@ where
 pub(super) fn find_prefix<B>(
     runtime: &Runtime,
     request: Request<B>,
-) -> Result<(Arc<Guarded<ProxyTarget>>, Request<B>), GatewayError> {
-    let not_found = || GatewayError::from((RouteError::NotFound, request.method(), request.uri().path()));
+) -> Result<(ProxiedRoute, Request<B>), Box<GatewayError>> {
+    let not_found =
+        || Box::new(GatewayError::from((RouteError::NotFound, request.method(), request.uri().path())));
     let Some(path) = normalize_path(request.uri().path()).map(Cow::into_owned) else {
         return Err(not_found());
     };
@@ -63,7 +63,7 @@ pub(super) fn find_prefix<B>(
         return Err(not_found());
     };
     let request = with_path(request, &path)
-        .ok_or_else(|| GatewayError::bad_request("the request path cannot be normalised"))?;
+        .ok_or_else(|| Box::new(GatewayError::bad_request("the request path cannot be normalised")))?;
     Ok((route, request))
 }
 

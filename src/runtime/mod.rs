@@ -70,24 +70,30 @@ pub struct Guarded<T> {
     pub policies: Arc<PolicyChain>,
 }
 
+/// A transcoded binding's entry in the routing table.
+pub type TranscodedRoute = Arc<Guarded<TranscodeTarget>>;
+
+/// A pass-through route's (or a native gRPC service's) entry in the routing table.
+pub type ProxiedRoute = Arc<Guarded<ProxyTarget>>;
+
 /// The three indexes of the one routing table (see [`crate::router`]).
 #[derive(Default)]
 pub struct RouteTables {
     /// Transcoded bindings, by template.
-    pub templates: RouterBuilder<Arc<Guarded<TranscodeTarget>>>,
+    pub templates: RouterBuilder<TranscodedRoute>,
     /// Pass-through routes, by prefix.
-    pub prefixes: PrefixTable<Arc<Guarded<ProxyTarget>>>,
+    pub prefixes: PrefixTable<ProxiedRoute>,
     /// Native gRPC pass-through, by service.
-    pub services: ServiceTable<Arc<Guarded<ProxyTarget>>>,
+    pub services: ServiceTable<ProxiedRoute>,
 }
 
 /// A compiled configuration.
 pub struct Runtime {
     listen: SocketAddr,
     admin_listen: Option<SocketAddr>,
-    router: Router<Arc<Guarded<TranscodeTarget>>>,
-    prefixes: PrefixTable<Arc<Guarded<ProxyTarget>>>,
-    services: ServiceTable<Arc<Guarded<ProxyTarget>>>,
+    router: Router<TranscodedRoute>,
+    prefixes: PrefixTable<ProxiedRoute>,
+    services: ServiceTable<ProxiedRoute>,
     routes: Vec<RouteSummary>,
     limits: Limits,
     upstreams: BTreeMap<String, Arc<Upstream>>,
@@ -111,17 +117,17 @@ impl Runtime {
     }
 
     /// The routing table.
-    pub fn router(&self) -> &Router<Arc<Guarded<TranscodeTarget>>> {
+    pub fn router(&self) -> &Router<TranscodedRoute> {
         &self.router
     }
 
     /// The pass-through routes.
-    pub fn prefixes(&self) -> &PrefixTable<Arc<Guarded<ProxyTarget>>> {
+    pub fn prefixes(&self) -> &PrefixTable<ProxiedRoute> {
         &self.prefixes
     }
 
     /// The services that take native gRPC calls.
-    pub fn services(&self) -> &ServiceTable<Arc<Guarded<ProxyTarget>>> {
+    pub fn services(&self) -> &ServiceTable<ProxiedRoute> {
         &self.services
     }
 
