@@ -14,6 +14,7 @@ use crate::{
     schema::Schema,
     transcode::{
         bind::{BindOptions, RequestBinder},
+        idempotency::is_idempotent,
         metadata::MetadataRules,
         render::{RenderOptions, ResponseRenderer},
         target::{TargetParts, TranscodeTarget},
@@ -181,6 +182,7 @@ impl<'e> RoutesBuilder<'e> {
             upstream: context.upstream.clone(),
             timeout: context.timeout,
             metadata: context.metadata.clone(),
+            idempotent: is_idempotent(method, &binding.method),
         }));
         let summary = RouteSummary {
             method: binding.method.clone(),
