@@ -191,6 +191,7 @@ impl From<ProxyError> for GatewayError {
             // Client-building errors are compile errors; they reach no request.
             ProxyError::Pem { .. }
             | ProxyError::NativeRoots(_)
+            | ProxyError::ServerName(_)
             | ProxyError::Tls(_)
             | ProxyError::Internal(_) => Self::from_grpc(Code::Internal, message),
         }

@@ -9,13 +9,15 @@
 //! This room reads files; it starts nothing.
 
 mod resilience;
+mod transport;
 mod units;
 
 use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Deserialize;
 
-pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig};
+pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
+pub use transport::{CompressionConfig, TlsConfig};
 pub use units::{ByteSize, Duration, Ratio};
 
 /// A config that cannot be read or parsed.
@@ -137,12 +139,14 @@ pub struct UpstreamConfig {
     /// What it speaks (default grpc).
     #[serde(default)]
     pub protocol: ProtocolConfig,
-    /// Endpoint URIs, `http://host:port` (or `https://` for `protocol: http`).
+    /// Endpoint URIs, `http://host:port` or `https://host:port`.
     pub endpoints: Vec<String>,
     /// HTTP upstreams: speak HTTP/2 only (prior knowledge over cleartext);
     /// default false (HTTP/1.1, or HTTP/2 when TLS's ALPN agrees).
     #[serde(default)]
     pub http2: bool,
+    /// TLS for the `https://` endpoints (default: the system's roots).
+    pub tls: Option<TlsConfig>,
     /// The time allowed to open a connection (default 1s).
     pub connect_timeout: Option<Duration>,
     /// The largest reply message accepted (default 4MiB).
@@ -161,6 +165,12 @@ pub struct UpstreamConfig {
     pub failure_codes: Option<Vec<String>>,
     /// Active health checks of each endpoint (default: none).
     pub health_check: Option<HealthCheckConfig>,
+    /// Retries of failed calls (default: none).
+    #[serde(default)]
+    pub retry: RetryConfig,
+    /// gRPC: compress requests (default none; gzip'd replies are always accepted).
+    #[serde(default)]
+    pub compression: CompressionConfig,
 }
 
 /// Active health checks of an upstream's endpoints.
@@ -190,7 +200,7 @@ pub struct HealthCheckConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProtocolConfig {
-    /// gRPC (HTTP/2 cleartext).
+    /// gRPC (HTTP/2; cleartext, or TLS for `https://` endpoints).
     #[default]
     Grpc,
     /// Plain HTTP, for pass-through routes.

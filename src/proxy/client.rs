@@ -5,28 +5,29 @@
 //! It speaks HTTP/1.1, and HTTP/2 where it can: over `https://` by ALPN,
 //! over cleartext only with prior knowledge (`http2_only`, and always for
 //! native gRPC calls). TLS trusts the configured CA file, or the system's
-//! roots without one; a client certificate may be presented (mTLS).
+//! roots without one; a client certificate may be presented (mTLS), and
+//! `server_name` replaces the endpoint's host as the name checked and sent.
 //!
 //! hyper-util may resend a request on a pooled connection that closed
 //! before the request was written (it never reached the backend); the
 //! client adds no other retry.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper_rustls::{ConfigBuilderExt, HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::{ConfigBuilderExt, FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::{
     client::legacy::{Client, ResponseFuture, connect::HttpConnector},
     rt::{TokioExecutor, TokioTimer},
 };
 use rustls::{
     ClientConfig, RootCertStore,
-    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+    pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject},
 };
 
 use super::ProxyError;
-use crate::body::BoxError;
+use crate::{body::BoxError, upstream::TlsSettings};
 
 /// How often an idle HTTP/2 connection is pinged to find dead peers.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -49,24 +50,6 @@ pub struct ClientSettings {
     pub tls: Option<TlsSettings>,
 }
 
-/// TLS towards an upstream.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TlsSettings {
-    /// PEM file of the CA certificates to trust instead of the system's roots.
-    pub ca_file: Option<PathBuf>,
-    /// A client certificate to present (mTLS).
-    pub identity: Option<ClientIdentity>,
-}
-
-/// A client certificate and its key, as PEM files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientIdentity {
-    /// The certificate chain, leaf first.
-    pub cert_file: PathBuf,
-    /// The private key (PKCS#8, PKCS#1 or SEC1).
-    pub key_file: PathBuf,
-}
-
 /// The client of one upstream. Cloning shares its connection pools.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
@@ -81,25 +64,27 @@ impl HttpClient {
     /// Must run inside a Tokio runtime.
     pub fn new(settings: &ClientSettings) -> Result<Self, ProxyError> {
         let tls = tls_config(settings.tls.as_ref())?;
+        let server_name = match settings.tls.as_ref().and_then(|tls| tls.server_name.clone()) {
+            Some(name) => Some(ServerName::try_from(name.clone()).map_err(|_| ProxyError::ServerName(name))?),
+            None => None,
+        };
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout((!settings.connect_timeout.is_zero()).then_some(settings.connect_timeout));
-        let h2_connector = HttpsConnectorBuilder::new()
-            .with_tls_config(tls.clone())
-            .https_or_http()
-            .enable_http2()
-            .wrap_connector(tcp.clone());
+        let connector = |config: ClientConfig| {
+            let builder = HttpsConnectorBuilder::new().with_tls_config(config).https_or_http();
+            match &server_name {
+                Some(name) => builder.with_server_name_resolver(FixedServerNameResolver::new(name.clone())),
+                None => builder,
+            }
+        };
+        let h2_connector = connector(tls.clone()).enable_http2().wrap_connector(tcp.clone());
         let h2 = builder().http2_only(true).build(h2_connector);
         let negotiated = if settings.http2_only {
             h2.clone()
         } else {
-            let connector = HttpsConnectorBuilder::new()
-                .with_tls_config(tls)
-                .https_or_http()
-                .enable_all_versions()
-                .wrap_connector(tcp);
-            builder().build(connector)
+            builder().build(connector(tls).enable_all_versions().wrap_connector(tcp))
         };
         Ok(Self { negotiated, h2 })
     }
@@ -148,8 +133,8 @@ fn tls_config(settings: Option<&TlsSettings>) -> Result<ClientConfig, ProxyError
 }
 
 /// Every certificate in a PEM file; at least one.
-fn read_certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, ProxyError> {
-    let pem = |source| ProxyError::Pem { path: path.clone(), source };
+fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ProxyError> {
+    let pem = |source| ProxyError::Pem { path: path.to_path_buf(), source };
     let certificates =
         CertificateDer::pem_file_iter(path).map_err(pem)?.collect::<Result<Vec<_>, _>>().map_err(pem)?;
     if certificates.is_empty() {

@@ -133,7 +133,7 @@ impl RoutesBuilder<'_> {
         let settings = ClientSettings {
             connect_timeout: config.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
             http2_only: config.http2,
-            tls: any_tls.then(TlsSettings::default),
+            tls: upstream.tls().cloned().or_else(|| any_tls.then(TlsSettings::default)),
         };
         match HttpClient::new(&settings) {
             Ok(client) => {

@@ -20,6 +20,7 @@ use crate::{
     schema::Schema,
     transcode::{
         bind::{BindOptions, RequestBinder},
+        idempotency::is_idempotent,
         metadata::MetadataRules,
         render::{RenderOptions, ResponseRenderer},
         target::{TargetParts, TranscodeTarget},
@@ -253,6 +254,7 @@ impl<'e> RoutesBuilder<'e> {
             upstream: context.upstream.clone(),
             timeout: context.timeout,
             metadata: context.metadata.clone(),
+            idempotent: is_idempotent(method, &binding.method),
         });
         let guarded = Arc::new(Guarded { target, policies: context.chain.clone() });
         let summary = RouteSummary {

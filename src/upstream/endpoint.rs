@@ -14,7 +14,7 @@ use std::{
 };
 
 use http::Uri;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig};
 
 use super::{UpstreamProtocol, UpstreamSettings};
 
@@ -126,17 +126,28 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// The endpoint at `uri`, its channel created (not connected).
-    pub(super) fn new(uri: Uri, settings: &UpstreamSettings) -> Self {
-        let channel = (settings.protocol == UpstreamProtocol::Grpc).then(|| {
-            tonic::transport::Endpoint::from(uri.clone())
-                .connect_timeout(settings.connect_timeout)
-                .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(30))
-                .keep_alive_while_idle(true)
-                .connect_lazy()
-        });
-        Self { uri, channel, state: EndpointState::default() }
+    /// The endpoint at `uri`, its channel created (not connected); `tls`
+    /// applies to a gRPC channel to an `https://` endpoint.
+    pub(super) fn new(
+        uri: Uri,
+        settings: &UpstreamSettings,
+        tls: Option<&ClientTlsConfig>,
+    ) -> Result<Self, tonic::transport::Error> {
+        let channel = match settings.protocol {
+            UpstreamProtocol::Http => None,
+            UpstreamProtocol::Grpc => {
+                let mut endpoint = tonic::transport::Endpoint::from(uri.clone())
+                    .connect_timeout(settings.connect_timeout)
+                    .tcp_nodelay(true)
+                    .http2_keep_alive_interval(Duration::from_secs(30))
+                    .keep_alive_while_idle(true);
+                if let (Some("https"), Some(tls)) = (uri.scheme_str(), tls) {
+                    endpoint = endpoint.tls_config(tls.clone())?;
+                }
+                Some(endpoint.connect_lazy())
+            }
+        };
+        Ok(Self { uri, channel, state: EndpointState::default() })
     }
 
     /// The endpoint's URI.

@@ -8,6 +8,9 @@
 //! [`Picked::finish`]; balancing, health, outlier ejection and the circuit
 //! breaker live behind those two calls.
 //!
+//! A call that fails may be tried again through [`Upstream::tries`]
+//! (src/upstream/retry.rs), within the upstream's retry budget.
+//!
 //! Targets never learn how an endpoint was chosen.
 
 mod balance;
@@ -16,15 +19,15 @@ mod endpoint;
 mod failure;
 mod health;
 mod outlier;
+mod picked;
+mod retry;
+mod settings;
 mod snapshot;
+mod tls;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Instant};
 
 use http::{StatusCode, Uri};
-use tonic::transport::Channel;
 
 pub use balance::Balancing;
 pub use breaker::{BreakerSettings, BreakerState};
@@ -33,55 +36,36 @@ pub use failure::{FailureCodes, code_named, code_names};
 use health::HealthGuard;
 pub use health::{HealthCheckKind, HealthCheckSettings};
 pub use outlier::OutlierSettings;
+pub use picked::Picked;
+pub use retry::{RetrySettings, Tries, TryFailure, is_idempotent_method, never_sent};
+pub use settings::{UpstreamError, UpstreamProtocol, UpstreamSettings, endpoint_uri};
 pub use snapshot::{EndpointSnapshot, UpstreamSnapshot};
+pub use tls::{ClientIdentity, TlsFileError, TlsSettings};
 
 use balance::Balancer;
-use breaker::{Breaker, Permit};
+use breaker::Breaker;
 use endpoint::InFlight;
 use outlier::OutlierDetector;
+use retry::RetryPolicy;
 
-/// What an upstream speaks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum UpstreamProtocol {
-    /// gRPC over HTTP/2: transcoded routes and native gRPC pass-through.
-    #[default]
-    Grpc,
-    /// Plain HTTP/1.1 or HTTP/2: pass-through routes.
-    Http,
-}
-
-/// How an upstream is reached. (`Default` is for tests: no endpoints, no
-/// timeouts.)
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpstreamSettings {
-    /// What it speaks.
-    pub protocol: UpstreamProtocol,
-    /// Endpoint URIs, checked by [`endpoint_uri`].
-    pub endpoints: Vec<Uri>,
-    /// The time allowed to open a TCP connection.
-    pub connect_timeout: Duration,
-    /// The largest reply message accepted from it.
-    pub max_response_bytes: usize,
-    /// Active health checks of its endpoints, if any.
-    pub health_check: Option<HealthCheckSettings>,
-    /// How calls spread over the endpoints.
-    pub balancing: Balancing,
-    /// When endpoints are ejected.
-    pub outlier: OutlierSettings,
-    /// When the breaker opens and closes.
-    pub breaker: BreakerSettings,
-    /// The gRPC codes that count as failures.
-    pub failure_codes: FailureCodes,
-}
-
-/// An endpoint that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid endpoint {endpoint:?}: {reason}")]
-pub struct UpstreamError {
-    /// The endpoint as configured.
-    pub endpoint: String,
-    /// Why it cannot be used.
-    pub reason: String,
+/// An upstream that cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// It has no endpoint.
+    #[error("no endpoints")]
+    NoEndpoints,
+    /// A TLS file cannot be read.
+    #[error(transparent)]
+    TlsFile(#[from] TlsFileError),
+    /// The TLS settings were refused (a malformed certificate or key).
+    #[error("TLS settings refused for {uri}: {source}")]
+    Tls {
+        /// The endpoint.
+        uri: Uri,
+        /// tonic's reason.
+        #[source]
+        source: tonic::transport::Error,
+    },
 }
 
 /// No endpoint can take a call now: a 503 UNAVAILABLE at once.
@@ -119,6 +103,9 @@ pub enum Outcome {
 pub struct Upstream {
     pool: Arc<Pool>,
     max_response_bytes: usize,
+    gzip_requests: bool,
+    /// TLS towards its `https://` endpoints, for clients built outside this room.
+    tls: Option<TlsSettings>,
     /// Stops the health checks when the upstream is dropped.
     _health: Option<HealthGuard>,
 }
@@ -133,49 +120,30 @@ struct Pool {
     outlier: OutlierDetector,
     breaker: Breaker,
     failure_codes: FailureCodes,
-}
-
-/// An endpoint chosen for one call, counted in its in-flight calls until
-/// dropped. Dropping it without [`Picked::finish`] counts as
-/// [`Outcome::Ignored`].
-#[derive(Debug)]
-pub struct Picked {
-    pool: Arc<Pool>,
-    index: usize,
-    in_flight: InFlight,
-    permit: Permit,
-    reported: bool,
-}
-
-/// Checks an endpoint as written in the config: `http://host:port`, or
-/// `https://host:port` for an HTTP upstream.
-pub fn endpoint_uri(endpoint: &str, protocol: UpstreamProtocol) -> Result<Uri, UpstreamError> {
-    let invalid = |reason: String| UpstreamError { endpoint: endpoint.to_owned(), reason };
-    let uri: Uri = endpoint.parse().map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
-    match (uri.scheme_str(), protocol) {
-        (Some("http"), _) | (Some("https"), UpstreamProtocol::Http) => {}
-        (Some("https"), UpstreamProtocol::Grpc) => {
-            return Err(invalid("TLS to gRPC upstreams is not supported yet (use http://)".into()));
-        }
-        (Some(other), _) => return Err(invalid(format!("scheme {other:?} is not supported (use http://)"))),
-        (None, _) => return Err(invalid("no scheme (write http://host:port)".into())),
-    }
-    if uri.host().is_none() {
-        return Err(invalid("no host".into()));
-    }
-    Ok(uri)
+    retry: RetryPolicy,
 }
 
 impl Upstream {
-    /// Prepares every endpoint and starts their health checks, if any; only
-    /// the checks connect before the first call. `None` without endpoints.
-    /// Must run inside a Tokio runtime.
-    pub fn new(name: &str, settings: &UpstreamSettings) -> Option<Self> {
+    /// Prepares every endpoint (reading TLS files) and starts their health
+    /// checks, if any; only the checks connect before the first call. Must
+    /// run inside a Tokio runtime.
+    pub fn new(name: &str, settings: &UpstreamSettings) -> Result<Self, BuildError> {
         if settings.endpoints.is_empty() {
-            return None;
+            return Err(BuildError::NoEndpoints);
         }
-        let endpoints: Vec<_> =
-            settings.endpoints.iter().map(|uri| Arc::new(Endpoint::new(uri.clone(), settings))).collect();
+        let tls = match (settings.protocol, &settings.tls) {
+            (UpstreamProtocol::Http, _) => None,
+            (UpstreamProtocol::Grpc, tls) => Some(tls.clone().unwrap_or_default().grpc_config()?),
+        };
+        let endpoints = settings
+            .endpoints
+            .iter()
+            .map(|uri| {
+                Endpoint::new(uri.clone(), settings, tls.as_ref())
+                    .map(Arc::new)
+                    .map_err(|source| BuildError::Tls { uri: uri.clone(), source })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let pool = Pool {
             name: name.to_owned(),
             endpoints,
@@ -183,10 +151,22 @@ impl Upstream {
             outlier: OutlierDetector::new(settings.outlier),
             breaker: Breaker::new(settings.breaker),
             failure_codes: settings.failure_codes,
+            retry: RetryPolicy::new(settings.retry),
         };
         let health =
             settings.health_check.as_ref().map(|checks| health::start(name, &pool.endpoints, checks));
-        Some(Self { pool: Arc::new(pool), max_response_bytes: settings.max_response_bytes, _health: health })
+        Ok(Self {
+            pool: Arc::new(pool),
+            max_response_bytes: settings.max_response_bytes,
+            gzip_requests: settings.gzip_requests,
+            tls: settings.tls.clone(),
+            _health: health,
+        })
+    }
+
+    /// TLS towards its `https://` endpoints, as configured.
+    pub fn tls(&self) -> Option<&TlsSettings> {
+        self.tls.as_ref()
     }
 
     /// The upstream's name in the config.
@@ -197,6 +177,11 @@ impl Upstream {
     /// The largest reply message accepted from it.
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
+    }
+
+    /// gRPC: whether requests are sent gzip'd.
+    pub fn gzip_requests(&self) -> bool {
+        self.gzip_requests
     }
 
     /// The endpoints, in config order.
@@ -226,10 +211,21 @@ impl Upstream {
     }
 
     fn pick_at(&self, now: Instant) -> Result<Picked, Unavailable> {
+        self.pick_avoiding(0, now)
+    }
+
+    /// Like [`Upstream::pick`], but the endpoints whose bit is set in
+    /// `avoid` are chosen only when no other is a candidate.
+    fn pick_avoiding(&self, avoid: u64, now: Instant) -> Result<Picked, Unavailable> {
         let pool = &self.pool;
-        let endpoint = pool
-            .balancer
-            .choose(&pool.endpoints, |endpoint| endpoint.state().is_candidate(now))
+        let avoided = |index: usize| {
+            u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i)).is_some_and(|bit| avoid & bit != 0)
+        };
+        let candidate = |_: usize, endpoint: &Endpoint| endpoint.state().is_candidate(now);
+        let endpoint = (avoid != 0)
+            .then(|| pool.balancer.choose(&pool.endpoints, |i, e| candidate(i, e) && !avoided(i)))
+            .flatten()
+            .or_else(|| pool.balancer.choose(&pool.endpoints, candidate))
             .and_then(|index| Some((index, pool.endpoints.get(index)?.clone())));
         let Some((index, endpoint)) = endpoint else {
             return Err(Unavailable::NoHealthyEndpoint { upstream: pool.name.clone() });
@@ -258,41 +254,6 @@ impl Upstream {
     }
 }
 
-impl Picked {
-    /// The endpoint's gRPC channel (`None` for an HTTP upstream).
-    pub fn channel(&self) -> Option<Channel> {
-        self.in_flight.endpoint().channel().cloned()
-    }
-
-    /// The endpoint's URI.
-    pub fn uri(&self) -> &Uri {
-        self.in_flight.endpoint().uri()
-    }
-
-    /// Reports how the call went, to outlier detection and the breaker.
-    pub fn finish(self, outcome: Outcome) {
-        self.finish_at(outcome, Instant::now());
-    }
-
-    fn finish_at(mut self, outcome: Outcome, now: Instant) {
-        self.report(outcome, now);
-    }
-
-    fn report(&mut self, outcome: Outcome, now: Instant) {
-        self.reported = true;
-        self.pool.outlier.record(&self.pool.endpoints, self.index, outcome, now);
-        self.pool.breaker.record(self.permit, outcome, now);
-    }
-}
-
-impl Drop for Picked {
-    fn drop(&mut self) {
-        if !self.reported {
-            self.report(Outcome::Ignored, Instant::now());
-        }
-    }
-}
-
 /// Settings for unit tests: `size` gRPC endpoints on ports nothing listens on.
 #[cfg(test)]
 fn test_settings(size: usize) -> UpstreamSettings {
@@ -301,7 +262,7 @@ fn test_settings(size: usize) -> UpstreamSettings {
         endpoints: (0..size)
             .map(|i| Uri::from_maybe_shared(format!("http://127.0.0.1:{}", i + 1)).unwrap())
             .collect(),
-        connect_timeout: Duration::from_secs(1),
+        connect_timeout: std::time::Duration::from_secs(1),
         max_response_bytes: 1 << 20,
         ..Default::default()
     }

@@ -92,7 +92,11 @@ mod tests {
 
     fn pool(size: usize) -> Vec<Arc<Endpoint>> {
         let settings: UpstreamSettings = test_settings(size);
-        settings.endpoints.iter().map(|uri| Arc::new(Endpoint::new(uri.clone(), &settings))).collect()
+        settings
+            .endpoints
+            .iter()
+            .map(|uri| Arc::new(Endpoint::new(uri.clone(), &settings, None).unwrap()))
+            .collect()
     }
 
     fn fail(detector: &OutlierDetector, pool: &[Arc<Endpoint>], index: usize, times: u32, now: Instant) {

@@ -1,6 +1,8 @@
 //! The upstream as a whole, with the time injected: picks, refusals,
 //! in-flight accounting, snapshots.
 
+use std::time::Duration;
+
 use super::*;
 
 fn upstream(size: usize, breaker: BreakerSettings) -> Upstream {
