@@ -8,6 +8,7 @@
 //!
 //! This room reads files; it starts nothing.
 
+mod rate_limit;
 mod resilience;
 mod units;
 
@@ -15,6 +16,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Deserialize;
 
+pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig};
 pub use units::{ByteSize, Duration, Ratio};
 

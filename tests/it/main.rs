@@ -12,6 +12,7 @@ mod hostile;
 mod library;
 mod metadata;
 mod proxy;
+mod rate_limit;
 mod readme;
 mod support;
 mod transcoding;
