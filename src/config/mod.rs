@@ -8,6 +8,7 @@
 //!
 //! This room reads files; it starts nothing.
 
+mod rate_limit;
 mod resilience;
 mod transport;
 mod units;
@@ -16,6 +17,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Deserialize;
 
+pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
 pub use transport::{CompressionConfig, TlsConfig};
 pub use units::{ByteSize, Duration, Ratio};

@@ -12,5 +12,6 @@
 
 mod chain;
 pub mod cors;
+pub mod rate_limit;
 
 pub use chain::{Admission, PolicyChain};

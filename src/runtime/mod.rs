@@ -10,6 +10,7 @@ mod compile;
 mod issues;
 mod passthrough;
 mod policies;
+mod rate_limit;
 mod resilience;
 mod routes;
 mod settings;
@@ -19,6 +20,7 @@ use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 pub use compile::compile;
 pub use issues::{CompileErrors, ConfigIssue};
+pub use rate_limit::rate_limit_settings;
 pub use table::routes_table;
 
 use crate::{

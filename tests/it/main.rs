@@ -14,6 +14,7 @@ mod metadata;
 mod policies;
 mod proxy;
 mod proxy_retry;
+mod rate_limit;
 mod readme;
 mod retry;
 mod support;
