@@ -56,13 +56,13 @@ impl Gateway {
     {
         let received_at = Instant::now();
         let runtime = self.runtime.load_full();
-        if is_grpc(request.headers()) {
-            if let Some(proxy) = runtime.services().lookup(request.uri().path()) {
-                return match proxy.call(request, peer).await {
-                    Ok(response) => response,
-                    Err(error) => GatewayError::from(error).into_grpc_response(),
-                };
-            }
+        if is_grpc(request.headers())
+            && let Some(proxy) = runtime.services().lookup(request.uri().path())
+        {
+            return match proxy.call(request, peer).await {
+                Ok(response) => response,
+                Err(error) => GatewayError::from(error).into_grpc_response(),
+            };
         }
         let result = match runtime.router().lookup(request.method(), request.uri().path()) {
             Ok(found) => {
