@@ -8,6 +8,7 @@
 //!
 //! This room reads files; it starts nothing.
 
+mod auth;
 mod resilience;
 mod units;
 
@@ -15,6 +16,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Deserialize;
 
+pub use auth::{ApiKeyConfig, ApiKeyEntryConfig, JwksConfig, JwtConfig, TokenCacheConfig};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig};
 pub use units::{ByteSize, Duration, Ratio};
 
