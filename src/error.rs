@@ -12,6 +12,7 @@ use tonic::Code;
 
 use crate::{
     body::{ResponseBody, full},
+    policy::auth::{AuthError, Scheme},
     policy::rate_limit::Decision,
     proxy::ProxyError,
     router::RouteError,
@@ -84,6 +85,19 @@ impl GatewayError {
         error
     }
 
+    /// A request without valid credentials: 401 UNAUTHENTICATED, with the
+    /// `WWW-Authenticate` challenge that says what to send.
+    pub fn unauthenticated(message: impl Into<String>, challenge: HeaderValue) -> Self {
+        let mut error = Self::new(StatusCode::UNAUTHORIZED, Code::Unauthenticated, message);
+        error.headers.insert(header::WWW_AUTHENTICATE, challenge);
+        error
+    }
+
+    /// A caller who may not do this: 403 PERMISSION_DENIED.
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, Code::PermissionDenied, message)
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -97,6 +111,11 @@ impl GatewayError {
     /// The message.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The headers that go with the response (`Allow`, `WWW-Authenticate`...).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
     }
 
     /// The response: the JSON body and the headers that go with it.
@@ -195,6 +214,39 @@ impl From<TranscodeError> for GatewayError {
     }
 }
 
+impl From<AuthError> for GatewayError {
+    /// 401 with a challenge (RFC 6750 for bearer tokens: `Bearer` when no
+    /// token was sent, `Bearer error="invalid_token"` for a bad one), 403
+    /// with `insufficient_scope`, 503 when keys are not available.
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Missing(scheme, message) => {
+                let challenge = match scheme {
+                    Scheme::Bearer => "Bearer",
+                    Scheme::ApiKey => "ApiKey",
+                };
+                Self::unauthenticated(message, HeaderValue::from_static(challenge))
+            }
+            AuthError::Invalid(scheme, message) => {
+                let challenge = match scheme {
+                    Scheme::Bearer => r#"Bearer error="invalid_token""#,
+                    Scheme::ApiKey => "ApiKey",
+                };
+                Self::unauthenticated(message, HeaderValue::from_static(challenge))
+            }
+            AuthError::Forbidden(message) => {
+                let mut error = Self::permission_denied(message);
+                error.headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="insufficient_scope""#),
+                );
+                error
+            }
+            AuthError::Unavailable(message) => Self::from_grpc(Code::Unavailable, message),
+        }
+    }
+}
+
 impl From<ProxyError> for GatewayError {
     fn from(error: ProxyError) -> Self {
         let message = error.to_string();
@@ -271,6 +323,33 @@ mod tests {
         assert_eq!(headers["ratelimit-remaining"], "0");
         assert_eq!(headers["ratelimit-reset"], "4");
         assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn auth_refusals_carry_their_status_and_challenge() {
+        let cases = [
+            (AuthError::Missing(Scheme::Bearer, "m".into()), 401, Code::Unauthenticated, Some("Bearer")),
+            (
+                AuthError::Invalid(Scheme::Bearer, "m".into()),
+                401,
+                Code::Unauthenticated,
+                Some(r#"Bearer error="invalid_token""#),
+            ),
+            (AuthError::Invalid(Scheme::ApiKey, "m".into()), 401, Code::Unauthenticated, Some("ApiKey")),
+            (
+                AuthError::Forbidden("m".into()),
+                403,
+                Code::PermissionDenied,
+                Some(r#"Bearer error="insufficient_scope""#),
+            ),
+            (AuthError::Unavailable("m".into()), 503, Code::Unavailable, None),
+        ];
+        for (auth, status, code, challenge) in cases {
+            let error = GatewayError::from(auth);
+            assert_eq!((error.status().as_u16(), error.code()), (status, code));
+            let sent = error.headers().get(header::WWW_AUTHENTICATE).and_then(|value| value.to_str().ok());
+            assert_eq!(sent, challenge);
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - [`gateway`]: one request against the current [`runtime::Runtime`]:
 //!   route lookup, body limit, the target, the error response.
 //! - [`router`]: the one routing table, a segment trie.
-//! - [`policy`]: what stands before a target: rate limits.
+//! - [`policy`]: what a route asks of a request first: CORS,
+//!   [`policy::auth`] (JWT, API keys), [`policy::rate_limit`].
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a

@@ -46,6 +46,11 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Prints the SHA-256 of an API key, as `api_key.keys[].sha256` wants it.
+    HashKey {
+        /// The key; read from standard input when left out (out of the shell history).
+        key: Option<String>,
+    },
     /// Runs the built-in demo: a bookstore gRPC backend and the gateway in front of it.
     Demo {
         /// Where the gateway listens.
@@ -70,6 +75,20 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Routes { config } => {
             print!("{}", runtime::routes_table(compile_file(&config)?.routes()));
+            Ok(())
+        }
+        Command::HashKey { key } => {
+            let key = match key {
+                Some(key) => key,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("cannot read the key from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            println!("{}", protogate::policy::auth::hash_key(&key));
             Ok(())
         }
         Command::Demo { listen } => {

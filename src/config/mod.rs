@@ -8,6 +8,7 @@
 //!
 //! This room reads files; it starts nothing.
 
+mod auth;
 mod rate_limit;
 mod resilience;
 mod transport;
@@ -17,6 +18,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Deserialize;
 
+pub use auth::{ApiKeyConfig, ApiKeyEntryConfig, JwksConfig, JwtConfig, TokenCacheConfig};
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
 pub use transport::{CompressionConfig, TlsConfig};

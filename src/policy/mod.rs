@@ -10,6 +10,7 @@
 //! A policy knows the request head and the client's address; it does not
 //! know which kind of target it guards, nor read bodies.
 
+pub mod auth;
 mod chain;
 pub mod cors;
 pub mod rate_limit;

@@ -154,10 +154,10 @@ impl<T> Router<T> {
         let mut segments = Segments::parse(path).ok_or(RouteError::NotFound)?;
         let segments = segments.as_mut_slice();
         let methods = &self.table.methods;
-        if let Some((_, trie)) = methods.iter().find(|(known, _)| known == method) {
-            if let Some((route, captures)) = self.table.find(trie, segments) {
-                return Ok(RouteMatch { value: &route.value, captures });
-            }
+        if let Some((_, trie)) = methods.iter().find(|(known, _)| known == method)
+            && let Some((route, captures)) = self.table.find(trie, segments)
+        {
+            return Ok(RouteMatch { value: &route.value, captures });
         }
         let mut allow: Vec<Method> = methods
             .iter()
@@ -179,16 +179,17 @@ impl<T> Table<T> {
     fn find(&self, trie: &Trie, segments: &mut [&str]) -> Option<(&Route<T>, Vec<String>)> {
         if let Some(last) = segments.last_mut() {
             let whole = *last;
-            if let Some((stem, verb)) = whole.rsplit_once(':') {
-                if !stem.is_empty() && trie.has_verb(verb) {
-                    *last = stem;
-                    let found = self.find_as(trie, segments, Some(verb));
-                    if let Some(last) = segments.last_mut() {
-                        *last = whole;
-                    }
-                    if found.is_some() {
-                        return found;
-                    }
+            if let Some((stem, verb)) = whole.rsplit_once(':')
+                && !stem.is_empty()
+                && trie.has_verb(verb)
+            {
+                *last = stem;
+                let found = self.find_as(trie, segments, Some(verb));
+                if let Some(last) = segments.last_mut() {
+                    *last = whole;
+                }
+                if found.is_some() {
+                    return found;
                 }
             }
         }

@@ -51,10 +51,10 @@ impl Trie {
         route: usize,
     ) -> Result<(), usize> {
         let verb = verb.map(canonical);
-        if let Some(verb) = &verb {
-            if let Err(at) = self.verbs.binary_search(verb) {
-                self.verbs.insert(at, verb.clone());
-            }
+        if let Some(verb) = &verb
+            && let Err(at) = self.verbs.binary_search(verb)
+        {
+            self.verbs.insert(at, verb.clone());
         }
         let multi_at = segments.iter().position(|segment| *segment == Segment::Multi);
         let suffix = multi_at.map_or(0, |at| segments.len() - at - 1);

@@ -6,8 +6,10 @@
 //! and collects every error with its place instead of stopping at the
 //! first. Nothing on the request path resolves a name again.
 
+mod auth;
 mod compile;
 mod issues;
+mod jwt_auth;
 mod passthrough;
 mod policies;
 mod rate_limit;
@@ -18,8 +20,10 @@ mod table;
 
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
+pub use auth::api_key_settings;
 pub use compile::compile;
 pub use issues::{CompileErrors, ConfigIssue};
+pub use jwt_auth::jwt_settings;
 pub use rate_limit::rate_limit_settings;
 pub use table::routes_table;
 

@@ -83,10 +83,10 @@ fn proto_files_under(root: &Path) -> Result<Vec<PathBuf>, SchemaError> {
             let path = entry.map_err(|source| SchemaError::Read { path: dir.clone(), source })?.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "proto") {
-                if let Ok(relative) = path.strip_prefix(root) {
-                    found.push(relative.to_path_buf());
-                }
+            } else if path.extension().is_some_and(|ext| ext == "proto")
+                && let Ok(relative) = path.strip_prefix(root)
+            {
+                found.push(relative.to_path_buf());
             }
         }
     }

@@ -2,6 +2,7 @@
 //! starts real servers (the tonic demo backend, the gateway) on 127.0.0.1:0.
 
 mod admin;
+mod api_key;
 mod balancing;
 mod cli;
 mod demo_backend;
@@ -9,6 +10,9 @@ mod dispatch;
 mod errors;
 mod health;
 mod hostile;
+mod jwks;
+mod jwt;
+mod jwt_config;
 mod library;
 mod metadata;
 mod policies;

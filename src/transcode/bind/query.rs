@@ -62,10 +62,10 @@ pub(super) fn merge_unset(
             }
             continue;
         }
-        if let (Value::Message(inner), Value::Message(existing)) = (value, target.get_field_mut(&field)) {
-            if !is_well_known(&inner.descriptor()) {
-                merge_unset(existing, inner)?;
-            }
+        if let (Value::Message(inner), Value::Message(existing)) = (value, target.get_field_mut(&field))
+            && !is_well_known(&inner.descriptor())
+        {
+            merge_unset(existing, inner)?;
         }
     }
     Ok(())

@@ -121,19 +121,20 @@ impl<'de> Visitor<'de> for Object<'_, '_> {
                 }
             }
         }
-        if let Some(collect) = self.collect {
-            if collect.paths.len() == before && !collect.prefix.is_empty() {
-                push(collect.paths, collect.prefix);
-            }
+        if let Some(collect) = self.collect
+            && collect.paths.len() == before
+            && !collect.prefix.is_empty()
+        {
+            push(collect.paths, collect.prefix);
         }
         Ok(())
     }
 
     fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        if let Some(collect) = self.collect {
-            if !collect.prefix.is_empty() {
-                push(collect.paths, collect.prefix);
-            }
+        if let Some(collect) = self.collect
+            && !collect.prefix.is_empty()
+        {
+            push(collect.paths, collect.prefix);
         }
         Ok(())
     }

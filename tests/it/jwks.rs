@@ -1,0 +1,211 @@
+//! A JWKS URL served by a real HTTP server on 127.0.0.1:0 that the tests
+//! change: a rotation is picked up without restart (refetch on an unknown
+//! `kid`, at most once per cool-down), a failing server keeps the last good
+//! keys, a withdrawn key's tokens stop passing, a token's `jku` is never
+//! fetched.
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use hyper::{body::Incoming, service::service_fn};
+use hyper_util::rt::TokioIo;
+use jsonwebtoken::{Algorithm, Header, encode};
+use protogate::policy::auth::{AuthError, JwtPolicy};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use super::jwt::{bearer, claims, encoding_key, jwk, policy, sign};
+
+/// What the JWKS server answers, and the paths it was asked for.
+#[derive(Default)]
+struct Served {
+    status: Option<StatusCode>,
+    body: String,
+    hits: Vec<String>,
+}
+
+#[derive(Clone)]
+struct JwksServer {
+    addr: SocketAddr,
+    served: Arc<Mutex<Served>>,
+}
+
+impl JwksServer {
+    async fn start(keys: Vec<Value>) -> Self {
+        let served = Arc::new(Mutex::new(Served::default()));
+        let server = Self { addr: ([127, 0, 0, 1], 0).into(), served };
+        server.serve_keys(keys);
+        let listener = TcpListener::bind(server.addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = server.served.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: http::Request<Incoming>| {
+                        let mut served = shared.lock().unwrap();
+                        served.hits.push(request.uri().path().to_owned());
+                        let mut response = Response::new(Full::new(Bytes::from(served.body.clone())));
+                        *response.status_mut() = served.status.unwrap_or(StatusCode::OK);
+                        async move { Ok::<_, Infallible>(response) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self { addr, ..server }
+    }
+
+    fn serve_keys(&self, keys: Vec<Value>) {
+        let mut served = self.served.lock().unwrap();
+        served.status = None;
+        served.body = json!({ "keys": keys }).to_string();
+    }
+
+    fn fail(&self, status: StatusCode, body: &str) {
+        let mut served = self.served.lock().unwrap();
+        served.status = Some(status);
+        served.body = body.to_owned();
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.served.lock().unwrap().hits.iter().filter(|hit| *hit == path).count()
+    }
+
+    async fn policy(&self, timing: &str) -> JwtPolicy {
+        policy(&format!("{{ jwks: {{ url: http://{}/jwks.json, {timing} }}, audiences: [api] }}", self.addr))
+            .await
+    }
+}
+
+fn k1() -> Value {
+    jwk(Algorithm::RS256, "rsa.key", "k1")
+}
+
+fn k2() -> Value {
+    jwk(Algorithm::RS256, "rsa2.key", "k2")
+}
+
+/// A fresh token (fresh claims, so never a cache hit) signed with `file` under `kid`.
+fn token(file: &str, kid: &str) -> String {
+    sign(Algorithm::RS256, file, Some(kid), &claims(json!({"jti": unique_id()})))
+}
+
+fn unique_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("t{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_once_the_cooldown_has_passed() {
+    let server = JwksServer::start(vec![k1()]).await;
+    let policy = server.policy("cooldown: 1s, refresh: 1h").await;
+    assert_eq!(server.hits("/jwks.json"), 1, "fetched once at start");
+    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+
+    server.serve_keys(vec![k1(), k2()]);
+    // Within the cool-down of the start-up fetch: no fetch, the kid is unknown.
+    let early = policy.authenticate(&mut bearer(&token("rsa2.key", "k2"))).await;
+    assert!(matches!(early, Err(AuthError::Invalid(..))), "{early:?}");
+    assert_eq!(server.hits("/jwks.json"), 1);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let principal = policy.authenticate(&mut bearer(&token("rsa2.key", "k2"))).await.unwrap();
+    assert_eq!(principal.subject.as_deref(), Some("user-1"));
+    assert_eq!(server.hits("/jwks.json"), 2, "one refetch for the new kid");
+
+    // A spray of unknown kids costs no fetch within the cool-down.
+    for kid in ["x1", "x2", "x3", "x4"] {
+        let result = policy.authenticate(&mut bearer(&token("rsa2.key", kid))).await;
+        assert!(matches!(result, Err(AuthError::Invalid(..))), "{result:?}");
+    }
+    assert_eq!(server.hits("/jwks.json"), 2);
+    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_server_keeps_the_last_good_keys() {
+    let server = JwksServer::start(vec![k1()]).await;
+    let policy = server.policy("cooldown: 100ms, refresh: 200ms").await;
+    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+
+    server.fail(StatusCode::INTERNAL_SERVER_ERROR, "down");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after_errors = server.hits("/jwks.json");
+    assert!(after_errors >= 2, "the refresh task kept trying ({after_errors})");
+    // An unknown kid triggers a fetch that fails: refused, and k1 still works.
+    let unknown = policy.authenticate(&mut bearer(&token("rsa2.key", "k2"))).await;
+    assert!(matches!(unknown, Err(AuthError::Invalid(..))), "{unknown:?}");
+    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+
+    server.fail(StatusCode::OK, "{ not json");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_withdrawn_key_stops_passing_even_for_a_cached_token() {
+    let server = JwksServer::start(vec![k1(), k2()]).await;
+    let policy = server.policy("cooldown: 100ms, refresh: 200ms").await;
+    let cached = token("rsa.key", "k1");
+    policy.authenticate(&mut bearer(&cached)).await.unwrap();
+    policy.authenticate(&mut bearer(&cached)).await.unwrap();
+
+    server.serve_keys(vec![k2()]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let result = policy.authenticate(&mut bearer(&cached)).await;
+    assert!(matches!(result, Err(AuthError::Invalid(..))), "{result:?}");
+    policy.authenticate(&mut bearer(&token("rsa2.key", "k2"))).await.unwrap();
+}
+
+#[tokio::test]
+async fn keys_unavailable_at_start_are_a_503_until_the_server_answers() {
+    let server = JwksServer::start(vec![]).await;
+    server.fail(StatusCode::SERVICE_UNAVAILABLE, "");
+    let policy = server.policy("cooldown: 200ms, refresh: 1h").await;
+    let result = policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await;
+    assert!(matches!(result, Err(AuthError::Unavailable(_))), "{result:?}");
+
+    server.serve_keys(vec![k1()]);
+    // With no keys yet, the refresh task retries at the cool-down.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_key_url_named_by_the_token_is_never_fetched() {
+    let server = JwksServer::start(vec![k1()]).await;
+    let policy = server.policy("cooldown: 100ms, refresh: 1h").await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("attacker".to_owned());
+    header.jku = Some(format!("http://{}/attacker-jwks.json", server.addr));
+    let forged = encode(&header, &claims(json!({})), &encoding_key(Algorithm::RS256, "rsa2.key")).unwrap();
+    let result = policy.authenticate(&mut bearer(&forged)).await;
+    assert!(matches!(result, Err(AuthError::Invalid(..))), "{result:?}");
+    assert_eq!(server.hits("/attacker-jwks.json"), 0);
+}
+
+#[tokio::test]
+async fn dropping_the_policy_stops_its_refresh_task() {
+    let server = JwksServer::start(vec![k1()]).await;
+    let policy = server.policy("cooldown: 100ms, refresh: 100ms").await;
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(server.hits("/jwks.json") >= 2);
+    drop(policy);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let after_drop = server.hits("/jwks.json");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(server.hits("/jwks.json"), after_drop);
+}
