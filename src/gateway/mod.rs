@@ -63,17 +63,17 @@ impl Gateway {
     {
         let received_at = Instant::now();
         let runtime = self.runtime.load_full();
-        if is_grpc(request.headers()) {
-            if let Some(route) = runtime.services().lookup(request.uri().path()).cloned() {
-                let policies = route.policies.clone();
-                let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
-                return phases::guarded(&policies, request, serve, GatewayError::into_grpc_response).await;
-            }
+        if is_grpc(request.headers())
+            && let Some(route) = runtime.services().lookup(request.uri().path()).cloned()
+        {
+            let policies = route.policies.clone();
+            let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
+            return phases::guarded(&policies, request, serve, GatewayError::into_grpc_response).await;
         }
-        if cors::is_preflight(request.method(), request.headers()) {
-            if let Some(answer) = phases::preflight(&runtime, &request) {
-                return answer;
-            }
+        if cors::is_preflight(request.method(), request.headers())
+            && let Some(answer) = phases::preflight(&runtime, &request)
+        {
+            return answer;
         }
         match runtime.router().lookup(request.method(), request.uri().path()) {
             Ok(found) => {
