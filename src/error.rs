@@ -98,6 +98,12 @@ impl GatewayError {
         Self::new(StatusCode::FORBIDDEN, Code::PermissionDenied, message)
     }
 
+    /// The same refusal with `more` headers on its response.
+    pub fn with_headers(mut self, more: HeaderMap) -> Self {
+        self.headers.extend(more);
+        self
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status

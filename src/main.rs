@@ -67,14 +67,14 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Run { config } => serve(compile_file(&config)?).await,
+        Command::Run { config } => serve(compile_file(&config).await?).await,
         Command::Validate { config } => {
-            let runtime = compile_file(&config)?;
+            let runtime = compile_file(&config).await?;
             println!("{}: ok, {} routes", config.display(), runtime.routes().len());
             Ok(())
         }
         Command::Routes { config } => {
-            print!("{}", runtime::routes_table(compile_file(&config)?.routes()));
+            print!("{}", runtime::routes_table(compile_file(&config).await?.routes()));
             Ok(())
         }
         Command::HashKey { key } => {
@@ -101,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
             }];
             let runtime = runtime::compile(&config, Path::new("."), &builtin)
+                .await
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             println!("{}", demo::welcome(listen, backend.addr()));
             serve(runtime).await
@@ -108,10 +109,10 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-fn compile_file(path: &Path) -> anyhow::Result<Runtime> {
+async fn compile_file(path: &Path) -> anyhow::Result<Runtime> {
     let config = Config::from_file(path)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
-    match runtime::compile(&config, base_dir, &[]) {
+    match runtime::compile(&config, base_dir, &[]).await {
         Ok(runtime) => Ok(runtime),
         Err(errors) => bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len()),
     }

@@ -84,6 +84,12 @@ pub struct Config {
 pub struct PolicyConfig {
     /// Which browser origins may call the route.
     pub cors: Option<CorsConfig>,
+    /// A bearer JWT proves who calls.
+    pub jwt: Option<JwtConfig>,
+    /// An API key proves which consumer calls.
+    pub api_key: Option<ApiKeyConfig>,
+    /// A rate limit.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 /// A CORS policy.

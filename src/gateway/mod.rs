@@ -68,7 +68,8 @@ impl Gateway {
         {
             let policies = route.policies.clone();
             let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
-            return phases::guarded(&policies, request, serve, GatewayError::into_grpc_response).await;
+            return phases::guarded(&policies, request, peer.ip(), serve, GatewayError::into_grpc_response)
+                .await;
         }
         if cors::is_preflight(request.method(), request.headers())
             && let Some(answer) = phases::preflight(&runtime, &request)
@@ -81,13 +82,13 @@ impl Gateway {
                 let serve = |request| {
                     targets::transcode(&runtime, &route.target, request, &captures, peer, received_at)
                 };
-                phases::guarded(&route.policies, request, serve, GatewayError::into_response).await
+                phases::guarded(&route.policies, request, peer.ip(), serve, GatewayError::into_response).await
             }
             Err(RouteError::NotFound) => match targets::find_prefix(&runtime, request) {
                 Ok((route, request)) => {
                     let policies = route.policies.clone();
                     let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
-                    phases::guarded(&policies, request, serve, GatewayError::into_response).await
+                    phases::guarded(&policies, request, peer.ip(), serve, GatewayError::into_response).await
                 }
                 Err(refusal) => refusal.into_response(),
             },

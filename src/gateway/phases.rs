@@ -21,6 +21,7 @@ use crate::{
 pub(super) async fn guarded<B, F, Fut>(
     policies: &PolicyChain,
     request: Request<B>,
+    peer: std::net::IpAddr,
     serve: F,
     render: fn(GatewayError) -> Response<ResponseBody>,
 ) -> Response<ResponseBody>
@@ -29,7 +30,7 @@ where
     Fut: Future<Output = Result<Response<ResponseBody>, GatewayError>>,
 {
     let (mut parts, body) = request.into_parts();
-    let admission = match policies.admit(&mut parts).await {
+    let admission = match policies.admit(&mut parts, peer).await {
         Ok(admission) => admission,
         Err(refusal) => return render(*refusal),
     };

@@ -13,6 +13,7 @@ use http::{Uri, uri::PathAndQuery};
 
 use super::{
     CompileErrors, Runtime,
+    policies::Policies,
     resilience::{balancing_of, breaker_of, failure_codes_of, outlier_of, retry_of},
     routes::RoutesBuilder,
     settings::{duration, forwarded_headers, limits_of},
@@ -34,7 +35,7 @@ const DEFAULT_MAX_RESPONSE: u64 = 4 << 20;
 /// config file's directory); `builtin` descriptor sources are loaded before
 /// the config's own (the demo's embedded set). Must run inside a Tokio
 /// runtime (upstream channels are created, not connected).
-pub fn compile(
+pub async fn compile(
     config: &Config,
     base_dir: &Path,
     builtin: &[DescriptorSource],
@@ -57,7 +58,8 @@ pub fn compile(
     let upstreams = build_upstreams(config, base_dir, &mut errors);
     let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
 
-    let mut routes = RoutesBuilder::new(config, &mut errors);
+    let policies = Policies::compile(config, base_dir, &mut errors).await;
+    let mut routes = RoutesBuilder::new(config, policies, &mut errors);
     if let Some(schema) = &schema {
         for (index, route) in config.routes.iter().enumerate() {
             routes.add_route(index, route, config, schema, &upstreams, &metadata);

@@ -1,17 +1,22 @@
 //! Named policies compiled once, and the chain of each route: the gateway's
-//! `default_policies`, then the route's own, in the fixed order of
+//! `default_policies`, then the route's own, sorted into the fixed order of
 //! [`crate::policy`].
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 
 use http::{HeaderName, Method};
 
-use super::{CompileErrors, issues::unknown_name, settings::duration};
+use super::{
+    CompileErrors, api_key_settings, issues::unknown_name, jwt_settings, rate_limit_settings,
+    settings::duration,
+};
 use crate::{
     config::{Config, CorsConfig, PolicyConfig},
     policy::{
-        PolicyChain,
+        Authenticator, PolicyChain,
+        auth::{ApiKeyPolicy, JwtPolicy},
         cors::{CorsPolicy, CorsSettings, OriginPattern},
+        rate_limit::{LimitKey, RateLimitPolicy},
     },
 };
 
@@ -21,6 +26,9 @@ const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 #[derive(Debug, Clone)]
 enum Compiled {
     Cors(Arc<CorsPolicy>),
+    Authenticator(Authenticator),
+    /// A rate limit, and whether its key needs the caller authenticated.
+    RateLimit(Arc<RateLimitPolicy>, bool),
 }
 
 /// Every named policy, compiled.
@@ -30,11 +38,12 @@ pub(super) struct Policies {
 }
 
 impl Policies {
-    /// Compiles every policy of the config.
-    pub(super) fn compile(config: &Config, errors: &mut CompileErrors) -> Self {
+    /// Compiles every policy of the config (JWKS URLs are fetched, Redis is
+    /// connected: a failure there is logged and retried, not fatal).
+    pub(super) async fn compile(config: &Config, base_dir: &Path, errors: &mut CompileErrors) -> Self {
         let mut named = BTreeMap::new();
         for (name, policy) in &config.policies {
-            if let Some(compiled) = compile_one(&format!("policies.{name}"), policy, errors) {
+            if let Some(compiled) = compile_one(name, policy, base_dir, errors).await {
                 named.insert(name.clone(), compiled);
             }
         }
@@ -53,24 +62,30 @@ impl Policies {
         config: &Config,
         errors: &mut CompileErrors,
     ) -> Arc<PolicyChain> {
-        let mut cors = None;
         for (index, name) in names.iter().enumerate() {
             self.check_name(&format!("{place}.policies[{index}]"), name, config, errors);
         }
+        let mut chain = PolicyChain { route: Arc::from(place), ..PolicyChain::default() };
         let listed = self.defaults.iter().chain(names).filter_map(|name| Some((name, self.named.get(name)?)));
         for (name, policy) in listed {
             match policy {
                 Compiled::Cors(policy) => {
-                    if cors.replace(policy.clone()).is_some() {
-                        errors.push(
-                            format!("{place}.policies"),
-                            format!("{name:?} is a second CORS policy; a route has at most one"),
-                        );
+                    if chain.cors.replace(policy.clone()).is_some() {
+                        let message = format!("{name:?} is a second CORS policy; a route has at most one");
+                        errors.push(format!("{place}.policies"), message);
                     }
                 }
+                Compiled::Authenticator(authenticator) => chain.authenticators.push(authenticator.clone()),
+                Compiled::RateLimit(limit, false) => chain.request_limits.push(limit.clone()),
+                Compiled::RateLimit(limit, true) => chain.principal_limits.push(limit.clone()),
             }
         }
-        Arc::new(PolicyChain::new(cors))
+        if !chain.principal_limits.is_empty() && chain.authenticators.is_empty() {
+            let message = "a rate limit keyed on the consumer or a claim needs an authentication policy \
+                           (jwt or api_key) on the route";
+            errors.push(format!("{place}.policies"), message);
+        }
+        Arc::new(chain)
     }
 
     fn check_name(&self, place: &str, name: &str, config: &Config, errors: &mut CompileErrors) {
@@ -80,16 +95,49 @@ impl Policies {
     }
 }
 
-fn compile_one(place: &str, policy: &PolicyConfig, errors: &mut CompileErrors) -> Option<Compiled> {
+async fn compile_one(
+    name: &str,
+    policy: &PolicyConfig,
+    base_dir: &Path,
+    errors: &mut CompileErrors,
+) -> Option<Compiled> {
+    let place = format!("policies.{name}");
     match policy {
-        PolicyConfig { cors: Some(cors) } => {
+        PolicyConfig { cors: Some(cors), jwt: None, api_key: None, rate_limit: None } => {
             Some(Compiled::Cors(Arc::new(cors_policy(&format!("{place}.cors"), cors, errors))))
         }
-        PolicyConfig { cors: None } => {
-            errors.push(place, "a policy needs one kind: cors");
-            None
+        PolicyConfig { jwt: Some(jwt), cors: None, api_key: None, rate_limit: None } => {
+            let place = format!("{place}.jwt");
+            let settings = jwt_settings(jwt, base_dir, &place, errors)?;
+            match JwtPolicy::new(settings).await {
+                Ok(policy) => Some(Compiled::Authenticator(Authenticator::Jwt(Arc::new(policy)))),
+                Err(error) => fail(errors, place, error),
+            }
         }
+        PolicyConfig { api_key: Some(api_key), cors: None, jwt: None, rate_limit: None } => {
+            let place = format!("{place}.api_key");
+            let settings = api_key_settings(api_key, &place, errors)?;
+            match ApiKeyPolicy::new(settings) {
+                Ok(policy) => Some(Compiled::Authenticator(Authenticator::ApiKey(Arc::new(policy)))),
+                Err(error) => fail(errors, place, error),
+            }
+        }
+        PolicyConfig { rate_limit: Some(limit), cors: None, jwt: None, api_key: None } => {
+            let place = format!("{place}.rate_limit");
+            let settings = rate_limit_settings(limit, name, &place, errors)?;
+            let needs_principal = matches!(settings.key, LimitKey::Consumer | LimitKey::Claim(_));
+            match RateLimitPolicy::new(settings).await {
+                Ok(policy) => Some(Compiled::RateLimit(Arc::new(policy), needs_principal)),
+                Err(error) => fail(errors, place, error),
+            }
+        }
+        _ => fail(errors, place, "a policy has exactly one kind: cors, jwt, api_key or rate_limit"),
     }
+}
+
+fn fail(errors: &mut CompileErrors, place: String, message: impl std::fmt::Display) -> Option<Compiled> {
+    errors.push(place, message);
+    None
 }
 
 fn cors_policy(place: &str, config: &CorsConfig, errors: &mut CompileErrors) -> CorsPolicy {

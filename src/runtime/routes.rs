@@ -70,10 +70,9 @@ struct SelectedMethod {
 
 impl<'e> RoutesBuilder<'e> {
     /// Routes whose calls default to the deadline of `transcoding.timeout`.
-    pub(super) fn new(config: &Config, errors: &'e mut CompileErrors) -> Self {
+    pub(super) fn new(config: &Config, policies: Policies, errors: &'e mut CompileErrors) -> Self {
         let default_timeout =
             duration(config.transcoding.timeout, DEFAULT_TIMEOUT, "transcoding.timeout", errors);
-        let policies = Policies::compile(config, errors);
         Self {
             tables: RouteTables::default(),
             summaries: Vec::new(),
@@ -168,7 +167,13 @@ impl<'e> RoutesBuilder<'e> {
             self.add_grpc_passthrough(place, service.full_name(), upstream, timeout, upstream_config, &chain);
         }
         let json = route.json.or(config.transcoding.json);
-        let context = RouteContext { place, upstream, metadata, timeout, json, chain };
+        // What the route's policies set on requests (verified claims, the
+        // consumer) reaches the backend as metadata too.
+        let metadata = match chain.forwarded_headers().next() {
+            Some(_) => Arc::new(metadata.with_more(chain.forwarded_headers())),
+            None => metadata.clone(),
+        };
+        let context = RouteContext { place, upstream, metadata: &metadata, timeout, json, chain };
         let routes_before = self.summaries.len();
         for selected in selected_methods(&service, grpc, place, self.errors) {
             self.add_method(&selected, schema, config.transcoding.unannotated_methods, &context);

@@ -35,6 +35,14 @@ impl MetadataRules {
         Self { allow }
     }
 
+    /// These rules, also forwarding `more` (the headers a route's policies
+    /// set, such as verified claims).
+    pub fn with_more<'a>(&self, more: impl IntoIterator<Item = &'a HeaderName>) -> Self {
+        let mut allow = self.allow.clone();
+        allow.extend(more.into_iter().filter(|name| !self.allow.contains(name)).cloned());
+        Self { allow }
+    }
+
     /// The request metadata for `headers`, from a client at `peer`.
     pub fn request_metadata(&self, headers: &HeaderMap, peer: IpAddr, host: Option<&str>) -> MetadataMap {
         let mut out = HeaderMap::new();

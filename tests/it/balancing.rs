@@ -53,6 +53,7 @@ impl Pool {
         );
         let config = Config::from_yaml(&yaml, "test config").unwrap();
         let runtime = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+            .await
             .unwrap_or_else(|errors| panic!("the test config does not compile:\n{errors}"));
         let upstream = runtime.upstreams()["demo"].clone();
         let gateway =

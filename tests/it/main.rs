@@ -15,6 +15,7 @@ mod jwt;
 mod jwt_config;
 mod library;
 mod metadata;
+mod pipeline;
 mod policies;
 mod proxy;
 mod proxy_retry;

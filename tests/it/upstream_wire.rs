@@ -94,8 +94,8 @@ async fn without_the_client_certificate_the_backend_refuses() {
     assert_eq!(backend.calls(), 0);
 }
 
-#[test]
-fn wire_settings_are_checked_when_the_config_compiles() {
+#[tokio::test]
+async fn wire_settings_are_checked_when_the_config_compiles() {
     let yaml = r#"
 listen: 127.0.0.1:0
 descriptors: [{ file: descriptors/demo.pb }]
@@ -108,9 +108,7 @@ upstreams:
 routes: []
 "#;
     let config = protogate::config::Config::from_yaml(yaml, "t").unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let _guard = runtime.enter();
-    let Err(errors) = protogate::runtime::compile(&config, std::path::Path::new("/"), &[]) else {
+    let Err(errors) = protogate::runtime::compile(&config, std::path::Path::new("/"), &[]).await else {
         panic!("the config compiled");
     };
     let text = errors.to_string();

@@ -71,6 +71,7 @@ impl Harness {
 pub async fn start_gateway(yaml: &str) -> RunningServer {
     let config = Config::from_yaml(yaml, "test config").unwrap();
     let runtime = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+        .await
         .unwrap_or_else(|errors| panic!("the test config does not compile:\n{errors}"));
     server::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(runtime))).await.unwrap()
 }
