@@ -98,8 +98,11 @@ pub struct UpstreamConfig {
     /// What it speaks (default grpc).
     #[serde(default)]
     pub protocol: ProtocolConfig,
-    /// Endpoint URIs, `http://host:port` (or `https://` for `protocol: http`).
+    /// Endpoint URIs, `http://host:port` (or `https://` for `protocol: http`);
+    /// a host name stands for every address it resolves to.
     pub endpoints: Vec<String>,
+    /// How often host names among the endpoints are resolved again (default 30s).
+    pub dns_refresh: Option<Duration>,
     /// HTTP upstreams: speak HTTP/2 only (prior knowledge over cleartext);
     /// default false (HTTP/1.1, or HTTP/2 when TLS's ALPN agrees).
     #[serde(default)]

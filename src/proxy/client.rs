@@ -7,26 +7,33 @@
 //! native gRPC calls). TLS trusts the configured CA file, or the system's
 //! roots without one; a client certificate may be presented (mTLS).
 //!
+//! Endpoints resolved from a host name are reached by address (the request
+//! URI names the address, so connections are pooled per address); TLS
+//! still verifies, and names in SNI, the configured host ([`EndpointNames`]).
+//!
 //! hyper-util may resend a request on a pooled connection that closed
 //! before the request was written (it never reached the backend); the
 //! client adds no other retry.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use bytes::Bytes;
+use http::Uri;
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper_rustls::{ConfigBuilderExt, HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::{
+    ConfigBuilderExt, DefaultServerNameResolver, HttpsConnector, HttpsConnectorBuilder, ResolveServerName,
+};
 use hyper_util::{
     client::legacy::{Client, ResponseFuture, connect::HttpConnector},
     rt::{TokioExecutor, TokioTimer},
 };
 use rustls::{
     ClientConfig, RootCertStore,
-    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+    pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject},
 };
 
 use super::ProxyError;
-use crate::body::BoxError;
+use crate::{body::BoxError, upstream::Upstream};
 
 /// How often an idle HTTP/2 connection is pinged to find dead peers.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -77,10 +84,11 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// Builds the client; reads the PEM files now. Connects on first use.
-    /// Must run inside a Tokio runtime.
-    pub fn new(settings: &ClientSettings) -> Result<Self, ProxyError> {
+    /// Builds the client of `upstream`; reads the PEM files now. Connects
+    /// on first use. Must run inside a Tokio runtime.
+    pub fn new(settings: &ClientSettings, upstream: &Arc<Upstream>) -> Result<Self, ProxyError> {
         let tls = tls_config(settings.tls.as_ref())?;
+        let names = EndpointNames(upstream.clone());
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
@@ -88,6 +96,7 @@ impl HttpClient {
         let h2_connector = HttpsConnectorBuilder::new()
             .with_tls_config(tls.clone())
             .https_or_http()
+            .with_server_name_resolver(names.clone())
             .enable_http2()
             .wrap_connector(tcp.clone());
         let h2 = builder().http2_only(true).build(h2_connector);
@@ -97,6 +106,7 @@ impl HttpClient {
             let connector = HttpsConnectorBuilder::new()
                 .with_tls_config(tls)
                 .https_or_http()
+                .with_server_name_resolver(names)
                 .enable_all_versions()
                 .wrap_connector(tcp);
             builder().build(connector)
@@ -107,6 +117,27 @@ impl HttpClient {
     /// Sends `request` (its URI absolute), over HTTP/2 with prior knowledge when `h2`.
     pub(super) fn request(&self, request: http::Request<ForwardBody>, h2: bool) -> ResponseFuture {
         if h2 { self.h2.request(request) } else { self.negotiated.request(request) }
+    }
+}
+
+/// The TLS server name of a connection: the configured host of the
+/// endpoint at the URI's address when it was resolved from a name, else the
+/// URI's host.
+#[derive(Debug, Clone)]
+struct EndpointNames(Arc<Upstream>);
+
+impl ResolveServerName for EndpointNames {
+    fn resolve(&self, uri: &Uri) -> Result<ServerName<'static>, Box<dyn std::error::Error + Sync + Send>> {
+        let address = uri.authority().and_then(|authority| authority.as_str().parse::<SocketAddr>().ok());
+        let endpoints = self.0.endpoints();
+        let host = endpoints
+            .iter()
+            .filter(|endpoint| Some(endpoint.address()) == address)
+            .find_map(|endpoint| endpoint.authority().map(|authority| authority.host()));
+        match host {
+            Some(host) => Ok(ServerName::try_from(host)?.to_owned()),
+            None => DefaultServerNameResolver::default().resolve(uri),
+        }
     }
 }
 

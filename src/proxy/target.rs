@@ -67,8 +67,17 @@ impl ProxyTarget {
             &mut parts.headers,
             Forwarded { peer: peer.ip(), host: host.as_ref(), via: headers::via(parts.version) },
         );
-        match (self.settings.preserve_host, host) {
-            (true, Some(host)) => parts.headers.insert(header::HOST, host),
+        let picked = self.upstream.pick()?;
+        // An endpoint resolved from a host name is reached at its address
+        // (the URI's authority, so hyper-util pools connections per
+        // address) and told the configured host in `Host`.
+        let endpoint_host = picked.authority().map(|authority| HeaderValue::from_str(authority.as_str()));
+        match (self.settings.preserve_host, host, endpoint_host) {
+            (true, Some(host), _) => parts.headers.insert(header::HOST, host),
+            (_, _, Some(Ok(endpoint_host))) => parts.headers.insert(header::HOST, endpoint_host),
+            (_, _, Some(Err(error))) => {
+                return Err(ProxyError::Internal(format!("cannot name the endpoint's host: {error}")));
+            }
             // The client sets the endpoint's authority.
             _ => parts.headers.remove(header::HOST),
         };
@@ -76,8 +85,7 @@ impl ProxyTarget {
         // hyper speaks the upstream's version; the request only says "not HTTP/1.0".
         parts.version = Version::HTTP_11;
 
-        let picked = self.upstream.pick()?;
-        parts.uri = upstream_uri(picked.uri(), path)?;
+        parts.uri = upstream_uri(picked.connect_uri(), path)?;
         let request = Request::from_parts(parts, body.map_err(Into::into).boxed_unsync());
         let sent =
             tokio::time::timeout(self.settings.timeout, self.client.request(request, self.settings.grpc))
@@ -123,7 +131,13 @@ impl ProxyTarget {
     /// Reports a failed exchange and says what the client is told.
     fn failed(&self, picked: Picked, error: &hyper_util::client::legacy::Error) -> ProxyError {
         let upstream = self.upstream.name().to_owned();
-        tracing::warn!(%upstream, endpoint = %picked.uri(), error = %chain(error), "pass-through call failed");
+        tracing::warn!(
+            %upstream,
+            endpoint = %picked.uri(),
+            address = %picked.address(),
+            error = %chain(error),
+            "pass-through call failed"
+        );
         if error.is_connect() {
             picked.finish(Outcome::ConnectFailure);
             return ProxyError::Unreachable { upstream };

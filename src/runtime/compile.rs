@@ -133,6 +133,12 @@ fn build_upstreams(config: &Config, errors: &mut CompileErrors) -> BTreeMap<Stri
         let settings = UpstreamSettings {
             protocol,
             endpoints,
+            dns_refresh: duration(
+                upstream.dns_refresh,
+                UpstreamSettings::DEFAULT_DNS_REFRESH,
+                &format!("{place}.dns_refresh"),
+                errors,
+            ),
             connect_timeout: duration(
                 upstream.connect_timeout,
                 DEFAULT_CONNECT_TIMEOUT,

@@ -95,11 +95,13 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::upstream::{endpoint::InFlight, test_settings};
+    use crate::upstream::{
+        endpoint::InFlight,
+        tests::{test_endpoints, test_settings},
+    };
 
     fn pool(size: usize) -> Vec<Arc<Endpoint>> {
-        let settings = test_settings(size);
-        settings.endpoints.iter().map(|uri| Arc::new(Endpoint::new(uri.clone(), &settings))).collect()
+        test_endpoints(&test_settings(size))
     }
 
     fn picks(balancer: &Balancer, pool: &[Arc<Endpoint>], n: usize) -> Vec<usize> {

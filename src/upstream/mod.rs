@@ -9,36 +9,47 @@
 //! breaker live behind those two calls.
 //!
 //! Targets never learn how an endpoint was chosen.
+//!
+//! An endpoint URI with a host name stands for every address the name
+//! resolves to, resolved when the upstream is built and again every
+//! `dns_refresh` ([`resolve`], [`members`]); the pool's list of endpoints is
+//! swapped whole when it changes, while calls are in flight.
 
 mod balance;
 mod breaker;
 mod endpoint;
 mod failure;
 mod health;
+mod members;
 mod outlier;
+mod picked;
+mod resolve;
 mod snapshot;
+mod task;
 
 use std::{
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
+use arc_swap::ArcSwap;
 use http::{StatusCode, Uri};
-use tonic::transport::Channel;
 
 pub use balance::Balancing;
 pub use breaker::{BreakerSettings, BreakerState};
 pub use endpoint::{Endpoint, EndpointState};
 pub use failure::{FailureCodes, code_named, code_names};
-use health::HealthGuard;
 pub use health::{HealthCheckKind, HealthCheckSettings};
 pub use outlier::OutlierSettings;
+pub use picked::Picked;
 pub use snapshot::{EndpointSnapshot, UpstreamSnapshot};
 
 use balance::Balancer;
-use breaker::{Breaker, Permit};
+use breaker::Breaker;
 use endpoint::InFlight;
+use members::Membership;
 use outlier::OutlierDetector;
+use task::TaskGuard;
 
 /// What an upstream speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,12 +63,14 @@ pub enum UpstreamProtocol {
 
 /// How an upstream is reached. (`Default` is for tests: no endpoints, no
 /// timeouts.)
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamSettings {
     /// What it speaks.
     pub protocol: UpstreamProtocol,
     /// Endpoint URIs, checked by [`endpoint_uri`].
     pub endpoints: Vec<Uri>,
+    /// How often the host names among `endpoints` are resolved again.
+    pub dns_refresh: Duration,
     /// The time allowed to open a TCP connection.
     pub connect_timeout: Duration,
     /// The largest reply message accepted from it.
@@ -72,6 +85,28 @@ pub struct UpstreamSettings {
     pub breaker: BreakerSettings,
     /// The gRPC codes that count as failures.
     pub failure_codes: FailureCodes,
+}
+
+impl UpstreamSettings {
+    /// The default `dns_refresh`.
+    pub const DEFAULT_DNS_REFRESH: Duration = Duration::from_secs(30);
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            protocol: UpstreamProtocol::default(),
+            endpoints: Vec::new(),
+            dns_refresh: Self::DEFAULT_DNS_REFRESH,
+            connect_timeout: Duration::ZERO,
+            max_response_bytes: 0,
+            health_check: None,
+            balancing: Balancing::default(),
+            outlier: OutlierSettings::default(),
+            breaker: BreakerSettings::default(),
+            failure_codes: FailureCodes::default(),
+        }
+    }
 }
 
 /// An endpoint that cannot be used.
@@ -119,8 +154,11 @@ pub enum Outcome {
 pub struct Upstream {
     pool: Arc<Pool>,
     max_response_bytes: usize,
-    /// Stops the health checks when the upstream is dropped.
-    _health: Option<HealthGuard>,
+    /// Stops the re-resolution of host names when the upstream is dropped.
+    _resolver: Option<TaskGuard>,
+    /// The endpoints with their health checks, stopped when the last owner
+    /// (this, or the resolution task) lets go.
+    _members: Arc<Mutex<Membership>>,
 }
 
 /// What picks and outcomes share: the endpoints and everything that
@@ -128,23 +166,12 @@ pub struct Upstream {
 #[derive(Debug)]
 struct Pool {
     name: String,
-    endpoints: Vec<Arc<Endpoint>>,
+    /// The current endpoints, in config order; replaced whole by a DNS refresh.
+    endpoints: ArcSwap<Vec<Arc<Endpoint>>>,
     balancer: Balancer,
     outlier: OutlierDetector,
     breaker: Breaker,
     failure_codes: FailureCodes,
-}
-
-/// An endpoint chosen for one call, counted in its in-flight calls until
-/// dropped. Dropping it without [`Picked::finish`] counts as
-/// [`Outcome::Ignored`].
-#[derive(Debug)]
-pub struct Picked {
-    pool: Arc<Pool>,
-    index: usize,
-    in_flight: InFlight,
-    permit: Permit,
-    reported: bool,
 }
 
 /// Checks an endpoint as written in the config: `http://host:port`, or
@@ -168,25 +195,36 @@ pub fn endpoint_uri(endpoint: &str, protocol: UpstreamProtocol) -> Result<Uri, U
 
 impl Upstream {
     /// Prepares every endpoint and starts their health checks, if any; only
-    /// the checks connect before the first call. `None` without endpoints.
-    /// Must run inside a Tokio runtime.
+    /// the checks connect before the first call. Host names are resolved
+    /// now (waiting a moment at most; a name without addresses yet gives
+    /// no endpoints until a refresh finds some) and every `dns_refresh`
+    /// after. `None` without endpoints. Must run inside a Tokio runtime.
     pub fn new(name: &str, settings: &UpstreamSettings) -> Option<Self> {
         if settings.endpoints.is_empty() {
             return None;
         }
-        let endpoints: Vec<_> =
-            settings.endpoints.iter().map(|uri| Arc::new(Endpoint::new(uri.clone(), settings))).collect();
-        let pool = Pool {
+        let pool = Arc::new(Pool {
             name: name.to_owned(),
-            endpoints,
+            endpoints: ArcSwap::default(),
             balancer: Balancer::new(settings.balancing),
             outlier: OutlierDetector::new(settings.outlier),
             breaker: Breaker::new(settings.breaker),
             failure_codes: settings.failure_codes,
-        };
-        let health =
-            settings.health_check.as_ref().map(|checks| health::start(name, &pool.endpoints, checks));
-        Some(Self { pool: Arc::new(pool), max_response_bytes: settings.max_response_bytes, _health: health })
+        });
+        let mut members = Membership::new(pool.clone(), settings);
+        let names = members.names();
+        for (name, result) in names.iter().zip(resolve::resolve_now(&names)) {
+            members.resolved(name.group, result, settings.dns_refresh);
+        }
+        let members = Arc::new(Mutex::new(members));
+        let resolver =
+            (!names.is_empty()).then(|| resolve::start(members.clone(), names, settings.dns_refresh));
+        Some(Self {
+            pool,
+            max_response_bytes: settings.max_response_bytes,
+            _resolver: resolver,
+            _members: members,
+        })
     }
 
     /// The upstream's name in the config.
@@ -199,14 +237,14 @@ impl Upstream {
         self.max_response_bytes
     }
 
-    /// The endpoints, in config order.
-    pub fn endpoints(&self) -> &[Arc<Endpoint>] {
-        &self.pool.endpoints
+    /// The current endpoints, in config order (a host name's in address order).
+    pub fn endpoints(&self) -> Arc<Vec<Arc<Endpoint>>> {
+        self.pool.endpoints.load_full()
     }
 
     /// Whether any endpoint is healthy (for readiness).
     pub fn has_healthy_endpoint(&self) -> bool {
-        self.pool.endpoints.iter().any(|endpoint| endpoint.state().is_healthy())
+        self.pool.endpoints.load().iter().any(|endpoint| endpoint.state().is_healthy())
     }
 
     /// Whether a gRPC status with `code` counts as a failure of the upstream.
@@ -220,90 +258,37 @@ impl Upstream {
     }
 
     /// An endpoint for one call, or why none can take it: none is healthy
-    /// and in rotation, or the breaker is open. Never waits.
+    /// and in rotation (or a host name has no addresses yet), or the
+    /// breaker is open. Never waits.
     pub fn pick(&self) -> Result<Picked, Unavailable> {
         self.pick_at(Instant::now())
     }
 
     fn pick_at(&self, now: Instant) -> Result<Picked, Unavailable> {
         let pool = &self.pool;
+        let endpoints = pool.endpoints.load();
         let endpoint = pool
             .balancer
-            .choose(&pool.endpoints, |endpoint| endpoint.state().is_candidate(now))
-            .and_then(|index| Some((index, pool.endpoints.get(index)?.clone())));
-        let Some((index, endpoint)) = endpoint else {
+            .choose(&endpoints, |endpoint| endpoint.state().is_candidate(now))
+            .and_then(|index| endpoints.get(index).cloned());
+        let Some(endpoint) = endpoint else {
             return Err(Unavailable::NoHealthyEndpoint { upstream: pool.name.clone() });
         };
         let permit = pool
             .breaker
             .admit(now)
             .ok_or_else(|| Unavailable::BreakerOpen { upstream: pool.name.clone() })?;
-        Ok(Picked {
-            pool: pool.clone(),
-            index,
-            in_flight: InFlight::start(endpoint),
-            permit,
-            reported: false,
-        })
+        Ok(Picked::new(pool.clone(), InFlight::start(endpoint), permit))
     }
 
-    /// The state of the breaker and of every endpoint, for operators.
+    /// The state of the breaker and of every current endpoint, for operators.
     pub fn snapshot(&self) -> UpstreamSnapshot {
         self.snapshot_at(Instant::now())
     }
 
     fn snapshot_at(&self, now: Instant) -> UpstreamSnapshot {
-        let endpoints = self.pool.endpoints.iter().map(|e| EndpointSnapshot::of(e, now)).collect();
+        let endpoints = self.pool.endpoints.load().iter().map(|e| EndpointSnapshot::of(e, now)).collect();
         UpstreamSnapshot { name: self.pool.name.clone(), breaker: self.pool.breaker.state(now), endpoints }
-    }
-}
-
-impl Picked {
-    /// The endpoint's gRPC channel (`None` for an HTTP upstream).
-    pub fn channel(&self) -> Option<Channel> {
-        self.in_flight.endpoint().channel().cloned()
-    }
-
-    /// The endpoint's URI.
-    pub fn uri(&self) -> &Uri {
-        self.in_flight.endpoint().uri()
-    }
-
-    /// Reports how the call went, to outlier detection and the breaker.
-    pub fn finish(self, outcome: Outcome) {
-        self.finish_at(outcome, Instant::now());
-    }
-
-    fn finish_at(mut self, outcome: Outcome, now: Instant) {
-        self.report(outcome, now);
-    }
-
-    fn report(&mut self, outcome: Outcome, now: Instant) {
-        self.reported = true;
-        self.pool.outlier.record(&self.pool.endpoints, self.index, outcome, now);
-        self.pool.breaker.record(self.permit, outcome, now);
-    }
-}
-
-impl Drop for Picked {
-    fn drop(&mut self) {
-        if !self.reported {
-            self.report(Outcome::Ignored, Instant::now());
-        }
-    }
-}
-
-/// Settings for unit tests: `size` gRPC endpoints on ports nothing listens on.
-#[cfg(test)]
-fn test_settings(size: usize) -> UpstreamSettings {
-    UpstreamSettings {
-        protocol: UpstreamProtocol::Grpc,
-        endpoints: (0..size)
-            .map(|i| Uri::from_maybe_shared(format!("http://127.0.0.1:{}", i + 1)).unwrap())
-            .collect(),
-        connect_timeout: Duration::from_secs(1),
-        max_response_bytes: 1 << 20,
-        ..Default::default()
     }
 }
 

@@ -125,7 +125,7 @@ async fn least_request_spreads_the_load_too() {
 #[tokio::test]
 async fn without_a_healthy_endpoint_the_answer_is_an_immediate_503_naming_the_upstream() {
     let pool = Pool::start(2, "connect_timeout: 1s").await;
-    for endpoint in pool.upstream.endpoints() {
+    for endpoint in pool.upstream.endpoints().iter() {
         endpoint.state().set_healthy(false);
     }
     let (status, body, took) = pool.echo().await;
