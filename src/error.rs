@@ -12,6 +12,7 @@ use tonic::Code;
 
 use crate::{
     body::{ResponseBody, full},
+    policy::rate_limit::Decision,
     proxy::ProxyError,
     router::RouteError,
     transcode::target::TranscodeError,
@@ -65,6 +66,22 @@ impl GatewayError {
     /// 502 with UNAVAILABLE, the gRPC code a client may retry on.
     pub fn bad_gateway(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_GATEWAY, Code::Unavailable, message)
+    }
+
+    /// A request over its rate limit: 429 RESOURCE_EXHAUSTED with
+    /// `Retry-After` and the `RateLimit-*` headers of the decision.
+    pub fn rate_limited(decision: &Decision) -> Self {
+        let wait = decision.retry_after.unwrap_or_default();
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Code::ResourceExhausted,
+            format!("rate limit exceeded: retry in {:.3}s", wait.as_secs_f64()),
+        );
+        error.headers = decision.headers();
+        if !error.headers.contains_key(header::RETRY_AFTER) {
+            error.headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        error
     }
 
     /// The HTTP status.
@@ -191,6 +208,7 @@ impl From<ProxyError> for GatewayError {
             // Client-building errors are compile errors; they reach no request.
             ProxyError::Pem { .. }
             | ProxyError::NativeRoots(_)
+            | ProxyError::ServerName(_)
             | ProxyError::Tls(_)
             | ProxyError::Internal(_) => Self::from_grpc(Code::Internal, message),
         }
@@ -234,6 +252,25 @@ mod tests {
         assert_eq!((error.status(), error.code()), (StatusCode::BAD_REQUEST, Code::InvalidArgument));
         let error = GatewayError::from(TranscodeError::Internal("bug".to_owned()));
         assert_eq!((error.status(), error.code()), (StatusCode::INTERNAL_SERVER_ERROR, Code::Internal));
+    }
+
+    #[test]
+    fn a_rate_limited_request_is_a_429_with_its_headers() {
+        let decision = Decision {
+            allowed: false,
+            limit: 20,
+            remaining: 0,
+            reset: std::time::Duration::from_secs(4),
+            retry_after: Some(std::time::Duration::from_millis(2500)),
+        };
+        let response = GatewayError::rate_limited(&decision).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let headers = response.headers();
+        assert_eq!(headers[header::RETRY_AFTER], "3");
+        assert_eq!(headers["ratelimit-limit"], "20");
+        assert_eq!(headers["ratelimit-remaining"], "0");
+        assert_eq!(headers["ratelimit-reset"], "4");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
     }
 
     #[test]

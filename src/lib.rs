@@ -10,6 +10,7 @@
 //! - [`gateway`]: one request against the current [`runtime::Runtime`]:
 //!   route lookup, body limit, the target, the error response.
 //! - [`router`]: the one routing table, a segment trie.
+//! - [`policy`]: what stands before a target: rate limits.
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a
@@ -35,6 +36,7 @@ pub mod demo;
 pub mod error;
 pub mod gateway;
 pub mod http_rule;
+pub mod policy;
 pub mod proto;
 pub mod proxy;
 pub mod router;

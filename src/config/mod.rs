@@ -8,14 +8,18 @@
 //!
 //! This room reads files; it starts nothing.
 
+mod rate_limit;
 mod resilience;
+mod transport;
 mod units;
 
 use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Deserialize;
 
-pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig};
+pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
+pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
+pub use transport::{CompressionConfig, TlsConfig};
 pub use units::{ByteSize, Duration, Ratio};
 
 /// A config that cannot be read or parsed.
@@ -64,6 +68,45 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The admin listener (health, readiness, routes, upstream state).
     pub admin: Option<AdminConfig>,
+    /// Named policies that routes list.
+    #[serde(default)]
+    pub policies: BTreeMap<String, PolicyConfig>,
+    /// Policies every route gets, before its own.
+    #[serde(default)]
+    pub default_policies: Vec<String>,
+}
+
+/// One named policy: exactly one kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Which browser origins may call the route.
+    pub cors: Option<CorsConfig>,
+}
+
+/// A CORS policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Allowed origins: exact (`https://app.example.com`), subdomains
+    /// (`https://*.example.com`), or `*`.
+    pub allow_origins: Vec<String>,
+    /// Allowed methods (default GET, HEAD, POST, PUT, PATCH, DELETE).
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    /// Allowed request headers (default authorization, content-type); `*`
+    /// allows whatever a preflight asks for.
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// Response headers pages may read, besides the rate-limit headers
+    /// (CORS has no wildcard: list `grpc-metadata-*` names one by one).
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// Allow cookies and credentials (default false).
+    #[serde(default)]
+    pub allow_credentials: bool,
+    /// How long a browser may cache a preflight answer (default 10m).
+    pub max_age: Option<Duration>,
 }
 
 /// The admin listener.
@@ -98,8 +141,8 @@ pub struct UpstreamConfig {
     /// What it speaks (default grpc).
     #[serde(default)]
     pub protocol: ProtocolConfig,
-    /// Endpoint URIs, `http://host:port` (or `https://` for `protocol: http`);
-    /// a host name stands for every address it resolves to.
+    /// Endpoint URIs, `http://host:port` or `https://host:port`; a host
+    /// name stands for every address it resolves to.
     pub endpoints: Vec<String>,
     /// How often host names among the endpoints are resolved again (default 30s).
     pub dns_refresh: Option<Duration>,
@@ -107,6 +150,8 @@ pub struct UpstreamConfig {
     /// default false (HTTP/1.1, or HTTP/2 when TLS's ALPN agrees).
     #[serde(default)]
     pub http2: bool,
+    /// TLS for the `https://` endpoints (default: the system's roots).
+    pub tls: Option<TlsConfig>,
     /// The time allowed to open a connection (default 1s).
     pub connect_timeout: Option<Duration>,
     /// The largest reply message accepted (default 4MiB).
@@ -125,6 +170,12 @@ pub struct UpstreamConfig {
     pub failure_codes: Option<Vec<String>>,
     /// Active health checks of each endpoint (default: none).
     pub health_check: Option<HealthCheckConfig>,
+    /// Retries of failed calls (default: none).
+    #[serde(default)]
+    pub retry: RetryConfig,
+    /// gRPC: compress requests (default none; gzip'd replies are always accepted).
+    #[serde(default)]
+    pub compression: CompressionConfig,
 }
 
 /// Active health checks of an upstream's endpoints.
@@ -154,7 +205,7 @@ pub struct HealthCheckConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProtocolConfig {
-    /// gRPC (HTTP/2 cleartext).
+    /// gRPC (HTTP/2; cleartext, or TLS for `https://` endpoints).
     #[default]
     Grpc,
     /// Plain HTTP, for pass-through routes.
@@ -175,6 +226,9 @@ pub struct RouteConfig {
     /// JSON switches for this route, over the gateway's.
     #[serde(default)]
     pub json: JsonConfig,
+    /// Named policies for this route, after `default_policies`.
+    #[serde(default)]
+    pub policies: Vec<String>,
 }
 
 /// A transcoded service.

@@ -1,5 +1,5 @@
 //! How an upstream keeps calls away from failing endpoints: balancing,
-//! outlier ejection and the circuit breaker, as written in the config.
+//! outlier ejection, the circuit breaker and retries, as written in the config.
 //! Ranges are checked when the config is compiled.
 
 use serde::Deserialize;
@@ -45,4 +45,22 @@ pub struct BreakerConfig {
     pub open_duration: Option<Duration>,
     /// The probes let through when half-open (default 3).
     pub half_open_calls: Option<u32>,
+}
+
+/// Retries of failed calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Tries per call, the first included (default 1: no retry).
+    pub attempts: Option<u32>,
+    /// Retries allowed as a percentage of the calls of the last 10s
+    /// (default 20, at most 1000).
+    pub budget_percent: Option<u32>,
+    /// Retries allowed per second whatever the traffic (default 3).
+    pub min_per_second: Option<u32>,
+    /// The pause before the first retry, doubled for each next one, half of
+    /// it random (default 25ms).
+    pub backoff: Option<Duration>,
+    /// The longest pause (default 250ms).
+    pub max_backoff: Option<Duration>,
 }

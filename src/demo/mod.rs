@@ -5,7 +5,10 @@
 //! It is a backend like any other: the gateway reaches it only over gRPC.
 //!
 //! It counts the requests it serves ([`DemoBackend::calls`]), so tests can
-//! see where a balancer sent them.
+//! see where a balancer sent them, and the replies it sent gzip'd
+//! ([`DemoBackend::gzip_replies`]): like many backends, it compresses replies
+//! for clients that accept gzip, and accepts gzip'd requests. It can serve
+//! over TLS ([`DemoBackend::start_tls`]).
 //!
 //! Dropping a [`DemoBackend`] closes its port at once and then shuts the
 //! server down gracefully: open connections get a GOAWAY and in-flight calls
@@ -22,10 +25,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Server;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::{Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
-use tower::util::MapRequestLayer;
+use tower::ServiceBuilder;
 
 use crate::proto::demo::v1::echo_server::EchoServer;
 use crate::proto::demo::v1::library_server::LibraryServer;
@@ -38,6 +42,7 @@ pub struct DemoBackend {
     addr: SocketAddr,
     health: HealthReporter,
     calls: Arc<AtomicU64>,
+    gzip_replies: Arc<AtomicU64>,
     /// Never sent on: dropping it is the shutdown signal.
     _shutdown: watch::Sender<()>,
 }
@@ -52,6 +57,15 @@ impl DemoBackend {
     /// gateway: `Grpc-Metadata-X-Demo-Backend`), so a test can tell which of
     /// several backends served a call.
     pub async fn start(addr: SocketAddr) -> io::Result<Self> {
+        Self::serve(addr, None).await
+    }
+
+    /// The same, over TLS (a client certificate may be required by `tls`).
+    pub async fn start_tls(addr: SocketAddr, tls: ServerTlsConfig) -> io::Result<Self> {
+        Self::serve(addr, Some(tls)).await
+    }
+
+    async fn serve(addr: SocketAddr, tls: Option<ServerTlsConfig>) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
 
@@ -65,15 +79,34 @@ impl DemoBackend {
         tokio::spawn(accept_until_shutdown(listener, conn_tx, shutdown_rx.clone()));
 
         let calls = Arc::new(AtomicU64::new(0));
-        let counter = calls.clone();
-        let server = Server::builder()
-            .layer(MapRequestLayer::new(move |request: http::Request<tonic::body::Body>| {
+        let gzip_replies = Arc::new(AtomicU64::new(0));
+        let (counter, gzip_counter) = (calls.clone(), gzip_replies.clone());
+        let counting = ServiceBuilder::new()
+            .map_request(move |request: http::Request<tonic::body::Body>| {
                 counter.fetch_add(1, Ordering::Relaxed);
                 request
-            }))
+            })
+            .map_response(move |response: http::Response<tonic::body::Body>| {
+                if response.headers().get("grpc-encoding").is_some_and(|encoding| encoding == "gzip") {
+                    gzip_counter.fetch_add(1, Ordering::Relaxed);
+                }
+                response
+            })
+            .into_inner();
+        let mut builder = Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).map_err(io::Error::other)?;
+        }
+        let gzip = CompressionEncoding::Gzip;
+        let server = builder
+            .layer(counting)
             .add_service(health_service)
-            .add_service(LibraryServer::new(LibraryService::seeded()))
-            .add_service(EchoServer::new(EchoService::new(addr)));
+            .add_service(
+                LibraryServer::new(LibraryService::seeded()).send_compressed(gzip).accept_compressed(gzip),
+            )
+            .add_service(
+                EchoServer::new(EchoService::new(addr)).send_compressed(gzip).accept_compressed(gzip),
+            );
         tokio::spawn(async move {
             let stopped = wait_for_drop(shutdown_rx);
             if let Err(err) = server.serve_with_incoming_shutdown(ReceiverStream::new(conn_rx), stopped).await
@@ -81,7 +114,7 @@ impl DemoBackend {
                 tracing::warn!(%addr, "demo backend stopped with an error: {err}");
             }
         });
-        Ok(Self { addr, health, calls, _shutdown: shutdown })
+        Ok(Self { addr, health, calls, gzip_replies, _shutdown: shutdown })
     }
 
     /// The address it listens on.
@@ -92,6 +125,11 @@ impl DemoBackend {
     /// The requests it has received, every service's (health checks too).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The replies it sent gzip'd (to clients that accept gzip).
+    pub fn gzip_replies(&self) -> u64 {
+        self.gzip_replies.load(Ordering::Relaxed)
     }
 
     /// A handle on the health service's statuses, e.g. to mark a service

@@ -5,17 +5,19 @@
 //! It speaks HTTP/1.1, and HTTP/2 where it can: over `https://` by ALPN,
 //! over cleartext only with prior knowledge (`http2_only`, and always for
 //! native gRPC calls). TLS trusts the configured CA file, or the system's
-//! roots without one; a client certificate may be presented (mTLS).
+//! roots without one; a client certificate may be presented (mTLS), and
+//! `server_name` replaces the endpoint's host as the name checked and sent.
 //!
 //! Endpoints resolved from a host name are reached by address (the request
 //! URI names the address, so connections are pooled per address); TLS
-//! still verifies, and names in SNI, the configured host ([`EndpointNames`]).
+//! still verifies, and names in SNI, the configured host, unless
+//! `server_name` replaces it ([`EndpointNames`]).
 //!
 //! hyper-util may resend a request on a pooled connection that closed
 //! before the request was written (it never reached the backend); the
 //! client adds no other retry.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::Uri;
@@ -33,7 +35,10 @@ use rustls::{
 };
 
 use super::ProxyError;
-use crate::{body::BoxError, upstream::Upstream};
+use crate::{
+    body::BoxError,
+    upstream::{TlsSettings, Upstream},
+};
 
 /// How often an idle HTTP/2 connection is pinged to find dead peers.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -56,24 +61,6 @@ pub struct ClientSettings {
     pub tls: Option<TlsSettings>,
 }
 
-/// TLS towards an upstream.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TlsSettings {
-    /// PEM file of the CA certificates to trust instead of the system's roots.
-    pub ca_file: Option<PathBuf>,
-    /// A client certificate to present (mTLS).
-    pub identity: Option<ClientIdentity>,
-}
-
-/// A client certificate and its key, as PEM files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientIdentity {
-    /// The certificate chain, leaf first.
-    pub cert_file: PathBuf,
-    /// The private key (PKCS#8, PKCS#1 or SEC1).
-    pub key_file: PathBuf,
-}
-
 /// The client of one upstream. Cloning shares its connection pools.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
@@ -88,28 +75,27 @@ impl HttpClient {
     /// on first use. Must run inside a Tokio runtime.
     pub fn new(settings: &ClientSettings, upstream: &Arc<Upstream>) -> Result<Self, ProxyError> {
         let tls = tls_config(settings.tls.as_ref())?;
-        let names = EndpointNames(upstream.clone());
+        let server_name = match settings.tls.as_ref().and_then(|tls| tls.server_name.clone()) {
+            Some(name) => Some(ServerName::try_from(name.clone()).map_err(|_| ProxyError::ServerName(name))?),
+            None => None,
+        };
+        let names = EndpointNames { upstream: upstream.clone(), server_name };
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout((!settings.connect_timeout.is_zero()).then_some(settings.connect_timeout));
-        let h2_connector = HttpsConnectorBuilder::new()
-            .with_tls_config(tls.clone())
-            .https_or_http()
-            .with_server_name_resolver(names.clone())
-            .enable_http2()
-            .wrap_connector(tcp.clone());
+        let connector = |config: ClientConfig| {
+            HttpsConnectorBuilder::new()
+                .with_tls_config(config)
+                .https_or_http()
+                .with_server_name_resolver(names.clone())
+        };
+        let h2_connector = connector(tls.clone()).enable_http2().wrap_connector(tcp.clone());
         let h2 = builder().http2_only(true).build(h2_connector);
         let negotiated = if settings.http2_only {
             h2.clone()
         } else {
-            let connector = HttpsConnectorBuilder::new()
-                .with_tls_config(tls)
-                .https_or_http()
-                .with_server_name_resolver(names)
-                .enable_all_versions()
-                .wrap_connector(tcp);
-            builder().build(connector)
+            builder().build(connector(tls).enable_all_versions().wrap_connector(tcp))
         };
         Ok(Self { negotiated, h2 })
     }
@@ -120,16 +106,22 @@ impl HttpClient {
     }
 }
 
-/// The TLS server name of a connection: the configured host of the
-/// endpoint at the URI's address when it was resolved from a name, else the
-/// URI's host.
+/// The TLS server name of a connection: the configured `server_name` if
+/// any, else the configured host of the endpoint at the URI's address when
+/// it was resolved from a name, else the URI's host.
 #[derive(Debug, Clone)]
-struct EndpointNames(Arc<Upstream>);
+struct EndpointNames {
+    upstream: Arc<Upstream>,
+    server_name: Option<ServerName<'static>>,
+}
 
 impl ResolveServerName for EndpointNames {
     fn resolve(&self, uri: &Uri) -> Result<ServerName<'static>, Box<dyn std::error::Error + Sync + Send>> {
+        if let Some(name) = &self.server_name {
+            return Ok(name.clone());
+        }
         let address = uri.authority().and_then(|authority| authority.as_str().parse::<SocketAddr>().ok());
-        let endpoints = self.0.endpoints();
+        let endpoints = self.upstream.endpoints();
         let host = endpoints
             .iter()
             .filter(|endpoint| Some(endpoint.address()) == address)
@@ -179,8 +171,8 @@ fn tls_config(settings: Option<&TlsSettings>) -> Result<ClientConfig, ProxyError
 }
 
 /// Every certificate in a PEM file; at least one.
-fn read_certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, ProxyError> {
-    let pem = |source| ProxyError::Pem { path: path.clone(), source };
+fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ProxyError> {
+    let pem = |source| ProxyError::Pem { path: path.to_path_buf(), source };
     let certificates =
         CertificateDer::pem_file_iter(path).map_err(pem)?.collect::<Result<Vec<_>, _>>().map_err(pem)?;
     if certificates.is_empty() {

@@ -8,8 +8,10 @@
 //! (WebSocket) tunnelled, and the outcome of every call reported to the
 //! upstream with [`crate::upstream::Picked::finish`].
 //!
-//! It must not: choose an endpoint (the [`crate::upstream`] room does), retry
-//! (retry policy belongs to the upstream room too), buffer a body whole,
+//! It must not: choose an endpoint (the [`crate::upstream`] room does),
+//! decide on retries by itself (it says what a failure proves and asks
+//! [`crate::upstream::Tries`]; it resends only body-less requests), buffer a
+//! body whole,
 //! know the router or the server, or render its own errors: a
 //! [`ProxyError`] becomes a response in [`crate::error`] only.
 
@@ -21,12 +23,13 @@ mod target;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use client::{ClientIdentity, ClientSettings, HttpClient, TlsSettings};
+pub use client::{ClientSettings, HttpClient};
 pub use headers::HeaderRules;
 pub use rewrite::PrefixRewrite;
 pub use target::ProxyTarget;
 
 use crate::upstream::Unavailable;
+pub use crate::upstream::{ClientIdentity, TlsSettings};
 
 /// How one pass-through route forwards, compiled from its config.
 #[derive(Debug, Clone)]
@@ -92,6 +95,9 @@ pub enum ProxyError {
         /// Why.
         source: rustls::pki_types::pem::Error,
     },
+    /// `tls.server_name` is not a DNS name or an IP address.
+    #[error("{0:?} is not a valid server name")]
+    ServerName(String),
     /// The system's root certificates could not be loaded.
     #[error("cannot load the system's root certificates: {0}")]
     NativeRoots(std::io::Error),

@@ -1,24 +1,36 @@
 //! The pass-through target of one route: forward the request to an endpoint
 //! of its upstream, stream the answer back, tunnel an upgrade.
+//!
+//! Only a request without a body (and not an upgrade) is ever sent twice:
+//! a streamed body is consumed by the first try. Such a request is retried
+//! when the upstream's retry policy allows: after a failure that proves it
+//! never reached the backend, or, for GET, HEAD, OPTIONS, PUT and DELETE,
+//! after a connection error or a 502, 503 or 504. All tries share the
+//! route's timeout.
 
-use std::{error::Error as _, net::SocketAddr, sync::Arc};
+use std::{error::Error as _, net::SocketAddr, sync::Arc, time::Instant};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, uri::PathAndQuery};
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request, uri::PathAndQuery};
 use http_body::Body;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Empty};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use super::{
     HttpClient, PrefixRewrite, ProxyError, ProxySettings,
+    client::ForwardBody,
     headers::{self, Forwarded},
     report, rewrite,
 };
 use crate::{
     body::{BoxError, ResponseBody},
-    upstream::{Outcome, Picked, Upstream},
+    upstream::{Outcome, Picked, TryFailure, Upstream, is_idempotent_method, never_sent},
 };
+
+/// The answers of an endpoint that an idempotent request may retry.
+const RETRYABLE: [StatusCode; 3] =
+    [StatusCode::BAD_GATEWAY, StatusCode::SERVICE_UNAVAILABLE, StatusCode::GATEWAY_TIMEOUT];
 
 /// One compiled pass-through target.
 #[derive(Debug)]
@@ -50,6 +62,8 @@ impl ProxyTarget {
         B::Error: Into<BoxError>,
     {
         let upgrade = headers::upgrade_of(request.version(), request.headers());
+        // A body-less request can be built again for another try.
+        let resendable = upgrade.is_none() && request.body().is_end_stream();
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
 
@@ -67,17 +81,11 @@ impl ProxyTarget {
             &mut parts.headers,
             Forwarded { peer: peer.ip(), host: host.as_ref(), via: headers::via(parts.version) },
         );
-        let picked = self.upstream.pick()?;
-        // An endpoint resolved from a host name is reached at its address
-        // (the URI's authority, so hyper-util pools connections per
-        // address) and told the configured host in `Host`.
-        let endpoint_host = picked.authority().map(|authority| HeaderValue::from_str(authority.as_str()));
-        match (self.settings.preserve_host, host, endpoint_host) {
-            (true, Some(host), _) => parts.headers.insert(header::HOST, host),
-            (_, _, Some(Ok(endpoint_host))) => parts.headers.insert(header::HOST, endpoint_host),
-            (_, _, Some(Err(error))) => {
-                return Err(ProxyError::Internal(format!("cannot name the endpoint's host: {error}")));
-            }
+        // Without the client's Host, an endpoint resolved from a host name is
+        // told the configured host ([`endpoint_host`]).
+        let preserved = self.settings.preserve_host && host.is_some();
+        match (self.settings.preserve_host, host) {
+            (true, Some(host)) => parts.headers.insert(header::HOST, host),
             // The client sets the endpoint's authority.
             _ => parts.headers.remove(header::HOST),
         };
@@ -85,21 +93,57 @@ impl ProxyTarget {
         // hyper speaks the upstream's version; the request only says "not HTTP/1.0".
         parts.version = Version::HTTP_11;
 
-        parts.uri = upstream_uri(picked.connect_uri(), path)?;
-        let request = Request::from_parts(parts, body.map_err(Into::into).boxed_unsync());
-        let sent =
-            tokio::time::timeout(self.settings.timeout, self.client.request(request, self.settings.grpc))
-                .await;
-        let mut response = match sent {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => return Err(self.failed(picked, &error)),
-            Err(_) => {
-                picked.finish(Outcome::Failure);
-                return Err(ProxyError::Timeout {
-                    upstream: self.upstream.name().to_owned(),
-                    timeout: self.settings.timeout,
-                });
+        let mut body = Some(body.map_err(Into::into).boxed_unsync());
+        let mut tries = self.upstream.tries(is_idempotent_method(&parts.method));
+        let mut parts = Some(parts);
+        let deadline = Instant::now() + self.settings.timeout;
+        let mut last_error = None;
+        let (picked, mut response) = loop {
+            let picked = match tries.pick() {
+                Ok(picked) => picked,
+                // A retry that finds no endpoint ends with the last failure.
+                Err(unavailable) => return Err(last_error.unwrap_or(unavailable.into())),
+            };
+            let mut head = match (&parts, resendable && tries.may_retry()) {
+                (Some(parts), true) => copy_head(parts),
+                _ => parts
+                    .take()
+                    .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into()))?,
+            };
+            head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
+            if !preserved && let Some(host) = endpoint_host(&picked)? {
+                head.headers.insert(header::HOST, host);
             }
+            let body = if resendable { empty() } else { body.take().unwrap_or_else(empty) };
+            let sent = self.client.request(Request::from_parts(head, body), self.settings.grpc);
+            let (failure, error) = match tokio::time::timeout_at(deadline.into(), sent).await {
+                Ok(Ok(response)) if !resendable || !RETRYABLE.contains(&response.status()) => {
+                    break (picked, response);
+                }
+                Ok(Ok(response)) => match tries.retry_after(TryFailure::Failed, deadline) {
+                    None => break (picked, response),
+                    Some(pause) => {
+                        picked.finish(Outcome::Failure);
+                        let reason = format!("it answered {}", response.status());
+                        tokio::time::sleep(pause).await;
+                        last_error = Some(self.bad_gateway(reason));
+                        continue;
+                    }
+                },
+                Ok(Err(error)) => self.failed(picked, &error),
+                Err(_) => {
+                    picked.finish(Outcome::Failure);
+                    return Err(ProxyError::Timeout {
+                        upstream: self.upstream.name().to_owned(),
+                        timeout: self.settings.timeout,
+                    });
+                }
+            };
+            let failure = if resendable { failure } else { TryFailure::Final };
+            let Some(pause) = tries.retry_after(failure, deadline) else { return Err(error) };
+            tracing::debug!(upstream = self.upstream.name(), %error, ?pause, "retrying a pass-through call");
+            last_error = Some(error);
+            tokio::time::sleep(pause).await;
         };
 
         let status = response.status();
@@ -128,8 +172,9 @@ impl ProxyTarget {
         Ok(response.map(|body| report::reporting(body, picked, outcome)))
     }
 
-    /// Reports a failed exchange and says what the client is told.
-    fn failed(&self, picked: Picked, error: &hyper_util::client::legacy::Error) -> ProxyError {
+    /// Reports a failed exchange; says whether it may be retried and what
+    /// the client is told.
+    fn failed(&self, picked: Picked, error: &hyper_util::client::legacy::Error) -> (TryFailure, ProxyError) {
         let upstream = self.upstream.name().to_owned();
         tracing::warn!(
             %upstream,
@@ -140,7 +185,7 @@ impl ProxyTarget {
         );
         if error.is_connect() {
             picked.finish(Outcome::ConnectFailure);
-            return ProxyError::Unreachable { upstream };
+            return (TryFailure::NotSent, ProxyError::Unreachable { upstream });
         }
         let client_body = std::iter::successors(error.source(), |e| (*e).source())
             .find_map(|e| e.downcast_ref::<hyper::Error>())
@@ -148,15 +193,40 @@ impl ProxyTarget {
         if client_body {
             // The client's body failed: it says nothing of the endpoint.
             picked.finish(Outcome::Ignored);
-            return ProxyError::RequestBody(chain(error));
+            return (TryFailure::Final, ProxyError::RequestBody(chain(error)));
         }
         picked.finish(Outcome::Failure);
-        self.bad_gateway(chain(error))
+        (TryFailure::of(Outcome::Failure, never_sent(error)), self.bad_gateway(chain(error)))
     }
 
     fn bad_gateway(&self, reason: String) -> ProxyError {
         ProxyError::BadGateway { upstream: self.upstream.name().to_owned(), reason }
     }
+}
+
+/// A copy of a request head for another try: method, URI, version and
+/// headers (not the extensions, which a body-less request does not need).
+fn copy_head(parts: &request::Parts) -> request::Parts {
+    let mut copy = Request::new(()).into_parts().0;
+    copy.method = parts.method.clone();
+    copy.uri = parts.uri.clone();
+    copy.version = parts.version;
+    copy.headers = parts.headers.clone();
+    copy
+}
+
+/// The body of a request without one.
+fn empty() -> ForwardBody {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+/// The `Host` of an endpoint resolved from a host name, which is reached at
+/// its address (the URI's authority, so hyper-util pools connections per
+/// address) but named by the configured host; `None` for an IP literal.
+fn endpoint_host(picked: &Picked) -> Result<Option<HeaderValue>, ProxyError> {
+    let host = picked.authority().map(|authority| HeaderValue::from_str(authority.as_str()));
+    host.transpose()
+        .map_err(|error| ProxyError::Internal(format!("cannot name the endpoint's host: {error}")))
 }
 
 /// The endpoint's scheme and authority with the forwarded path.

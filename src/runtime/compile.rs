@@ -13,16 +13,17 @@ use http::{Uri, uri::PathAndQuery};
 
 use super::{
     CompileErrors, Runtime,
-    resilience::{balancing_of, breaker_of, failure_codes_of, outlier_of},
+    resilience::{balancing_of, breaker_of, failure_codes_of, outlier_of, retry_of},
     routes::RoutesBuilder,
     settings::{duration, forwarded_headers, limits_of},
 };
 use crate::{
-    config::{Config, HealthCheckConfig, ProtocolConfig},
+    config::{CompressionConfig, Config, HealthCheckConfig, ProtocolConfig, TlsConfig},
     schema::{DescriptorSource, Schema},
     transcode::metadata::MetadataRules,
     upstream::{
-        HealthCheckKind, HealthCheckSettings, Upstream, UpstreamProtocol, UpstreamSettings, endpoint_uri,
+        BuildError, ClientIdentity, HealthCheckKind, HealthCheckSettings, TlsSettings, Upstream,
+        UpstreamProtocol, UpstreamSettings, endpoint_uri,
     },
 };
 
@@ -53,7 +54,7 @@ pub fn compile(
     });
     let limits = limits_of(config, &mut errors);
     let schema = load_schema(config, base_dir, builtin, &mut errors);
-    let upstreams = build_upstreams(config, &mut errors);
+    let upstreams = build_upstreams(config, base_dir, &mut errors);
     let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
 
     let mut routes = RoutesBuilder::new(config, &mut errors);
@@ -111,7 +112,11 @@ fn load_schema(
     Schema::load(&sources).map_err(|e| errors.push("descriptors", e)).ok()
 }
 
-fn build_upstreams(config: &Config, errors: &mut CompileErrors) -> BTreeMap<String, Arc<Upstream>> {
+fn build_upstreams(
+    config: &Config,
+    base_dir: &Path,
+    errors: &mut CompileErrors,
+) -> BTreeMap<String, Arc<Upstream>> {
     let mut upstreams = BTreeMap::new();
     for (name, upstream) in &config.upstreams {
         let place = format!("upstreams.{name}");
@@ -121,11 +126,17 @@ fn build_upstreams(config: &Config, errors: &mut CompileErrors) -> BTreeMap<Stri
         };
         let mut endpoints = Vec::new();
         for (index, endpoint) in upstream.endpoints.iter().enumerate() {
-            match endpoint_uri(endpoint, protocol) {
+            match endpoint_uri(endpoint) {
+                Ok(uri) if uri.scheme_str() == Some("http") && upstream.tls.is_some() => errors.push(
+                    format!("{place}.endpoints[{index}]"),
+                    format!("{endpoint:?} is cleartext but `tls` is set (write https://)"),
+                ),
                 Ok(uri) => endpoints.push(uri),
                 Err(error) => errors.push(format!("{place}.endpoints[{index}]"), error),
             }
         }
+        let tls =
+            upstream.tls.as_ref().and_then(|tls| tls_of(tls, base_dir, &format!("{place}.tls"), errors));
         let max_response = upstream.max_response_bytes.map_or(DEFAULT_MAX_RESPONSE, |size| size.0);
         let health_check = upstream.health_check.as_ref().and_then(|checks| {
             health_check(checks, protocol, &endpoints, &format!("{place}.health_check"), errors)
@@ -151,18 +162,54 @@ fn build_upstreams(config: &Config, errors: &mut CompileErrors) -> BTreeMap<Stri
             outlier: outlier_of(&upstream.outlier, &place, errors),
             breaker: breaker_of(&upstream.breaker, &place, errors),
             failure_codes: failure_codes_of(upstream.failure_codes.as_deref(), &place, errors),
+            retry: retry_of(&upstream.retry, &place, errors),
+            tls,
+            gzip_requests: upstream.compression == CompressionConfig::Gzip,
         };
+        if protocol == UpstreamProtocol::Http && settings.gzip_requests {
+            errors.push(format!("{place}.compression"), "only for gRPC upstreams");
+        }
         match Upstream::new(name, &settings) {
-            Some(built) => {
+            Ok(built) => {
                 upstreams.insert(name.clone(), Arc::new(built));
             }
-            None if upstream.endpoints.is_empty() => {
-                errors.push(format!("{place}.endpoints"), "no endpoints")
+            Err(BuildError::NoEndpoints) if !upstream.endpoints.is_empty() => {}
+            Err(error @ (BuildError::NoEndpoints | BuildError::Endpoint(_))) => {
+                errors.push(format!("{place}.endpoints"), error)
             }
-            None => {}
+            Err(error) => errors.push(format!("{place}.tls"), error),
         }
     }
     upstreams
+}
+
+/// `upstreams.<name>.tls`, its paths taken from `base_dir`; `None` after
+/// an error (recorded).
+fn tls_of(
+    config: &TlsConfig,
+    base_dir: &Path,
+    place: &str,
+    errors: &mut CompileErrors,
+) -> Option<TlsSettings> {
+    let identity = match (&config.cert_file, &config.key_file) {
+        (Some(cert), Some(key)) => {
+            Some(ClientIdentity { cert_file: base_dir.join(cert), key_file: base_dir.join(key) })
+        }
+        (None, None) => None,
+        _ => {
+            errors.push(place, "`cert_file` and `key_file` go together (a client certificate and its key)");
+            return None;
+        }
+    };
+    if config.server_name.as_deref().is_some_and(str::is_empty) {
+        errors.push(format!("{place}.server_name"), "must not be empty");
+        return None;
+    }
+    Some(TlsSettings {
+        ca_file: config.ca_file.as_ref().map(|ca| base_dir.join(ca)),
+        identity,
+        server_name: config.server_name.clone(),
+    })
 }
 
 /// The health checks of an upstream, checked against its protocol; `None`

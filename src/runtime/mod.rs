@@ -9,6 +9,8 @@
 mod compile;
 mod issues;
 mod passthrough;
+mod policies;
+mod rate_limit;
 mod resilience;
 mod routes;
 mod settings;
@@ -18,9 +20,11 @@ use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 pub use compile::compile;
 pub use issues::{CompileErrors, ConfigIssue};
+pub use rate_limit::rate_limit_settings;
 pub use table::routes_table;
 
 use crate::{
+    policy::PolicyChain,
     proxy::ProxyTarget,
     router::{PrefixTable, Router, RouterBuilder, ServiceTable},
     transcode::target::TranscodeTarget,
@@ -59,24 +63,39 @@ pub struct RouteSummary {
     pub upstream: String,
 }
 
+/// A target and the policies that guard it: what a routing table holds.
+#[derive(Debug)]
+pub struct Guarded<T> {
+    /// The target.
+    pub target: T,
+    /// The route's policy chain.
+    pub policies: Arc<PolicyChain>,
+}
+
+/// A transcoded binding's entry in the routing table.
+pub type TranscodedRoute = Arc<Guarded<TranscodeTarget>>;
+
+/// A pass-through route's (or a native gRPC service's) entry in the routing table.
+pub type ProxiedRoute = Arc<Guarded<ProxyTarget>>;
+
 /// The three indexes of the one routing table (see [`crate::router`]).
 #[derive(Default)]
 pub struct RouteTables {
     /// Transcoded bindings, by template.
-    pub templates: RouterBuilder<Arc<TranscodeTarget>>,
+    pub templates: RouterBuilder<TranscodedRoute>,
     /// Pass-through routes, by prefix.
-    pub prefixes: PrefixTable<Arc<ProxyTarget>>,
+    pub prefixes: PrefixTable<ProxiedRoute>,
     /// Native gRPC pass-through, by service.
-    pub services: ServiceTable<Arc<ProxyTarget>>,
+    pub services: ServiceTable<ProxiedRoute>,
 }
 
 /// A compiled configuration.
 pub struct Runtime {
     listen: SocketAddr,
     admin_listen: Option<SocketAddr>,
-    router: Router<Arc<TranscodeTarget>>,
-    prefixes: PrefixTable<Arc<ProxyTarget>>,
-    services: ServiceTable<Arc<ProxyTarget>>,
+    router: Router<TranscodedRoute>,
+    prefixes: PrefixTable<ProxiedRoute>,
+    services: ServiceTable<ProxiedRoute>,
     routes: Vec<RouteSummary>,
     limits: Limits,
     upstreams: BTreeMap<String, Arc<Upstream>>,
@@ -100,17 +119,17 @@ impl Runtime {
     }
 
     /// The routing table.
-    pub fn router(&self) -> &Router<Arc<TranscodeTarget>> {
+    pub fn router(&self) -> &Router<TranscodedRoute> {
         &self.router
     }
 
     /// The pass-through routes.
-    pub fn prefixes(&self) -> &PrefixTable<Arc<ProxyTarget>> {
+    pub fn prefixes(&self) -> &PrefixTable<ProxiedRoute> {
         &self.prefixes
     }
 
     /// The services that take native gRPC calls.
-    pub fn services(&self) -> &ServiceTable<Arc<ProxyTarget>> {
+    pub fn services(&self) -> &ServiceTable<ProxiedRoute> {
         &self.services
     }
 

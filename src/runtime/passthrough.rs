@@ -7,9 +7,10 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use http::{HeaderName, HeaderValue, Method};
 
-use super::{RouteSummary, routes::RoutesBuilder, settings::duration};
+use super::{Guarded, RouteSummary, routes::RoutesBuilder, settings::duration};
 use crate::{
     config::{Config, HeaderRulesConfig, HttpRouteConfig, ProtocolConfig, RouteConfig, UpstreamConfig},
+    policy::PolicyChain,
     proxy::{
         ClientSettings, HeaderRules, HttpClient, PrefixRewrite, ProxySettings, ProxyTarget, TlsSettings,
     },
@@ -26,6 +27,7 @@ impl RoutesBuilder<'_> {
         place: &str,
         http: &HttpRouteConfig,
         route: &RouteConfig,
+        chain: Arc<PolicyChain>,
         config: &Config,
         upstreams: &BTreeMap<String, Arc<Upstream>>,
     ) {
@@ -64,7 +66,10 @@ impl RoutesBuilder<'_> {
             preserve_host: http.preserve_host,
             grpc: false,
         };
-        let target = Arc::new(ProxyTarget::new(settings, upstream.clone(), client));
+        let target = Arc::new(Guarded {
+            target: ProxyTarget::new(settings, upstream.clone(), client),
+            policies: chain,
+        });
         let key =
             PrefixKey { prefix: http.prefix.clone(), host: http.host.clone(), methods: methods.clone() };
         if let Err(error) = self.tables.prefixes.insert(key, target) {
@@ -89,6 +94,7 @@ impl RoutesBuilder<'_> {
         upstream: &Arc<Upstream>,
         timeout: Duration,
         upstream_config: &UpstreamConfig,
+        chain: &Arc<PolicyChain>,
     ) {
         let Some(client) = self.client_for(upstream, upstream_config) else { return };
         let settings = ProxySettings {
@@ -100,7 +106,8 @@ impl RoutesBuilder<'_> {
             preserve_host: false,
             grpc: true,
         };
-        let target = Arc::new(ProxyTarget::new(settings, upstream.clone(), client));
+        let target = ProxyTarget::new(settings, upstream.clone(), client);
+        let target = Arc::new(Guarded { target, policies: chain.clone() });
         if !self.tables.services.insert(service, target) {
             let message = format!(
                 "{service} already takes native gRPC calls through an earlier route (set passthrough: false on one)"
@@ -126,7 +133,7 @@ impl RoutesBuilder<'_> {
         let settings = ClientSettings {
             connect_timeout: config.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
             http2_only: config.http2,
-            tls: any_tls.then(TlsSettings::default),
+            tls: upstream.tls().cloned().or_else(|| any_tls.then(TlsSettings::default)),
         };
         match HttpClient::new(&settings, upstream) {
             Ok(client) => {

@@ -1,15 +1,22 @@
-//! An upstream's balancing, outlier ejection, circuit breaker and failure
-//! codes, checked and resolved with their defaults. Each refusal names its
+//! An upstream's balancing, outlier ejection, circuit breaker, failure
+//! codes and retries, checked and resolved with their defaults. Each refusal names its
 //! place (`upstreams.<name>.breaker.failure_ratio`).
 
-use std::time::Duration;
+use std::{num::NonZeroU32, time::Duration};
 
 use super::{CompileErrors, settings::duration};
 use crate::{
-    config::{BalancingConfig, BreakerConfig, OutlierConfig, Ratio},
+    config::{BalancingConfig, BreakerConfig, OutlierConfig, Ratio, RetryConfig},
     suggest::closest,
-    upstream::{Balancing, BreakerSettings, FailureCodes, OutlierSettings, code_named, code_names},
+    upstream::{
+        Balancing, BreakerSettings, FailureCodes, OutlierSettings, RetrySettings, code_named, code_names,
+    },
 };
+
+/// The most tries per call.
+const MOST_ATTEMPTS: u32 = 10;
+/// The highest floor of retries per second.
+const MOST_PER_SECOND: u32 = 10_000;
 
 /// The shortest breaker window: ten buckets of 10ms.
 const SHORTEST_WINDOW: Duration = Duration::from_millis(100);
@@ -136,6 +143,54 @@ pub(super) fn failure_codes_of(
         }
     }
     FailureCodes::new(codes)
+}
+
+/// `upstreams.<name>.retry`; `place` is the upstream's.
+pub(super) fn retry_of(config: &RetryConfig, place: &str, errors: &mut CompileErrors) -> RetrySettings {
+    let default = RetrySettings::default();
+    let place = format!("{place}.retry");
+    let mut bounded = |value: Option<u32>, default: u32, range: std::ops::RangeInclusive<u32>, key: &str| {
+        let value = value.unwrap_or(default);
+        if range.contains(&value) {
+            value
+        } else {
+            errors.push(
+                format!("{place}.{key}"),
+                format!("{value} is out of range ({} to {})", range.start(), range.end()),
+            );
+            default
+        }
+    };
+    let attempts = bounded(config.attempts, default.attempts.get(), 1..=MOST_ATTEMPTS, "attempts");
+    let budget_percent = bounded(
+        config.budget_percent,
+        default.budget_percent,
+        0..=RetrySettings::MAX_BUDGET_PERCENT,
+        "budget_percent",
+    );
+    let min_per_second =
+        bounded(config.min_per_second, default.min_per_second, 0..=MOST_PER_SECOND, "min_per_second");
+    let backoff = duration(config.backoff, default.backoff, &format!("{place}.backoff"), errors);
+    let mut max_backoff = duration(
+        config.max_backoff,
+        default.max_backoff.max(backoff),
+        &format!("{place}.max_backoff"),
+        errors,
+    );
+    if max_backoff < backoff {
+        errors.push(
+            format!("{place}.max_backoff"),
+            format!("{max_backoff:?} is shorter than backoff ({backoff:?})"),
+        );
+        max_backoff = backoff;
+    }
+    RetrySettings {
+        attempts: NonZeroU32::new(attempts).unwrap_or(default.attempts),
+        budget_percent,
+        min_per_second,
+        backoff,
+        max_backoff,
+    }
 }
 
 fn at_least_one(value: Option<u32>, default: u32, place: &str, errors: &mut CompileErrors) -> u32 {

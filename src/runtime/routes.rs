@@ -8,14 +8,19 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use http::Method;
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
-use super::{CompileErrors, RouteSummary, RouteTables, issues::unknown_name, settings::duration};
+use super::{
+    CompileErrors, Guarded, RouteSummary, RouteTables, issues::unknown_name, policies::Policies,
+    settings::duration,
+};
 use crate::{
     config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig},
     http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
+    policy::PolicyChain,
     proxy::HttpClient,
     schema::Schema,
     transcode::{
         bind::{BindOptions, RequestBinder},
+        idempotency::is_idempotent,
         metadata::MetadataRules,
         render::{RenderOptions, ResponseRenderer},
         target::{TargetParts, TranscodeTarget},
@@ -32,11 +37,22 @@ pub(super) struct RoutesBuilder<'e> {
     pub(super) default_timeout: Duration,
     /// One HTTP client per upstream that pass-through targets use.
     pub(super) clients: BTreeMap<String, HttpClient>,
+    policies: Policies,
     pub(super) errors: &'e mut CompileErrors,
+}
+
+/// A `grpc` route as the config gives it, with its compiled policies.
+struct GrpcRouteContext<'a> {
+    place: &'a str,
+    grpc: &'a GrpcRouteConfig,
+    route: &'a RouteConfig,
+    chain: Arc<PolicyChain>,
+    metadata: &'a Arc<MetadataRules>,
 }
 
 /// What one route's bindings share.
 struct RouteContext<'a> {
+    chain: Arc<PolicyChain>,
     place: &'a str,
     upstream: &'a Arc<Upstream>,
     metadata: &'a Arc<MetadataRules>,
@@ -57,11 +73,13 @@ impl<'e> RoutesBuilder<'e> {
     pub(super) fn new(config: &Config, errors: &'e mut CompileErrors) -> Self {
         let default_timeout =
             duration(config.transcoding.timeout, DEFAULT_TIMEOUT, "transcoding.timeout", errors);
+        let policies = Policies::compile(config, errors);
         Self {
             tables: RouteTables::default(),
             summaries: Vec::new(),
             default_timeout,
             clients: BTreeMap::new(),
+            policies,
             errors,
         }
     }
@@ -82,11 +100,13 @@ impl<'e> RoutesBuilder<'e> {
         metadata: &Arc<MetadataRules>,
     ) {
         let place = format!("routes[{index}]");
+        let chain = self.policies.chain(&place, &route.policies, config, self.errors);
         match (&route.grpc, &route.http) {
             (Some(grpc), None) => {
-                self.add_grpc_route(&place, grpc, route, config, schema, upstreams, metadata)
+                let context = GrpcRouteContext { place: &place, grpc, route, chain, metadata };
+                self.add_grpc_route(context, config, schema, upstreams)
             }
-            (None, Some(http)) => self.add_http_route(&place, http, route, config, upstreams),
+            (None, Some(http)) => self.add_http_route(&place, http, route, chain, config, upstreams),
             _ => self.errors.push(
                 place,
                 "set exactly one of `grpc` (a service to transcode) or `http` (a prefix to pass through)",
@@ -123,17 +143,14 @@ impl<'e> RoutesBuilder<'e> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn add_grpc_route(
         &mut self,
-        place: &str,
-        grpc: &GrpcRouteConfig,
-        route: &RouteConfig,
+        route_context: GrpcRouteContext<'_>,
         config: &Config,
         schema: &Schema,
         upstreams: &BTreeMap<String, Arc<Upstream>>,
-        metadata: &Arc<MetadataRules>,
     ) {
+        let GrpcRouteContext { place, grpc, route, chain, metadata } = route_context;
         let errors_before = self.errors.issues.len();
         let service = schema.pool().get_service_by_name(&grpc.service);
         if service.is_none() {
@@ -147,16 +164,11 @@ impl<'e> RoutesBuilder<'e> {
         let timeout = duration(route.timeout, self.default_timeout, &format!("{place}.timeout"), self.errors);
         let (Some(service), Some(upstream)) = (service, upstream) else { return };
         if grpc.passthrough.unwrap_or(true) {
-            self.add_grpc_passthrough(
-                place,
-                service.full_name(),
-                upstream,
-                timeout,
-                &config.upstreams[&grpc.upstream],
-            );
+            let upstream_config = &config.upstreams[&grpc.upstream];
+            self.add_grpc_passthrough(place, service.full_name(), upstream, timeout, upstream_config, &chain);
         }
-        let context =
-            RouteContext { place, upstream, metadata, timeout, json: route.json.or(config.transcoding.json) };
+        let json = route.json.or(config.transcoding.json);
+        let context = RouteContext { place, upstream, metadata, timeout, json, chain };
         let routes_before = self.summaries.len();
         for selected in selected_methods(&service, grpc, place, self.errors) {
             self.add_method(&selected, schema, config.transcoding.unannotated_methods, &context);
@@ -235,14 +247,16 @@ impl<'e> RoutesBuilder<'e> {
             (Ok(binder), Ok(renderer)) => (binder, renderer),
             (Err(error), _) | (_, Err(error)) => return self.errors.push(place, format!("{what}: {error}")),
         };
-        let target = Arc::new(TranscodeTarget::new(TargetParts {
+        let target = TranscodeTarget::new(TargetParts {
             method: method.clone(),
             binder,
             renderer,
             upstream: context.upstream.clone(),
             timeout: context.timeout,
             metadata: context.metadata.clone(),
-        }));
+            idempotent: is_idempotent(method, &binding.method),
+        });
+        let guarded = Arc::new(Guarded { target, policies: context.chain.clone() });
         let summary = RouteSummary {
             method: binding.method.to_string(),
             template: binding.template.to_string(),
@@ -255,13 +269,14 @@ impl<'e> RoutesBuilder<'e> {
             response_body: binding.response_body.clone().unwrap_or_default(),
             upstream: context.upstream.name().to_owned(),
         };
-        if let Err(conflict) = self.tables.templates.insert(binding.method.clone(), &binding.template, target)
+        if let Err(conflict) =
+            self.tables.templates.insert(binding.method.clone(), &binding.template, guarded)
         {
             let message = format!(
                 "{} {} is bound twice: by {} and by {}",
                 binding.method,
                 binding.template,
-                conflict.existing.method().full_name(),
+                conflict.existing.target.method().full_name(),
                 method.full_name()
             );
             return self.errors.push(place, message);

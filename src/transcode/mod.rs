@@ -4,10 +4,13 @@
 
 pub mod bind;
 pub mod codec;
+mod error;
 pub mod failure;
 pub mod field_path;
+pub mod idempotency;
 pub mod metadata;
 mod outcome;
+mod parts;
 pub mod render;
 pub mod target;
 

@@ -33,6 +33,21 @@ pub(super) fn is_transport_error(status: &tonic::Status) -> bool {
         && !in_chain::<tonic::TimeoutExpired>(status)
 }
 
+/// The errors that caused `status`, `: `-separated (tonic's own message
+/// for a broken connection is only "transport error").
+pub(super) fn causes(status: &tonic::Status) -> String {
+    let mut text = String::new();
+    let mut source = status.source();
+    while let Some(error) = source {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&error.to_string());
+        source = error.source();
+    }
+    text
+}
+
 /// Whether an `E` is among the errors that caused `status`.
 fn in_chain<E: Error + 'static>(status: &tonic::Status) -> bool {
     let mut source = status.source();
@@ -59,7 +74,7 @@ mod tests {
     fn upstream_at(addr: std::net::SocketAddr) -> Upstream {
         let settings = UpstreamSettings {
             protocol: UpstreamProtocol::Grpc,
-            endpoints: vec![endpoint_uri(&format!("http://{addr}"), UpstreamProtocol::Grpc).unwrap()],
+            endpoints: vec![endpoint_uri(&format!("http://{addr}")).unwrap()],
             connect_timeout: Duration::from_secs(1),
             max_response_bytes: 1 << 20,
             ..Default::default()

@@ -2,87 +2,63 @@
 //! on the upstream, render the reply.
 //!
 //! Everything a call needs was resolved when the route was compiled: the
-//! gRPC path, the binder, the renderer, the codec and the upstream.
+//! gRPC path, the binder, the renderer, the codec, the upstream and whether
+//! the method is idempotent. A failed try is sent again when the upstream's
+//! retry policy allows it (src/upstream/retry.rs), on an endpoint picked
+//! again, within the call's deadline.
 
 use std::{
-    net::IpAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
-use http::{HeaderMap, Response, StatusCode, header, request::Parts, uri::PathAndQuery};
-use prost_reflect::{DescriptorPool, MethodDescriptor};
+use http::{HeaderMap, Response, StatusCode, header, uri::PathAndQuery};
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
+use tonic::{codec::CompressionEncoding, metadata::MetadataMap};
 
 use super::{
-    bind::{BindError, BindFailure, RequestBinder},
+    bind::RequestBinder,
     codec::DynamicCodec,
     failure::{StatusArrival, UpstreamFailure},
-    metadata::{self, InvalidTimeout, MetadataRules},
+    metadata::{self, MetadataRules},
     outcome,
     render::{RenderError, ResponseRenderer},
 };
-use crate::upstream::{Outcome, Picked, Upstream};
+pub use super::{
+    error::TranscodeError,
+    parts::{TargetParts, TranscodeRequest},
+};
+use crate::upstream::{Outcome, Picked, TryFailure, Upstream, never_sent};
 
-/// How tonic's message starts when a reply frame is over the decoding limit.
-const TONIC_TOO_LARGE: &str = "Error, decoded message length too large";
+/// How tonic's message starts when a reply frame is over the decoding limit
+/// (OUT_OF_RANGE), and when a gzip'd one grows over it (RESOURCE_EXHAUSTED).
+const TONIC_TOO_LARGE: [(tonic::Code, &str); 2] = [
+    (tonic::Code::OutOfRange, "Error, decoded message length too large"),
+    (tonic::Code::ResourceExhausted, "Error decompressing: size limit"),
+];
 
-/// Why a transcoded call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TranscodeError {
-    /// The request does not fit the method's input.
-    #[error(transparent)]
-    Bind(#[from] BindError),
-    /// A malformed `Grpc-Timeout` header.
-    #[error(transparent)]
-    Timeout(#[from] InvalidTimeout),
-    /// The deadline passed before the backend replied.
-    #[error("the backend did not reply within {0:?}")]
-    DeadlineExceeded(Duration),
-    /// The backend answered with an error status (or could not be reached).
-    #[error("{}", .0.message)]
-    Upstream(Box<UpstreamFailure>),
-    /// The backend ended the call without a reply.
-    #[error("the backend ended the call without a reply")]
-    NoReply,
-    /// The reply is larger than the upstream accepts.
-    #[error(
-        "the backend's reply is larger than the limit of {limit} bytes (max_response_bytes of upstream {upstream:?})"
-    )]
-    ReplyTooLarge {
-        /// The upstream's name.
-        upstream: String,
-        /// Its `max_response_bytes`.
-        limit: usize,
-    },
-    /// The reply could not be rendered.
-    #[error(transparent)]
-    Render(#[from] RenderError),
-    /// The gateway's own binding does not fit the method's input (a bug).
-    #[error("{0}")]
-    Internal(String),
-}
-
-/// A failed call, and what it says about the endpoint.
+/// A failed try, what it says about the endpoint, and whether it may be
+/// sent again.
 struct Failed {
     error: TranscodeError,
     outcome: Outcome,
+    retry: TryFailure,
 }
 
 impl From<RenderError> for Failed {
     /// The endpoint answered; the gateway could not render the answer.
     fn from(error: RenderError) -> Self {
-        Self { error: error.into(), outcome: Outcome::Success }
+        Self { error: error.into(), outcome: Outcome::Success, retry: TryFailure::Final }
     }
 }
 
-impl From<BindFailure> for TranscodeError {
-    fn from(failure: BindFailure) -> Self {
-        match failure {
-            BindFailure::Invalid(error) => Self::Bind(error),
-            BindFailure::Internal(_) => Self::Internal(failure.to_string()),
-        }
-    }
+/// The deadline of a call and what its expiry says about the endpoint.
+#[derive(Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    budget: Duration,
+    outcome: Outcome,
 }
 
 /// One compiled transcoding target.
@@ -97,39 +73,7 @@ pub struct TranscodeTarget {
     timeout: Duration,
     metadata: Arc<MetadataRules>,
     pool: DescriptorPool,
-}
-
-/// What the gateway hands a target: the request head, the router's
-/// captures, the whole body and the client's address.
-#[derive(Debug)]
-pub struct TranscodeRequest<'a> {
-    /// Method, URI and headers.
-    pub parts: &'a Parts,
-    /// The path variables, in template order.
-    pub captures: &'a [String],
-    /// The request body.
-    pub body: Bytes,
-    /// The client's address.
-    pub peer: IpAddr,
-    /// When the request arrived: its deadline runs from here.
-    pub received_at: Instant,
-}
-
-/// How one target is wired, for [`TranscodeTarget::new`].
-#[derive(Debug)]
-pub struct TargetParts {
-    /// The method called.
-    pub method: MethodDescriptor,
-    /// The compiled request binding.
-    pub binder: RequestBinder,
-    /// The compiled reply rendering.
-    pub renderer: ResponseRenderer,
-    /// The upstream called.
-    pub upstream: Arc<Upstream>,
-    /// The route's deadline (a client's `Grpc-Timeout` may shorten it).
-    pub timeout: Duration,
-    /// Which headers become metadata.
-    pub metadata: Arc<MetadataRules>,
+    idempotent: bool,
 }
 
 impl TranscodeTarget {
@@ -147,6 +91,7 @@ impl TranscodeTarget {
             upstream: parts.upstream,
             timeout: parts.timeout,
             metadata: parts.metadata,
+            idempotent: parts.idempotent,
         }
     }
 
@@ -161,14 +106,14 @@ impl TranscodeTarget {
         let client_timeout = metadata::client_timeout(headers)?;
         let budget = client_timeout.map_or(self.timeout, |client| client.min(self.timeout));
         // A deadline the client chose says nothing about the endpoint.
-        let deadline_outcome = match client_timeout {
+        let outcome = match client_timeout {
             Some(client) if client < self.timeout => Outcome::Ignored,
             _ if self.upstream.is_failure_code(tonic::Code::DeadlineExceeded) => Outcome::Failure,
             _ => Outcome::Success,
         };
         // The deadline runs from the request's arrival: reading and binding
         // the body count against it.
-        let deadline = request.received_at + budget;
+        let deadline = Deadline { at: request.received_at + budget, budget, outcome };
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let message =
             self.binder.bind(request.captures, request.parts.uri.query(), &request.body, content_type)?;
@@ -176,40 +121,80 @@ impl TranscodeTarget {
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| request.parts.uri.authority().map(|a| a.as_str()));
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(TranscodeError::DeadlineExceeded(budget));
-        }
-        let mut call = tonic::Request::new(message);
-        *call.metadata_mut() = self.metadata.request_metadata(headers, request.peer, host);
-        call.set_timeout(remaining);
-
-        let picked = self
-            .upstream
-            .pick()
-            .map_err(|unavailable| self.failed(tonic::Status::unavailable(unavailable.to_string()), None))?;
-        // Dropped with this future when the client goes away: Ignored.
-        let (result, outcome) =
-            match tokio::time::timeout_at(deadline.into(), self.invoke(&picked, call)).await {
-                Ok(Ok(response)) => (Ok(response), Outcome::Success),
-                // tonic's channel enforces the grpc-timeout it sends, and reports
-                // its own expiry as CANCELLED; a deadline that passed is a 504.
-                Ok(Err(Failed { error: TranscodeError::Upstream(failure), .. }))
-                    if failure.code == tonic::Code::Cancelled && Instant::now() >= deadline =>
-                {
-                    (Err(TranscodeError::DeadlineExceeded(budget)), deadline_outcome)
+        let mut call = Some((message, self.metadata.request_metadata(headers, request.peer, host)));
+        let mut tries = self.upstream.tries(self.idempotent);
+        let mut last_error = None;
+        loop {
+            let remaining = deadline.at.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(TranscodeError::DeadlineExceeded(budget));
+            }
+            let picked = match tries.pick() {
+                Ok(picked) => picked,
+                // A retry that finds no endpoint ends with the last failure.
+                Err(unavailable) => {
+                    return Err(last_error.unwrap_or_else(|| {
+                        self.failed(tonic::Status::unavailable(unavailable.to_string()), None)
+                    }));
                 }
-                // The backend gave up on the deadline it was sent.
-                Ok(Err(Failed { error: TranscodeError::Upstream(failure), .. }))
-                    if failure.code == tonic::Code::DeadlineExceeded =>
-                {
-                    (Err(TranscodeError::Upstream(failure)), deadline_outcome)
-                }
-                Ok(Err(Failed { error, outcome })) => (Err(error), outcome),
-                Err(_) => (Err(TranscodeError::DeadlineExceeded(budget)), deadline_outcome),
             };
-        picked.finish(outcome);
-        result
+            // The request is kept (cloned) only while another try may follow.
+            let (message, metadata): (DynamicMessage, MetadataMap) =
+                if tries.may_retry() { call.clone() } else { call.take() }
+                    .ok_or_else(|| TranscodeError::Internal("a call was tried after its last try".into()))?;
+            let mut request = tonic::Request::new(message);
+            *request.metadata_mut() = metadata;
+            request.set_timeout(remaining);
+            // Dropped with this future when the client goes away: Ignored.
+            let failed = match self.attempt(&picked, request, deadline).await {
+                Ok(response) => {
+                    picked.finish(Outcome::Success);
+                    return Ok(response);
+                }
+                Err(failed) => failed,
+            };
+            picked.finish(failed.outcome);
+            let Some(pause) = tries.retry_after(failed.retry, deadline.at) else { return Err(failed.error) };
+            tracing::debug!(method = self.method.full_name(), error = %failed.error, ?pause, "retrying");
+            last_error = Some(failed.error);
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// One try on `picked`, within the deadline.
+    async fn attempt(
+        &self,
+        picked: &Picked,
+        call: tonic::Request<DynamicMessage>,
+        deadline: Deadline,
+    ) -> Result<Response<Bytes>, Failed> {
+        let expired = || Failed {
+            error: TranscodeError::DeadlineExceeded(deadline.budget),
+            outcome: deadline.outcome,
+            retry: TryFailure::Final,
+        };
+        match tokio::time::timeout_at(deadline.at.into(), self.invoke(picked, call)).await {
+            Ok(Ok(response)) => Ok(response),
+            // tonic's channel enforces the grpc-timeout it sends, and reports
+            // its own expiry as CANCELLED; a deadline that passed is a 504.
+            Ok(Err(Failed { error: TranscodeError::Upstream(failure), .. }))
+                if failure.code == tonic::Code::Cancelled && Instant::now() >= deadline.at =>
+            {
+                Err(expired())
+            }
+            // The backend gave up on the deadline it was sent.
+            Ok(Err(Failed { error: TranscodeError::Upstream(failure), .. }))
+                if failure.code == tonic::Code::DeadlineExceeded =>
+            {
+                Err(Failed {
+                    error: TranscodeError::Upstream(failure),
+                    outcome: deadline.outcome,
+                    retry: TryFailure::Final,
+                })
+            }
+            Ok(Err(failed)) => Err(failed),
+            Err(_) => Err(expired()),
+        }
     }
 
     async fn invoke(
@@ -221,13 +206,20 @@ impl TranscodeTarget {
         let channel = picked.channel().ok_or_else(|| Failed {
             error: TranscodeError::Internal("a transcoded route has an HTTP upstream".into()),
             outcome: Outcome::Ignored,
+            retry: TryFailure::Final,
         })?;
-        let mut grpc =
-            tonic::client::Grpc::new(channel).max_decoding_message_size(self.upstream.max_response_bytes());
+        // Replies may come gzip'd when the backend offers it.
+        let mut grpc = tonic::client::Grpc::new(channel)
+            .max_decoding_message_size(self.upstream.max_response_bytes())
+            .accept_compressed(CompressionEncoding::Gzip);
+        if self.upstream.gzip_requests() {
+            grpc = grpc.send_compressed(CompressionEncoding::Gzip);
+        }
         // A channel that cannot take requests never sent this one.
         grpc.ready().await.map_err(|e| Failed {
             error: self.failed(tonic::Status::unavailable(e.to_string()), None),
             outcome: Outcome::ConnectFailure,
+            retry: TryFailure::NotSent,
         })?;
         // A unary method called as server-streaming: the same frames on the
         // wire, but headers and trailers stay apart.
@@ -241,7 +233,10 @@ impl TranscodeTarget {
         let message = match stream.message().await {
             Ok(Some(message)) => message,
             // The endpoint answered, if not by the protocol.
-            Ok(None) => return Err(Failed { error: TranscodeError::NoReply, outcome: Outcome::Success }),
+            Ok(None) => {
+                let (error, outcome, retry) = (TranscodeError::NoReply, Outcome::Success, TryFailure::Final);
+                return Err(Failed { error, outcome, retry });
+            }
             Err(status) => return Err(self.call_failed(status, Some(headers))),
         };
         // A status after the reply still fails the call.
@@ -261,24 +256,34 @@ impl TranscodeTarget {
     /// A failed call, with what its status says about the endpoint.
     fn call_failed(&self, status: tonic::Status, reply_headers: Option<HeaderMap>) -> Failed {
         let outcome = outcome::of_status(&status, &self.upstream);
+        let retry = TryFailure::of(outcome, never_sent(&status));
         // hyper cancels the requests of a connection that closes under them,
         // and tonic calls that CANCELLED; but no client cancelled anything:
-        // the backend went away.
-        let status = if status.code() == tonic::Code::Cancelled && outcome::is_transport_error(&status) {
-            tonic::Status::unavailable(format!("the connection to the backend closed: {}", status.message()))
-        } else {
-            status
+        // the backend went away. A connection that failed otherwise (a TLS
+        // alert after the handshake) is UNKNOWN to tonic: unavailable too.
+        let status = match status.code() {
+            tonic::Code::Cancelled if outcome::is_transport_error(&status) => tonic::Status::unavailable(
+                format!("the connection to the backend closed: {}", status.message()),
+            ),
+            tonic::Code::Unknown if outcome::is_transport_error(&status) => tonic::Status::unavailable(
+                format!("the connection to the backend failed: {}", outcome::causes(&status)),
+            ),
+            _ => status,
         };
-        Failed { error: self.failed(status, reply_headers), outcome }
+        Failed { error: self.failed(status, reply_headers), outcome, retry }
     }
 
     /// A failed call. `reply_headers` are the `Grpc-Metadata-*` headers of a
     /// reply whose status came in trailers after them; without them, the
     /// status came alone (a trailers-only response, or no response at all).
     fn failed(&self, status: tonic::Status, reply_headers: Option<HeaderMap>) -> TranscodeError {
-        // tonic refuses an oversized frame before reading it, with a status
-        // of its own; it is the backend's fault, not the client's.
-        if status.code() == tonic::Code::OutOfRange && status.message().starts_with(TONIC_TOO_LARGE) {
+        // tonic refuses an oversized frame before reading it (or while
+        // inflating it), with a status of its own; it is the backend's
+        // fault, not the client's.
+        if TONIC_TOO_LARGE
+            .iter()
+            .any(|(code, start)| status.code() == *code && status.message().starts_with(start))
+        {
             return TranscodeError::ReplyTooLarge {
                 upstream: self.upstream.name().to_owned(),
                 limit: self.upstream.max_response_bytes(),

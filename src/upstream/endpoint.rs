@@ -5,7 +5,7 @@
 //! is one endpoint whose connections go to that URI; a URI with a host name
 //! becomes one endpoint per address the name resolves to, connecting to the
 //! address while requests keep naming the configured `host:port`
-//! ([`Endpoint::authority`]).
+//! ([`Endpoint::authority`]), TLS's server name included.
 //!
 //! The state is atomics only, so that choosing an endpoint takes no lock.
 //! Times are kept as nanoseconds since the state's creation (its epoch);
@@ -21,9 +21,9 @@ use std::{
 };
 
 use http::{Uri, uri::Authority};
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig};
 
-use super::{UpstreamError, UpstreamProtocol, UpstreamSettings};
+use super::{BuildError, UpstreamError, UpstreamProtocol, UpstreamSettings};
 
 /// Where a configured endpoint URI points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,12 +166,15 @@ pub struct Endpoint {
 impl Endpoint {
     /// The endpoint of `uri` at `address` (the URI's own for an IP
     /// literal, one its name resolved to otherwise), its channel created
-    /// (not connected). Fails only when `uri` has no scheme.
+    /// (not connected). `tls` applies to a gRPC channel to an `https://`
+    /// endpoint; the certificate must name the configured host (or the
+    /// configured `server_name`), not the address.
     pub(super) fn new(
         uri: Uri,
         address: SocketAddr,
         settings: &UpstreamSettings,
-    ) -> Result<Self, UpstreamError> {
+        tls: Option<&ClientTlsConfig>,
+    ) -> Result<Self, BuildError> {
         let connect_uri = match host_of(&uri) {
             Some(Host::Address(_)) => uri.clone(),
             _ => Uri::builder()
@@ -181,18 +184,33 @@ impl Endpoint {
                 .build()
                 .map_err(|e| UpstreamError { endpoint: uri.to_string(), reason: e.to_string() })?,
         };
-        let channel = (settings.protocol == UpstreamProtocol::Grpc).then(|| {
-            let mut endpoint = tonic::transport::Endpoint::from(connect_uri.clone())
-                .connect_timeout(settings.connect_timeout)
-                .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(30))
-                .keep_alive_while_idle(true);
-            if connect_uri != uri {
-                // Connect to the address, but name the configured host in `:authority`.
-                endpoint = endpoint.origin(uri.clone());
+        let channel = match settings.protocol {
+            UpstreamProtocol::Http => None,
+            UpstreamProtocol::Grpc => {
+                let mut endpoint = tonic::transport::Endpoint::from(connect_uri.clone())
+                    .connect_timeout(settings.connect_timeout)
+                    .tcp_nodelay(true)
+                    .http2_keep_alive_interval(Duration::from_secs(30))
+                    .keep_alive_while_idle(true);
+                if let (Some("https"), Some(tls)) = (uri.scheme_str(), tls) {
+                    // At a resolved address, the certificate must name the configured
+                    // host, unless `server_name` (already in `tls`) says otherwise.
+                    let server_name = settings.tls.as_ref().and_then(|tls| tls.server_name.as_ref());
+                    let tls = match (connect_uri != uri, uri.host()) {
+                        (true, Some(host)) if server_name.is_none() => tls.clone().domain_name(host),
+                        _ => tls.clone(),
+                    };
+                    endpoint = endpoint
+                        .tls_config(tls)
+                        .map_err(|source| BuildError::Tls { uri: uri.clone(), source })?;
+                }
+                if connect_uri != uri {
+                    // Connect to the address, but name the configured host in `:authority`.
+                    endpoint = endpoint.origin(uri.clone());
+                }
+                Some(endpoint.connect_lazy())
             }
-            endpoint.connect_lazy()
-        });
+        };
         Ok(Self { uri, address, connect_uri, channel, state: EndpointState::default() })
     }
 

@@ -12,9 +12,10 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use http::Uri;
+use tonic::transport::ClientTlsConfig;
 
 use super::{
-    Pool, UpstreamSettings,
+    BuildError, Pool, UpstreamSettings,
     endpoint::{Endpoint, Host, host_of},
     health::HealthChecks,
     resolve::{Name, ResolveError},
@@ -43,6 +44,8 @@ enum Group {
 pub(super) struct Membership {
     pool: Arc<Pool>,
     settings: UpstreamSettings,
+    /// gRPC: TLS towards `https://` endpoints, for every new address too.
+    tls: Option<ClientTlsConfig>,
     checks: Option<HealthChecks>,
     groups: Vec<Group>,
 }
@@ -89,21 +92,26 @@ pub(super) fn reconcile<M>(
 impl Membership {
     /// The endpoints of `settings.endpoints`, published to `pool`: IP
     /// literals now, names once [`Membership::resolved`] is told their
-    /// addresses. Starts the health checks, if any. Must run inside a Tokio
-    /// runtime.
-    pub(super) fn new(pool: Arc<Pool>, settings: &UpstreamSettings) -> Self {
+    /// addresses. Starts the health checks, if any. Fails when an IP
+    /// literal's endpoint cannot be built (the endpoint of a new address is
+    /// skipped, logged, instead). Must run inside a Tokio runtime.
+    pub(super) fn new(
+        pool: Arc<Pool>,
+        settings: &UpstreamSettings,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Self, BuildError> {
         let checks = settings.health_check.as_ref().map(|checks| HealthChecks::new(&pool.name, checks));
-        let mut membership = Self { pool, settings: settings.clone(), checks, groups: Vec::new() };
+        let mut membership = Self { pool, settings: settings.clone(), tls, checks, groups: Vec::new() };
         for uri in &settings.endpoints {
             let group = match host_of(uri) {
-                Some(Host::Address(address)) => membership.member(uri, address).map(Group::Fixed),
+                Some(Host::Address(address)) => Some(Group::Fixed(membership.member(uri, address)?)),
                 Some(Host::Name { .. }) => Some(Group::Named { uri: uri.clone(), members: Vec::new() }),
                 None => None,
             };
             membership.groups.extend(group);
         }
         membership.publish();
-        membership
+        Ok(membership)
     }
 
     /// The host names to resolve, each with the index to report with.
@@ -144,12 +152,16 @@ impl Membership {
         };
         let uri = uri.clone();
         let current = std::mem::take(members);
-        let (settings, checks) = (&self.settings, &self.checks);
+        let (settings, tls, checks) = (&self.settings, self.tls.as_ref(), self.checks.as_ref());
         let reconciled = reconcile(
             current,
             &addresses,
             |member| member.endpoint.address(),
-            |address| new_member(upstream, settings, checks.as_ref(), &uri, address),
+            |address| {
+                new_member(settings, tls, checks, &uri, address)
+                    .map_err(|error| tracing::error!(%upstream, %address, "no endpoint: {error}"))
+                    .ok()
+            },
         );
         let changed = !reconciled.added.is_empty() || !reconciled.removed.is_empty();
         if changed {
@@ -164,8 +176,8 @@ impl Membership {
         }
     }
 
-    fn member(&self, uri: &Uri, address: SocketAddr) -> Option<Member> {
-        new_member(&self.pool.name, &self.settings, self.checks.as_ref(), uri, address)
+    fn member(&self, uri: &Uri, address: SocketAddr) -> Result<Member, BuildError> {
+        new_member(&self.settings, self.tls.as_ref(), self.checks.as_ref(), uri, address)
     }
 
     /// Hands the pool the current endpoints, in config order.
@@ -185,23 +197,15 @@ impl Membership {
 
 /// The endpoint of `uri` at `address`, its health check started.
 fn new_member(
-    upstream: &str,
     settings: &UpstreamSettings,
+    tls: Option<&ClientTlsConfig>,
     checks: Option<&HealthChecks>,
     uri: &Uri,
     address: SocketAddr,
-) -> Option<Member> {
-    match Endpoint::new(uri.clone(), address, settings) {
-        Ok(endpoint) => {
-            let endpoint = Arc::new(endpoint);
-            let health = checks.and_then(|checks| checks.start(&endpoint));
-            Some(Member { endpoint, _health: health })
-        }
-        Err(error) => {
-            tracing::error!(%upstream, %address, "no endpoint: {error}");
-            None
-        }
-    }
+) -> Result<Member, BuildError> {
+    let endpoint = Arc::new(Endpoint::new(uri.clone(), address, settings, tls)?);
+    let health = checks.and_then(|checks| checks.start(&endpoint));
+    Ok(Member { endpoint, _health: health })
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@ use arc_swap::ArcSwap;
 
 use super::*;
 use crate::upstream::{
-    Balancing, BreakerSettings, HealthCheckKind, HealthCheckSettings, OutlierSettings, Pool,
-    balance::Balancer, breaker::Breaker, endpoint::InFlight, outlier::OutlierDetector, tests::test_settings,
+    Balancing, BreakerSettings, HealthCheckKind, HealthCheckSettings, OutlierSettings, Pool, RetrySettings,
+    balance::Balancer, breaker::Breaker, endpoint::InFlight, outlier::OutlierDetector, retry::RetryPolicy,
+    tests::test_settings,
 };
 
 fn v4(last: u8) -> SocketAddr {
@@ -24,7 +25,7 @@ fn v6() -> SocketAddr {
 
 fn endpoint(address: SocketAddr) -> Arc<Endpoint> {
     let uri: Uri = "http://localhost:1".parse().expect("a valid URI");
-    Arc::new(Endpoint::new(uri, address, &test_settings(0)).expect("an endpoint"))
+    Arc::new(Endpoint::new(uri, address, &test_settings(0), None).expect("an endpoint"))
 }
 
 fn reconciled(current: Vec<Arc<Endpoint>>, resolved: &[SocketAddr]) -> Reconciled<Arc<Endpoint>> {
@@ -78,6 +79,7 @@ fn pool() -> Arc<Pool> {
         outlier: OutlierDetector::new(OutlierSettings::default()),
         breaker: Breaker::new(BreakerSettings::default()),
         failure_codes: Default::default(),
+        retry: RetryPolicy::new(RetrySettings::default()),
     })
 }
 
@@ -97,7 +99,7 @@ fn membership(pool: &Arc<Pool>) -> Membership {
         }),
         ..test_settings(0)
     };
-    Membership::new(pool.clone(), &settings)
+    Membership::new(pool.clone(), &settings, None).expect("a membership")
 }
 
 fn addresses(pool: &Pool) -> Vec<SocketAddr> {

@@ -8,6 +8,9 @@
 //! [`Picked::finish`]; balancing, health, outlier ejection and the circuit
 //! breaker live behind those two calls.
 //!
+//! A call that fails may be tried again through [`Upstream::tries`]
+//! (src/upstream/retry.rs), within the upstream's retry budget.
+//!
 //! Targets never learn how an endpoint was chosen.
 //!
 //! An endpoint URI with a host name stands for every address the name
@@ -24,12 +27,16 @@ mod members;
 mod outlier;
 mod picked;
 mod resolve;
+mod retry;
+mod settings;
 mod snapshot;
 mod task;
+mod tls;
 
 use std::{
+    net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use arc_swap::ArcSwap;
@@ -42,87 +49,47 @@ pub use failure::{FailureCodes, code_named, code_names};
 pub use health::{HealthCheckKind, HealthCheckSettings};
 pub use outlier::OutlierSettings;
 pub use picked::Picked;
+pub use retry::{RetrySettings, Tries, TryFailure, is_idempotent_method, never_sent};
+pub use settings::{UpstreamError, UpstreamProtocol, UpstreamSettings, endpoint_uri};
 pub use snapshot::{EndpointSnapshot, UpstreamSnapshot};
+pub use tls::{ClientIdentity, TlsFileError, TlsSettings};
 
 use balance::Balancer;
 use breaker::Breaker;
 use endpoint::InFlight;
 use members::Membership;
 use outlier::OutlierDetector;
+use retry::RetryPolicy;
 use task::TaskGuard;
 
-/// What an upstream speaks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum UpstreamProtocol {
-    /// gRPC over HTTP/2: transcoded routes and native gRPC pass-through.
-    #[default]
-    Grpc,
-    /// Plain HTTP/1.1 or HTTP/2: pass-through routes.
-    Http,
-}
-
-/// How an upstream is reached. (`Default` is for tests: no endpoints, no
-/// timeouts.)
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamSettings {
-    /// What it speaks.
-    pub protocol: UpstreamProtocol,
-    /// Endpoint URIs, checked by [`endpoint_uri`].
-    pub endpoints: Vec<Uri>,
-    /// How often the host names among `endpoints` are resolved again.
-    pub dns_refresh: Duration,
-    /// The time allowed to open a TCP connection.
-    pub connect_timeout: Duration,
-    /// The largest reply message accepted from it.
-    pub max_response_bytes: usize,
-    /// Active health checks of its endpoints, if any.
-    pub health_check: Option<HealthCheckSettings>,
-    /// How calls spread over the endpoints.
-    pub balancing: Balancing,
-    /// When endpoints are ejected.
-    pub outlier: OutlierSettings,
-    /// When the breaker opens and closes.
-    pub breaker: BreakerSettings,
-    /// The gRPC codes that count as failures.
-    pub failure_codes: FailureCodes,
-}
-
-impl UpstreamSettings {
-    /// The default `dns_refresh`.
-    pub const DEFAULT_DNS_REFRESH: Duration = Duration::from_secs(30);
-}
-
-impl Default for UpstreamSettings {
-    fn default() -> Self {
-        Self {
-            protocol: UpstreamProtocol::default(),
-            endpoints: Vec::new(),
-            dns_refresh: Self::DEFAULT_DNS_REFRESH,
-            connect_timeout: Duration::ZERO,
-            max_response_bytes: 0,
-            health_check: None,
-            balancing: Balancing::default(),
-            outlier: OutlierSettings::default(),
-            breaker: BreakerSettings::default(),
-            failure_codes: FailureCodes::default(),
-        }
-    }
-}
-
-/// An endpoint that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid endpoint {endpoint:?}: {reason}")]
-pub struct UpstreamError {
-    /// The endpoint as configured.
-    pub endpoint: String,
-    /// Why it cannot be used.
-    pub reason: String,
+/// An upstream that cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// It has no endpoint.
+    #[error("no endpoints")]
+    NoEndpoints,
+    /// An endpoint cannot be used.
+    #[error(transparent)]
+    Endpoint(#[from] UpstreamError),
+    /// A TLS file cannot be read.
+    #[error(transparent)]
+    TlsFile(#[from] TlsFileError),
+    /// The TLS settings were refused (a malformed certificate or key).
+    #[error("TLS settings refused for {uri}: {source}")]
+    Tls {
+        /// The endpoint.
+        uri: Uri,
+        /// tonic's reason.
+        #[source]
+        source: tonic::transport::Error,
+    },
 }
 
 /// No endpoint can take a call now: a 503 UNAVAILABLE at once.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unavailable {
-    /// Every endpoint is unhealthy or ejected.
+    /// Every endpoint is unhealthy or ejected (or a host name has no
+    /// addresses yet).
     #[error("upstream {upstream:?} has no healthy endpoint")]
     NoHealthyEndpoint {
         /// The upstream's name.
@@ -154,6 +121,9 @@ pub enum Outcome {
 pub struct Upstream {
     pool: Arc<Pool>,
     max_response_bytes: usize,
+    gzip_requests: bool,
+    /// TLS towards its `https://` endpoints, for clients built outside this room.
+    tls: Option<TlsSettings>,
     /// Stops the re-resolution of host names when the upstream is dropped.
     _resolver: Option<TaskGuard>,
     /// The endpoints with their health checks, stopped when the last owner
@@ -172,37 +142,23 @@ struct Pool {
     outlier: OutlierDetector,
     breaker: Breaker,
     failure_codes: FailureCodes,
-}
-
-/// Checks an endpoint as written in the config: `http://host:port`, or
-/// `https://host:port` for an HTTP upstream.
-pub fn endpoint_uri(endpoint: &str, protocol: UpstreamProtocol) -> Result<Uri, UpstreamError> {
-    let invalid = |reason: String| UpstreamError { endpoint: endpoint.to_owned(), reason };
-    let uri: Uri = endpoint.parse().map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
-    match (uri.scheme_str(), protocol) {
-        (Some("http"), _) | (Some("https"), UpstreamProtocol::Http) => {}
-        (Some("https"), UpstreamProtocol::Grpc) => {
-            return Err(invalid("TLS to gRPC upstreams is not supported yet (use http://)".into()));
-        }
-        (Some(other), _) => return Err(invalid(format!("scheme {other:?} is not supported (use http://)"))),
-        (None, _) => return Err(invalid("no scheme (write http://host:port)".into())),
-    }
-    if uri.host().is_none() {
-        return Err(invalid("no host".into()));
-    }
-    Ok(uri)
+    retry: RetryPolicy,
 }
 
 impl Upstream {
-    /// Prepares every endpoint and starts their health checks, if any; only
-    /// the checks connect before the first call. Host names are resolved
-    /// now (waiting a moment at most; a name without addresses yet gives
-    /// no endpoints until a refresh finds some) and every `dns_refresh`
-    /// after. `None` without endpoints. Must run inside a Tokio runtime.
-    pub fn new(name: &str, settings: &UpstreamSettings) -> Option<Self> {
+    /// Prepares every endpoint (reading TLS files) and starts their health
+    /// checks, if any; only the checks connect before the first call. Host
+    /// names are resolved now (waiting a moment at most; a name without
+    /// addresses yet gives no endpoints until a refresh finds some) and
+    /// every `dns_refresh` after. Must run inside a Tokio runtime.
+    pub fn new(name: &str, settings: &UpstreamSettings) -> Result<Self, BuildError> {
         if settings.endpoints.is_empty() {
-            return None;
+            return Err(BuildError::NoEndpoints);
         }
+        let tls = match (settings.protocol, &settings.tls) {
+            (UpstreamProtocol::Http, _) => None,
+            (UpstreamProtocol::Grpc, tls) => Some(tls.clone().unwrap_or_default().grpc_config()?),
+        };
         let pool = Arc::new(Pool {
             name: name.to_owned(),
             endpoints: ArcSwap::default(),
@@ -210,8 +166,9 @@ impl Upstream {
             outlier: OutlierDetector::new(settings.outlier),
             breaker: Breaker::new(settings.breaker),
             failure_codes: settings.failure_codes,
+            retry: RetryPolicy::new(settings.retry),
         });
-        let mut members = Membership::new(pool.clone(), settings);
+        let mut members = Membership::new(pool.clone(), settings, tls)?;
         let names = members.names();
         for (name, result) in names.iter().zip(resolve::resolve_now(&names)) {
             members.resolved(name.group, result, settings.dns_refresh);
@@ -219,12 +176,19 @@ impl Upstream {
         let members = Arc::new(Mutex::new(members));
         let resolver =
             (!names.is_empty()).then(|| resolve::start(members.clone(), names, settings.dns_refresh));
-        Some(Self {
+        Ok(Self {
             pool,
             max_response_bytes: settings.max_response_bytes,
+            gzip_requests: settings.gzip_requests,
+            tls: settings.tls.clone(),
             _resolver: resolver,
             _members: members,
         })
+    }
+
+    /// TLS towards its `https://` endpoints, as configured.
+    pub fn tls(&self) -> Option<&TlsSettings> {
+        self.tls.as_ref()
     }
 
     /// The upstream's name in the config.
@@ -235,6 +199,11 @@ impl Upstream {
     /// The largest reply message accepted from it.
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
+    }
+
+    /// gRPC: whether requests are sent gzip'd.
+    pub fn gzip_requests(&self) -> bool {
+        self.gzip_requests
     }
 
     /// The current endpoints, in config order (a host name's in address order).
@@ -265,11 +234,19 @@ impl Upstream {
     }
 
     fn pick_at(&self, now: Instant) -> Result<Picked, Unavailable> {
+        self.pick_avoiding(&[], now)
+    }
+
+    /// Like [`Upstream::pick`], but the endpoints at the addresses in
+    /// `avoid` are chosen only when no other is a candidate.
+    fn pick_avoiding(&self, avoid: &[SocketAddr], now: Instant) -> Result<Picked, Unavailable> {
         let pool = &self.pool;
         let endpoints = pool.endpoints.load();
-        let endpoint = pool
-            .balancer
-            .choose(&endpoints, |endpoint| endpoint.state().is_candidate(now))
+        let candidate = |endpoint: &Endpoint| endpoint.state().is_candidate(now);
+        let endpoint = (!avoid.is_empty())
+            .then(|| pool.balancer.choose(&endpoints, |e| candidate(e) && !avoid.contains(&e.address())))
+            .flatten()
+            .or_else(|| pool.balancer.choose(&endpoints, candidate))
             .and_then(|index| endpoints.get(index).cloned());
         let Some(endpoint) = endpoint else {
             return Err(Unavailable::NoHealthyEndpoint { upstream: pool.name.clone() });

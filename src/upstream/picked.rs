@@ -1,5 +1,6 @@
-//! [`Picked`]: the endpoint chosen for one call, and how the call's outcome
-//! reaches outlier detection and the breaker.
+//! [`Picked`]: the endpoint chosen for one call. It counts in the
+//! endpoint's calls in flight and holds the breaker's admission until the
+//! call's outcome is reported to outlier detection and the breaker.
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 

@@ -1,6 +1,8 @@
 //! The upstream as a whole, with the time injected: picks, refusals,
 //! in-flight accounting, snapshots.
 
+use std::time::Duration;
+
 use super::*;
 
 /// Settings for unit tests: `size` gRPC endpoints on ports nothing listens on.
@@ -22,7 +24,7 @@ pub(super) fn test_endpoints(settings: &UpstreamSettings) -> Vec<Arc<Endpoint>> 
         Some(endpoint::Host::Address(address)) => address,
         other => panic!("not an IP literal: {other:?}"),
     };
-    let endpoint = |uri: &Uri| Endpoint::new(uri.clone(), address(uri), settings).expect("an endpoint");
+    let endpoint = |uri: &Uri| Endpoint::new(uri.clone(), address(uri), settings, None).expect("an endpoint");
     settings.endpoints.iter().map(|uri| Arc::new(endpoint(uri))).collect()
 }
 

@@ -106,3 +106,33 @@ async fn a_route_to_an_upstream_of_the_wrong_protocol_is_a_config_error() {
         "{errors}"
     );
 }
+
+#[tokio::test]
+async fn an_https_upstream_with_mtls_is_configured_from_the_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let (acceptor, tls) = crate::support::http_backends::test_pki(dir.path(), "127.0.0.1");
+    let secure = crate::support::http_backends::start_echo_with(Some(acceptor)).await;
+    let identity = tls.identity.unwrap();
+    let yaml = format!(
+        r#"
+listen: 127.0.0.1:0
+descriptors: [{{ file: descriptors/demo.pb }}]
+upstreams:
+  demo: {{ endpoints: ["http://{{backend}}"] }}
+  secure:
+    protocol: http
+    endpoints: ["https://{secure}"]
+    tls: {{ ca_file: {ca}, cert_file: {cert}, key_file: {key} }}
+routes:
+  - grpc: {{ service: demo.v1.Library, upstream: demo }}
+  - http: {{ prefix: /secure/, upstream: secure, strip_prefix: true }}
+"#,
+        ca = tls.ca_file.unwrap().display(),
+        cert = identity.cert_file.display(),
+        key = identity.key_file.display(),
+    );
+    let gateway = Harness::with_config(&yaml).await;
+    let (status, echoed) = gateway.get_json("/secure/hello").await;
+    assert_eq!(status, 200, "{echoed}");
+    assert_eq!(echoed["path"], "/hello");
+}

@@ -200,7 +200,7 @@ async fn https_upstream_with_a_test_ca_and_a_client_certificate() {
 
 #[tokio::test]
 async fn a_client_is_not_built_from_a_missing_ca_file() {
-    let tls = TlsSettings { ca_file: Some("/nonexistent/ca.pem".into()), identity: None };
+    let tls = TlsSettings { ca_file: Some("/nonexistent/ca.pem".into()), ..TlsSettings::default() };
     let upstream = upstream("legacy", UpstreamProtocol::Http, "https://127.0.0.1:1");
     let settings = ClientSettings { tls: Some(tls), ..ClientSettings::default() };
     let error = HttpClient::new(&settings, &upstream).unwrap_err();

@@ -115,7 +115,7 @@ mod tests {
     fn probe(uri: &str, address: SocketAddr, path: &'static str) -> HttpProbe {
         let settings = UpstreamSettings { protocol: UpstreamProtocol::Http, ..Default::default() };
         let endpoint =
-            Endpoint::new(uri.parse().expect("a valid URI"), address, &settings).expect("an endpoint");
+            Endpoint::new(uri.parse().expect("a valid URI"), address, &settings, None).expect("an endpoint");
         HttpProbe::new(client(), &endpoint, &PathAndQuery::from_static(path)).expect("a valid probe URI")
     }
 

@@ -24,8 +24,7 @@ routes:
 
 /// A running backend and gateway, stopped when dropped.
 pub struct Harness {
-    /// The backend, kept alive for the test.
-    _backend: DemoBackend,
+    backend: DemoBackend,
     gateway: RunningServer,
     /// A client for the gateway.
     pub client: reqwest::Client,
@@ -42,7 +41,12 @@ impl Harness {
     pub async fn with_config(yaml: &str) -> Self {
         let backend = DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let gateway = start_gateway(&yaml.replace("{backend}", &backend.addr().to_string())).await;
-        Self { _backend: backend, gateway, client: reqwest::Client::new() }
+        Self { backend, gateway, client: reqwest::Client::new() }
+    }
+
+    /// The demo backend behind the gateway.
+    pub fn backend(&self) -> &DemoBackend {
+        &self.backend
     }
 
     /// The gateway URL of `path`.

@@ -222,8 +222,9 @@ pub async fn raw_get(stream: tokio::net::TcpStream, path: &str) -> (u16, String)
 }
 
 /// A CA, a server certificate for `server_name` (a host name or an IP
-/// address) and a client certificate, as PEM files in `dir`; the server's
-/// TLS acceptor requires a client certificate.
+/// address) and a client certificate, as PEM files in `dir` (ca.pem,
+/// server.pem and server.key, client.pem and client.key); the server's TLS
+/// acceptor requires a client certificate.
 pub fn test_pki(dir: &std::path::Path, server_name: &str) -> (TlsAcceptor, TlsSettings) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -261,6 +262,9 @@ pub fn test_pki(dir: &std::path::Path, server_name: &str) -> (TlsAcceptor, TlsSe
             cert_file: write("client.pem", client_cert.pem()),
             key_file: write("client.key", client_key.serialize_pem()),
         }),
+        server_name: None,
     };
+    write("server.pem", server_cert.pem());
+    write("server.key", server_key.serialize_pem());
     (TlsAcceptor::from(Arc::new(server)), tls)
 }

@@ -1,0 +1,105 @@
+//! The gateway service: one request, start to end, against the current
+//! runtime.
+//!
+//! It loads the runtime once per request (a reload swaps it whole; requests
+//! in flight finish on the one they started with) and dispatches the
+//! request as the house plan's rules say:
+//!
+//! 1. a native gRPC call goes to the route that owns its service;
+//! 2. a CORS preflight is answered by the policy of the route it announces;
+//! 3. a transcoded binding (the most specific template; 405 when only the
+//!    method is wrong, with no fall-through);
+//! 4. a pass-through route by the longest prefix of the normalised path;
+//! 5. else 404.
+//!
+//! The route's policy chain then admits or refuses the request, and its
+//! target serves it. Every refusal goes through [`crate::error`].
+
+mod phases;
+mod targets;
+
+use std::{net::SocketAddr, sync::Arc, time::Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, header};
+use http_body::Body;
+
+use crate::{
+    body::{BoxError, ResponseBody},
+    error::GatewayError,
+    policy::cors,
+    router::RouteError,
+    runtime::Runtime,
+};
+
+/// The gateway: the current runtime, swappable.
+#[derive(Debug)]
+pub struct Gateway {
+    runtime: ArcSwap<Runtime>,
+}
+
+impl Gateway {
+    /// A gateway serving `runtime`.
+    pub fn new(runtime: Runtime) -> Self {
+        Self { runtime: ArcSwap::from_pointee(runtime) }
+    }
+
+    /// The runtime requests are served from now.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+
+    /// Serves new requests from `runtime`; requests in flight finish on the old one.
+    pub fn replace(&self, runtime: Runtime) {
+        self.runtime.store(Arc::new(runtime));
+    }
+
+    /// Serves one request from a client at `peer`.
+    pub async fn handle<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let received_at = Instant::now();
+        let runtime = self.runtime.load_full();
+        if is_grpc(request.headers()) {
+            if let Some(route) = runtime.services().lookup(request.uri().path()).cloned() {
+                let policies = route.policies.clone();
+                let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
+                return phases::guarded(&policies, request, serve, GatewayError::into_grpc_response).await;
+            }
+        }
+        if cors::is_preflight(request.method(), request.headers()) {
+            if let Some(answer) = phases::preflight(&runtime, &request) {
+                return answer;
+            }
+        }
+        match runtime.router().lookup(request.method(), request.uri().path()) {
+            Ok(found) => {
+                let (route, captures) = (found.value.clone(), found.captures);
+                let serve = |request| {
+                    targets::transcode(&runtime, &route.target, request, &captures, peer, received_at)
+                };
+                phases::guarded(&route.policies, request, serve, GatewayError::into_response).await
+            }
+            Err(RouteError::NotFound) => match targets::find_prefix(&runtime, request) {
+                Ok((route, request)) => {
+                    let policies = route.policies.clone();
+                    let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
+                    phases::guarded(&policies, request, serve, GatewayError::into_response).await
+                }
+                Err(refusal) => refusal.into_response(),
+            },
+            Err(error) => GatewayError::from((error, request.method(), request.uri().path())).into_response(),
+        }
+    }
+}
+
+/// Whether a request is a native gRPC call (`application/grpc`, `application/grpc+proto`...).
+fn is_grpc(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).is_some_and(|value| {
+        let value = value.as_bytes();
+        value.starts_with(b"application/grpc") && !value.starts_with(b"application/grpc-web")
+    })
+}

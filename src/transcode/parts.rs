@@ -1,0 +1,51 @@
+//! What a transcoding target is built from ([`TargetParts`], at compile
+//! time) and what it is handed for each request ([`TranscodeRequest`]).
+
+use std::{
+    net::IpAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use http::request::Parts;
+use prost_reflect::MethodDescriptor;
+
+use super::{bind::RequestBinder, metadata::MetadataRules, render::ResponseRenderer};
+use crate::upstream::Upstream;
+
+/// What the gateway hands a target: the request head, the router's
+/// captures, the whole body and the client's address.
+#[derive(Debug)]
+pub struct TranscodeRequest<'a> {
+    /// Method, URI and headers.
+    pub parts: &'a Parts,
+    /// The path variables, in template order.
+    pub captures: &'a [String],
+    /// The request body.
+    pub body: Bytes,
+    /// The client's address.
+    pub peer: IpAddr,
+    /// When the request arrived: its deadline runs from here.
+    pub received_at: Instant,
+}
+
+/// How one target is wired, for [`TranscodeTarget::new`].
+#[derive(Debug)]
+pub struct TargetParts {
+    /// The method called.
+    pub method: MethodDescriptor,
+    /// The compiled request binding.
+    pub binder: RequestBinder,
+    /// The compiled reply rendering.
+    pub renderer: ResponseRenderer,
+    /// The upstream called.
+    pub upstream: Arc<Upstream>,
+    /// The route's deadline (a client's `Grpc-Timeout` may shorten it).
+    pub timeout: Duration,
+    /// Which headers become metadata.
+    pub metadata: Arc<MetadataRules>,
+    /// Whether calling the method twice is harmless (see
+    /// [`super::idempotency::is_idempotent`]).
+    pub idempotent: bool,
+}

@@ -1,0 +1,209 @@
+//! Retries: when a failed try may be sent again, how long to wait first,
+//! and the budget that keeps retries from multiplying an outage.
+//!
+//! A try is sent again only when its failure proves the request never
+//! reached the backend ([`TryFailure::NotSent`]: the connection could not be
+//! opened, the stream was refused with REFUSED_STREAM, or a GOAWAY excluded
+//! it), or when the call is idempotent and the endpoint failed
+//! ([`TryFailure::Failed`]). A call that may have reached the backend and is
+//! not idempotent is never sent twice. Every retry needs a token from the
+//! upstream's budget (tower's [`TpsBudget`]: a share of the recent first
+//! tries, plus a small floor per second), must leave time before the call's
+//! deadline, and picks an endpoint again, avoiding those this call already
+//! failed on while others can take it.
+//!
+//! Targets say what their failure proves; they never learn how the budget
+//! works.
+
+use std::{
+    error::Error,
+    hash::{BuildHasher, RandomState},
+    net::SocketAddr,
+    num::NonZeroU32,
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+
+use http::Method;
+use tower::retry::budget::{Budget, TpsBudget};
+
+use super::{Outcome, Picked, Unavailable, Upstream, balance::splitmix64};
+
+/// How long a first try counts towards the budget.
+const BUDGET_WINDOW: Duration = Duration::from_secs(10);
+
+/// How an upstream retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// Tries per call, the first included: 1 never retries.
+    pub attempts: NonZeroU32,
+    /// Retries allowed as a percentage of the first tries of the last 10s.
+    pub budget_percent: u32,
+    /// Retries allowed per second whatever the traffic.
+    pub min_per_second: u32,
+    /// The pause before the first retry; it doubles for each one after.
+    pub backoff: Duration,
+    /// The longest pause.
+    pub max_backoff: Duration,
+}
+
+impl RetrySettings {
+    /// The largest `budget_percent` (tower's limit: ten retries per request).
+    pub const MAX_BUDGET_PERCENT: u32 = 1000;
+}
+
+impl Default for RetrySettings {
+    /// One try (no retry); 20% budget, 3 per second; 25ms backoff up to 250ms.
+    fn default() -> Self {
+        Self {
+            attempts: NonZeroU32::MIN,
+            budget_percent: 20,
+            min_per_second: 3,
+            backoff: Duration::from_millis(25),
+            max_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What a failed try proves, for deciding whether to send it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryFailure {
+    /// The request never reached the backend: safe to send again.
+    NotSent,
+    /// The endpoint failed after the request may have reached it: sent
+    /// again only when the call is idempotent.
+    Failed,
+    /// Anything else (an answer, the client's fault, the deadline): final.
+    Final,
+}
+
+impl TryFailure {
+    /// The usual reading of a try's outcome: a connect failure or a
+    /// `never_sent` error was not sent, a failure failed, the rest is final.
+    pub fn of(outcome: Outcome, never_sent: bool) -> Self {
+        match outcome {
+            Outcome::ConnectFailure => Self::NotSent,
+            _ if never_sent => Self::NotSent,
+            Outcome::Failure => Self::Failed,
+            Outcome::Success | Outcome::Ignored => Self::Final,
+        }
+    }
+}
+
+/// Whether `error` (or one of its causes) proves the request was never
+/// processed by the backend: an HTTP/2 stream the peer refused
+/// (REFUSED_STREAM), or one a GOAWAY from the peer excluded.
+pub fn never_sent(error: &(dyn Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(error) = source {
+        if let Some(h2) = error.downcast_ref::<h2::Error>() {
+            return h2.is_remote() && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM));
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// Whether requests with this HTTP method may be sent twice: GET, HEAD,
+/// OPTIONS, PUT, DELETE (RFC 9110 idempotent methods, TRACE aside).
+pub fn is_idempotent_method(method: &Method) -> bool {
+    [Method::GET, Method::HEAD, Method::OPTIONS, Method::PUT, Method::DELETE].contains(method)
+}
+
+/// An upstream's retry settings and budget.
+#[derive(Debug)]
+pub(super) struct RetryPolicy {
+    settings: RetrySettings,
+    budget: TpsBudget,
+    /// The counter behind the backoff jitter.
+    draws: AtomicU64,
+    seed: u64,
+}
+
+impl RetryPolicy {
+    pub(super) fn new(settings: RetrySettings) -> Self {
+        let percent = settings.budget_percent.min(RetrySettings::MAX_BUDGET_PERCENT);
+        // Exact: every percentage up to 1000 is an f32.
+        let ratio = f32::from(u16::try_from(percent).unwrap_or(u16::MAX)) / 100.0;
+        let floor = settings.min_per_second.min(1_000_000);
+        Self {
+            settings,
+            budget: TpsBudget::new(BUDGET_WINDOW, floor, ratio),
+            draws: AtomicU64::new(0),
+            seed: RandomState::new().hash_one("protogate retry"),
+        }
+    }
+
+    /// The pause before retry number `retry` (1 for the first): the
+    /// exponential backoff, capped, half of it random.
+    fn backoff(&self, retry: u32) -> Duration {
+        let doubled = self.settings.backoff.saturating_mul(1 << retry.saturating_sub(1).min(20));
+        let full = doubled.min(self.settings.max_backoff);
+        let draw = splitmix64(self.seed ^ self.draws.fetch_add(1, Ordering::Relaxed));
+        // A share of the half, in 1/1024ths.
+        let share = u32::try_from(draw % 1025).unwrap_or(0);
+        full / 2 + (full / 2) * share / 1024
+    }
+}
+
+/// The tries of one call: picks endpoints and decides on retries.
+#[derive(Debug)]
+pub struct Tries<'a> {
+    upstream: &'a Upstream,
+    idempotent: bool,
+    /// Tries started so far.
+    started: u32,
+    /// The addresses of the endpoints this call was tried on: a DNS refresh
+    /// may reorder the pool between tries, but keeps an address's endpoint.
+    tried: Vec<SocketAddr>,
+}
+
+impl Upstream {
+    /// The tries of a new call; `idempotent` when sending it twice is
+    /// harmless. Counts the call in the retry budget.
+    pub fn tries(&self, idempotent: bool) -> Tries<'_> {
+        self.pool.retry.budget.deposit();
+        Tries { upstream: self, idempotent, started: 0, tried: Vec::new() }
+    }
+}
+
+impl Tries<'_> {
+    /// An endpoint for the next try: one this call has not failed on when
+    /// there is such a candidate, else any candidate.
+    pub fn pick(&mut self) -> Result<Picked, Unavailable> {
+        self.started = self.started.saturating_add(1);
+        let picked = self.upstream.pick_avoiding(&self.tried, Instant::now())?;
+        self.tried.push(picked.address());
+        Ok(picked)
+    }
+
+    /// Whether another try could follow the current one (so its request
+    /// must be kept).
+    pub fn may_retry(&self) -> bool {
+        self.started < self.upstream.pool.retry.settings.attempts.get()
+    }
+
+    /// After a try failed with `failure`: the pause before the next try, or
+    /// `None` when the call must end with this failure (not retryable, no
+    /// tries left, no time before `deadline`, or no budget).
+    pub fn retry_after(&mut self, failure: TryFailure, deadline: Instant) -> Option<Duration> {
+        let policy = &self.upstream.pool.retry;
+        let retryable = match failure {
+            TryFailure::NotSent => true,
+            TryFailure::Failed => self.idempotent,
+            TryFailure::Final => false,
+        };
+        if !retryable || !self.may_retry() {
+            return None;
+        }
+        let pause = policy.backoff(self.started);
+        if Instant::now() + pause >= deadline || !policy.budget.withdraw() {
+            return None;
+        }
+        Some(pause)
+    }
+}
+
+#[cfg(test)]
+#[path = "retry_tests.rs"]
+mod tests;

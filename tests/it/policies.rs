@@ -1,0 +1,104 @@
+//! The policy pipeline on both kinds of route: CORS preflights answered by
+//! the gateway without touching the backend, and actual responses (errors
+//! included) decorated for allowed origins only.
+
+use crate::support::{gateway::Harness, http_backends::start_echo};
+
+const CONFIG: &str = r#"
+listen: 127.0.0.1:0
+descriptors: [{ file: descriptors/demo.pb }]
+upstreams:
+  demo: { endpoints: ["http://{backend}"] }
+  legacy: { protocol: http, endpoints: ["http://{legacy}"] }
+policies:
+  browsers:
+    cors:
+      allow_origins: ["https://app.example.com", "https://*.example.org"]
+      allow_methods: [GET, POST, PATCH]
+      expose_headers: [grpc-metadata-x-echo-header]
+      allow_credentials: true
+default_policies: [browsers]
+routes:
+  - grpc: { service: demo.v1.Library, upstream: demo }
+  - grpc: { service: demo.v1.Echo, upstream: demo }
+  - http: { prefix: /legacy/, upstream: legacy }
+"#;
+
+async fn gateway() -> Harness {
+    let legacy = start_echo().await;
+    Harness::with_config(&CONFIG.replace("{legacy}", &legacy.to_string())).await
+}
+
+#[tokio::test]
+async fn preflights_are_answered_by_the_gateway_on_both_kinds_of_route() {
+    let gateway = gateway().await;
+    let calls_before = gateway.backend().calls();
+    for path in ["/v1/shelves/1/books/2", "/legacy/anything"] {
+        let response = gateway
+            .client
+            .request(reqwest::Method::OPTIONS, gateway.url(path))
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "PATCH")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["access-control-allow-origin"], "https://app.example.com");
+        assert_eq!(headers["access-control-allow-methods"], "GET, POST, PATCH");
+        assert_eq!(headers["access-control-allow-credentials"], "true");
+
+        let refused = gateway
+            .client
+            .request(reqwest::Method::OPTIONS, gateway.url(path))
+            .header("origin", "https://evil.example.com")
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{path}");
+    }
+    assert_eq!(gateway.backend().calls(), calls_before, "a preflight reached the gRPC backend");
+}
+
+#[tokio::test]
+async fn responses_carry_cors_headers_for_allowed_origins_errors_included() {
+    let gateway = gateway().await;
+    for (path, status) in [("/v1/shelves/1", 200), ("/v1/shelves/999", 404), ("/legacy/x", 200)] {
+        let response = gateway
+            .client
+            .get(gateway.url(path))
+            .header("origin", "https://a.example.org")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["access-control-allow-origin"], "https://a.example.org", "{path}");
+        assert!(
+            headers["access-control-expose-headers"]
+                .to_str()
+                .unwrap()
+                .contains("grpc-metadata-x-echo-header"),
+            "{path}"
+        );
+        let other =
+            gateway.client.get(gateway.url(path)).header("origin", "https://evil.com").send().await.unwrap();
+        assert!(other.headers().get("access-control-allow-origin").is_none(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_policies_are_config_errors_with_a_suggestion() {
+    let yaml = CONFIG.replace("default_policies: [browsers]", "default_policies: [browser]");
+    let config = protogate::config::Config::from_yaml(&yaml, "t").unwrap();
+    let errors = protogate::runtime::compile(&config, std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+        .unwrap_err();
+    assert!(
+        errors
+            .to_string()
+            .contains("default_policies[0]: unknown policy \"browser\" (did you mean \"browsers\"?)"),
+        "{errors}"
+    );
+}
