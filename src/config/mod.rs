@@ -149,8 +149,11 @@ pub struct UpstreamConfig {
     /// What it speaks (default grpc).
     #[serde(default)]
     pub protocol: ProtocolConfig,
-    /// Endpoint URIs, `http://host:port` or `https://host:port`.
+    /// Endpoint URIs, `http://host:port` or `https://host:port`; a host
+    /// name stands for every address it resolves to.
     pub endpoints: Vec<String>,
+    /// How often host names among the endpoints are resolved again (default 30s).
+    pub dns_refresh: Option<Duration>,
     /// HTTP upstreams: speak HTTP/2 only (prior knowledge over cleartext);
     /// default false (HTTP/1.1, or HTTP/2 when TLS's ALPN agrees).
     #[serde(default)]

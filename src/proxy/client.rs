@@ -8,15 +8,23 @@
 //! roots without one; a client certificate may be presented (mTLS), and
 //! `server_name` replaces the endpoint's host as the name checked and sent.
 //!
+//! Endpoints resolved from a host name are reached by address (the request
+//! URI names the address, so connections are pooled per address); TLS
+//! still verifies, and names in SNI, the configured host, unless
+//! `server_name` replaces it ([`EndpointNames`]).
+//!
 //! hyper-util may resend a request on a pooled connection that closed
 //! before the request was written (it never reached the backend); the
 //! client adds no other retry.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use bytes::Bytes;
+use http::Uri;
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper_rustls::{ConfigBuilderExt, FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::{
+    ConfigBuilderExt, DefaultServerNameResolver, HttpsConnector, HttpsConnectorBuilder, ResolveServerName,
+};
 use hyper_util::{
     client::legacy::{Client, ResponseFuture, connect::HttpConnector},
     rt::{TokioExecutor, TokioTimer},
@@ -27,7 +35,10 @@ use rustls::{
 };
 
 use super::ProxyError;
-use crate::{body::BoxError, upstream::TlsSettings};
+use crate::{
+    body::BoxError,
+    upstream::{TlsSettings, Upstream},
+};
 
 /// How often an idle HTTP/2 connection is pinged to find dead peers.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -60,24 +71,24 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// Builds the client; reads the PEM files now. Connects on first use.
-    /// Must run inside a Tokio runtime.
-    pub fn new(settings: &ClientSettings) -> Result<Self, ProxyError> {
+    /// Builds the client of `upstream`; reads the PEM files now. Connects
+    /// on first use. Must run inside a Tokio runtime.
+    pub fn new(settings: &ClientSettings, upstream: &Arc<Upstream>) -> Result<Self, ProxyError> {
         let tls = tls_config(settings.tls.as_ref())?;
         let server_name = match settings.tls.as_ref().and_then(|tls| tls.server_name.clone()) {
             Some(name) => Some(ServerName::try_from(name.clone()).map_err(|_| ProxyError::ServerName(name))?),
             None => None,
         };
+        let names = EndpointNames { upstream: upstream.clone(), server_name };
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout((!settings.connect_timeout.is_zero()).then_some(settings.connect_timeout));
         let connector = |config: ClientConfig| {
-            let builder = HttpsConnectorBuilder::new().with_tls_config(config).https_or_http();
-            match &server_name {
-                Some(name) => builder.with_server_name_resolver(FixedServerNameResolver::new(name.clone())),
-                None => builder,
-            }
+            HttpsConnectorBuilder::new()
+                .with_tls_config(config)
+                .https_or_http()
+                .with_server_name_resolver(names.clone())
         };
         let h2_connector = connector(tls.clone()).enable_http2().wrap_connector(tcp.clone());
         let h2 = builder().http2_only(true).build(h2_connector);
@@ -92,6 +103,33 @@ impl HttpClient {
     /// Sends `request` (its URI absolute), over HTTP/2 with prior knowledge when `h2`.
     pub(super) fn request(&self, request: http::Request<ForwardBody>, h2: bool) -> ResponseFuture {
         if h2 { self.h2.request(request) } else { self.negotiated.request(request) }
+    }
+}
+
+/// The TLS server name of a connection: the configured `server_name` if
+/// any, else the configured host of the endpoint at the URI's address when
+/// it was resolved from a name, else the URI's host.
+#[derive(Debug, Clone)]
+struct EndpointNames {
+    upstream: Arc<Upstream>,
+    server_name: Option<ServerName<'static>>,
+}
+
+impl ResolveServerName for EndpointNames {
+    fn resolve(&self, uri: &Uri) -> Result<ServerName<'static>, Box<dyn std::error::Error + Sync + Send>> {
+        if let Some(name) = &self.server_name {
+            return Ok(name.clone());
+        }
+        let address = uri.authority().and_then(|authority| authority.as_str().parse::<SocketAddr>().ok());
+        let endpoints = self.upstream.endpoints();
+        let host = endpoints
+            .iter()
+            .filter(|endpoint| Some(endpoint.address()) == address)
+            .find_map(|endpoint| endpoint.authority().map(|authority| authority.host()));
+        match host {
+            Some(host) => Ok(ServerName::try_from(host)?.to_owned()),
+            None => DefaultServerNameResolver::default().resolve(uri),
+        }
     }
 }
 

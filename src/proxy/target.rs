@@ -81,6 +81,9 @@ impl ProxyTarget {
             &mut parts.headers,
             Forwarded { peer: peer.ip(), host: host.as_ref(), via: headers::via(parts.version) },
         );
+        // Without the client's Host, an endpoint resolved from a host name is
+        // told the configured host ([`endpoint_host`]).
+        let preserved = self.settings.preserve_host && host.is_some();
         match (self.settings.preserve_host, host) {
             (true, Some(host)) => parts.headers.insert(header::HOST, host),
             // The client sets the endpoint's authority.
@@ -107,7 +110,10 @@ impl ProxyTarget {
                     .take()
                     .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into()))?,
             };
-            head.uri = upstream_uri(picked.uri(), path.clone())?;
+            head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
+            if !preserved && let Some(host) = endpoint_host(&picked)? {
+                head.headers.insert(header::HOST, host);
+            }
             let body = if resendable { empty() } else { body.take().unwrap_or_else(empty) };
             let sent = self.client.request(Request::from_parts(head, body), self.settings.grpc);
             let (failure, error) = match tokio::time::timeout_at(deadline.into(), sent).await {
@@ -170,7 +176,13 @@ impl ProxyTarget {
     /// the client is told.
     fn failed(&self, picked: Picked, error: &hyper_util::client::legacy::Error) -> (TryFailure, ProxyError) {
         let upstream = self.upstream.name().to_owned();
-        tracing::warn!(%upstream, endpoint = %picked.uri(), error = %chain(error), "pass-through call failed");
+        tracing::warn!(
+            %upstream,
+            endpoint = %picked.uri(),
+            address = %picked.address(),
+            error = %chain(error),
+            "pass-through call failed"
+        );
         if error.is_connect() {
             picked.finish(Outcome::ConnectFailure);
             return (TryFailure::NotSent, ProxyError::Unreachable { upstream });
@@ -206,6 +218,15 @@ fn copy_head(parts: &request::Parts) -> request::Parts {
 /// The body of a request without one.
 fn empty() -> ForwardBody {
     Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+/// The `Host` of an endpoint resolved from a host name, which is reached at
+/// its address (the URI's authority, so hyper-util pools connections per
+/// address) but named by the configured host; `None` for an IP literal.
+fn endpoint_host(picked: &Picked) -> Result<Option<HeaderValue>, ProxyError> {
+    let host = picked.authority().map(|authority| HeaderValue::from_str(authority.as_str()));
+    host.transpose()
+        .map_err(|error| ProxyError::Internal(format!("cannot name the endpoint's host: {error}")))
 }
 
 /// The endpoint's scheme and authority with the forwarded path.

@@ -146,6 +146,12 @@ fn build_upstreams(
         let settings = UpstreamSettings {
             protocol,
             endpoints,
+            dns_refresh: duration(
+                upstream.dns_refresh,
+                UpstreamSettings::DEFAULT_DNS_REFRESH,
+                &format!("{place}.dns_refresh"),
+                errors,
+            ),
             connect_timeout: duration(
                 upstream.connect_timeout,
                 DEFAULT_CONNECT_TIMEOUT,
@@ -170,7 +176,9 @@ fn build_upstreams(
                 upstreams.insert(name.clone(), Arc::new(built));
             }
             Err(BuildError::NoEndpoints) if !upstream.endpoints.is_empty() => {}
-            Err(error @ BuildError::NoEndpoints) => errors.push(format!("{place}.endpoints"), error),
+            Err(error @ (BuildError::NoEndpoints | BuildError::Endpoint(_))) => {
+                errors.push(format!("{place}.endpoints"), error)
+            }
             Err(error) => errors.push(format!("{place}.tls"), error),
         }
     }

@@ -125,7 +125,7 @@ impl RoutesBuilder<'_> {
     }
 
     /// The shared client of an upstream, built on first use.
-    fn client_for(&mut self, upstream: &Upstream, config: &UpstreamConfig) -> Option<HttpClient> {
+    fn client_for(&mut self, upstream: &Arc<Upstream>, config: &UpstreamConfig) -> Option<HttpClient> {
         if let Some(client) = self.clients.get(upstream.name()) {
             return Some(client.clone());
         }
@@ -135,7 +135,7 @@ impl RoutesBuilder<'_> {
             http2_only: config.http2,
             tls: upstream.tls().cloned().or_else(|| any_tls.then(TlsSettings::default)),
         };
-        match HttpClient::new(&settings) {
+        match HttpClient::new(&settings, upstream) {
             Ok(client) => {
                 self.clients.insert(upstream.name().to_owned(), client.clone());
                 Some(client)

@@ -42,13 +42,13 @@ impl Balancer {
     }
 
     /// The index of the endpoint for the next call among those for which
-    /// `is_candidate(index, endpoint)` holds; `None` when there is none.
+    /// `is_candidate` holds; `None` when there is none.
     pub(super) fn choose(
         &self,
         endpoints: &[Arc<Endpoint>],
-        is_candidate: impl Fn(usize, &Endpoint) -> bool,
+        is_candidate: impl Fn(&Endpoint) -> bool,
     ) -> Option<usize> {
-        let count = endpoints.iter().enumerate().filter(|(i, e)| is_candidate(*i, e)).count();
+        let count = endpoints.iter().filter(|e| is_candidate(e)).count();
         let count64 = u64::try_from(count).ok().filter(|&n| n > 0)?;
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         // The candidates can change between the two walks; the first one
@@ -76,10 +76,10 @@ impl Balancer {
 
 fn nth_candidate(
     endpoints: &[Arc<Endpoint>],
-    is_candidate: &impl Fn(usize, &Endpoint) -> bool,
+    is_candidate: &impl Fn(&Endpoint) -> bool,
     rank: usize,
 ) -> Option<usize> {
-    endpoints.iter().enumerate().filter(|(i, e)| is_candidate(*i, e)).nth(rank).map(|(index, _)| index)
+    endpoints.iter().enumerate().filter(|(_, e)| is_candidate(e)).nth(rank).map(|(index, _)| index)
 }
 
 /// A well-mixed 64-bit value from a counter (Steele, Lea and Flood's SplitMix64).
@@ -95,20 +95,18 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::upstream::{endpoint::InFlight, test_settings};
+    use crate::upstream::{
+        endpoint::InFlight,
+        tests::{test_endpoints, test_settings},
+    };
 
     fn pool(size: usize) -> Vec<Arc<Endpoint>> {
-        let settings = test_settings(size);
-        settings
-            .endpoints
-            .iter()
-            .map(|uri| Arc::new(Endpoint::new(uri.clone(), &settings, None).unwrap()))
-            .collect()
+        test_endpoints(&test_settings(size))
     }
 
     fn picks(balancer: &Balancer, pool: &[Arc<Endpoint>], n: usize) -> Vec<usize> {
         let now = Instant::now();
-        (0..n).map(|_| balancer.choose(pool, |_, e| e.state().is_candidate(now)).unwrap()).collect()
+        (0..n).map(|_| balancer.choose(pool, |e| e.state().is_candidate(now)).unwrap()).collect()
     }
 
     #[tokio::test]
@@ -125,7 +123,7 @@ mod tests {
         assert_eq!(picks(&balancer, &pool, 3), [0, 0, 0]);
         pool[2].state().set_healthy(false);
         pool[0].state().set_healthy(false);
-        assert_eq!(balancer.choose(&pool, |_, e| e.state().is_candidate(now)), None);
+        assert_eq!(balancer.choose(&pool, |e| e.state().is_candidate(now)), None);
     }
 
     #[tokio::test]

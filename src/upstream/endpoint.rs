@@ -1,11 +1,18 @@
 //! One endpoint of an upstream: its address, its connection, and the state
 //! the balancer, health checks and outlier detection keep about it.
 //!
+//! An endpoint is one socket address. A configured URI with an IP literal
+//! is one endpoint whose connections go to that URI; a URI with a host name
+//! becomes one endpoint per address the name resolves to, connecting to the
+//! address while requests keep naming the configured `host:port`
+//! ([`Endpoint::authority`]), TLS's server name included.
+//!
 //! The state is atomics only, so that choosing an endpoint takes no lock.
 //! Times are kept as nanoseconds since the state's creation (its epoch);
 //! every function that needs the time takes it as an argument.
 
 use std::{
+    net::{IpAddr, SocketAddr},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
@@ -13,10 +20,36 @@ use std::{
     time::{Duration, Instant},
 };
 
-use http::Uri;
+use http::{Uri, uri::Authority};
 use tonic::transport::{Channel, ClientTlsConfig};
 
-use super::{UpstreamProtocol, UpstreamSettings};
+use super::{BuildError, UpstreamError, UpstreamProtocol, UpstreamSettings};
+
+/// Where a configured endpoint URI points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Host {
+    /// An IP literal: one endpoint at this address.
+    Address(SocketAddr),
+    /// A host name, resolved to any number of addresses.
+    Name {
+        /// The name.
+        host: String,
+        /// The URI's port, or its scheme's default.
+        port: u16,
+    },
+}
+
+/// What `uri` points at; `None` when it has no host (which
+/// [`endpoint_uri`](super::endpoint_uri) refuses).
+pub(super) fn host_of(uri: &Uri) -> Option<Host> {
+    let host = uri.host()?;
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+    let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    Some(match literal.parse::<IpAddr>() {
+        Ok(ip) => Host::Address(SocketAddr::new(ip, port)),
+        Err(_) => Host::Name { host: host.to_owned(), port },
+    })
+}
 
 /// What is known about an endpoint now.
 #[derive(Debug)]
@@ -120,39 +153,89 @@ fn nanos(duration: Duration) -> u64 {
 /// One backend address and its channel.
 #[derive(Debug)]
 pub struct Endpoint {
+    /// As configured.
     uri: Uri,
+    address: SocketAddr,
+    /// Where connections go: `uri` itself for an IP literal, else `uri`
+    /// with `address` as its authority.
+    connect_uri: Uri,
     channel: Option<Channel>,
     state: EndpointState,
 }
 
 impl Endpoint {
-    /// The endpoint at `uri`, its channel created (not connected); `tls`
-    /// applies to a gRPC channel to an `https://` endpoint.
+    /// The endpoint of `uri` at `address` (the URI's own for an IP
+    /// literal, one its name resolved to otherwise), its channel created
+    /// (not connected). `tls` applies to a gRPC channel to an `https://`
+    /// endpoint; the certificate must name the configured host (or the
+    /// configured `server_name`), not the address.
     pub(super) fn new(
         uri: Uri,
+        address: SocketAddr,
         settings: &UpstreamSettings,
         tls: Option<&ClientTlsConfig>,
-    ) -> Result<Self, tonic::transport::Error> {
+    ) -> Result<Self, BuildError> {
+        let connect_uri = match host_of(&uri) {
+            Some(Host::Address(_)) => uri.clone(),
+            _ => Uri::builder()
+                .scheme(uri.scheme_str().unwrap_or_default())
+                .authority(address.to_string())
+                .path_and_query("/")
+                .build()
+                .map_err(|e| UpstreamError { endpoint: uri.to_string(), reason: e.to_string() })?,
+        };
         let channel = match settings.protocol {
             UpstreamProtocol::Http => None,
             UpstreamProtocol::Grpc => {
-                let mut endpoint = tonic::transport::Endpoint::from(uri.clone())
+                let mut endpoint = tonic::transport::Endpoint::from(connect_uri.clone())
                     .connect_timeout(settings.connect_timeout)
                     .tcp_nodelay(true)
                     .http2_keep_alive_interval(Duration::from_secs(30))
                     .keep_alive_while_idle(true);
                 if let (Some("https"), Some(tls)) = (uri.scheme_str(), tls) {
-                    endpoint = endpoint.tls_config(tls.clone())?;
+                    // At a resolved address, the certificate must name the configured
+                    // host, unless `server_name` (already in `tls`) says otherwise.
+                    let server_name = settings.tls.as_ref().and_then(|tls| tls.server_name.as_ref());
+                    let tls = match (connect_uri != uri, uri.host()) {
+                        (true, Some(host)) if server_name.is_none() => tls.clone().domain_name(host),
+                        _ => tls.clone(),
+                    };
+                    endpoint = endpoint
+                        .tls_config(tls)
+                        .map_err(|source| BuildError::Tls { uri: uri.clone(), source })?;
+                }
+                if connect_uri != uri {
+                    // Connect to the address, but name the configured host in `:authority`.
+                    endpoint = endpoint.origin(uri.clone());
                 }
                 Some(endpoint.connect_lazy())
             }
         };
-        Ok(Self { uri, channel, state: EndpointState::default() })
+        Ok(Self { uri, address, connect_uri, channel, state: EndpointState::default() })
     }
 
-    /// The endpoint's URI.
+    /// The endpoint's URI as configured (with the host name, when it has one).
     pub fn uri(&self) -> &Uri {
         &self.uri
+    }
+
+    /// The socket address its connections go to.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The URI to connect to: the configured one for an IP literal, the
+    /// resolved address (with the configured scheme) for a host name.
+    pub fn connect_uri(&self) -> &Uri {
+        &self.connect_uri
+    }
+
+    /// For an endpoint resolved from a host name, the configured
+    /// `host:port` that requests must name (`Host`, `:authority`, TLS
+    /// server name) while connecting to [`Endpoint::address`]; `None` for
+    /// an IP literal, whose URI says both.
+    pub fn authority(&self) -> Option<&Authority> {
+        if self.connect_uri == self.uri { None } else { self.uri.authority() }
     }
 
     /// Its gRPC channel (`None` for an HTTP upstream).

@@ -12,28 +12,40 @@
 //! (src/upstream/retry.rs), within the upstream's retry budget.
 //!
 //! Targets never learn how an endpoint was chosen.
+//!
+//! An endpoint URI with a host name stands for every address the name
+//! resolves to, resolved when the upstream is built and again every
+//! `dns_refresh` ([`resolve`], [`members`]); the pool's list of endpoints is
+//! swapped whole when it changes, while calls are in flight.
 
 mod balance;
 mod breaker;
 mod endpoint;
 mod failure;
 mod health;
+mod members;
 mod outlier;
 mod picked;
+mod resolve;
 mod retry;
 mod settings;
 mod snapshot;
+mod task;
 mod tls;
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
+use arc_swap::ArcSwap;
 use http::{StatusCode, Uri};
 
 pub use balance::Balancing;
 pub use breaker::{BreakerSettings, BreakerState};
 pub use endpoint::{Endpoint, EndpointState};
 pub use failure::{FailureCodes, code_named, code_names};
-use health::HealthGuard;
 pub use health::{HealthCheckKind, HealthCheckSettings};
 pub use outlier::OutlierSettings;
 pub use picked::Picked;
@@ -45,8 +57,10 @@ pub use tls::{ClientIdentity, TlsFileError, TlsSettings};
 use balance::Balancer;
 use breaker::Breaker;
 use endpoint::InFlight;
+use members::Membership;
 use outlier::OutlierDetector;
 use retry::RetryPolicy;
+use task::TaskGuard;
 
 /// An upstream that cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +68,9 @@ pub enum BuildError {
     /// It has no endpoint.
     #[error("no endpoints")]
     NoEndpoints,
+    /// An endpoint cannot be used.
+    #[error(transparent)]
+    Endpoint(#[from] UpstreamError),
     /// A TLS file cannot be read.
     #[error(transparent)]
     TlsFile(#[from] TlsFileError),
@@ -71,7 +88,8 @@ pub enum BuildError {
 /// No endpoint can take a call now: a 503 UNAVAILABLE at once.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unavailable {
-    /// Every endpoint is unhealthy or ejected.
+    /// Every endpoint is unhealthy or ejected (or a host name has no
+    /// addresses yet).
     #[error("upstream {upstream:?} has no healthy endpoint")]
     NoHealthyEndpoint {
         /// The upstream's name.
@@ -106,8 +124,11 @@ pub struct Upstream {
     gzip_requests: bool,
     /// TLS towards its `https://` endpoints, for clients built outside this room.
     tls: Option<TlsSettings>,
-    /// Stops the health checks when the upstream is dropped.
-    _health: Option<HealthGuard>,
+    /// Stops the re-resolution of host names when the upstream is dropped.
+    _resolver: Option<TaskGuard>,
+    /// The endpoints with their health checks, stopped when the last owner
+    /// (this, or the resolution task) lets go.
+    _members: Arc<Mutex<Membership>>,
 }
 
 /// What picks and outcomes share: the endpoints and everything that
@@ -115,7 +136,8 @@ pub struct Upstream {
 #[derive(Debug)]
 struct Pool {
     name: String,
-    endpoints: Vec<Arc<Endpoint>>,
+    /// The current endpoints, in config order; replaced whole by a DNS refresh.
+    endpoints: ArcSwap<Vec<Arc<Endpoint>>>,
     balancer: Balancer,
     outlier: OutlierDetector,
     breaker: Breaker,
@@ -125,8 +147,10 @@ struct Pool {
 
 impl Upstream {
     /// Prepares every endpoint (reading TLS files) and starts their health
-    /// checks, if any; only the checks connect before the first call. Must
-    /// run inside a Tokio runtime.
+    /// checks, if any; only the checks connect before the first call. Host
+    /// names are resolved now (waiting a moment at most; a name without
+    /// addresses yet gives no endpoints until a refresh finds some) and
+    /// every `dns_refresh` after. Must run inside a Tokio runtime.
     pub fn new(name: &str, settings: &UpstreamSettings) -> Result<Self, BuildError> {
         if settings.endpoints.is_empty() {
             return Err(BuildError::NoEndpoints);
@@ -135,32 +159,30 @@ impl Upstream {
             (UpstreamProtocol::Http, _) => None,
             (UpstreamProtocol::Grpc, tls) => Some(tls.clone().unwrap_or_default().grpc_config()?),
         };
-        let endpoints = settings
-            .endpoints
-            .iter()
-            .map(|uri| {
-                Endpoint::new(uri.clone(), settings, tls.as_ref())
-                    .map(Arc::new)
-                    .map_err(|source| BuildError::Tls { uri: uri.clone(), source })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let pool = Pool {
+        let pool = Arc::new(Pool {
             name: name.to_owned(),
-            endpoints,
+            endpoints: ArcSwap::default(),
             balancer: Balancer::new(settings.balancing),
             outlier: OutlierDetector::new(settings.outlier),
             breaker: Breaker::new(settings.breaker),
             failure_codes: settings.failure_codes,
             retry: RetryPolicy::new(settings.retry),
-        };
-        let health =
-            settings.health_check.as_ref().map(|checks| health::start(name, &pool.endpoints, checks));
+        });
+        let mut members = Membership::new(pool.clone(), settings, tls)?;
+        let names = members.names();
+        for (name, result) in names.iter().zip(resolve::resolve_now(&names)) {
+            members.resolved(name.group, result, settings.dns_refresh);
+        }
+        let members = Arc::new(Mutex::new(members));
+        let resolver =
+            (!names.is_empty()).then(|| resolve::start(members.clone(), names, settings.dns_refresh));
         Ok(Self {
-            pool: Arc::new(pool),
+            pool,
             max_response_bytes: settings.max_response_bytes,
             gzip_requests: settings.gzip_requests,
             tls: settings.tls.clone(),
-            _health: health,
+            _resolver: resolver,
+            _members: members,
         })
     }
 
@@ -184,14 +206,14 @@ impl Upstream {
         self.gzip_requests
     }
 
-    /// The endpoints, in config order.
-    pub fn endpoints(&self) -> &[Arc<Endpoint>] {
-        &self.pool.endpoints
+    /// The current endpoints, in config order (a host name's in address order).
+    pub fn endpoints(&self) -> Arc<Vec<Arc<Endpoint>>> {
+        self.pool.endpoints.load_full()
     }
 
     /// Whether any endpoint is healthy (for readiness).
     pub fn has_healthy_endpoint(&self) -> bool {
-        self.pool.endpoints.iter().any(|endpoint| endpoint.state().is_healthy())
+        self.pool.endpoints.load().iter().any(|endpoint| endpoint.state().is_healthy())
     }
 
     /// Whether a gRPC status with `code` counts as a failure of the upstream.
@@ -205,66 +227,45 @@ impl Upstream {
     }
 
     /// An endpoint for one call, or why none can take it: none is healthy
-    /// and in rotation, or the breaker is open. Never waits.
+    /// and in rotation (or a host name has no addresses yet), or the
+    /// breaker is open. Never waits.
     pub fn pick(&self) -> Result<Picked, Unavailable> {
         self.pick_at(Instant::now())
     }
 
     fn pick_at(&self, now: Instant) -> Result<Picked, Unavailable> {
-        self.pick_avoiding(0, now)
+        self.pick_avoiding(&[], now)
     }
 
-    /// Like [`Upstream::pick`], but the endpoints whose bit is set in
+    /// Like [`Upstream::pick`], but the endpoints at the addresses in
     /// `avoid` are chosen only when no other is a candidate.
-    fn pick_avoiding(&self, avoid: u64, now: Instant) -> Result<Picked, Unavailable> {
+    fn pick_avoiding(&self, avoid: &[SocketAddr], now: Instant) -> Result<Picked, Unavailable> {
         let pool = &self.pool;
-        let avoided = |index: usize| {
-            u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i)).is_some_and(|bit| avoid & bit != 0)
-        };
-        let candidate = |_: usize, endpoint: &Endpoint| endpoint.state().is_candidate(now);
-        let endpoint = (avoid != 0)
-            .then(|| pool.balancer.choose(&pool.endpoints, |i, e| candidate(i, e) && !avoided(i)))
+        let endpoints = pool.endpoints.load();
+        let candidate = |endpoint: &Endpoint| endpoint.state().is_candidate(now);
+        let endpoint = (!avoid.is_empty())
+            .then(|| pool.balancer.choose(&endpoints, |e| candidate(e) && !avoid.contains(&e.address())))
             .flatten()
-            .or_else(|| pool.balancer.choose(&pool.endpoints, candidate))
-            .and_then(|index| Some((index, pool.endpoints.get(index)?.clone())));
-        let Some((index, endpoint)) = endpoint else {
+            .or_else(|| pool.balancer.choose(&endpoints, candidate))
+            .and_then(|index| endpoints.get(index).cloned());
+        let Some(endpoint) = endpoint else {
             return Err(Unavailable::NoHealthyEndpoint { upstream: pool.name.clone() });
         };
         let permit = pool
             .breaker
             .admit(now)
             .ok_or_else(|| Unavailable::BreakerOpen { upstream: pool.name.clone() })?;
-        Ok(Picked {
-            pool: pool.clone(),
-            index,
-            in_flight: InFlight::start(endpoint),
-            permit,
-            reported: false,
-        })
+        Ok(Picked::new(pool.clone(), InFlight::start(endpoint), permit))
     }
 
-    /// The state of the breaker and of every endpoint, for operators.
+    /// The state of the breaker and of every current endpoint, for operators.
     pub fn snapshot(&self) -> UpstreamSnapshot {
         self.snapshot_at(Instant::now())
     }
 
     fn snapshot_at(&self, now: Instant) -> UpstreamSnapshot {
-        let endpoints = self.pool.endpoints.iter().map(|e| EndpointSnapshot::of(e, now)).collect();
+        let endpoints = self.pool.endpoints.load().iter().map(|e| EndpointSnapshot::of(e, now)).collect();
         UpstreamSnapshot { name: self.pool.name.clone(), breaker: self.pool.breaker.state(now), endpoints }
-    }
-}
-
-/// Settings for unit tests: `size` gRPC endpoints on ports nothing listens on.
-#[cfg(test)]
-fn test_settings(size: usize) -> UpstreamSettings {
-    UpstreamSettings {
-        protocol: UpstreamProtocol::Grpc,
-        endpoints: (0..size)
-            .map(|i| Uri::from_maybe_shared(format!("http://127.0.0.1:{}", i + 1)).unwrap())
-            .collect(),
-        connect_timeout: std::time::Duration::from_secs(1),
-        max_response_bytes: 1 << 20,
-        ..Default::default()
     }
 }
 

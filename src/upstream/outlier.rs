@@ -48,31 +48,34 @@ impl OutlierDetector {
         Self { settings, ejecting: Mutex::new(()) }
     }
 
-    /// Records how a call on `endpoints[index]` went at `now`, ejecting it
-    /// when that makes too many failures in a row and the pool can spare it.
-    pub(super) fn record(&self, endpoints: &[Arc<Endpoint>], index: usize, outcome: Outcome, now: Instant) {
-        let Some(endpoint) = endpoints.get(index) else { return };
+    /// Records how a call on `endpoint` went at `now`, ejecting it when that
+    /// makes too many failures in a row and the pool (`endpoints`, the
+    /// current list, which a DNS refresh may have left it out of) can spare it.
+    pub(super) fn record(
+        &self,
+        endpoints: &[Arc<Endpoint>],
+        endpoint: &Arc<Endpoint>,
+        outcome: Outcome,
+        now: Instant,
+    ) {
         let state = endpoint.state();
         match outcome {
             Outcome::Success => state.record_success(),
             Outcome::Ignored => {}
             Outcome::Failure | Outcome::ConnectFailure => {
                 if state.record_failure() >= self.settings.consecutive_failures {
-                    self.try_eject(endpoints, index, now);
+                    self.try_eject(endpoints, endpoint, now);
                 }
             }
         }
     }
 
-    fn try_eject(&self, endpoints: &[Arc<Endpoint>], index: usize, now: Instant) {
+    fn try_eject(&self, endpoints: &[Arc<Endpoint>], endpoint: &Arc<Endpoint>, now: Instant) {
         let _ejecting = self.ejecting.lock().unwrap_or_else(PoisonError::into_inner);
         let ejected = endpoints.iter().filter(|e| e.state().ejected_for(now).is_some()).count();
         let cap = endpoints.len() * usize::from(self.settings.max_ejected_percent) / 100;
-        let others_remain = endpoints
-            .iter()
-            .enumerate()
-            .any(|(other, endpoint)| other != index && endpoint.state().is_candidate(now));
-        let Some(endpoint) = endpoints.get(index) else { return };
+        let others_remain =
+            endpoints.iter().any(|other| !Arc::ptr_eq(other, endpoint) && other.state().is_candidate(now));
         let state = endpoint.state();
         // Already out (a concurrent failure got here first), the share is
         // used up, or it is the last candidate: it stays; its failures keep
@@ -81,27 +84,22 @@ impl OutlierDetector {
             return;
         }
         let length = state.eject(now, self.settings.base_ejection, self.settings.max_ejection);
-        tracing::warn!(endpoint = %endpoint.uri(), ?length, "endpoint ejected after consecutive failures");
+        tracing::warn!(endpoint = %endpoint.uri(), address = %endpoint.address(), ?length, "endpoint ejected after consecutive failures");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::{UpstreamSettings, test_settings};
+    use crate::upstream::tests::{test_endpoints, test_settings};
 
     fn pool(size: usize) -> Vec<Arc<Endpoint>> {
-        let settings: UpstreamSettings = test_settings(size);
-        settings
-            .endpoints
-            .iter()
-            .map(|uri| Arc::new(Endpoint::new(uri.clone(), &settings, None).unwrap()))
-            .collect()
+        test_endpoints(&test_settings(size))
     }
 
     fn fail(detector: &OutlierDetector, pool: &[Arc<Endpoint>], index: usize, times: u32, now: Instant) {
         for _ in 0..times {
-            detector.record(pool, index, Outcome::Failure, now);
+            detector.record(pool, &pool[index], Outcome::Failure, now);
         }
     }
 
@@ -114,10 +112,10 @@ mod tests {
 
         fail(&detector, &pool, 0, 4, t0);
         assert_eq!(ejected_for(t0), None, "4 failures are not enough");
-        detector.record(&pool, 0, Outcome::Success, t0);
+        detector.record(&pool, &pool[0], Outcome::Success, t0);
         fail(&detector, &pool, 0, 4, t0);
         assert_eq!(ejected_for(t0), None, "a success starts the count again");
-        detector.record(&pool, 0, Outcome::ConnectFailure, t0);
+        detector.record(&pool, &pool[0], Outcome::ConnectFailure, t0);
         assert_eq!(ejected_for(t0), Some(Duration::from_secs(10)));
         assert!(!pool[0].state().is_candidate(t0 + Duration::from_secs(9)));
 

@@ -1,10 +1,10 @@
-//! An endpoint picked for one call: it counts in the endpoint's calls in
-//! flight and holds the breaker's admission until the call's outcome is
-//! reported.
+//! [`Picked`]: the endpoint chosen for one call. It counts in the
+//! endpoint's calls in flight and holds the breaker's admission until the
+//! call's outcome is reported to outlier detection and the breaker.
 
-use std::{sync::Arc, time::Instant};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
-use http::Uri;
+use http::{Uri, uri::Authority};
 use tonic::transport::Channel;
 
 use super::{Outcome, Pool, breaker::Permit, endpoint::InFlight};
@@ -12,25 +12,47 @@ use super::{Outcome, Pool, breaker::Permit, endpoint::InFlight};
 /// An endpoint chosen for one call, counted in its in-flight calls until
 /// dropped. Dropping it without [`Picked::finish`] counts as
 /// [`Outcome::Ignored`].
+///
+/// It holds the endpoint itself: if a DNS refresh removes the endpoint
+/// from its upstream meanwhile, the call and its outcome still go to it.
 #[derive(Debug)]
 pub struct Picked {
-    pub(super) pool: Arc<Pool>,
-    /// The endpoint's index in the pool.
-    pub(super) index: usize,
-    pub(super) in_flight: InFlight,
-    pub(super) permit: Permit,
-    pub(super) reported: bool,
+    pool: Arc<Pool>,
+    in_flight: InFlight,
+    permit: Permit,
+    reported: bool,
 }
 
 impl Picked {
+    pub(super) fn new(pool: Arc<Pool>, in_flight: InFlight, permit: Permit) -> Self {
+        Self { pool, in_flight, permit, reported: false }
+    }
+
     /// The endpoint's gRPC channel (`None` for an HTTP upstream).
     pub fn channel(&self) -> Option<Channel> {
         self.in_flight.endpoint().channel().cloned()
     }
 
-    /// The endpoint's URI.
+    /// The endpoint's URI as configured (with its host name, if it has one).
     pub fn uri(&self) -> &Uri {
         self.in_flight.endpoint().uri()
+    }
+
+    /// The socket address the endpoint's connections go to.
+    pub fn address(&self) -> SocketAddr {
+        self.in_flight.endpoint().address()
+    }
+
+    /// The URI to connect to: [`Picked::uri`] for an IP literal, the
+    /// resolved address for a host name.
+    pub fn connect_uri(&self) -> &Uri {
+        self.in_flight.endpoint().connect_uri()
+    }
+
+    /// For an endpoint resolved from a host name, the configured
+    /// `host:port` requests must name; `None` for an IP literal.
+    pub fn authority(&self) -> Option<&Authority> {
+        self.in_flight.endpoint().authority()
     }
 
     /// Reports how the call went, to outlier detection and the breaker.
@@ -44,7 +66,8 @@ impl Picked {
 
     fn report(&mut self, outcome: Outcome, now: Instant) {
         self.reported = true;
-        self.pool.outlier.record(&self.pool.endpoints, self.index, outcome, now);
+        let endpoints = self.pool.endpoints.load();
+        self.pool.outlier.record(&endpoints, self.in_flight.endpoint(), outcome, now);
         self.pool.breaker.record(self.permit, outcome, now);
     }
 }

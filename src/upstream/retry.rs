@@ -18,6 +18,7 @@
 use std::{
     error::Error,
     hash::{BuildHasher, RandomState},
+    net::SocketAddr,
     num::NonZeroU32,
     sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
@@ -152,8 +153,9 @@ pub struct Tries<'a> {
     idempotent: bool,
     /// Tries started so far.
     started: u32,
-    /// Bit `i`: endpoint `i` had a try of this call (the first 64 endpoints).
-    tried: u64,
+    /// The addresses of the endpoints this call was tried on: a DNS refresh
+    /// may reorder the pool between tries, but keeps an address's endpoint.
+    tried: Vec<SocketAddr>,
 }
 
 impl Upstream {
@@ -161,7 +163,7 @@ impl Upstream {
     /// harmless. Counts the call in the retry budget.
     pub fn tries(&self, idempotent: bool) -> Tries<'_> {
         self.pool.retry.budget.deposit();
-        Tries { upstream: self, idempotent, started: 0, tried: 0 }
+        Tries { upstream: self, idempotent, started: 0, tried: Vec::new() }
     }
 }
 
@@ -170,10 +172,8 @@ impl Tries<'_> {
     /// there is such a candidate, else any candidate.
     pub fn pick(&mut self) -> Result<Picked, Unavailable> {
         self.started = self.started.saturating_add(1);
-        let picked = self.upstream.pick_avoiding(self.tried, Instant::now())?;
-        if let Some(bit) = 1u64.checked_shl(u32::try_from(picked.index).unwrap_or(u32::MAX)) {
-            self.tried |= bit;
-        }
+        let picked = self.upstream.pick_avoiding(&self.tried, Instant::now())?;
+        self.tried.push(picked.address());
         Ok(picked)
     }
 

@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::*;
-use crate::upstream::{UpstreamSettings, test_settings};
+use crate::upstream::{UpstreamSettings, tests::test_settings};
 
 fn upstream(size: usize, retry: RetrySettings) -> Upstream {
     Upstream::new("backend", &UpstreamSettings { retry, ..test_settings(size) }).unwrap()
@@ -117,17 +117,17 @@ async fn a_retry_avoids_the_endpoints_already_tried_while_others_can_serve() {
     let upstream = upstream(3, attempts(3));
     for _ in 0..10 {
         let mut tries = upstream.tries(true);
-        let first = tries.pick().unwrap().index;
-        let second = tries.pick().unwrap().index;
-        let third = tries.pick().unwrap().index;
+        let first = tries.pick().unwrap().address().port();
+        let second = tries.pick().unwrap().address().port();
+        let third = tries.pick().unwrap().address().port();
         let mut seen = [first, second, third];
         seen.sort_unstable();
-        assert_eq!(seen, [0, 1, 2]);
+        assert_eq!(seen, [1, 2, 3]);
     }
     // The only candidate is tried again.
     upstream.endpoints()[1].state().set_healthy(false);
     upstream.endpoints()[2].state().set_healthy(false);
     let mut tries = upstream.tries(true);
-    assert_eq!(tries.pick().unwrap().index, 0);
-    assert_eq!(tries.pick().unwrap().index, 0);
+    assert_eq!(tries.pick().unwrap().address().port(), 1);
+    assert_eq!(tries.pick().unwrap().address().port(), 1);
 }

@@ -23,12 +23,14 @@ pub enum UpstreamProtocol {
 
 /// How an upstream is reached. (`Default` is for tests: no endpoints, no
 /// timeouts.)
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamSettings {
     /// What it speaks.
     pub protocol: UpstreamProtocol,
     /// Endpoint URIs, checked by [`endpoint_uri`].
     pub endpoints: Vec<Uri>,
+    /// How often the host names among `endpoints` are resolved again.
+    pub dns_refresh: Duration,
     /// The time allowed to open a TCP connection.
     pub connect_timeout: Duration,
     /// The largest reply message accepted from it.
@@ -52,6 +54,31 @@ pub struct UpstreamSettings {
     pub gzip_requests: bool,
 }
 
+impl UpstreamSettings {
+    /// The default `dns_refresh`.
+    pub const DEFAULT_DNS_REFRESH: Duration = Duration::from_secs(30);
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            protocol: UpstreamProtocol::default(),
+            endpoints: Vec::new(),
+            dns_refresh: Self::DEFAULT_DNS_REFRESH,
+            connect_timeout: Duration::ZERO,
+            max_response_bytes: 0,
+            health_check: None,
+            balancing: Balancing::default(),
+            outlier: OutlierSettings::default(),
+            breaker: BreakerSettings::default(),
+            failure_codes: FailureCodes::default(),
+            retry: RetrySettings::default(),
+            tls: None,
+            gzip_requests: false,
+        }
+    }
+}
+
 /// An endpoint that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid endpoint {endpoint:?}: {reason}")]
@@ -63,7 +90,8 @@ pub struct UpstreamError {
 }
 
 /// Checks an endpoint as written in the config: `http://host:port`, or
-/// `https://host:port` for TLS.
+/// `https://host:port` for TLS. A host name stands for every address it
+/// resolves to.
 pub fn endpoint_uri(endpoint: &str) -> Result<Uri, UpstreamError> {
     let invalid = |reason: String| UpstreamError { endpoint: endpoint.to_owned(), reason };
     let uri: Uri = endpoint.parse().map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;

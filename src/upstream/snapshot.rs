@@ -14,15 +14,17 @@ pub struct UpstreamSnapshot {
     pub name: String,
     /// Its circuit breaker.
     pub breaker: BreakerState,
-    /// Its endpoints, in config order.
+    /// Its current endpoints, in config order (a host name's in address order).
     pub endpoints: Vec<EndpointSnapshot>,
 }
 
 /// One endpoint at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EndpointSnapshot {
-    /// Its URI.
+    /// Its URI as configured (with the host name, if it has one).
     pub uri: String,
+    /// The socket address it connects to (the name's resolution, for a host name).
+    pub address: String,
     /// The verdict of active health checks.
     pub healthy: bool,
     /// Seconds until its ejection ends; `null` when it is not ejected.
@@ -38,6 +40,7 @@ impl EndpointSnapshot {
         let state = endpoint.state();
         Self {
             uri: endpoint.uri().to_string(),
+            address: endpoint.address().to_string(),
             healthy: state.is_healthy(),
             ejected_seconds: state.ejected_for(now).map(|left| left.as_secs_f64()),
             in_flight: state.in_flight(),

@@ -5,6 +5,29 @@ use std::time::Duration;
 
 use super::*;
 
+/// Settings for unit tests: `size` gRPC endpoints on ports nothing listens on.
+pub(super) fn test_settings(size: usize) -> UpstreamSettings {
+    UpstreamSettings {
+        protocol: UpstreamProtocol::Grpc,
+        endpoints: (0..size)
+            .map(|i| Uri::from_maybe_shared(format!("http://127.0.0.1:{}", i + 1)).unwrap())
+            .collect(),
+        connect_timeout: Duration::from_secs(1),
+        max_response_bytes: 1 << 20,
+        ..Default::default()
+    }
+}
+
+/// The endpoints of `settings` (IP literals only), without a pool.
+pub(super) fn test_endpoints(settings: &UpstreamSettings) -> Vec<Arc<Endpoint>> {
+    let address = |uri: &Uri| match endpoint::host_of(uri) {
+        Some(endpoint::Host::Address(address)) => address,
+        other => panic!("not an IP literal: {other:?}"),
+    };
+    let endpoint = |uri: &Uri| Endpoint::new(uri.clone(), address(uri), settings, None).expect("an endpoint");
+    settings.endpoints.iter().map(|uri| Arc::new(endpoint(uri))).collect()
+}
+
 fn upstream(size: usize, breaker: BreakerSettings) -> Upstream {
     Upstream::new("backend", &UpstreamSettings { breaker, ..test_settings(size) }).unwrap()
 }
@@ -12,7 +35,7 @@ fn upstream(size: usize, breaker: BreakerSettings) -> Upstream {
 #[tokio::test]
 async fn no_candidate_is_a_refusal_naming_the_upstream() {
     let upstream = upstream(2, BreakerSettings::default());
-    for endpoint in upstream.endpoints() {
+    for endpoint in upstream.endpoints().iter() {
         endpoint.state().set_healthy(false);
     }
     let refusal = upstream.pick().unwrap_err();

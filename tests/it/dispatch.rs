@@ -111,7 +111,7 @@ async fn a_route_to_an_upstream_of_the_wrong_protocol_is_a_config_error() {
 #[tokio::test]
 async fn an_https_upstream_with_mtls_is_configured_from_the_yaml() {
     let dir = tempfile::tempdir().unwrap();
-    let (acceptor, tls) = crate::support::http_backends::test_pki(dir.path());
+    let (acceptor, tls) = crate::support::http_backends::test_pki(dir.path(), "127.0.0.1");
     let secure = crate::support::http_backends::start_echo_with(Some(acceptor)).await;
     let identity = tls.identity.unwrap();
     let yaml = format!(

@@ -7,6 +7,7 @@ mod balancing;
 mod cli;
 mod demo_backend;
 mod dispatch;
+mod dns;
 mod errors;
 mod health;
 mod hostile;

@@ -35,14 +35,11 @@ fn settings(prefix: &str, rewrite: PrefixRewrite) -> ProxySettings {
     }
 }
 
-fn client(settings: &ClientSettings) -> HttpClient {
-    HttpClient::new(settings).unwrap()
-}
-
 /// A gateway proxying `prefix` to the HTTP endpoint `endpoint`.
 async fn proxy(endpoint: &str, settings: ProxySettings, client_settings: &ClientSettings) -> SocketAddr {
     let upstream = upstream("legacy", UpstreamProtocol::Http, endpoint);
-    start_proxy(ProxyTarget::new(settings, upstream, client(client_settings))).await
+    let client = HttpClient::new(client_settings, &upstream).unwrap();
+    start_proxy(ProxyTarget::new(settings, upstream, client)).await
 }
 
 async fn get_json(request: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
@@ -180,7 +177,7 @@ async fn http2_cleartext_upstream_with_prior_knowledge() {
 #[tokio::test]
 async fn https_upstream_with_a_test_ca_and_a_client_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let (acceptor, tls) = test_pki(dir.path());
+    let (acceptor, tls) = test_pki(dir.path(), "127.0.0.1");
     let backend = start_echo_with(Some(acceptor)).await;
     let endpoint = format!("https://{backend}");
 
@@ -204,7 +201,9 @@ async fn https_upstream_with_a_test_ca_and_a_client_certificate() {
 #[tokio::test]
 async fn a_client_is_not_built_from_a_missing_ca_file() {
     let tls = TlsSettings { ca_file: Some("/nonexistent/ca.pem".into()), ..TlsSettings::default() };
-    let error = HttpClient::new(&ClientSettings { tls: Some(tls), ..ClientSettings::default() }).unwrap_err();
+    let upstream = upstream("legacy", UpstreamProtocol::Http, "https://127.0.0.1:1");
+    let settings = ClientSettings { tls: Some(tls), ..ClientSettings::default() };
+    let error = HttpClient::new(&settings, &upstream).unwrap_err();
     assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
 }
 
@@ -238,8 +237,8 @@ fn grpc_settings() -> ProxySettings {
 
 async fn grpc_proxy(endpoint: &str) -> LibraryClient<tonic::transport::Channel> {
     let upstream = upstream("demo", UpstreamProtocol::Grpc, endpoint);
-    let gateway =
-        start_proxy(ProxyTarget::new(grpc_settings(), upstream, client(&ClientSettings::default()))).await;
+    let client = HttpClient::new(&ClientSettings::default(), &upstream).unwrap();
+    let gateway = start_proxy(ProxyTarget::new(grpc_settings(), upstream, client)).await;
     let channel =
         tonic::transport::Channel::from_shared(format!("http://{gateway}")).unwrap().connect().await.unwrap();
     LibraryClient::new(channel)

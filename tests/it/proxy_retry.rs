@@ -71,7 +71,7 @@ async fn proxy(endpoints: &[SocketAddr]) -> String {
         preserve_host: false,
         grpc: false,
     };
-    let client = HttpClient::new(&ClientSettings::default()).unwrap();
+    let client = HttpClient::new(&ClientSettings::default(), &upstream).unwrap();
     format!("http://{}/x", start_proxy(ProxyTarget::new(route, upstream, client)).await)
 }
 

@@ -1,7 +1,8 @@
 //! How the gateway talks to gRPC upstreams on the wire: gzip'd replies
 //! from a backend that compresses, gzip'd requests when configured, and
 //! TLS with a custom CA and a client certificate (mTLS) to a backend that
-//! requires one.
+//! requires one, also when the endpoint is a host name resolved to
+//! addresses.
 
 use protogate::demo::DemoBackend;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
@@ -41,11 +42,12 @@ async fn requests_go_gzipped_when_configured() {
     assert_eq!((body["id"].as_str(), body["i32"].as_i64()), (Some("zipped"), Some(7)));
 }
 
-/// A demo backend over TLS that requires a client certificate from the
-/// test CA, and the PKI's directory.
-async fn mtls_backend() -> (DemoBackend, tempfile::TempDir) {
+/// A demo backend on 127.0.0.1 over TLS, its certificate for
+/// `server_name`, that requires a client certificate from the test CA, and
+/// the PKI's directory.
+async fn mtls_backend(server_name: &str) -> (DemoBackend, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    test_pki(dir.path());
+    test_pki(dir.path(), server_name);
     let read = |file: &str| std::fs::read(dir.path().join(file)).unwrap();
     let tls = ServerTlsConfig::new()
         .identity(Identity::from_pem(read("server.pem"), read("server.key")))
@@ -54,27 +56,31 @@ async fn mtls_backend() -> (DemoBackend, tempfile::TempDir) {
     (backend, dir)
 }
 
-fn tls_config(backend: &DemoBackend, tls: &str) -> String {
+/// The gateway's config: one upstream at `endpoint` with `tls` and `extra` keys.
+fn tls_config(endpoint: &str, tls: &str, extra: &str) -> String {
     format!(
         "listen: 127.0.0.1:0\n\
          descriptors: [{{ file: descriptors/demo.pb }}]\n\
-         upstreams:\n  demo: {{ endpoints: [\"https://{}\"], tls: {tls} }}\n\
-         routes: [{{ grpc: {{ service: demo.v1.Echo, upstream: demo }} }}]\n",
-        backend.addr()
+         upstreams:\n  demo: {{ endpoints: [\"https://{endpoint}\"], tls: {tls}{extra} }}\n\
+         routes: [{{ grpc: {{ service: demo.v1.Echo, upstream: demo }} }}]\n"
+    )
+}
+
+/// `tls` with the test CA and the client certificate in `dir`.
+fn mtls(dir: &tempfile::TempDir) -> String {
+    let path = |file: &str| dir.path().join(file).display().to_string();
+    format!(
+        "{{ ca_file: \"{}\", cert_file: \"{}\", key_file: \"{}\" }}",
+        path("ca.pem"),
+        path("client.pem"),
+        path("client.key")
     )
 }
 
 #[tokio::test]
 async fn grpc_over_tls_with_a_client_certificate() {
-    let (backend, dir) = mtls_backend().await;
-    let path = |file: &str| dir.path().join(file).display().to_string();
-    let tls = format!(
-        "{{ ca_file: \"{}\", cert_file: \"{}\", key_file: \"{}\" }}",
-        path("ca.pem"),
-        path("client.pem"),
-        path("client.key")
-    );
-    let gateway = start_gateway(&tls_config(&backend, &tls)).await;
+    let (backend, dir) = mtls_backend("127.0.0.1").await;
+    let gateway = start_gateway(&tls_config(&backend.addr().to_string(), &mtls(&dir), "")).await;
     let url = format!("http://{}/v1/echo/secure", gateway.addr());
     let (status, body) = json_of(reqwest::get(url).await.unwrap()).await;
     assert_eq!(status, 200, "{body}");
@@ -82,10 +88,26 @@ async fn grpc_over_tls_with_a_client_certificate() {
 }
 
 #[tokio::test]
+async fn grpc_over_tls_to_a_host_name_checks_the_name_not_the_address() {
+    // The certificate names localhost only. localhost may also resolve to
+    // ::1, where nothing listens: that try is not sent, so it is retried on
+    // another endpoint (127.0.0.1).
+    let (backend, dir) = mtls_backend("localhost").await;
+    let endpoint = format!("localhost:{}", backend.addr().port());
+    let retry = ", retry: { attempts: 3 }";
+    let gateway = start_gateway(&tls_config(&endpoint, &mtls(&dir), retry)).await;
+    let url = format!("http://{}/v1/echo/named", gateway.addr());
+    let (status, body) = json_of(reqwest::get(url).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], "named");
+    assert_eq!(backend.calls(), 1);
+}
+
+#[tokio::test]
 async fn without_the_client_certificate_the_backend_refuses() {
-    let (backend, dir) = mtls_backend().await;
+    let (backend, dir) = mtls_backend("127.0.0.1").await;
     let tls = format!("{{ ca_file: \"{}\" }}", dir.path().join("ca.pem").display());
-    let gateway = start_gateway(&tls_config(&backend, &tls)).await;
+    let gateway = start_gateway(&tls_config(&backend.addr().to_string(), &tls, "")).await;
     let url = format!("http://{}/v1/echo/secure", gateway.addr());
     let (status, body) = json_of(reqwest::get(url).await.unwrap()).await;
     assert_eq!(status, 503, "{body}");

@@ -24,7 +24,7 @@ pub(super) enum Probe {
     /// `grpc.health.v1.Health` over the endpoint's channel.
     Grpc { client: HealthClient<Channel>, service: String, watch: WatchMode },
     /// A GET.
-    Http(HttpProbe),
+    Http(Box<HttpProbe>),
 }
 
 /// Whether `Watch` is followed.

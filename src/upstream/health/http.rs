@@ -3,14 +3,14 @@
 //! not reconnected for every check). Any 2xx is a pass.
 
 use bytes::Bytes;
-use http::{Request, Uri, header, uri::PathAndQuery};
+use http::{HeaderValue, Request, Uri, header, uri::PathAndQuery};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
 
-use super::CheckFailure;
+use super::{CheckFailure, Endpoint};
 
 /// The most of a reply body read (and dropped) so the connection can be reused.
 const MAX_DRAINED_BODY: usize = 64 << 10;
@@ -30,27 +30,39 @@ pub(super) fn client() -> HttpClient {
 pub(super) struct HttpProbe {
     client: HttpClient,
     uri: Uri,
+    /// The configured `host:port` of an endpoint resolved from a name.
+    host: Option<HeaderValue>,
 }
 
 impl HttpProbe {
-    /// GETs `path` on the host and port of `endpoint`.
-    pub(super) fn new(client: HttpClient, endpoint: &Uri, path: &PathAndQuery) -> Result<Self, http::Error> {
+    /// GETs `path` on the address of `endpoint`, naming its configured
+    /// host in `Host`.
+    pub(super) fn new(
+        client: HttpClient,
+        endpoint: &Endpoint,
+        path: &PathAndQuery,
+    ) -> Result<Self, http::Error> {
+        let target = endpoint.connect_uri();
         let mut builder = Uri::builder().path_and_query(path.clone());
-        if let Some(scheme) = endpoint.scheme() {
+        if let Some(scheme) = target.scheme() {
             builder = builder.scheme(scheme.clone());
         }
-        if let Some(authority) = endpoint.authority() {
+        if let Some(authority) = target.authority() {
             builder = builder.authority(authority.clone());
         }
-        Ok(Self { client, uri: builder.build()? })
+        let host = endpoint.authority().map(|a| HeaderValue::from_str(a.as_str())).transpose()?;
+        Ok(Self { client, uri: builder.build()?, host })
     }
 
     /// One GET: a pass when it answers 2xx.
     pub(super) async fn check(&self) -> Result<(), CheckFailure> {
-        let request = Request::get(self.uri.clone())
+        let mut request = Request::get(self.uri.clone())
             .header(header::USER_AGENT, "protogate-health-check")
             .body(Empty::new())
             .map_err(|e| CheckFailure::Request(e.to_string()))?;
+        if let Some(host) = &self.host {
+            request.headers_mut().insert(header::HOST, host.clone());
+        }
         let response =
             self.client.request(request).await.map_err(|e| CheckFailure::Request(e.to_string()))?;
         let status = response.status();
@@ -63,7 +75,7 @@ impl HttpProbe {
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
+    use std::{convert::Infallible, net::SocketAddr};
 
     use http::{Response, StatusCode};
     use hyper::{body::Incoming, server::conn::http1, service::service_fn};
@@ -71,17 +83,22 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+    use crate::upstream::{UpstreamProtocol, UpstreamSettings};
 
-    /// An HTTP/1.1 server on 127.0.0.1: 200 on /healthz, 503 on /down, 404 elsewhere.
-    async fn server() -> Uri {
+    /// An HTTP/1.1 server on 127.0.0.1: 200 on /healthz, 503 on /down, 404
+    /// elsewhere; on /host, 200 when `Host` names localhost, else 400.
+    async fn server() -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a test server");
         let addr = listener.local_addr().expect("the test server's address");
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let service = service_fn(|request: Request<Incoming>| async move {
+                let service = service_fn(move |request: Request<Incoming>| async move {
+                    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
                     let status = match request.uri().path() {
                         "/healthz" => StatusCode::OK,
                         "/down" => StatusCode::SERVICE_UNAVAILABLE,
+                        "/host" if host == Some(&format!("localhost:{}", addr.port())) => StatusCode::OK,
+                        "/host" => StatusCode::BAD_REQUEST,
                         _ => StatusCode::NOT_FOUND,
                     };
                     let mut response = Response::new("ok".to_owned());
@@ -91,33 +108,49 @@ mod tests {
                 tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
             }
         });
-        format!("http://{addr}").parse().expect("a valid URI")
+        addr
     }
 
-    fn probe(endpoint: &Uri, path: &'static str) -> HttpProbe {
-        HttpProbe::new(client(), endpoint, &PathAndQuery::from_static(path)).expect("a valid probe URI")
+    /// The probe of the endpoint `uri` at `address`.
+    fn probe(uri: &str, address: SocketAddr, path: &'static str) -> HttpProbe {
+        let settings = UpstreamSettings { protocol: UpstreamProtocol::Http, ..Default::default() };
+        let endpoint =
+            Endpoint::new(uri.parse().expect("a valid URI"), address, &settings, None).expect("an endpoint");
+        HttpProbe::new(client(), &endpoint, &PathAndQuery::from_static(path)).expect("a valid probe URI")
     }
 
     #[tokio::test]
     async fn a_2xx_passes_and_anything_else_fails() {
-        let endpoint = server().await;
-        assert_eq!(probe(&endpoint, "/healthz").check().await, Ok(()));
+        let addr = server().await;
+        let endpoint = format!("http://{addr}");
+        assert_eq!(probe(&endpoint, addr, "/healthz").check().await, Ok(()));
         assert_eq!(
-            probe(&endpoint, "/down").check().await,
+            probe(&endpoint, addr, "/down").check().await,
             Err(CheckFailure::HttpStatus(StatusCode::SERVICE_UNAVAILABLE))
         );
         assert_eq!(
-            probe(&endpoint, "/missing?x=1").check().await,
+            probe(&endpoint, addr, "/missing?x=1").check().await,
             Err(CheckFailure::HttpStatus(StatusCode::NOT_FOUND))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_named_endpoint_is_asked_at_its_address_for_its_host() {
+        let addr = server().await;
+        let named = format!("http://localhost:{}", addr.port());
+        assert_eq!(probe(&named, addr, "/host").check().await, Ok(()));
+        assert_eq!(
+            probe(&format!("http://{addr}"), addr, "/host").check().await,
+            Err(CheckFailure::HttpStatus(StatusCode::BAD_REQUEST))
         );
     }
 
     #[tokio::test]
     async fn an_endpoint_that_refuses_connections_fails() {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
-        let endpoint: Uri =
-            format!("http://{}", listener.local_addr().expect("its address")).parse().expect("a valid URI");
+        let addr = listener.local_addr().expect("its address");
         drop(listener);
-        assert!(matches!(probe(&endpoint, "/healthz").check().await, Err(CheckFailure::Request(_))));
+        let endpoint = format!("http://{addr}");
+        assert!(matches!(probe(&endpoint, addr, "/healthz").check().await, Err(CheckFailure::Request(_))));
     }
 }

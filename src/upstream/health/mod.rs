@@ -17,9 +17,11 @@
 //! turns unhealthy after `unhealthy_threshold` failures in a row and healthy
 //! again after `healthy_threshold` passes in a row.
 //!
-//! The tasks belong to a [`HealthGuard`]: dropping it (with the upstream, so
-//! with a replaced runtime) stops them. This room only writes verdicts; it
-//! does not choose endpoints.
+//! [`HealthChecks::start`] starts the task of one endpoint and hands back
+//! its guard, kept with the endpoint in the upstream's membership: dropping
+//! it (when the endpoint's address vanishes from DNS, or with the upstream,
+//! so with a replaced runtime) stops the task. This room only writes
+//! verdicts; it does not choose endpoints.
 
 mod checker;
 mod grpc;
@@ -31,9 +33,8 @@ mod verdict;
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use ::http::{StatusCode, uri::PathAndQuery};
-use tokio::task::JoinSet;
 
-use super::Endpoint;
+use super::{Endpoint, task::TaskGuard};
 use checker::{Checker, Probe};
 
 /// How an upstream's endpoints are checked.
@@ -108,34 +109,37 @@ impl From<tonic::Status> for CheckFailure {
     }
 }
 
-/// Owns the health-check tasks of one upstream; dropping it aborts them.
+/// Starts the health checks of an upstream's endpoints, one task each.
 #[derive(Debug)]
-pub struct HealthGuard {
-    /// Never joined: a `JoinSet` aborts its tasks when dropped.
-    _tasks: JoinSet<()>,
+pub(super) struct HealthChecks {
+    upstream: Arc<str>,
+    settings: HealthCheckSettings,
+    /// Shared by the upstream's HTTP checks (one connection pool).
+    http_client: Option<http::HttpClient>,
 }
 
-/// Starts checking every endpoint of `upstream`. Must run inside a Tokio
-/// runtime.
-pub(super) fn start(
-    upstream: &str,
-    endpoints: &[Arc<Endpoint>],
-    settings: &HealthCheckSettings,
-) -> HealthGuard {
-    let upstream: Arc<str> = upstream.into();
-    let http_client = matches!(settings.kind, HealthCheckKind::Http { .. }).then(http::client);
-    let mut tasks = JoinSet::new();
-    for endpoint in endpoints {
-        let probe = match (&settings.kind, endpoint.channel(), &http_client) {
+impl HealthChecks {
+    /// The checks of `upstream`'s endpoints, as `settings` say.
+    pub(super) fn new(upstream: &str, settings: &HealthCheckSettings) -> Self {
+        let http_client = matches!(settings.kind, HealthCheckKind::Http { .. }).then(http::client);
+        Self { upstream: upstream.into(), settings: settings.clone(), http_client }
+    }
+
+    /// Starts checking `endpoint`; the check stops when the guard is
+    /// dropped. `None` (logged) when the endpoint cannot be checked. Must
+    /// run inside a Tokio runtime.
+    pub(super) fn start(&self, endpoint: &Arc<Endpoint>) -> Option<TaskGuard> {
+        let upstream = &self.upstream;
+        let probe = match (&self.settings.kind, endpoint.channel(), &self.http_client) {
             (HealthCheckKind::Grpc { service, watch }, Some(channel), _) => {
                 Probe::grpc(channel.clone(), service.clone(), *watch)
             }
             (HealthCheckKind::Http { path }, _, Some(client)) => {
-                match http::HttpProbe::new(client.clone(), endpoint.uri(), path) {
-                    Ok(probe) => Probe::Http(probe),
+                match http::HttpProbe::new(client.clone(), endpoint, path) {
+                    Ok(probe) => Probe::Http(Box::new(probe)),
                     Err(error) => {
                         tracing::error!(%upstream, endpoint = %endpoint.uri(), "no health check: {error}");
-                        continue;
+                        return None;
                     }
                 }
             }
@@ -145,11 +149,10 @@ pub(super) fn start(
                     endpoint = %endpoint.uri(),
                     "no health check: the check's kind does not match the upstream's protocol"
                 );
-                continue;
+                return None;
             }
         };
-        let checker = Checker::new(upstream.clone(), endpoint.clone(), settings, probe);
-        tasks.spawn(checker.run());
+        let checker = Checker::new(upstream.clone(), endpoint.clone(), &self.settings, probe);
+        Some(TaskGuard::spawn(checker.run()))
     }
-    HealthGuard { _tasks: tasks }
 }

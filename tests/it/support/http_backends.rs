@@ -221,10 +221,11 @@ pub async fn raw_get(stream: tokio::net::TcpStream, path: &str) -> (u16, String)
     (status, text)
 }
 
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM
-/// files in `dir` (ca.pem, server.pem and server.key, client.pem and
-/// client.key); the server's TLS acceptor requires a client certificate.
-pub fn test_pki(dir: &std::path::Path) -> (TlsAcceptor, TlsSettings) {
+/// A CA, a server certificate for `server_name` (a host name or an IP
+/// address) and a client certificate, as PEM files in `dir` (ca.pem,
+/// server.pem and server.key, client.pem and client.key); the server's TLS
+/// acceptor requires a client certificate.
+pub fn test_pki(dir: &std::path::Path, server_name: &str) -> (TlsAcceptor, TlsSettings) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
@@ -233,7 +234,7 @@ pub fn test_pki(dir: &std::path::Path) -> (TlsAcceptor, TlsSettings) {
         let cert = CertificateParams::new(names).unwrap().signed_by(&key, &ca).unwrap();
         (cert, key)
     };
-    let (server_cert, server_key) = leaf(vec!["127.0.0.1".to_owned()]);
+    let (server_cert, server_key) = leaf(vec![server_name.to_owned()]);
     let (client_cert, client_key) = leaf(vec!["client.test".to_owned()]);
     let write = |file: &str, pem: String| {
         let path = dir.join(file);
