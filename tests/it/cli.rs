@@ -231,3 +231,10 @@ routes:
         "{text}"
     );
 }
+
+#[test]
+fn the_edge_example_validates() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/edge.yaml");
+    let (ok, text) = protogate(&["validate", "--config", example]);
+    assert!(ok, "{text}");
+}

@@ -1,4 +1,4 @@
-//! The README shows examples/gateway.yaml verbatim, so the example that a
+//! The README shows examples/gateway.yaml and examples/edge.yaml verbatim, so the example that a
 //! test compiles is the one a reader copies.
 
 #[test]
@@ -6,4 +6,6 @@ fn the_readme_shows_the_example_config_verbatim() {
     let readme = include_str!("../../README.md");
     let example = include_str!("../../examples/gateway.yaml");
     assert!(readme.contains(example), "README.md must contain examples/gateway.yaml verbatim");
+    let edge = include_str!("../../examples/edge.yaml");
+    assert!(readme.contains(edge), "README.md must contain examples/edge.yaml verbatim");
 }
