@@ -162,6 +162,9 @@ pub struct UpstreamConfig {
     pub tls: Option<TlsConfig>,
     /// The time allowed to open a connection (default 1s).
     pub connect_timeout: Option<Duration>,
+    /// The deadline of calls to it, for routes that set none (default:
+    /// `transcoding.timeout`).
+    pub timeout: Option<Duration>,
     /// The largest reply message accepted (default 4MiB).
     pub max_response_bytes: Option<ByteSize>,
     /// How calls spread over the endpoints (default round_robin).

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use http::{HeaderName, HeaderValue, Method};
 
-use super::{Guarded, RouteSummary, routes::RoutesBuilder, settings::duration};
+use super::{Guarded, RouteSummary, routes::RoutesBuilder};
 use crate::{
     config::{Config, HeaderRulesConfig, HttpRouteConfig, ProtocolConfig, RouteConfig, UpstreamConfig},
     policy::PolicyChain,
@@ -34,7 +34,7 @@ impl RoutesBuilder<'_> {
         let upstream_place = format!("{place}.http.upstream");
         let upstream =
             self.upstream_for(&upstream_place, &http.upstream, ProtocolConfig::Http, config, upstreams);
-        let timeout = duration(route.timeout, self.default_timeout, &format!("{place}.timeout"), self.errors);
+        let timeout = self.route_timeout(place, route, &http.upstream, config);
         let rewrite = match (http.strip_prefix, &http.replace_prefix) {
             (false, None) => PrefixRewrite::Keep,
             (true, None) => PrefixRewrite::Strip,

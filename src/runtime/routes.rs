@@ -113,6 +113,25 @@ impl<'e> RoutesBuilder<'e> {
         }
     }
 
+    /// A route's deadline: its own `timeout`, else its upstream's, else
+    /// `transcoding.timeout`.
+    pub(super) fn route_timeout(
+        &mut self,
+        place: &str,
+        route: &RouteConfig,
+        upstream: &str,
+        config: &Config,
+    ) -> Duration {
+        let upstream_timeout = config.upstreams.get(upstream).and_then(|upstream| upstream.timeout);
+        let fallback = duration(
+            upstream_timeout,
+            self.default_timeout,
+            &format!("upstreams.{upstream}.timeout"),
+            self.errors,
+        );
+        duration(route.timeout, fallback, &format!("{place}.timeout"), self.errors)
+    }
+
     /// The upstream a route names, if it exists and speaks `protocol`;
     /// errors at `place` otherwise.
     pub(super) fn upstream_for<'u>(
@@ -160,7 +179,7 @@ impl<'e> RoutesBuilder<'e> {
         let upstream_place = format!("{place}.grpc.upstream");
         let upstream =
             self.upstream_for(&upstream_place, &grpc.upstream, ProtocolConfig::Grpc, config, upstreams);
-        let timeout = duration(route.timeout, self.default_timeout, &format!("{place}.timeout"), self.errors);
+        let timeout = self.route_timeout(place, route, &grpc.upstream, config);
         let (Some(service), Some(upstream)) = (service, upstream) else { return };
         if grpc.passthrough.unwrap_or(true) {
             let upstream_config = &config.upstreams[&grpc.upstream];

@@ -198,3 +198,16 @@ async fn a_body_that_trickles_in_too_slowly_is_408() {
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn the_upstream_deadline_applies_to_routes_without_their_own() {
+    let config = crate::support::gateway::DEMO_CONFIG.replace(
+        r#"demo: { endpoints: ["http://{backend}"] }"#,
+        r#"demo: { endpoints: ["http://{backend}"], timeout: 200ms }"#,
+    );
+    let gateway = Harness::with_config(&config).await;
+    let started = Instant::now();
+    let (status, body) = gateway.get_json("/v1/sleep/5000").await;
+    assert_eq!((status, body["code"].clone()), (504, json!(4)), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+}
