@@ -51,28 +51,32 @@ pub(super) fn find_prefix<B>(
 ) -> Result<(ProxiedRoute, Request<B>), Box<GatewayError>> {
     let not_found =
         || Box::new(GatewayError::from((RouteError::NotFound, request.method(), request.uri().path())));
-    let Some(path) = normalize_path(request.uri().path()).map(Cow::into_owned) else {
-        return Err(not_found());
+    // Most paths are already normal: only a rewritten one is allocated.
+    let rewritten = match normalize_path(request.uri().path()) {
+        None => return Err(not_found()),
+        Some(Cow::Borrowed(_)) => None,
+        Some(Cow::Owned(path)) => Some(path),
     };
+    let path = rewritten.as_deref().unwrap_or(request.uri().path());
     let host = request
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    let Some(route) = runtime.prefixes().lookup(host, request.method(), &path).cloned() else {
+    let Some(route) = runtime.prefixes().lookup(host, request.method(), path).cloned() else {
         return Err(not_found());
     };
-    let request = with_path(request, &path)
-        .ok_or_else(|| Box::new(GatewayError::bad_request("the request path cannot be normalised")))?;
+    let request = match rewritten {
+        None => request,
+        Some(path) => with_path(request, &path)
+            .ok_or_else(|| Box::new(GatewayError::bad_request("the request path cannot be normalised")))?,
+    };
     Ok((route, request))
 }
 
 /// `request` with its path replaced by `path` (the query kept); `None` if
 /// the result is not a valid URI.
 fn with_path<B>(request: Request<B>, path: &str) -> Option<Request<B>> {
-    if request.uri().path() == path {
-        return Some(request);
-    }
     let (mut parts, body) = request.into_parts();
     let path_and_query = match parts.uri.query() {
         Some(query) => format!("{path}?{query}"),

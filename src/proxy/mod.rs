@@ -53,6 +53,22 @@ pub struct ProxySettings {
     pub grpc: bool,
 }
 
+impl ProxySettings {
+    /// Forward every path as it is, with no header rules: native gRPC
+    /// pass-through (`grpc`), or a whole upstream behind one route.
+    pub fn whole(timeout: Duration, grpc: bool) -> Self {
+        Self {
+            prefix: "/".into(),
+            rewrite: PrefixRewrite::Keep,
+            request_headers: HeaderRules::default(),
+            response_headers: HeaderRules::default(),
+            timeout,
+            preserve_host: false,
+            grpc,
+        }
+    }
+}
+
 /// Why a pass-through call failed, or why a client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {

@@ -97,15 +97,7 @@ impl RoutesBuilder<'_> {
         chain: &Arc<PolicyChain>,
     ) {
         let Some(client) = self.client_for(upstream, upstream_config) else { return };
-        let settings = ProxySettings {
-            prefix: "/".into(),
-            rewrite: PrefixRewrite::Keep,
-            request_headers: HeaderRules::default(),
-            response_headers: HeaderRules::default(),
-            timeout,
-            preserve_host: false,
-            grpc: true,
-        };
+        let settings = ProxySettings::whole(timeout, true);
         let target = ProxyTarget::new(settings, upstream.clone(), client);
         let target = Arc::new(Guarded { target, policies: chain.clone() });
         if !self.tables.services.insert(service, target) {

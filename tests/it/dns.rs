@@ -16,7 +16,7 @@ use protogate::{
     config::Config,
     demo::DemoBackend,
     gateway::Gateway,
-    proxy::{ClientSettings, HeaderRules, HttpClient, PrefixRewrite, ProxySettings, ProxyTarget},
+    proxy::{ClientSettings, HttpClient, ProxySettings, ProxyTarget},
     runtime, server,
     upstream::{Upstream, UpstreamProtocol},
 };
@@ -141,15 +141,7 @@ async fn https_pass_through_to_a_name_connects_to_the_address_and_names_the_host
     for endpoint in upstream.endpoints().iter() {
         endpoint.state().set_healthy(endpoint.address() == backend);
     }
-    let settings = ProxySettings {
-        prefix: "/".to_owned(),
-        rewrite: PrefixRewrite::Keep,
-        request_headers: HeaderRules::default(),
-        response_headers: HeaderRules::default(),
-        timeout: Duration::from_secs(5),
-        preserve_host: false,
-        grpc: false,
-    };
+    let settings = ProxySettings::whole(Duration::from_secs(5), false);
     let client =
         HttpClient::new(&ClientSettings { tls: Some(tls), ..ClientSettings::default() }, &upstream).unwrap();
     let gateway = start_proxy(ProxyTarget::new(settings, upstream.clone(), client)).await;

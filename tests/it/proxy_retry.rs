@@ -20,7 +20,7 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use protogate::{
-    proxy::{ClientSettings, HeaderRules, HttpClient, PrefixRewrite, ProxySettings, ProxyTarget},
+    proxy::{ClientSettings, HttpClient, ProxySettings, ProxyTarget},
     upstream::{RetrySettings, Upstream, UpstreamProtocol, UpstreamSettings},
 };
 use tokio::net::TcpListener;
@@ -62,15 +62,7 @@ async fn proxy(endpoints: &[SocketAddr]) -> String {
         ..Default::default()
     };
     let upstream = Arc::new(Upstream::new("legacy", &settings).unwrap());
-    let route = ProxySettings {
-        prefix: "/".into(),
-        rewrite: PrefixRewrite::Keep,
-        request_headers: HeaderRules::default(),
-        response_headers: HeaderRules::default(),
-        timeout: Duration::from_secs(5),
-        preserve_host: false,
-        grpc: false,
-    };
+    let route = ProxySettings::whole(Duration::from_secs(5), false);
     let client = HttpClient::new(&ClientSettings::default(), &upstream).unwrap();
     format!("http://{}/x", start_proxy(ProxyTarget::new(route, upstream, client)).await)
 }
