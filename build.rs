@@ -1,34 +1,47 @@
-//! Compiles the demo's .proto sources (proto/) with protox, a pure-Rust
+//! Compiles the .proto sources under proto/ with protox, a pure-Rust
 //! protobuf compiler, so a fresh machine needs no protoc.
 //!
-//! Two outputs:
-//! - the tonic/prost code of the demo backend (in OUT_DIR);
-//! - the encoded FileDescriptorSet, in OUT_DIR (embedded by `protogate demo`)
-//!   and in descriptors/demo.pb (what a user points the gateway at). The set
-//!   is written from protox's own encoding, never re-encoded through
-//!   prost-types, which would drop the `google.api.http` options.
+//! Two sets, each compiled on its own: the demo (proto/demo) and the
+//! benchmark's service (proto/bench, used by examples/bench).
+//!
+//! Outputs:
+//! - the tonic/prost code of both (in OUT_DIR);
+//! - the encoded FileDescriptorSets: demo.pb in OUT_DIR (embedded by
+//!   `protogate demo`) and in descriptors/ (what a user points the gateway
+//!   at), bench.pb in OUT_DIR. Each is written from protox's own encoding,
+//!   never re-encoded through prost-types, which would drop the
+//!   `google.api.http` options.
 
 use std::{env, fs, path::PathBuf};
 
-const PROTO_FILES: &[&str] = &["demo/v1/library.proto", "demo/v1/echo.proto"];
+const DEMO_FILES: &[&str] = &["demo/v1/library.proto", "demo/v1/echo.proto"];
+const BENCH_FILES: &[&str] = &["bench/v1/bench.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
-
-    let mut compiler = protox::Compiler::new(["proto"])?;
-    compiler.include_imports(true).include_source_info(false);
-    compiler.open_files(PROTO_FILES)?;
-
-    let encoded = compiler.encode_file_descriptor_set();
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    fs::write(out_dir.join("demo.pb"), &encoded)?;
-    write_if_changed(&PathBuf::from("descriptors/demo.pb"), &encoded)?;
 
+    let demo = compiler(DEMO_FILES)?.encode_file_descriptor_set();
+    fs::write(out_dir.join("demo.pb"), &demo)?;
+    write_if_changed(&PathBuf::from("descriptors/demo.pb"), &demo)?;
+    fs::write(out_dir.join("bench.pb"), compiler(BENCH_FILES)?.encode_file_descriptor_set())?;
+
+    // The code of both sets in one pass, so shared packages (google.api)
+    // are generated once, whole.
+    let all = compiler(&[DEMO_FILES, BENCH_FILES].concat())?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(compiler.file_descriptor_set())?;
+        .compile_fds(all.file_descriptor_set())?;
     Ok(())
+}
+
+/// A protox compiler that has compiled `files` and their imports.
+fn compiler(files: &[&str]) -> Result<protox::Compiler, protox::Error> {
+    let mut compiler = protox::Compiler::new(["proto"])?;
+    compiler.include_imports(true).include_source_info(false);
+    compiler.open_files(files)?;
+    Ok(compiler)
 }
 
 /// Keeps descriptors/demo.pb in step with proto/ without touching its

@@ -1,0 +1,183 @@
+//! Memory and scale: the demo's idle footprint, what idle keep-alive
+//! connections cost the gateway, and how long a large route table takes
+//! to load and to match in.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use bytes::Bytes;
+use http::Method;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use protogate::config::Config;
+use protogate::runtime;
+use tokio::net::TcpStream;
+
+use crate::process::{Measured, free_port};
+use crate::report::Memory;
+use crate::scenarios::Bench;
+
+/// Idle keep-alive connections held open against the gateway.
+const IDLE_CONNECTIONS: usize = 10_000;
+/// Connections opened at once while building them up.
+const OPENING_AT_ONCE: usize = 250;
+/// The scale test's services, each with ten annotated methods.
+const SCALE_SERVICES: usize = 1_000;
+
+/// Every figure of [`Memory`].
+pub async fn measure(bench: &Bench) -> anyhow::Result<Memory> {
+    let demo_idle_rss_mib = demo_idle_rss(bench).await?;
+    let (idle_connections_open, idle_connections_added_rss_mib) = idle_connections(bench).await?;
+    let (scale_routes, scale_load_ms, scale_match_ns) = scale(bench).await?;
+    Ok(Memory {
+        demo_idle_rss_mib,
+        idle_connections: IDLE_CONNECTIONS,
+        idle_connections_open,
+        idle_connections_added_rss_mib,
+        scale_services: SCALE_SERVICES,
+        scale_routes,
+        scale_load_ms,
+        scale_match_ns,
+    })
+}
+
+/// `protogate demo` (the gateway and its demo backend), after one request
+/// and a second of rest.
+async fn demo_idle_rss(bench: &Bench) -> anyhow::Result<f64> {
+    let addr = free_port()?;
+    let listen = addr.to_string();
+    let mut demo = Measured::spawn(
+        "demo",
+        &bench.binaries.protogate,
+        &["demo", "--listen", &listen],
+        bench.cores.measured,
+    )?;
+    demo.wait_until_listening(addr).await?;
+    let mut connection = connect(addr).await?;
+    get(&mut connection, addr, "/v1/shelves").await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(demo.rss_kib().0 as f64 / 1024.0)
+}
+
+/// Opens [`IDLE_CONNECTIONS`] connections to a fresh gateway, each after
+/// one GET, and measures the gateway's memory before and after. Returns
+/// (connections still open, MiB added).
+async fn idle_connections(bench: &Bench) -> anyhow::Result<(usize, f64)> {
+    let (gateway, addr) = bench.start_gateway("connections", false).await?;
+    let mut first = connect(addr).await?;
+    get(&mut first, addr, "/v1/items/warm").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = gateway.rss_kib().0;
+
+    let mut held = Vec::with_capacity(IDLE_CONNECTIONS);
+    while held.len() < IDLE_CONNECTIONS {
+        let batch = OPENING_AT_ONCE.min(IDLE_CONNECTIONS - held.len());
+        let mut opening = tokio::task::JoinSet::new();
+        for n in 0..batch {
+            let path = format!("/v1/items/idle-{}", held.len() + n);
+            opening.spawn(async move {
+                let mut connection = connect(addr).await?;
+                get(&mut connection, addr, &path).await?;
+                anyhow::Ok(connection)
+            });
+        }
+        while let Some(opened) = opening.join_next().await {
+            held.push(opened??);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = gateway.rss_kib().0;
+    let open = held.iter().filter(|connection| !connection.is_closed()).count();
+    Ok((open, after.saturating_sub(before) as f64 / 1024.0))
+}
+
+async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Empty<Bytes>>> {
+    let stream = TcpStream::connect(addr).await.with_context(|| format!("cannot connect to {addr}"))?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+async fn get(connection: &mut SendRequest<Empty<Bytes>>, addr: SocketAddr, path: &str) -> anyhow::Result<()> {
+    let request = http::Request::get(path).header(http::header::HOST, addr.to_string()).body(Empty::new())?;
+    let response = connection.send_request(request).await?;
+    let status = response.status();
+    response.into_body().collect().await?;
+    ensure!(status.is_success(), "GET {path}: {status}");
+    Ok(())
+}
+
+/// Loads [`SCALE_SERVICES`] services of ten routes each, in this process,
+/// and matches every route's path. Returns (routes, load ms, ns per match).
+async fn scale(bench: &Bench) -> anyhow::Result<(usize, f64, f64)> {
+    let dir = bench.workdir.path();
+    std::fs::write(dir.join("scale.proto"), scale_proto())?;
+    let mut compiler =
+        protox::Compiler::new([dir, &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("proto")])?;
+    compiler.include_imports(true);
+    compiler.open_files(["scale.proto"]).context("cannot compile the generated scale.proto")?;
+    std::fs::write(dir.join("scale.pb"), compiler.encode_file_descriptor_set())?;
+    let config_path = bench.workdir.write("scale.yaml", &scale_yaml(bench.backends.grpc))?;
+
+    let started = Instant::now();
+    let config = Config::from_file(&config_path)?;
+    let runtime = runtime::compile(&config, dir, &[]).await.map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let load_ms = started.elapsed().as_secs_f64() * 1_000.0;
+
+    let paths: Vec<String> =
+        (0..SCALE_SERVICES).map(|n| format!("/v1/svc{n}/projects/p-{n}/things/t-{n}")).collect();
+    for path in &paths {
+        ensure!(runtime.router().lookup(&Method::GET, path).is_ok(), "{path} matches no route");
+    }
+    const ROUNDS: usize = 200;
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        for path in &paths {
+            let _ = black_box(runtime.router().lookup(&Method::GET, black_box(path)));
+        }
+    }
+    let match_ns = started.elapsed().as_nanos() as f64 / (ROUNDS * paths.len()) as f64;
+    Ok((runtime.routes().len(), load_ms, match_ns))
+}
+
+/// Services `scale.v1.Service<n>`, each with ten methods over ten templates.
+fn scale_proto() -> String {
+    let mut proto = String::from(
+        "syntax = \"proto3\";\npackage scale.v1;\nimport \"google/api/annotations.proto\";\n\
+         message Req { string id = 1; string parent = 2; string filter = 3; }\n\
+         message Res { string id = 1; }\n",
+    );
+    for n in 0..SCALE_SERVICES {
+        let _ = write!(
+            proto,
+            "service Service{n} {{\n\
+             rpc List(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/svc{n}/items\" }}; }}\n\
+             rpc Get(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/svc{n}/items/{{id}}\" }}; }}\n\
+             rpc Create(Req) returns (Res) {{ option (google.api.http) = {{ post: \"/v1/svc{n}/items\" body: \"*\" }}; }}\n\
+             rpc Update(Req) returns (Res) {{ option (google.api.http) = {{ patch: \"/v1/svc{n}/items/{{id}}\" body: \"*\" }}; }}\n\
+             rpc Delete(Req) returns (Res) {{ option (google.api.http) = {{ delete: \"/v1/svc{n}/items/{{id}}\" }}; }}\n\
+             rpc Archive(Req) returns (Res) {{ option (google.api.http) = {{ post: \"/v1/svc{n}/items/{{id}}:archive\" body: \"*\" }}; }}\n\
+             rpc ListThings(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/svc{n}/projects/{{parent}}/things\" }}; }}\n\
+             rpc GetThing(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/svc{n}/projects/{{parent}}/things/{{id}}\" }}; }}\n\
+             rpc Search(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/svc{n}/search\" }}; }}\n\
+             rpc BatchGet(Req) returns (Res) {{ option (google.api.http) = {{ post: \"/v1/svc{n}/items:batchGet\" body: \"*\" }}; }}\n\
+             }}\n"
+        );
+    }
+    proto
+}
+
+fn scale_yaml(backend: SocketAddr) -> String {
+    let mut yaml = format!(
+        "listen: 127.0.0.1:0\ndescriptors: [{{ file: scale.pb }}]\n\
+         upstreams:\n  scale: {{ endpoints: [\"http://{backend}\"] }}\nroutes:\n"
+    );
+    for n in 0..SCALE_SERVICES {
+        let _ = writeln!(yaml, "  - grpc: {{ service: scale.v1.Service{n}, upstream: scale }}");
+    }
+    yaml
+}

@@ -1,0 +1,193 @@
+//! The results: one row per scenario, the open-loop comparison and the
+//! memory figures, printed as a table and written as JSON.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::load::Tally;
+
+/// One closed-loop scenario.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub scenario: String,
+    pub requests: u64,
+    pub requests_per_second: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+    /// CPU of the measured process per request (none for the direct baseline).
+    pub cpu_us_per_request: Option<f64>,
+    /// `cpu_us_per_request` over the floor forwarder's.
+    pub cpu_vs_floor: Option<f64>,
+    pub peak_rss_mib: Option<f64>,
+    pub non_2xx: u64,
+    pub errors: u64,
+    /// Why the row is empty, or what went wrong.
+    pub note: Option<String>,
+}
+
+/// What a measured process did over a run.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessUse {
+    pub cpu_micros: u64,
+    pub peak_rss_kib: u64,
+}
+
+impl Row {
+    pub fn measured(scenario: &str, tally: &Tally, seconds: f64, process: Option<ProcessUse>) -> Self {
+        let requests = tally.latency.len();
+        Self {
+            scenario: scenario.to_owned(),
+            requests,
+            requests_per_second: requests as f64 / seconds,
+            p50_us: quantile_us(&tally.latency, 0.50),
+            p99_us: quantile_us(&tally.latency, 0.99),
+            p999_us: quantile_us(&tally.latency, 0.999),
+            cpu_us_per_request: process
+                .filter(|_| requests > 0)
+                .map(|used| used.cpu_micros as f64 / requests as f64),
+            cpu_vs_floor: None,
+            peak_rss_mib: process.map(|used| used.peak_rss_kib as f64 / 1024.0),
+            non_2xx: tally.non_2xx,
+            errors: tally.errors,
+            note: tally.first_error.clone(),
+        }
+    }
+
+    pub fn skipped(scenario: &str, why: &str) -> Self {
+        Self {
+            scenario: scenario.to_owned(),
+            requests: 0,
+            requests_per_second: 0.0,
+            p50_us: 0.0,
+            p99_us: 0.0,
+            p999_us: 0.0,
+            cpu_us_per_request: None,
+            cpu_vs_floor: None,
+            peak_rss_mib: None,
+            non_2xx: 0,
+            errors: 0,
+            note: Some(why.to_owned()),
+        }
+    }
+}
+
+/// The same rate, direct and through the gateway.
+#[derive(Debug, Serialize)]
+pub struct OpenLoop {
+    pub rate: u32,
+    pub direct: Row,
+    pub gateway: Row,
+    /// Gateway p99 minus direct p99.
+    pub added_p99_us: f64,
+}
+
+/// Memory and scale figures.
+#[derive(Debug, Default, Serialize)]
+pub struct Memory {
+    /// `protogate demo` (gateway and demo backend in one process), idle.
+    pub demo_idle_rss_mib: f64,
+    pub idle_connections: usize,
+    /// Connections still open when measured.
+    pub idle_connections_open: usize,
+    pub idle_connections_added_rss_mib: f64,
+    pub scale_services: usize,
+    pub scale_routes: usize,
+    pub scale_load_ms: f64,
+    pub scale_match_ns: f64,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub seconds: u64,
+    pub connections: usize,
+    pub pinned: String,
+    pub rows: Vec<Row>,
+    pub open_loop: Option<OpenLoop>,
+    pub memory: Option<Memory>,
+}
+
+impl Report {
+    /// Fills `cpu_vs_floor` from the row named `floor`.
+    pub fn compare_to(&mut self, floor: &str) {
+        let floor_cpu =
+            self.rows.iter().find(|row| row.scenario == floor).and_then(|row| row.cpu_us_per_request);
+        if let Some(floor_cpu) = floor_cpu.filter(|cpu| *cpu > 0.0) {
+            for row in &mut self.rows {
+                row.cpu_vs_floor = row.cpu_us_per_request.map(|cpu| cpu / floor_cpu);
+            }
+        }
+    }
+
+    /// The Markdown table the README shows.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{} s per scenario, {} connections, {}\n\n\
+             | scenario | req/s | p50 µs | p99 µs | p99.9 µs | CPU µs/req | CPU × floor | peak RSS MiB | non-2xx | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            self.seconds, self.connections, self.pinned
+        );
+        for row in &self.rows {
+            out.push_str(&table_row(row));
+        }
+        if let Some(open) = &self.open_loop {
+            out.push_str(&format!(
+                "\nOpen loop at {} req/s, latency from when each request was due:\n\n\
+                 | scenario | p50 µs | p99 µs | p99.9 µs | non-2xx | errors |\n|---|---:|---:|---:|---:|---:|\n",
+                open.rate
+            ));
+            for row in [&open.direct, &open.gateway] {
+                out.push_str(&format!(
+                    "| {} | {:.0} | {:.0} | {:.0} | {} | {} |\n",
+                    row.scenario, row.p50_us, row.p99_us, row.p999_us, row.non_2xx, row.errors
+                ));
+            }
+            out.push_str(&format!("\nThe gateway adds {:.0} µs at p99.\n", open.added_p99_us));
+        }
+        if let Some(memory) = &self.memory {
+            out.push_str(&format!(
+                "\nMemory: `protogate demo` idle {:.1} MiB RSS; {} idle keep-alive connections ({} still open) add {:.1} MiB.\n\
+                 Scale: {} routes from {} services load in {:.0} ms; a lookup takes {:.0} ns.\n",
+                memory.demo_idle_rss_mib,
+                memory.idle_connections,
+                memory.idle_connections_open,
+                memory.idle_connections_added_rss_mib,
+                memory.scale_routes,
+                memory.scale_services,
+                memory.scale_load_ms,
+                memory.scale_match_ns,
+            ));
+        }
+        out
+    }
+}
+
+fn table_row(row: &Row) -> String {
+    if row.requests == 0 {
+        return format!(
+            "| {} | {} | | | | | | | | |\n",
+            row.scenario,
+            row.note.as_deref().unwrap_or("no requests")
+        );
+    }
+    let optional =
+        |value: Option<f64>, precision: usize| value.map_or_else(String::new, |v| format!("{v:.precision$}"));
+    format!(
+        "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {} |\n",
+        row.scenario,
+        row.requests_per_second,
+        row.p50_us,
+        row.p99_us,
+        row.p999_us,
+        optional(row.cpu_us_per_request, 1),
+        optional(row.cpu_vs_floor, 2),
+        optional(row.peak_rss_mib, 1),
+        row.non_2xx,
+        row.errors,
+    )
+}
+
+fn quantile_us(latency: &Histogram<u64>, quantile: f64) -> f64 {
+    latency.value_at_quantile(quantile) as f64 / 1_000.0
+}
