@@ -95,7 +95,7 @@ pub fn nginx_conf(dir: &Path, listen: SocketAddr, http_backend: SocketAddr) -> S
          daemon off;\n\
          pid {dir}/nginx.pid;\n\
          error_log {dir}/nginx-error.log warn;\n\
-         events {{ worker_connections 4096; }}\n\
+         events {{ worker_connections 16384; }}\n\
          http {{\n  \
            access_log off;\n  \
            keepalive_requests 1000000;\n  \

@@ -47,6 +47,9 @@ struct Args {
     /// Skip the memory and scale figures.
     #[arg(long)]
     no_memory: bool,
+    /// Skip the load scenarios (memory and scale figures only).
+    #[arg(long)]
+    no_load: bool,
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -84,15 +87,18 @@ async fn run(args: Args, binaries: Binaries, cores: Cores) -> anyhow::Result<()>
         workdir: Workdir::create()?,
     };
 
-    let rows = bench.closed_loop_rows().await?;
-    let open_loop = bench.open_loop(args.rate).await?;
+    let (rows, open_loop) = if args.no_load {
+        (Vec::new(), None)
+    } else {
+        (bench.closed_loop_rows().await?, Some(bench.open_loop(args.rate).await?))
+    };
     let memory = if args.no_memory { None } else { Some(memory::measure(&bench).await?) };
     let mut report = Report {
         seconds: bench.seconds.as_secs(),
         connections: bench.connections,
         pinned,
         rows,
-        open_loop: Some(open_loop),
+        open_loop,
         memory,
     };
     report.compare_to("floor forwarder GET");

@@ -87,14 +87,23 @@ pub struct OpenLoop {
 pub struct Memory {
     /// `protogate demo` (gateway and demo backend in one process), idle.
     pub demo_idle_rss_mib: f64,
-    pub idle_connections: usize,
-    /// Connections still open when measured.
-    pub idle_connections_open: usize,
-    pub idle_connections_added_rss_mib: f64,
+    pub idle_connections: IdleConnections,
     pub scale_services: usize,
     pub scale_routes: usize,
     pub scale_load_ms: f64,
     pub scale_match_ns: f64,
+}
+
+/// What idle keep-alive connections add to each server's resident memory.
+#[derive(Debug, Default, Serialize)]
+pub struct IdleConnections {
+    pub count: usize,
+    /// protogate's connections still open when measured.
+    pub still_open: usize,
+    pub protogate_mib: f64,
+    /// The floor forwarder: bare hyper HTTP/1.1.
+    pub floor_mib: f64,
+    pub nginx_mib: Option<f64>,
 }
 
 /// Everything one run measured.
@@ -146,13 +155,19 @@ impl Report {
             out.push_str(&format!("\nThe gateway adds {:.0} µs at p99.\n", open.added_p99_us));
         }
         if let Some(memory) = &self.memory {
+            let idle = &memory.idle_connections;
+            let nginx = idle
+                .nginx_mib
+                .map_or_else(|| "nginx not installed".to_owned(), |mib| format!("nginx {mib:.1} MiB"));
             out.push_str(&format!(
-                "\nMemory: `protogate demo` idle {:.1} MiB RSS; {} idle keep-alive connections ({} still open) add {:.1} MiB.\n\
+                "\nMemory: `protogate demo` idle {:.1} MiB RSS. {} idle keep-alive connections ({} still open) add \
+                 {:.1} MiB to protogate (floor forwarder {:.1} MiB, {nginx}).\n\
                  Scale: {} routes from {} services load in {:.0} ms; a lookup takes {:.0} ns.\n",
                 memory.demo_idle_rss_mib,
-                memory.idle_connections,
-                memory.idle_connections_open,
-                memory.idle_connections_added_rss_mib,
+                idle.count,
+                idle.still_open,
+                idle.protogate_mib,
+                idle.floor_mib,
                 memory.scale_routes,
                 memory.scale_services,
                 memory.scale_load_ms,

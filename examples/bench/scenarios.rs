@@ -22,6 +22,12 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// The small read every GET scenario sends.
 const GET_ITEM: &str = "/v1/items/item-1?view=full";
 
+/// The pass-through GET (protogate's `/web/` route, nginx's `location /web/`).
+pub const WEB_ITEM: &str = "/web/items/item-1";
+
+/// Why the nginx figures are missing.
+pub const NGINX_MISSING: &str = "nginx is not installed (apt-get install nginx)";
+
 /// The programs a run starts.
 #[derive(Debug)]
 pub struct Binaries {
@@ -73,7 +79,7 @@ impl Bench {
             let name = format!("protogate POST ({} B JSON)", post.body.len());
             rows.push(self.measure(&name, self.http_callers(addr, &post), Some(&gateway)).await);
 
-            let web = Arc::new(HttpCall::get("/web/items/item-1"));
+            let web = Arc::new(HttpCall::get(WEB_ITEM));
             probe(addr, &web).await.context("protogate's pass-through GET")?;
             rows.push(
                 self.measure("protogate pass-through GET", self.http_callers(addr, &web), Some(&gateway))
@@ -124,7 +130,8 @@ impl Bench {
         Ok((gateway, addr))
     }
 
-    async fn start_floor(&self) -> anyhow::Result<(Measured, SocketAddr)> {
+    /// Starts the floor forwarder on its core.
+    pub async fn start_floor(&self) -> anyhow::Result<(Measured, SocketAddr)> {
         let addr = free_port()?;
         let backend = format!("http://{}", self.backends.grpc);
         let mut floor = Measured::spawn(
@@ -137,11 +144,9 @@ impl Bench {
         Ok((floor, addr))
     }
 
-    async fn nginx_row(&self) -> anyhow::Result<Row> {
-        const NAME: &str = "nginx proxy_pass GET (reference)";
-        let Some(nginx) = &self.binaries.nginx else {
-            return Ok(Row::skipped(NAME, "nginx is not installed (apt-get install nginx)"));
-        };
+    /// Starts nginx on its core, if it is installed, proxying `/web/` to the HTTP backend.
+    pub async fn start_nginx(&self) -> anyhow::Result<Option<(Measured, SocketAddr)>> {
+        let Some(nginx) = &self.binaries.nginx else { return Ok(None) };
         let addr = free_port()?;
         let conf = self
             .workdir
@@ -151,7 +156,15 @@ impl Bench {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut process = Measured::spawn("nginx", nginx, &args, self.cores.measured)?;
         process.wait_until_listening(addr).await?;
-        let web = Arc::new(HttpCall::get("/web/items/item-1"));
+        Ok(Some((process, addr)))
+    }
+
+    async fn nginx_row(&self) -> anyhow::Result<Row> {
+        const NAME: &str = "nginx proxy_pass GET (reference)";
+        let Some((process, addr)) = self.start_nginx().await? else {
+            return Ok(Row::skipped(NAME, NGINX_MISSING));
+        };
+        let web = Arc::new(HttpCall::get(WEB_ITEM));
         probe(addr, &web).await.context("nginx's GET")?;
         Ok(self.measure(NAME, self.http_callers(addr, &web), Some(&process)).await)
     }

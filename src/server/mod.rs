@@ -1,25 +1,24 @@
-//! The listener: accepts connections, speaks HTTP/1.1 and HTTP/2 (hyper-util's
-//! auto builder), applies the limits on the request head, and hands every
-//! request to the [`Gateway`]. Shuts down gracefully: it stops accepting,
-//! then lets open connections finish their requests for a grace period.
+//! The listener: accepts connections, tells HTTP/1.1 from HTTP/2 by
+//! peeking at their first bytes ([`connection`]), applies the limits on the
+//! request head, and hands every request to the [`Gateway`]. Shuts down
+//! gracefully: it stops accepting, then lets open connections finish their
+//! requests for a grace period.
 
-use std::{convert::Infallible, io, net::SocketAddr, sync::Arc, time::Duration};
+mod connection;
 
-use hyper::service::service_fn;
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::{
+    net::TcpListener,
+    sync::{oneshot, watch},
+    task::JoinHandle,
 };
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::{gateway::Gateway, runtime::Limits};
+use crate::gateway::Gateway;
+use connection::Protocols;
 
 /// How long open connections get to finish after shutdown is asked.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
-const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
-/// hyper's smallest accepted HTTP/1 read buffer.
-const MIN_HTTP1_BUFFER: usize = 8192;
 
 /// A server running in the background.
 #[derive(Debug)]
@@ -47,37 +46,20 @@ pub async fn start(listen: SocketAddr, gateway: Arc<Gateway>) -> io::Result<Runn
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_asked) = oneshot::channel();
-    let builder = connection_builder(gateway.runtime().limits());
-    let task = tokio::spawn(accept_loop(listener, gateway, builder, shutdown_asked));
+    let protocols = Arc::new(Protocols::new(gateway.runtime().limits()));
+    let task = tokio::spawn(accept_loop(listener, gateway, protocols, shutdown_asked));
     Ok(RunningServer { addr, shutdown, task })
-}
-
-fn connection_builder(limits: Limits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(MIN_HTTP1_BUFFER));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(limits.max_concurrent_streams)
-        // Pings find connections whose client is gone without a goodbye.
-        .keep_alive_interval(HTTP2_KEEP_ALIVE)
-        .keep_alive_timeout(HTTP2_KEEP_ALIVE);
-    builder
 }
 
 async fn accept_loop(
     listener: TcpListener,
     gateway: Arc<Gateway>,
-    builder: auto::Builder<TokioExecutor>,
+    protocols: Arc<Protocols>,
     mut shutdown_asked: oneshot::Receiver<()>,
 ) {
-    let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
+    // Every connection holds a receiver: `send` asks them to finish, and
+    // `closed` resolves once the last one has.
+    let (draining, drain_signal) = watch::channel(false);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -92,22 +74,18 @@ async fn accept_loop(
             _ = &mut shutdown_asked => break,
         };
         let _ = stream.set_nodelay(true);
-        let gateway = gateway.clone();
-        let service = service_fn(move |request| {
-            let gateway = gateway.clone();
-            async move { Ok::<_, Infallible>(gateway.handle(request, peer).await) }
-        });
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%peer, error = %error, "connection ended with an error");
-            }
-        });
+        tokio::spawn(connection::serve(
+            stream,
+            peer,
+            gateway.clone(),
+            protocols.clone(),
+            drain_signal.clone(),
+        ));
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    drop(drain_signal);
+    let _ = draining.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE, draining.closed()).await.is_err() {
         tracing::warn!("connections still open after the shutdown grace period were closed");
     }
 }

@@ -15,6 +15,7 @@ mod jwks;
 mod jwt;
 mod jwt_config;
 mod library;
+mod listener;
 mod metadata;
 mod pipeline;
 mod policies;

@@ -1,0 +1,134 @@
+//! One accepted connection, from its first byte to its end.
+//!
+//! The protocol is told by *peeking* at the first bytes: an HTTP/2 client
+//! with prior knowledge (gRPC, h2c) opens with the 24-byte connection
+//! preface, anything else is HTTP/1.1. Peeking consumes nothing, so hyper
+//! reads the stream from its start, with no replay wrapper in between.
+//! (hyper-util's auto builder reads the first bytes and replays them; hyper
+//! then receives the head in two reads, and its HTTP/1 read buffer grows
+//! to 16 KiB on every connection, idle or not: 8 KiB more per connection.)
+
+use std::{convert::Infallible, future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
+
+use hyper::{
+    server::conn::{http1, http2},
+    service::service_fn,
+};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::{net::TcpStream, sync::watch};
+
+use crate::{gateway::Gateway, runtime::Limits};
+
+/// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
+const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// hyper's smallest accepted HTTP/1 read buffer.
+const MIN_HTTP1_BUFFER: usize = 8192;
+/// What an HTTP/2 client with prior knowledge sends first (RFC 9113, 3.4).
+const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// How long to wait before peeking again at a connection that has sent
+/// only the start of the HTTP/2 preface (rare: clients send it whole).
+const PREFACE_REPEEK: Duration = Duration::from_millis(5);
+
+/// The two protocols' connection settings, built once from the limits.
+pub(super) struct Protocols {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    /// Time a client has to send its first bytes (and, HTTP/1, the request head).
+    header_read_timeout: Duration,
+}
+
+impl Protocols {
+    pub(super) fn new(limits: Limits) -> Self {
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            // The head's limit, exact: the buffer's own limit only applies
+            // while the head is incomplete after a read, and a read may take
+            // in more than it.
+            .max_header_size(limits.max_header_bytes)
+            .max_buf_size(limits.max_header_bytes.max(MIN_HTTP1_BUFFER));
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            // Pings find connections whose client is gone without a goodbye.
+            .keep_alive_interval(HTTP2_KEEP_ALIVE)
+            .keep_alive_timeout(HTTP2_KEEP_ALIVE);
+        Self { http1, http2, header_read_timeout: limits.header_read_timeout }
+    }
+}
+
+/// Serves `stream` until it ends, or until `drain` asks it to finish.
+pub(super) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    gateway: Arc<Gateway>,
+    protocols: Arc<Protocols>,
+    mut drain: watch::Receiver<bool>,
+) {
+    let is_http2 =
+        match tokio::time::timeout(protocols.header_read_timeout, opens_with_http2_preface(&stream)).await {
+            Ok(Ok(is_http2)) => is_http2,
+            // Nothing (or only part of a preface) in time, or a reset: close.
+            Ok(Err(_)) | Err(_) => return,
+        };
+    let service = service_fn(move |request| {
+        let gateway = gateway.clone();
+        // hyper keeps room for one request's future in every connection,
+        // idle or not: boxed, that room is a pointer instead of the whole
+        // (several KiB) state of `handle`.
+        let handling = Box::pin(async move { gateway.handle(request, peer).await });
+        async move { Ok::<_, Infallible>(handling.await) }
+    });
+    let io = TokioIo::new(stream);
+    let outcome = if is_http2 {
+        let connection = pin!(protocols.http2.serve_connection(io, service));
+        until_drained(connection, &mut drain, http2::Connection::graceful_shutdown).await
+    } else {
+        let connection = pin!(protocols.http1.serve_connection(io, service).with_upgrades());
+        until_drained(connection, &mut drain, http1::UpgradeableConnection::graceful_shutdown).await
+    };
+    if let Err(error) = outcome {
+        tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}
+
+/// Runs `connection` to its end; when `drain` fires first, asks it to shut
+/// down gracefully (finish what is in flight, take nothing new) and waits.
+async fn until_drained<C>(
+    mut connection: std::pin::Pin<&mut C>,
+    drain: &mut watch::Receiver<bool>,
+    graceful_shutdown: fn(std::pin::Pin<&mut C>),
+) -> Result<(), hyper::Error>
+where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
+    tokio::select! {
+        outcome = connection.as_mut() => return outcome,
+        _ = drain.wait_for(|draining| *draining) => graceful_shutdown(connection.as_mut()),
+    }
+    connection.await
+}
+
+/// Whether the connection's first bytes are the HTTP/2 preface: `false` as
+/// soon as a byte differs. Errors on EOF before a decision.
+async fn opens_with_http2_preface(stream: &TcpStream) -> std::io::Result<bool> {
+    let mut first = [0u8; HTTP2_PREFACE.len()];
+    loop {
+        let seen = stream.peek(&mut first).await?;
+        if seen == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if first[..seen] != HTTP2_PREFACE[..seen] {
+            return Ok(false);
+        }
+        if seen == HTTP2_PREFACE.len() {
+            return Ok(true);
+        }
+        // A strict prefix: peeking again at once would return the same
+        // bytes; give the rest time to arrive.
+        tokio::time::sleep(PREFACE_REPEEK).await;
+    }
+}
