@@ -49,7 +49,11 @@ impl Encoder for DynamicEncoder {
     type Error = Status;
 
     fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
-        item.encode(dst).map_err(|error| Status::internal(format!("cannot encode the request: {error}")))
+        // `encode` would first walk the whole message for its length, only
+        // to check that the buffer has room; an `EncodeBuf` grows as it is
+        // written, so the fields go straight in.
+        item.encode_raw(dst);
+        Ok(())
     }
 }
 
