@@ -3,7 +3,7 @@
 //! one machine, so the ratios hold even when the machine is noisy.
 //!
 //! ```text
-//! cargo run --release --example bench -- [--seconds N] [--connections C] [--rate R] [--json out.json]
+//! cargo run --release --example bench -- [--seconds N] [--repeat R] [--connections C] [--rate R] [--json out.json]
 //! ```
 //!
 //! This process runs the backends and the load generator; each measured
@@ -38,6 +38,9 @@ struct Args {
     /// Seconds each scenario is measured (after a 1 s warm-up).
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Runs of every closed-loop scenario, interleaved; the table shows medians.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
     /// Concurrent connections of the closed-loop scenarios.
     #[arg(long, default_value_t = 32)]
     connections: usize,
@@ -90,11 +93,16 @@ async fn run(args: Args, binaries: Binaries, cores: Cores) -> anyhow::Result<()>
     let (rows, open_loop) = if args.no_load {
         (Vec::new(), None)
     } else {
-        (bench.closed_loop_rows().await?, Some(bench.open_loop(args.rate).await?))
+        let mut repeats = Vec::new();
+        for _ in 0..args.repeat.max(1) {
+            repeats.push(bench.closed_loop_rows().await?);
+        }
+        (report::median_rows(repeats), Some(bench.open_loop(args.rate).await?))
     };
     let memory = if args.no_memory { None } else { Some(memory::measure(&bench).await?) };
     let mut report = Report {
         seconds: bench.seconds.as_secs(),
+        repeats: args.repeat.max(1),
         connections: bench.connections,
         pinned,
         rows,

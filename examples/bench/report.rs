@@ -17,6 +17,8 @@ pub struct Row {
     pub p999_us: f64,
     /// CPU of the measured process per request (none for the direct baseline).
     pub cpu_us_per_request: Option<f64>,
+    /// The lowest and highest `cpu_us_per_request` over the repeats.
+    pub cpu_us_range: Option<(f64, f64)>,
     /// `cpu_us_per_request` over the floor forwarder's.
     pub cpu_vs_floor: Option<f64>,
     pub peak_rss_mib: Option<f64>,
@@ -46,6 +48,7 @@ impl Row {
             cpu_us_per_request: process
                 .filter(|_| requests > 0)
                 .map(|used| used.cpu_micros as f64 / requests as f64),
+            cpu_us_range: None,
             cpu_vs_floor: None,
             peak_rss_mib: process.map(|used| used.peak_rss_kib as f64 / 1024.0),
             non_2xx: tally.non_2xx,
@@ -63,6 +66,7 @@ impl Row {
             p99_us: 0.0,
             p999_us: 0.0,
             cpu_us_per_request: None,
+            cpu_us_range: None,
             cpu_vs_floor: None,
             peak_rss_mib: None,
             non_2xx: 0,
@@ -70,6 +74,39 @@ impl Row {
             note: Some(why.to_owned()),
         }
     }
+}
+
+/// One row per scenario from several repeats of all of them: the repeat
+/// with the median CPU per request (the median throughput where no CPU is
+/// measured), with the CPU range over the repeats, and the non-2xx and
+/// errors of every repeat.
+pub fn median_rows(repeats: Vec<Vec<Row>>) -> Vec<Row> {
+    let scenarios = repeats.first().map_or(0, Vec::len);
+    let mut by_scenario: Vec<Vec<Row>> = (0..scenarios).map(|_| Vec::new()).collect();
+    for repeat in repeats {
+        for (rows, row) in by_scenario.iter_mut().zip(repeat) {
+            rows.push(row);
+        }
+    }
+    by_scenario.into_iter().filter_map(median_row).collect()
+}
+
+fn median_row(mut rows: Vec<Row>) -> Option<Row> {
+    let key = |row: &Row| row.cpu_us_per_request.unwrap_or(row.requests_per_second);
+    rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let cpus: Vec<f64> = rows.iter().filter_map(|row| row.cpu_us_per_request).collect();
+    let non_2xx = rows.iter().map(|row| row.non_2xx).sum();
+    let errors = rows.iter().map(|row| row.errors).sum();
+    let note = rows.iter().find_map(|row| row.note.clone());
+    let middle = rows.len() / 2;
+    let mut median = rows.into_iter().nth(middle)?;
+    if cpus.len() > 1 {
+        median.cpu_us_range = Some((cpus[0], cpus[cpus.len() - 1]));
+    }
+    median.non_2xx = non_2xx;
+    median.errors = errors;
+    median.note = note;
+    Some(median)
 }
 
 /// The same rate, direct and through the gateway.
@@ -110,6 +147,8 @@ pub struct IdleConnections {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub seconds: u64,
+    /// How many times every closed-loop scenario ran.
+    pub repeats: usize,
     pub connections: usize,
     pub pinned: String,
     pub rows: Vec<Row>,
@@ -131,11 +170,15 @@ impl Report {
 
     /// The Markdown table the README shows.
     pub fn table(&self) -> String {
+        let repeats = match self.repeats {
+            1 => String::new(),
+            n => format!(", the median of {n} interleaved repeats (CPU range in brackets)"),
+        };
         let mut out = format!(
-            "{} s per scenario, {} connections, {}\n\n\
+            "{} s per scenario, {} connections, {}{repeats}\n\n\
              | scenario | req/s | p50 µs | p99 µs | p99.9 µs | CPU µs/req | CPU × floor | peak RSS MiB | non-2xx | errors |\n\
              |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-            self.seconds, self.connections, self.pinned
+            self.seconds, self.connections, self.pinned,
         );
         for row in &self.rows {
             out.push_str(&table_row(row));
@@ -195,12 +238,20 @@ fn table_row(row: &Row) -> String {
         row.p50_us,
         row.p99_us,
         row.p999_us,
-        optional(row.cpu_us_per_request, 1),
+        cpu_column(row),
         optional(row.cpu_vs_floor, 2),
         optional(row.peak_rss_mib, 1),
         row.non_2xx,
         row.errors,
     )
+}
+
+fn cpu_column(row: &Row) -> String {
+    match (row.cpu_us_per_request, row.cpu_us_range) {
+        (Some(cpu), Some((low, high))) => format!("{cpu:.1} ({low:.0}–{high:.0})"),
+        (Some(cpu), None) => format!("{cpu:.1}"),
+        (None, _) => String::new(),
+    }
 }
 
 fn quantile_us(latency: &Histogram<u64>, quantile: f64) -> f64 {

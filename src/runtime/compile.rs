@@ -166,9 +166,9 @@ fn build_upstreams(
             failure_codes: failure_codes_of(upstream.failure_codes.as_deref(), &place, errors),
             retry: retry_of(&upstream.retry, &place, errors),
             tls,
-            gzip_requests: upstream.compression == CompressionConfig::Gzip,
+            gzip: upstream.compression == CompressionConfig::Gzip,
         };
-        if protocol == UpstreamProtocol::Http && settings.gzip_requests {
+        if protocol == UpstreamProtocol::Http && settings.gzip {
             errors.push(format!("{place}.compression"), "only for gRPC upstreams");
         }
         match Upstream::new(name, &settings) {

@@ -208,12 +208,11 @@ impl TranscodeTarget {
             outcome: Outcome::Ignored,
             retry: TryFailure::Final,
         })?;
-        // Replies may come gzip'd when the backend offers it.
-        let mut grpc = tonic::client::Grpc::new(channel)
-            .max_decoding_message_size(self.upstream.max_response_bytes())
-            .accept_compressed(CompressionEncoding::Gzip);
-        if self.upstream.gzip_requests() {
-            grpc = grpc.send_compressed(CompressionEncoding::Gzip);
+        let mut grpc =
+            tonic::client::Grpc::new(channel).max_decoding_message_size(self.upstream.max_response_bytes());
+        if self.upstream.gzip() {
+            grpc =
+                grpc.send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip);
         }
         // A channel that cannot take requests never sent this one.
         grpc.ready().await.map_err(|e| Failed {

@@ -121,7 +121,7 @@ pub enum Outcome {
 pub struct Upstream {
     pool: Arc<Pool>,
     max_response_bytes: usize,
-    gzip_requests: bool,
+    gzip: bool,
     /// TLS towards its `https://` endpoints, for clients built outside this room.
     tls: Option<TlsSettings>,
     /// Stops the re-resolution of host names when the upstream is dropped.
@@ -179,7 +179,7 @@ impl Upstream {
         Ok(Self {
             pool,
             max_response_bytes: settings.max_response_bytes,
-            gzip_requests: settings.gzip_requests,
+            gzip: settings.gzip,
             tls: settings.tls.clone(),
             _resolver: resolver,
             _members: members,
@@ -201,9 +201,9 @@ impl Upstream {
         self.max_response_bytes
     }
 
-    /// gRPC: whether requests are sent gzip'd.
-    pub fn gzip_requests(&self) -> bool {
-        self.gzip_requests
+    /// gRPC: whether calls use gzip both ways (requests sent and replies accepted gzip'd).
+    pub fn gzip(&self) -> bool {
+        self.gzip
     }
 
     /// The current endpoints, in config order (a host name's in address order).

@@ -50,8 +50,11 @@ pub struct UpstreamSettings {
     /// TLS for `https://` endpoints (`None`: the system's roots, no client
     /// certificate).
     pub tls: Option<TlsSettings>,
-    /// gRPC: compress requests with gzip (replies are accepted gzip'd always).
-    pub gzip_requests: bool,
+    /// gRPC: gzip both ways: requests are sent gzip'd and gzip'd replies
+    /// accepted. Off, the gateway does not offer gzip, so backends reply
+    /// uncompressed (compressing small replies on a fast network costs
+    /// both sides far more CPU than it saves).
+    pub gzip: bool,
 }
 
 impl UpstreamSettings {
@@ -74,7 +77,7 @@ impl Default for UpstreamSettings {
             failure_codes: FailureCodes::default(),
             retry: RetrySettings::default(),
             tls: None,
-            gzip_requests: false,
+            gzip: false,
         }
     }
 }

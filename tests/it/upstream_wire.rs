@@ -1,5 +1,5 @@
-//! How the gateway talks to gRPC upstreams on the wire: gzip'd replies
-//! from a backend that compresses, gzip'd requests when configured, and
+//! How the gateway talks to gRPC upstreams on the wire: gzip both ways
+//! when configured and not at all otherwise, and
 //! TLS with a custom CA and a client certificate (mTLS) to a backend that
 //! requires one, also when the endpoint is a host name resolved to
 //! addresses.
@@ -21,17 +21,29 @@ routes:
   - grpc: { service: demo.v1.Echo, upstream: demo }
 "#;
 
-#[tokio::test]
-async fn replies_the_backend_gzips_arrive_intact() {
+/// GET /v1/echo/<10 000 a> through a gateway in front of `backend` with
+/// `config`; returns how many replies the backend gzip'd.
+async fn gzip_replies_of_a_long_echo(config: &str) -> u64 {
     let backend = DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let config = crate::support::gateway::DEMO_CONFIG.replace("{backend}", &backend.addr().to_string());
-    let gateway = start_gateway(&config).await;
+    let gateway = start_gateway(&config.replace("{backend}", &backend.addr().to_string())).await;
     let long = "a".repeat(10_000);
     let url = format!("http://{}/v1/echo/{long}", gateway.addr());
     let (status, body) = json_of(reqwest::get(url).await.unwrap()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], long.as_str());
-    assert_eq!(backend.gzip_replies(), 1, "the gateway accepted gzip and the backend used it");
+    backend.gzip_replies()
+}
+
+#[tokio::test]
+async fn replies_the_backend_gzips_arrive_intact() {
+    let gzipped = gzip_replies_of_a_long_echo(GZIP_REQUESTS).await;
+    assert_eq!(gzipped, 1, "the gateway offered gzip and the backend used it");
+}
+
+#[tokio::test]
+async fn without_compression_the_gateway_offers_no_gzip() {
+    let gzipped = gzip_replies_of_a_long_echo(crate::support::gateway::DEMO_CONFIG).await;
+    assert_eq!(gzipped, 0, "a backend that gzips for clients that accept it was offered gzip");
 }
 
 #[tokio::test]
