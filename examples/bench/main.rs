@@ -38,7 +38,7 @@ struct Args {
     /// Seconds each scenario is measured (after a 1 s warm-up).
     #[arg(long, default_value_t = 5)]
     seconds: u64,
-    /// Runs of every closed-loop scenario, interleaved; the table shows medians.
+    /// Runs of every scenario, interleaved; the table shows medians.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
     /// Concurrent connections of the closed-loop scenarios.
@@ -97,7 +97,11 @@ async fn run(args: Args, binaries: Binaries, cores: Cores) -> anyhow::Result<()>
         for _ in 0..args.repeat.max(1) {
             repeats.push(bench.closed_loop_rows().await?);
         }
-        (report::median_rows(repeats), Some(bench.open_loop(args.rate).await?))
+        let mut open_loops = Vec::new();
+        for _ in 0..args.repeat.max(1) {
+            open_loops.push(bench.open_loop(args.rate).await?);
+        }
+        (report::median_rows(repeats), report::median_open_loop(open_loops))
     };
     let memory = if args.no_memory { None } else { Some(memory::measure(&bench).await?) };
     let mut report = Report {

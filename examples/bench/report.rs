@@ -109,6 +109,25 @@ fn median_row(mut rows: Vec<Row>) -> Option<Row> {
     Some(median)
 }
 
+/// The open-loop repeat with the median added p99 (with the non-2xx and
+/// errors of all of them).
+pub fn median_open_loop(mut repeats: Vec<OpenLoop>) -> Option<OpenLoop> {
+    let failures = |row: fn(&OpenLoop) -> &Row, repeats: &[OpenLoop]| {
+        repeats
+            .iter()
+            .map(row)
+            .fold((0, 0), |(non_2xx, errors), row| (non_2xx + row.non_2xx, errors + row.errors))
+    };
+    let direct = failures(|open| &open.direct, &repeats);
+    let gateway = failures(|open| &open.gateway, &repeats);
+    repeats.sort_by(|a, b| a.added_p99_us.total_cmp(&b.added_p99_us));
+    let middle = repeats.len() / 2;
+    let mut median = repeats.into_iter().nth(middle)?;
+    (median.direct.non_2xx, median.direct.errors) = direct;
+    (median.gateway.non_2xx, median.gateway.errors) = gateway;
+    Some(median)
+}
+
 /// The same rate, direct and through the gateway.
 #[derive(Debug, Serialize)]
 pub struct OpenLoop {
