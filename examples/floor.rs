@@ -32,7 +32,15 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     println!("floor listening on {}", listener.local_addr()?);
     loop {
-        let (stream, _) = listener.accept().await?;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors (`ulimit -n`) and the like: wait, as protogate does.
+                eprintln!("floor: accept failed: {error}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let client = client.clone();
         let service = service_fn(move |request| forward(client.clone(), request));

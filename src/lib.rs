@@ -9,7 +9,8 @@
 //!   graceful shutdown; hands each request to the gateway.
 //! - [`gateway`]: one request against the current [`runtime::Runtime`]:
 //!   route lookup, body limit, the target, the error response.
-//! - [`router`]: the one routing table, a segment trie.
+//! - [`router`]: the route tables: a segment trie of transcoded bindings,
+//!   pass-through prefixes, and native gRPC services.
 //! - [`policy`]: what a route asks of a request first: CORS,
 //!   [`policy::auth`] (JWT, API keys), [`policy::rate_limit`].
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.

@@ -184,7 +184,7 @@ pub struct UpstreamConfig {
     /// Retries of failed calls (default: none).
     #[serde(default)]
     pub retry: RetryConfig,
-    /// gRPC: compress requests (default none; gzip'd replies are always accepted).
+    /// gRPC: gzip both ways, requests sent and replies offered (default none).
     #[serde(default)]
     pub compression: CompressionConfig,
 }

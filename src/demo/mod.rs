@@ -5,8 +5,9 @@
 //! It is a backend like any other: the gateway reaches it only over gRPC.
 //!
 //! It counts the requests it serves ([`DemoBackend::calls`]), so tests can
-//! see where a balancer sent them, and the replies it sent gzip'd
-//! ([`DemoBackend::gzip_replies`]): like many backends, it compresses replies
+//! see where a balancer sent them, and the gzip'd requests it received and
+//! replies it sent ([`DemoBackend::gzip_requests`],
+//! [`DemoBackend::gzip_replies`]): like many backends, it compresses replies
 //! for clients that accept gzip, and accepts gzip'd requests. It can serve
 //! over TLS ([`DemoBackend::start_tls`]).
 //!
@@ -42,6 +43,7 @@ pub struct DemoBackend {
     addr: SocketAddr,
     health: HealthReporter,
     calls: Arc<AtomicU64>,
+    gzip_requests: Arc<AtomicU64>,
     gzip_replies: Arc<AtomicU64>,
     /// Never sent on: dropping it is the shutdown signal.
     _shutdown: watch::Sender<()>,
@@ -79,15 +81,18 @@ impl DemoBackend {
         tokio::spawn(accept_until_shutdown(listener, conn_tx, shutdown_rx.clone()));
 
         let calls = Arc::new(AtomicU64::new(0));
-        let gzip_replies = Arc::new(AtomicU64::new(0));
-        let (counter, gzip_counter) = (calls.clone(), gzip_replies.clone());
+        let (gzip_requests, gzip_replies) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (counter, gzip_in, gzip_counter) = (calls.clone(), gzip_requests.clone(), gzip_replies.clone());
         let counting = ServiceBuilder::new()
             .map_request(move |request: http::Request<tonic::body::Body>| {
                 counter.fetch_add(1, Ordering::Relaxed);
+                if is_gzip(request.headers()) {
+                    gzip_in.fetch_add(1, Ordering::Relaxed);
+                }
                 request
             })
             .map_response(move |response: http::Response<tonic::body::Body>| {
-                if response.headers().get("grpc-encoding").is_some_and(|encoding| encoding == "gzip") {
+                if is_gzip(response.headers()) {
                     gzip_counter.fetch_add(1, Ordering::Relaxed);
                 }
                 response
@@ -114,7 +119,7 @@ impl DemoBackend {
                 tracing::warn!(%addr, "demo backend stopped with an error: {err}");
             }
         });
-        Ok(Self { addr, health, calls, gzip_replies, _shutdown: shutdown })
+        Ok(Self { addr, health, calls, gzip_requests, gzip_replies, _shutdown: shutdown })
     }
 
     /// The address it listens on.
@@ -125,6 +130,11 @@ impl DemoBackend {
     /// The requests it has received, every service's (health checks too).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The requests it received gzip'd.
+    pub fn gzip_requests(&self) -> u64 {
+        self.gzip_requests.load(Ordering::Relaxed)
     }
 
     /// The replies it sent gzip'd (to clients that accept gzip).
@@ -212,4 +222,9 @@ pub fn welcome(listen: SocketAddr, backend: SocketAddr) -> String {
          curl -s http://{listen}/v1/shelves/9   # a NOT_FOUND from the backend, as 404\n\
          Press Ctrl-C to stop."
     )
+}
+
+/// Whether a gRPC message's headers say it is gzip'd.
+fn is_gzip(headers: &http::HeaderMap) -> bool {
+    headers.get("grpc-encoding").is_some_and(|encoding| encoding == "gzip")
 }

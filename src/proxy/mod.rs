@@ -24,7 +24,7 @@ mod target;
 use std::{path::PathBuf, time::Duration};
 
 pub use client::{ClientSettings, HttpClient};
-pub use headers::HeaderRules;
+pub use headers::{HeaderRules, is_hop_by_hop};
 pub use rewrite::PrefixRewrite;
 pub use target::ProxyTarget;
 

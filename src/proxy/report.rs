@@ -2,7 +2,7 @@
 //! response body ends: a streamed body can still fail after a good head.
 //!
 //! Success unless the head said 5xx, the body broke (a reset), or a gRPC
-//! status in the trailers (or a trailers-only head) is one of the failure
+//! status in the trailers (or a trailers-only head) is one of the upstream's failure
 //! codes. A body dropped before its end means the client went away:
 //! [`Outcome::Ignored`], which is what dropping a [`Picked`] reports.
 
@@ -15,42 +15,51 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
+use tonic::Code;
 
 use crate::{
     body::{BoxError, ResponseBody},
-    upstream::{Outcome, Picked},
+    upstream::{FailureCodes, Outcome, Picked},
 };
 
-/// gRPC codes that count against an endpoint: UNKNOWN, DEADLINE_EXCEEDED,
-/// INTERNAL, UNAVAILABLE (the upstream room may make this configurable).
-const GRPC_FAILURES: [&str; 4] = ["2", "4", "13", "14"];
-
-/// The outcome a response head promises, before its body is read.
-pub(super) fn head_outcome(status: StatusCode, headers: &HeaderMap) -> Outcome {
-    if status.is_server_error() || grpc_failed(headers) { Outcome::Failure } else { Outcome::Success }
+/// The outcome a response head promises, before its body is read; `failures`
+/// are the upstream's failure codes.
+pub(super) fn head_outcome(status: StatusCode, headers: &HeaderMap, failures: FailureCodes) -> Outcome {
+    if status.is_server_error() || grpc_failed(headers, failures) {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    }
 }
 
-/// Whether `headers` carry a failing `grpc-status`.
-fn grpc_failed(headers: &HeaderMap) -> bool {
+/// Whether `headers` carry a `grpc-status` among `failures`.
+fn grpc_failed(headers: &HeaderMap, failures: FailureCodes) -> bool {
     headers
         .get("grpc-status")
-        .is_some_and(|code| GRPC_FAILURES.iter().any(|f| code.as_bytes() == f.as_bytes()))
+        .and_then(|code| code.to_str().ok()?.parse::<i32>().ok())
+        .is_some_and(|code| failures.contains(Code::from(code)))
 }
 
 /// `body`, reporting the call's outcome to `picked` when it ends.
-pub(super) fn reporting(body: ResponseBody, picked: Picked, outcome: Outcome) -> ResponseBody {
+pub(super) fn reporting(
+    body: ResponseBody,
+    picked: Picked,
+    outcome: Outcome,
+    failures: FailureCodes,
+) -> ResponseBody {
     if body.is_end_stream() {
         // Nobody will poll an empty body: report now.
         picked.finish(outcome);
         return body;
     }
-    Reporting { inner: body, picked: Some(picked), outcome }.boxed_unsync()
+    Reporting { inner: body, picked: Some(picked), outcome, failures }.boxed_unsync()
 }
 
 struct Reporting {
     inner: ResponseBody,
     picked: Option<Picked>,
     outcome: Outcome,
+    failures: FailureCodes,
 }
 
 impl Reporting {
@@ -72,7 +81,7 @@ impl Body for Reporting {
         let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
         match &frame {
             Some(Ok(frame)) => {
-                if frame.trailers_ref().is_some_and(grpc_failed) {
+                if frame.trailers_ref().is_some_and(|trailers| grpc_failed(trailers, self.failures)) {
                     self.outcome = Outcome::Failure;
                 }
                 if self.inner.is_end_stream() {
@@ -105,12 +114,19 @@ mod tests {
     #[test]
     fn five_hundreds_and_grpc_failure_codes_fail() {
         let mut headers = HeaderMap::new();
-        assert_eq!(head_outcome(StatusCode::OK, &headers), Outcome::Success);
-        assert_eq!(head_outcome(StatusCode::NOT_FOUND, &headers), Outcome::Success);
-        assert_eq!(head_outcome(StatusCode::BAD_GATEWAY, &headers), Outcome::Failure);
+        assert_eq!(head_outcome(StatusCode::OK, &headers, FailureCodes::default()), Outcome::Success);
+        assert_eq!(head_outcome(StatusCode::NOT_FOUND, &headers, FailureCodes::default()), Outcome::Success);
+        assert_eq!(
+            head_outcome(StatusCode::BAD_GATEWAY, &headers, FailureCodes::default()),
+            Outcome::Failure
+        );
         headers.insert("grpc-status", http::HeaderValue::from_static("5"));
-        assert_eq!(head_outcome(StatusCode::OK, &headers), Outcome::Success);
+        assert_eq!(head_outcome(StatusCode::OK, &headers, FailureCodes::default()), Outcome::Success);
         headers.insert("grpc-status", http::HeaderValue::from_static("14"));
-        assert_eq!(head_outcome(StatusCode::OK, &headers), Outcome::Failure);
+        assert_eq!(head_outcome(StatusCode::OK, &headers, FailureCodes::default()), Outcome::Failure);
+        let not_found_fails = FailureCodes::new([Code::NotFound]);
+        assert_eq!(head_outcome(StatusCode::OK, &headers, not_found_fails), Outcome::Success);
+        headers.insert("grpc-status", http::HeaderValue::from_static("5"));
+        assert_eq!(head_outcome(StatusCode::OK, &headers, not_found_fails), Outcome::Failure);
     }
 }

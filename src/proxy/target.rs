@@ -157,7 +157,8 @@ impl ProxyTarget {
             tokio::spawn(tunnel(client_upgrade, hyper::upgrade::on(&mut response)));
             upgrade_back = response.headers().get(header::UPGRADE).cloned();
         }
-        let outcome = report::head_outcome(status, response.headers());
+        let failures = self.upstream.failure_codes();
+        let outcome = report::head_outcome(status, response.headers(), failures);
         let via = headers::via(response.version());
         let headers = response.headers_mut();
         headers::remove_hop_by_hop(headers, upgrade_back);
@@ -169,7 +170,7 @@ impl ProxyTarget {
             picked.finish(Outcome::Success);
             return Ok(response);
         }
-        Ok(response.map(|body| report::reporting(body, picked, outcome)))
+        Ok(response.map(|body| report::reporting(body, picked, outcome, failures)))
     }
 
     /// Reports a failed exchange; says whether it may be retried and what

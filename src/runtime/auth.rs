@@ -5,6 +5,8 @@
 
 use http::HeaderName;
 
+use super::settings::is_protocol_header;
+
 use super::CompileErrors;
 use crate::{
     config::ApiKeyConfig,
@@ -13,22 +15,11 @@ use crate::{
 
 const DEFAULT_API_KEY_HEADER: &str = "x-api-key";
 
-/// Headers a policy may not set: the protocol's own, and the gateway's.
-const RESERVED_HEADERS: &[&str] = &[
-    "authorization",
-    "connection",
-    "content-length",
-    "content-type",
-    "cookie",
-    "forwarded",
-    "host",
-    "te",
-    "transfer-encoding",
-    "upgrade",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-];
+/// Headers a policy may not set besides the protocol's own
+/// ([`is_protocol_header`]): credentials, and what the gateway sets.
+const RESERVED_HEADERS: &[&str] = &["authorization", "cookie", "forwarded"];
+/// Prefixes of the same: the body's description, and the forwarding headers.
+const RESERVED_PREFIXES: &[&str] = &["content-", "x-forwarded-"];
 
 /// An API-key policy's settings; `None` (with the problems in `errors`)
 /// when the config is wrong.
@@ -118,7 +109,11 @@ pub(super) fn header_name(name: &str, place: &str, errors: &mut CompileErrors) -
         errors.push(place, format!("{name:?} is not a header name"));
         return None;
     };
-    if RESERVED_HEADERS.contains(&header.as_str()) || header.as_str().starts_with("grpc-") {
+    let name = header.as_str();
+    if is_protocol_header(&header)
+        || RESERVED_HEADERS.contains(&name)
+        || RESERVED_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+    {
         errors.push(place, format!("{name:?} is a header the gateway or the protocol owns"));
         return None;
     }

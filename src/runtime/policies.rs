@@ -124,7 +124,7 @@ async fn compile_one(
         }
         PolicyConfig { rate_limit: Some(limit), cors: None, jwt: None, api_key: None } => {
             let place = format!("{place}.rate_limit");
-            let settings = rate_limit_settings(limit, name, &place, errors)?;
+            let settings = rate_limit_settings(limit, name, &place, base_dir, errors)?;
             let needs_principal = matches!(settings.key, LimitKey::Consumer | LimitKey::Claim(_));
             match RateLimitPolicy::new(settings).await {
                 Ok(policy) => Some(Compiled::RateLimit(Arc::new(policy), needs_principal)),

@@ -3,7 +3,7 @@
 //! (`policies.per-user.rate_limit.rate`). The Redis password is read here,
 //! from its file or variable.
 
-use std::{net::IpAddr, time::Duration};
+use std::{net::IpAddr, path::Path, time::Duration};
 
 use http::HeaderName;
 use ipnet::IpNet;
@@ -22,10 +22,12 @@ const LONGEST_REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The settings of the rate limit `config` of the policy `name`, whose
 /// place is `place` (`policies.<name>.rate_limit`); `None` after an error.
+/// A relative `redis.password_file` is taken from `base_dir`.
 pub fn rate_limit_settings(
     config: &RateLimitConfig,
     name: &str,
     place: &str,
+    base_dir: &Path,
     errors: &mut CompileErrors,
 ) -> Option<RateLimitSettings> {
     let before = errors.issues.len();
@@ -58,7 +60,7 @@ pub fn rate_limit_settings(
         }
         (RateLimitStoreConfig::Redis, Some(redis)) => {
             let limit = rate.map(|rate| Limit { rate, burst });
-            redis_of(config, redis, limit, name, place, errors).map(Store::Redis)
+            redis_of(config, redis, limit, name, place, base_dir, errors).map(Store::Redis)
         }
     };
     if errors.issues.len() > before {
@@ -136,13 +138,14 @@ fn redis_of(
     limit: Option<Limit>,
     name: &str,
     place: &str,
+    base_dir: &Path,
     errors: &mut CompileErrors,
 ) -> Option<RedisSettings> {
     let redis_place = format!("{place}.redis");
     if let Err(error) = check_redis_url(&redis.url) {
         errors.push(format!("{redis_place}.url"), error);
     }
-    let password = password_of(redis, &redis_place, errors);
+    let password = password_of(redis, &redis_place, base_dir, errors);
     let timeout = duration(redis.timeout, DEFAULT_REDIS_TIMEOUT, &format!("{redis_place}.timeout"), errors);
     if timeout > LONGEST_REDIS_TIMEOUT {
         errors.push(
@@ -177,7 +180,12 @@ fn redis_of(
 }
 
 /// `Some(None)`: no password; `None`: an error was recorded.
-fn password_of(redis: &RedisConfig, place: &str, errors: &mut CompileErrors) -> Option<Option<Secret>> {
+fn password_of(
+    redis: &RedisConfig,
+    place: &str,
+    base_dir: &Path,
+    errors: &mut CompileErrors,
+) -> Option<Option<Secret>> {
     let secret = |text: &str, place: String, errors: &mut CompileErrors| {
         let text = text.trim();
         if text.is_empty() {
@@ -192,7 +200,7 @@ fn password_of(redis: &RedisConfig, place: &str, errors: &mut CompileErrors) -> 
             errors.push(place, "give one of password_file and password_env, not both");
             None
         }
-        (Some(path), None) => match std::fs::read_to_string(path) {
+        (Some(path), None) => match std::fs::read_to_string(base_dir.join(path)) {
             Ok(text) => secret(&text, format!("{place}.password_file"), errors),
             Err(error) => {
                 errors.push(
@@ -219,9 +227,13 @@ mod tests {
     const PLACE: &str = "policies.per-user.rate_limit";
 
     fn compile(yaml: &str) -> Result<RateLimitSettings, String> {
+        compile_in(yaml, Path::new("."))
+    }
+
+    fn compile_in(yaml: &str, base_dir: &Path) -> Result<RateLimitSettings, String> {
         let config: RateLimitConfig = serde_saphyr::from_str(yaml).map_err(|e| e.to_string())?;
         let mut errors = CompileErrors::default();
-        let settings = rate_limit_settings(&config, "per-user", PLACE, &mut errors);
+        let settings = rate_limit_settings(&config, "per-user", PLACE, base_dir, &mut errors);
         match settings {
             Some(settings) if errors.is_empty() => Ok(settings),
             _ => Err(errors.to_string()),
@@ -296,5 +308,14 @@ mod tests {
         let yaml = "{ key: route, rate: 100/s, burst: 200, store: redis, redis: { url: 'redis://h' } }";
         let Store::Redis(redis) = compile(yaml).unwrap().store else { panic!("not redis") };
         assert_eq!((redis.fallback.burst, redis.timeout), (200, DEFAULT_REDIS_TIMEOUT));
+    }
+
+    #[test]
+    fn a_relative_password_file_is_read_from_the_config_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("redis.password"), "s3cret").unwrap();
+        let yaml = "{ key: route, rate: 1/s, store: redis, redis: { url: 'redis://h', password_file: redis.password } }";
+        let Store::Redis(redis) = compile_in(yaml, dir.path()).unwrap().store else { panic!("not redis") };
+        assert_eq!(redis.password, Some(Secret::new("s3cret")));
     }
 }

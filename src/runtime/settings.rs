@@ -79,27 +79,17 @@ fn size(value: Option<ByteSize>, default: u64, place: &str, errors: &mut Compile
     })
 }
 
-/// Headers that `transcoding.forward_headers` may not name: the connection's
-/// own (hop-by-hop), the protocol's (`grpc-*`, content negotiation), and
-/// those the gateway sets itself.
+/// Headers the connection or the protocol own: hop-by-hop, `host`, `grpc-*`.
+pub(super) fn is_protocol_header(name: &HeaderName) -> bool {
+    crate::proxy::is_hop_by_hop(name) || name == http::header::HOST || name.as_str().starts_with("grpc-")
+}
+
+/// Headers that `transcoding.forward_headers` may not name: the protocol's
+/// own, content negotiation, and those the gateway sets itself.
 fn is_reserved_header(name: &HeaderName) -> bool {
-    const RESERVED: &[&str] = &[
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "upgrade",
-        "te",
-        "trailer",
-        "host",
-        "content-type",
-        "content-length",
-        "user-agent",
-        "x-forwarded-for",
-        "x-forwarded-host",
-    ];
-    let name = name.as_str();
-    name.starts_with("grpc-") || RESERVED.contains(&name)
+    is_protocol_header(name)
+        || matches!(name.as_str(), "content-type" | "content-length" | "user-agent")
+        || name.as_str().starts_with("x-forwarded-")
 }
 
 /// The headers of `transcoding.forward_headers`.

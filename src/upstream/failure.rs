@@ -1,7 +1,6 @@
 //! Which answers count as failures of an upstream: a set of gRPC codes
 //! (configurable per upstream) and, for HTTP, every 5xx.
 
-use http::StatusCode;
 use tonic::Code;
 
 /// Every gRPC code with its canonical name, as written in the config.
@@ -66,11 +65,6 @@ fn bit(code: Code) -> u32 {
     u32::try_from(code as i32).ok().and_then(|n| 1u32.checked_shl(n)).unwrap_or(0)
 }
 
-/// Whether an HTTP upstream's status counts as a failure: every 5xx.
-pub fn is_failure_status(status: StatusCode) -> bool {
-    status.is_server_error()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,7 +81,5 @@ mod tests {
         assert_eq!(code_named("unavailable"), None);
         assert_eq!(code_names().count(), 17);
         assert!(FailureCodes::new([Code::NotFound]).contains(Code::NotFound));
-        assert!(is_failure_status(StatusCode::BAD_GATEWAY));
-        assert!(!is_failure_status(StatusCode::NOT_FOUND));
     }
 }

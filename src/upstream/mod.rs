@@ -3,13 +3,12 @@
 //!
 //! Each endpoint of a gRPC upstream has one HTTP/2 channel (tonic's
 //! `Channel`), created once at compile time, connected lazily, reconnected
-//! by tonic when it drops, and shared by every request. A target asks
-//! [`Upstream::pick`] for an endpoint and reports how the call went with
-//! [`Picked::finish`]; balancing, health, outlier ejection and the circuit
-//! breaker live behind those two calls.
-//!
-//! A call that fails may be tried again through [`Upstream::tries`]
-//! (src/upstream/retry.rs), within the upstream's retry budget.
+//! by tonic when it drops, and shared by every request. A target takes
+//! [`Upstream::tries`] for a call, asks it for an endpoint per try
+//! ([`Tries::pick`], src/upstream/retry.rs: a failed call may be tried
+//! again within the upstream's retry budget) and reports how each try went
+//! with [`Picked::finish`]; balancing, health, outlier ejection and the
+//! circuit breaker live behind those calls.
 //!
 //! Targets never learn how an endpoint was chosen.
 //!
@@ -40,7 +39,7 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use http::{StatusCode, Uri};
+use http::Uri;
 
 pub use balance::Balancing;
 pub use breaker::{BreakerSettings, BreakerState};
@@ -221,9 +220,9 @@ impl Upstream {
         self.pool.failure_codes.contains(code)
     }
 
-    /// Whether an HTTP status counts as a failure of the upstream: any 5xx.
-    pub fn is_failure_status(&self, status: StatusCode) -> bool {
-        failure::is_failure_status(status)
+    /// The gRPC codes that count as failures of the upstream.
+    pub fn failure_codes(&self) -> FailureCodes {
+        self.pool.failure_codes
     }
 
     /// An endpoint for one call, or why none can take it: none is healthy

@@ -6,10 +6,7 @@
 use protogate::proto::demo::v1::{GetShelfRequest, library_client::LibraryClient};
 use serde_json::json;
 
-use crate::support::{
-    gateway::{Harness, json_of},
-    http_backends::start_echo,
-};
+use crate::support::gateway::{Harness, json_of};
 
 const CONFIG: &str = r#"
 listen: 127.0.0.1:0
@@ -29,14 +26,9 @@ routes:
   - http: { prefix: /, upstream: legacy, host: static.example }
 "#;
 
-async fn gateway() -> Harness {
-    let legacy = start_echo().await;
-    Harness::with_config(&CONFIG.replace("{legacy}", &legacy.to_string())).await
-}
-
 #[tokio::test]
 async fn a_prefix_route_forwards_with_its_rules() {
-    let gateway = gateway().await;
+    let gateway = Harness::with_echo_backend(CONFIG).await;
     let response =
         gateway.client.get(gateway.url("/legacy/a/b?q=1")).header("x-secret", "s").send().await.unwrap();
     assert!(response.headers().get("x-internal-token").is_none());
@@ -52,7 +44,7 @@ async fn a_prefix_route_forwards_with_its_rules() {
 
 #[tokio::test]
 async fn the_path_is_normalised_before_the_prefix_is_matched_and_forwarded() {
-    let gateway = gateway().await;
+    let gateway = Harness::with_echo_backend(CONFIG).await;
     let (status, echoed) = gateway.get_json("//legacy/./x/../y").await;
     assert_eq!(status, 200, "{echoed}");
     assert_eq!(echoed["path"], "/y");
@@ -60,7 +52,7 @@ async fn the_path_is_normalised_before_the_prefix_is_matched_and_forwarded() {
 
 #[tokio::test]
 async fn transcoded_bindings_win_over_prefixes_and_405_does_not_fall_through() {
-    let gateway = gateway().await;
+    let gateway = Harness::with_echo_backend(CONFIG).await;
     // /v1/shelves/1 is a binding of GetShelf: transcoded, not proxied to the /v1/ prefix.
     let (status, shelf) = gateway.get_json("/v1/shelves/1").await;
     assert_eq!((status, shelf["theme"].as_str()), (200, Some("Fiction")));
@@ -77,7 +69,7 @@ async fn transcoded_bindings_win_over_prefixes_and_405_does_not_fall_through() {
 
 #[tokio::test]
 async fn a_host_limited_prefix_takes_only_its_host() {
-    let gateway = gateway().await;
+    let gateway = Harness::with_echo_backend(CONFIG).await;
     let response =
         gateway.client.get(gateway.url("/anything")).header("host", "static.example").send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -87,7 +79,7 @@ async fn a_host_limited_prefix_takes_only_its_host() {
 
 #[tokio::test]
 async fn native_grpc_clients_use_the_same_port() {
-    let gateway = gateway().await;
+    let gateway = Harness::with_echo_backend(CONFIG).await;
     let mut client = LibraryClient::connect(gateway.url("")).await.unwrap();
     let shelf = client.get_shelf(GetShelfRequest { shelf: 2 }).await.unwrap().into_inner();
     assert_eq!(shelf.theme, "History");

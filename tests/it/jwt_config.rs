@@ -27,6 +27,13 @@ fn config_problems_are_reported_with_their_place() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+    // As the configuration reference lists them: hop-by-hop and content-* too.
+    let text = compile_errors(
+        "{ public_key_file: rsa.pub, forward_claims: { sub: keep-alive, iss: content-encoding, aud: x-forwarded-proto } }",
+    );
+    for owned in ["keep-alive", "content-encoding", "x-forwarded-proto"] {
+        assert!(text.contains(&format!("{owned:?} is a header the gateway or the protocol owns")), "{text}");
+    }
     let text = compile_errors("{ secret_env: CARGO_MANIFEST_DIR, audiences: [], algorithms: [RS256] }");
     assert!(text.contains("algorithms[0]: RS256 needs a public key"), "{text}");
     let text = compile_errors("{ secret_env: PROTOGATE_TEST_NO_SUCH_VARIABLE, audiences: [] }");

@@ -2,7 +2,7 @@
 //! the gateway without touching the backend, and actual responses (errors
 //! included) decorated for allowed origins only.
 
-use crate::support::{gateway::Harness, http_backends::start_echo};
+use crate::support::gateway::Harness;
 
 const CONFIG: &str = r#"
 listen: 127.0.0.1:0
@@ -24,14 +24,9 @@ routes:
   - http: { prefix: /legacy/, upstream: legacy }
 "#;
 
-async fn gateway() -> Harness {
-    let legacy = start_echo().await;
-    Harness::with_config(&CONFIG.replace("{legacy}", &legacy.to_string())).await
-}
-
 #[tokio::test]
 async fn preflights_are_answered_by_the_gateway_on_both_kinds_of_route() {
-    let gateway = gateway().await;
+    let gateway = Harness::with_echo_backend(CONFIG).await;
     let calls_before = gateway.backend().calls();
     for path in ["/v1/shelves/1/books/2", "/legacy/anything"] {
         let response = gateway
@@ -64,7 +59,7 @@ async fn preflights_are_answered_by_the_gateway_on_both_kinds_of_route() {
 
 #[tokio::test]
 async fn responses_carry_cors_headers_for_allowed_origins_errors_included() {
-    let gateway = gateway().await;
+    let gateway = Harness::with_echo_backend(CONFIG).await;
     for (path, status) in [("/v1/shelves/1", 200), ("/v1/shelves/999", 404), ("/legacy/x", 200)] {
         let response = gateway
             .client

@@ -52,6 +52,7 @@ async fn requests_go_gzipped_when_configured() {
     let (status, body) = gateway.send_json("POST", "/v1/echo", r#"{"id":"zipped","i32":7}"#).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!((body["id"].as_str(), body["i32"].as_i64()), (Some("zipped"), Some(7)));
+    assert_eq!(gateway.backend().gzip_requests(), 1, "the request did not arrive gzip'd");
 }
 
 /// A demo backend on 127.0.0.1 over TLS, its certificate for

@@ -44,6 +44,13 @@ impl Harness {
         Self { backend, gateway, client: reqwest::Client::new() }
     }
 
+    /// The same, with `{legacy}` standing for the address of a fresh HTTP
+    /// echo backend (for pass-through routes).
+    pub async fn with_echo_backend(yaml: &str) -> Self {
+        let legacy = crate::support::http_backends::start_echo().await;
+        Self::with_config(&yaml.replace("{legacy}", &legacy.to_string())).await
+    }
+
     /// The demo backend behind the gateway.
     pub fn backend(&self) -> &DemoBackend {
         &self.backend

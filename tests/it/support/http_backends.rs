@@ -64,8 +64,7 @@ pub async fn start_echo_with(tls: Option<TlsAcceptor>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+        while let Ok((stream, _)) = listener.accept().await {
             let tls = tls.clone();
             tokio::spawn(async move {
                 let service = service_fn(|request| async move { Ok::<_, Infallible>(echo(request).await) });
@@ -139,8 +138,7 @@ pub async fn start_websocket_echo() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+        while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else { return };
                 while let Some(Ok(message)) = socket.next().await {
@@ -173,8 +171,7 @@ pub async fn start_proxy(target: ProxyTarget) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        loop {
-            let Ok((stream, peer)) = listener.accept().await else { continue };
+        while let Ok((stream, peer)) = listener.accept().await {
             let target = target.clone();
             let service = service_fn(move |request: Request<Incoming>| {
                 let target = target.clone();

@@ -32,8 +32,7 @@ pub async fn start_raw_grpc(message: Option<Bytes>, grpc_status: &'static str) -
 }
 
 async fn serve(listener: TcpListener, message: Option<Bytes>, grpc_status: &'static str) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+    while let Ok((stream, _)) = listener.accept().await {
         let message = message.clone();
         let service = service_fn(move |_: Request<Incoming>| {
             let message = message.clone();
