@@ -47,5 +47,6 @@ pub mod runtime;
 pub mod schema;
 pub mod server;
 pub mod suggest;
+mod task;
 pub mod transcode;
 pub mod upstream;

@@ -79,6 +79,8 @@ pub struct CorsPolicy {
     allow_any_header: bool,
     expose_headers: HeaderValue,
     allow_methods: HeaderValue,
+    /// `allow_headers` as the preflight answers it.
+    allow_headers_value: HeaderValue,
     credentials: bool,
     max_age: HeaderValue,
 }
@@ -121,6 +123,7 @@ impl CorsPolicy {
             .chain(settings.expose_headers.iter().map(|name| name.as_str().to_owned()));
         Self {
             allow_methods: list(settings.methods.iter().map(|m| m.as_str().to_owned())),
+            allow_headers_value: list(settings.allow_headers.iter().map(|h| h.as_str().to_owned())),
             expose_headers: list(exposed),
             max_age: HeaderValue::from(settings.max_age.as_secs()),
             origins: settings.origins,
@@ -165,11 +168,8 @@ impl CorsPolicy {
         }
         let mut answer = self.common_headers(origin);
         answer.insert(header::ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods.clone());
-        let allow_headers = if self.allow_any_header {
-            requested
-        } else {
-            Some(list(self.allow_headers.iter().map(|h| h.as_str().to_owned())))
-        };
+        let allow_headers =
+            if self.allow_any_header { requested } else { Some(self.allow_headers_value.clone()) };
         if let Some(allow_headers) = allow_headers {
             answer.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
         }

@@ -82,7 +82,7 @@ impl ProxyTarget {
             Forwarded { peer: peer.ip(), host: host.as_ref(), via: headers::via(parts.version) },
         );
         // Without the client's Host, an endpoint resolved from a host name is
-        // told the configured host ([`endpoint_host`]).
+        // told the configured host (`Picked::host_header`).
         let preserved = self.settings.preserve_host && host.is_some();
         match (self.settings.preserve_host, host) {
             (true, Some(host)) => parts.headers.insert(header::HOST, host),
@@ -111,8 +111,8 @@ impl ProxyTarget {
                     .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into()))?,
             };
             head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
-            if !preserved && let Some(host) = endpoint_host(&picked)? {
-                head.headers.insert(header::HOST, host);
+            if !preserved && let Some(host) = picked.host_header() {
+                head.headers.insert(header::HOST, host.clone());
             }
             let body = if resendable { empty() } else { body.take().unwrap_or_else(empty) };
             let sent = self.client.request(Request::from_parts(head, body), self.settings.grpc);
@@ -219,15 +219,6 @@ fn copy_head(parts: &request::Parts) -> request::Parts {
 /// The body of a request without one.
 fn empty() -> ForwardBody {
     Empty::new().map_err(|never| match never {}).boxed_unsync()
-}
-
-/// The `Host` of an endpoint resolved from a host name, which is reached at
-/// its address (the URI's authority, so hyper-util pools connections per
-/// address) but named by the configured host; `None` for an IP literal.
-fn endpoint_host(picked: &Picked) -> Result<Option<HeaderValue>, ProxyError> {
-    let host = picked.authority().map(|authority| HeaderValue::from_str(authority.as_str()));
-    host.transpose()
-        .map_err(|error| ProxyError::Internal(format!("cannot name the endpoint's host: {error}")))
 }
 
 /// The endpoint's scheme and authority with the forwarded path.

@@ -20,7 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use http::{Uri, uri::Authority};
+use http::{HeaderValue, Uri, uri::Authority};
 use tonic::transport::{Channel, ClientTlsConfig};
 
 use super::{BuildError, UpstreamError, UpstreamProtocol, UpstreamSettings};
@@ -159,6 +159,8 @@ pub struct Endpoint {
     /// Where connections go: `uri` itself for an IP literal, else `uri`
     /// with `address` as its authority.
     connect_uri: Uri,
+    /// For a host name: `uri`'s `host:port`, as a `Host` header.
+    host: Option<HeaderValue>,
     channel: Option<Channel>,
     state: EndpointState,
 }
@@ -175,9 +177,10 @@ impl Endpoint {
         settings: &UpstreamSettings,
         tls: Option<&ClientTlsConfig>,
     ) -> Result<Self, BuildError> {
-        let connect_uri = match host_of(&uri) {
-            Some(Host::Address(_)) => uri.clone(),
-            _ => Uri::builder()
+        let named = !matches!(host_of(&uri), Some(Host::Address(_)));
+        let connect_uri = match named {
+            false => uri.clone(),
+            true => Uri::builder()
                 .scheme(uri.scheme_str().unwrap_or_default())
                 .authority(address.to_string())
                 .path_and_query("/")
@@ -196,7 +199,7 @@ impl Endpoint {
                     // At a resolved address, the certificate must name the configured
                     // host, unless `server_name` (already in `tls`) says otherwise.
                     let server_name = settings.tls.as_ref().and_then(|tls| tls.server_name.as_ref());
-                    let tls = match (connect_uri != uri, uri.host()) {
+                    let tls = match (named, uri.host()) {
                         (true, Some(host)) if server_name.is_none() => tls.clone().domain_name(host),
                         _ => tls.clone(),
                     };
@@ -204,14 +207,21 @@ impl Endpoint {
                         .tls_config(tls)
                         .map_err(|source| BuildError::Tls { uri: uri.clone(), source })?;
                 }
-                if connect_uri != uri {
+                if named {
                     // Connect to the address, but name the configured host in `:authority`.
                     endpoint = endpoint.origin(uri.clone());
                 }
                 Some(endpoint.connect_lazy())
             }
         };
-        Ok(Self { uri, address, connect_uri, channel, state: EndpointState::default() })
+        let host = match (named, uri.authority()) {
+            (true, Some(authority)) => Some(
+                HeaderValue::from_str(authority.as_str())
+                    .map_err(|e| UpstreamError { endpoint: uri.to_string(), reason: e.to_string() })?,
+            ),
+            _ => None,
+        };
+        Ok(Self { uri, address, connect_uri, host, channel, state: EndpointState::default() })
     }
 
     /// The endpoint's URI as configured (with the host name, when it has one).
@@ -235,7 +245,12 @@ impl Endpoint {
     /// server name) while connecting to [`Endpoint::address`]; `None` for
     /// an IP literal, whose URI says both.
     pub fn authority(&self) -> Option<&Authority> {
-        if self.connect_uri == self.uri { None } else { self.uri.authority() }
+        self.host.as_ref().and(self.uri.authority())
+    }
+
+    /// [`Endpoint::authority`] as a `Host` header, built once.
+    pub fn host_header(&self) -> Option<&HeaderValue> {
+        self.host.as_ref()
     }
 
     /// Its gRPC channel (`None` for an HTTP upstream).

@@ -14,12 +14,13 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use http::Uri;
 use tonic::transport::ClientTlsConfig;
 
+use crate::task::TaskGuard;
+
 use super::{
     BuildError, Pool, UpstreamSettings,
     endpoint::{Endpoint, Host, host_of},
     health::HealthChecks,
     resolve::{Name, ResolveError},
-    task::TaskGuard,
 };
 
 /// One endpoint and its health check.

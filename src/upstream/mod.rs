@@ -29,7 +29,6 @@ mod resolve;
 mod retry;
 mod settings;
 mod snapshot;
-mod task;
 mod tls;
 
 use std::{
@@ -53,13 +52,13 @@ pub use settings::{UpstreamError, UpstreamProtocol, UpstreamSettings, endpoint_u
 pub use snapshot::{EndpointSnapshot, UpstreamSnapshot};
 pub use tls::{ClientIdentity, TlsFileError, TlsSettings};
 
+use crate::task::TaskGuard;
 use balance::Balancer;
 use breaker::Breaker;
 use endpoint::InFlight;
 use members::Membership;
 use outlier::OutlierDetector;
 use retry::RetryPolicy;
-use task::TaskGuard;
 
 /// An upstream that cannot be built.
 #[derive(Debug, thiserror::Error)]

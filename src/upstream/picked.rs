@@ -4,7 +4,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
-use http::{Uri, uri::Authority};
+use http::{HeaderValue, Uri};
 use tonic::transport::Channel;
 
 use super::{Outcome, Pool, breaker::Permit, endpoint::InFlight};
@@ -50,9 +50,10 @@ impl Picked {
     }
 
     /// For an endpoint resolved from a host name, the configured
-    /// `host:port` requests must name; `None` for an IP literal.
-    pub fn authority(&self) -> Option<&Authority> {
-        self.in_flight.endpoint().authority()
+    /// `host:port` as a `Host` header (connections go to the address);
+    /// `None` for an IP literal.
+    pub fn host_header(&self) -> Option<&HeaderValue> {
+        self.in_flight.endpoint().host_header()
     }
 
     /// Reports how the call went, to outlier detection and the breaker.

@@ -18,7 +18,8 @@ use std::{
 
 use tokio::time::MissedTickBehavior;
 
-use super::{members::Membership, task::TaskGuard};
+use super::members::Membership;
+use crate::task::TaskGuard;
 
 /// The longest the build of an upstream waits for its names.
 const FIRST_RESOLUTION_WAIT: Duration = Duration::from_secs(2);

@@ -173,7 +173,11 @@ impl Tries<'_> {
     pub fn pick(&mut self) -> Result<Picked, Unavailable> {
         self.started = self.started.saturating_add(1);
         let picked = self.upstream.pick_avoiding(&self.tried, Instant::now())?;
-        self.tried.push(picked.address());
+        // Only a try that another may follow needs remembering: the last
+        // (with the default single attempt, the only one) allocates nothing.
+        if self.may_retry() {
+            self.tried.push(picked.address());
+        }
         Ok(picked)
     }
 

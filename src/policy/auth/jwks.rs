@@ -18,7 +18,7 @@ use hyper_util::{
 };
 use jsonwebtoken::Algorithm;
 use rustls::{ClientConfig, RootCertStore};
-use tokio::{sync::Mutex, task::JoinHandle};
+use tokio::sync::Mutex;
 
 use super::{AuthSetupError, JwksUrl, KeySet};
 
@@ -132,14 +132,5 @@ impl RemoteKeys {
             .await
             .map_err(|_| format!("no answer within {:?}", self.settings.timeout))??;
         KeySet::from_jwks(&body, &self.accepted).map_err(|error| error.to_string())
-    }
-}
-
-/// A background task, stopped when its guard is dropped.
-pub(super) struct TaskGuard(pub JoinHandle<()>);
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

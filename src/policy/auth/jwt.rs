@@ -7,12 +7,14 @@ use http::{HeaderName, Uri, request::Parts};
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header, errors::ErrorKind};
 use serde_json::{Map, Value};
 
+use crate::task::TaskGuard;
+
 use super::{
     AuthError, AuthSetupError, CredentialSource, KeySet, Principal, Scheme,
     cache::TokenCache,
     claims,
     credential::{self, spoofable},
-    jwks::{RemoteKeys, TaskGuard},
+    jwks::RemoteKeys,
     keys::Selection,
 };
 
@@ -115,8 +117,8 @@ impl JwtPolicy {
             KeySource::Remote(url) => {
                 let remote = Arc::new(RemoteKeys::new(url, settings.algorithms.clone())?);
                 remote.refresh().await;
-                let task = tokio::spawn(refresh_loop(remote.clone(), cache.clone()));
-                (Keys::Remote(remote), Some(TaskGuard(task)))
+                let refresh = TaskGuard::spawn(refresh_loop(remote.clone(), cache.clone()));
+                (Keys::Remote(remote), Some(refresh))
             }
         };
         let forwarded: Vec<HeaderName> =

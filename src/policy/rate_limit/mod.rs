@@ -46,6 +46,7 @@ pub use settings::{
 };
 
 use self::{gcra::Gcra, local::LocalStore, redis::RedisStore};
+use crate::task::TaskGuard;
 
 /// How often idle keys are dropped.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -102,7 +103,7 @@ enum Backend {
 pub struct RateLimitPolicy {
     key: LimitKey,
     backend: Backend,
-    _sweeper: SweeperGuard,
+    _sweeper: TaskGuard,
 }
 
 impl std::fmt::Debug for RateLimitPolicy {
@@ -144,7 +145,7 @@ impl RateLimitPolicy {
                 (Backend::Redis(store), fallback)
             }
         };
-        Ok(Self { key: settings.key, backend, _sweeper: SweeperGuard::spawn(Arc::downgrade(&swept)) })
+        Ok(Self { key: settings.key, backend, _sweeper: sweeper(Arc::downgrade(&swept)) })
     }
 
     /// The key of a request (see [`LimitKey`]; [`ABSENT_KEY`] when it has
@@ -180,28 +181,19 @@ impl RateLimitPolicy {
     }
 }
 
-/// The periodic sweep of idle keys; aborted when dropped.
-struct SweeperGuard(tokio::task::JoinHandle<()>);
-
-impl SweeperGuard {
-    fn spawn(store: Weak<LocalStore>) -> Self {
-        Self(tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(SWEEP_EVERY);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// The periodic sweep of idle keys; aborted when the guard is dropped,
+/// and ended when the store is gone.
+fn sweeper(store: Weak<LocalStore>) -> TaskGuard {
+    TaskGuard::spawn(async move {
+        let mut ticks = tokio::time::interval(SWEEP_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
             ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                let Some(store) = store.upgrade() else { return };
-                store.sweep();
-            }
-        }))
-    }
-}
-
-impl Drop for SweeperGuard {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+            let Some(store) = store.upgrade() else { return };
+            store.sweep();
+        }
+    })
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ impl HttpProbe {
         if let Some(authority) = target.authority() {
             builder = builder.authority(authority.clone());
         }
-        let host = endpoint.authority().map(|a| HeaderValue::from_str(a.as_str())).transpose()?;
+        let host = endpoint.host_header().cloned();
         Ok(Self { client, uri: builder.build()?, host })
     }
 

@@ -34,7 +34,8 @@ use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use ::http::{StatusCode, uri::PathAndQuery};
 
-use super::{Endpoint, task::TaskGuard};
+use super::Endpoint;
+use crate::task::TaskGuard;
 use checker::{Checker, Probe};
 
 /// How an upstream's endpoints are checked.

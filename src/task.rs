@@ -1,6 +1,7 @@
 //! A background task that lives as long as its owner: dropping the guard
-//! aborts it. Health checks (one per endpoint) and the re-resolution of an
-//! upstream's host names are held this way.
+//! aborts it. Health checks (one per endpoint), the re-resolution of an
+//! upstream's host names, JWKS refreshes and rate-limit sweeps are held
+//! this way.
 
 use std::future::Future;
 
@@ -8,11 +9,11 @@ use tokio::task::AbortHandle;
 
 /// Aborts its task when dropped.
 #[derive(Debug)]
-pub(super) struct TaskGuard(AbortHandle);
+pub(crate) struct TaskGuard(AbortHandle);
 
 impl TaskGuard {
     /// Spawns `task` on the current Tokio runtime.
-    pub(super) fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Self {
+    pub(crate) fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Self {
         Self(tokio::spawn(task).abort_handle())
     }
 }
