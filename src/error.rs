@@ -262,7 +262,9 @@ impl From<ProxyError> for GatewayError {
             }
             ProxyError::Timeout { .. } => Self::from_grpc(Code::DeadlineExceeded, message),
             ProxyError::BadGateway { .. } => Self::bad_gateway(message),
-            ProxyError::RequestBody(_) | ProxyError::DotSegments(_) => Self::bad_request(message),
+            ProxyError::RequestBody(_) | ProxyError::DotSegments(_) | ProxyError::AmbiguousPath { .. } => {
+                Self::bad_request(message)
+            }
             // Client-building errors are compile errors; they reach no request.
             ProxyError::Pem { .. }
             | ProxyError::NativeRoots(_)

@@ -279,6 +279,10 @@ pub struct HttpRouteConfig {
     /// Forward the client's `Host` instead of the endpoint's (default false).
     #[serde(default)]
     pub preserve_host: bool,
+    /// Forward paths with encoded slashes (`%2F`), refused by default
+    /// (default false).
+    #[serde(default)]
+    pub allow_encoded_slashes: bool,
     /// Headers set on or removed from the forwarded request.
     #[serde(default)]
     pub request_headers: HeaderRulesConfig,

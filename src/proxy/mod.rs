@@ -19,6 +19,7 @@ mod client;
 mod headers;
 mod report;
 mod rewrite;
+mod separators;
 mod target;
 
 use std::{path::PathBuf, time::Duration};
@@ -51,6 +52,10 @@ pub struct ProxySettings {
     /// the path forwarded as-is (`rewrite` is not applied), `te: trailers`
     /// and trailers kept, failures read from `grpc-status`.
     pub grpc: bool,
+    /// Forward paths with `%2F` (never beside a dot segment); by default
+    /// they are refused, as a backend decoding them could reach another
+    /// route's paths.
+    pub allow_encoded_slashes: bool,
 }
 
 impl ProxySettings {
@@ -65,6 +70,7 @@ impl ProxySettings {
             timeout,
             preserve_host: false,
             grpc,
+            allow_encoded_slashes: false,
         }
     }
 }
@@ -103,6 +109,14 @@ pub enum ProxyError {
     /// A path the proxy refuses to forward.
     #[error("the path {0:?} has `.` or `..` segments")]
     DotSegments(String),
+    /// A path a backend could read as another one.
+    #[error("the path {path:?} is refused: it has {reason}, which a backend may read as another path")]
+    AmbiguousPath {
+        /// The path.
+        path: String,
+        /// What makes it ambiguous.
+        reason: &'static str,
+    },
     /// A PEM file could not be read or parsed.
     #[error("cannot read {path}: {source}")]
     Pem {

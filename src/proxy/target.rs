@@ -21,7 +21,7 @@ use super::{
     HttpClient, PrefixRewrite, ProxyError, ProxySettings,
     client::ForwardBody,
     headers::{self, Forwarded},
-    report, rewrite,
+    report, rewrite, separators,
 };
 use crate::{
     body::{BoxError, ResponseBody},
@@ -69,6 +69,11 @@ impl ProxyTarget {
 
         let original = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         let rewrite = if self.settings.grpc { &PrefixRewrite::Keep } else { &self.settings.rewrite };
+        if !self.settings.grpc
+            && let Some(reason) = separators::ambiguity(original.path(), self.settings.allow_encoded_slashes)
+        {
+            return Err(ProxyError::AmbiguousPath { path: original.path().to_owned(), reason });
+        }
         let path = rewrite::upstream_path(&self.settings.prefix, rewrite, &original)?;
 
         let host = parts

@@ -77,6 +77,7 @@ impl RoutesBuilder<'_> {
             timeout,
             preserve_host: http.preserve_host,
             grpc: false,
+            allow_encoded_slashes: http.allow_encoded_slashes,
         };
         let target = Arc::new(Guarded {
             target: ProxyTarget::new(settings, upstream.clone(), client),

@@ -8,6 +8,7 @@ mod cli;
 mod demo_backend;
 mod dispatch;
 mod dns;
+mod encoded_separators;
 mod errors;
 mod grpc_methods;
 mod health;
