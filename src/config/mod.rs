@@ -371,6 +371,12 @@ pub struct LimitsConfig {
     pub body_read_timeout: Option<Duration>,
     /// The most requests one HTTP/2 connection may have open at once (default 100).
     pub max_concurrent_streams: Option<u32>,
+    /// The deepest nesting of a JSON body, objects and arrays (default 64, at most 128).
+    pub max_json_depth: Option<usize>,
+    /// The most query parameters of a transcoded request (default 256).
+    pub max_query_params: Option<usize>,
+    /// The longest query parameter name or value, as sent (default 8KiB).
+    pub max_query_value_bytes: Option<ByteSize>,
 }
 
 impl Config {

@@ -31,7 +31,7 @@ use crate::{
     policy::PolicyChain,
     proxy::ProxyTarget,
     router::{PrefixTable, Router, RouterBuilder, ServiceTable},
-    transcode::target::TranscodeTarget,
+    transcode::{bind::InputLimits, target::TranscodeTarget},
     upstream::Upstream,
 };
 
@@ -48,6 +48,8 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// The most requests one HTTP/2 connection may have open at once.
     pub max_concurrent_streams: u32,
+    /// What one request may make a transcoded route's binder parse.
+    pub input: InputLimits,
 }
 
 /// One line of the route table, as `protogate routes` prints it.

@@ -19,7 +19,7 @@ use crate::{
     proxy::HttpClient,
     schema::Schema,
     transcode::{
-        bind::{BindOptions, RequestBinder},
+        bind::{BindOptions, InputLimits, RequestBinder},
         idempotency::is_idempotent,
         metadata::MetadataRules,
         render::{RenderOptions, ResponseRenderer},
@@ -35,6 +35,8 @@ pub(super) struct RoutesBuilder<'e> {
     pub(super) tables: RouteTables,
     pub(super) summaries: Vec<RouteSummary>,
     pub(super) default_timeout: Duration,
+    /// What one request may make a binder parse.
+    input_limits: InputLimits,
     /// One HTTP client per upstream that pass-through targets use.
     pub(super) clients: BTreeMap<String, HttpClient>,
     policies: Policies,
@@ -69,14 +71,21 @@ struct SelectedMethod {
 }
 
 impl<'e> RoutesBuilder<'e> {
-    /// Routes whose calls default to the deadline of `transcoding.timeout`.
-    pub(super) fn new(config: &Config, policies: Policies, errors: &'e mut CompileErrors) -> Self {
+    /// Routes whose calls default to the deadline of `transcoding.timeout`
+    /// and whose binders read input within `input_limits`.
+    pub(super) fn new(
+        config: &Config,
+        policies: Policies,
+        input_limits: InputLimits,
+        errors: &'e mut CompileErrors,
+    ) -> Self {
         let default_timeout =
             duration(config.transcoding.timeout, DEFAULT_TIMEOUT, "transcoding.timeout", errors);
         Self {
             tables: RouteTables::default(),
             summaries: Vec::new(),
             default_timeout,
+            input_limits,
             clients: BTreeMap::new(),
             policies,
             errors,
@@ -256,7 +265,7 @@ impl<'e> RoutesBuilder<'e> {
         context: &RouteContext<'_>,
     ) {
         let what = format!("{} ({} {})", method.full_name(), binding.method, binding.template);
-        let (bind_options, render_options) = json_options(context.json);
+        let (bind_options, render_options) = json_options(context.json, self.input_limits);
         let variables: Vec<Vec<String>> =
             binding.template.variables().iter().map(|v| v.field_path.clone()).collect();
         let fill_update_mask =
@@ -313,8 +322,9 @@ impl<'e> RoutesBuilder<'e> {
 }
 
 /// The binding and rendering switches, defaults filled in.
-fn json_options(json: JsonConfig) -> (BindOptions, RenderOptions) {
+fn json_options(json: JsonConfig, limits: InputLimits) -> (BindOptions, RenderOptions) {
     let bind = BindOptions {
+        limits,
         reject_unknown_fields: json.reject_unknown_fields.unwrap_or(false),
         reject_unknown_query_parameters: json.reject_unknown_query_parameters.unwrap_or(false),
         query_plus_is_literal: json.query_plus_is_literal.unwrap_or(false),

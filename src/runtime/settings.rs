@@ -6,13 +6,18 @@ use std::time::Duration;
 use http::HeaderName;
 
 use super::{CompileErrors, Limits};
-use crate::config::{self, ByteSize, Config};
+use crate::{
+    config::{self, ByteSize, Config},
+    transcode::bind::InputLimits,
+};
 
 const DEFAULT_MAX_BODY: u64 = 4 << 20;
 const DEFAULT_MAX_HEADER: u64 = 64 << 10;
 const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
+/// serde_json's recursion limit: a deeper `limits.max_json_depth` would be its error, not ours.
+const MAX_JSON_DEPTH: usize = 128;
 /// No duration in the config may be longer: timers past it serve no one and
 /// can overflow the clocks they are added to.
 const LONGEST_DURATION: Duration = Duration::from_secs(24 * 3600);
@@ -48,6 +53,32 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> Limits {
             Some(streams) => streams,
             None => DEFAULT_MAX_CONCURRENT_STREAMS,
         },
+        input: input_limits(limits, errors),
+    }
+}
+
+/// The bounds on what one request may make a binder parse.
+fn input_limits(limits: &config::LimitsConfig, errors: &mut CompileErrors) -> InputLimits {
+    let default = InputLimits::DEFAULT;
+    let max_json_depth = match limits.max_json_depth {
+        Some(depth @ 1..=MAX_JSON_DEPTH) => depth,
+        Some(_) => {
+            let message =
+                format!("must be from 1 to {MAX_JSON_DEPTH} (the JSON parser's own recursion limit)");
+            errors.push("limits.max_json_depth", message);
+            default.max_json_depth
+        }
+        None => default.max_json_depth,
+    };
+    InputLimits {
+        max_json_depth,
+        max_query_params: limits.max_query_params.unwrap_or(default.max_query_params),
+        max_query_value_bytes: size(
+            limits.max_query_value_bytes,
+            default.max_query_value_bytes as u64,
+            "limits.max_query_value_bytes",
+            errors,
+        ),
     }
 }
 

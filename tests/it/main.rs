@@ -13,6 +13,7 @@ mod errors;
 mod grpc_methods;
 mod health;
 mod hostile;
+mod json_limits;
 mod jwks;
 mod jwt;
 mod jwt_config;
