@@ -261,6 +261,7 @@ impl From<ProxyError> for GatewayError {
                 Self::from_grpc(Code::Unavailable, message)
             }
             ProxyError::Timeout { .. } => Self::from_grpc(Code::DeadlineExceeded, message),
+            ProxyError::PayloadTooLarge { limit } => Self::payload_too_large(limit),
             ProxyError::BadGateway { .. } => Self::bad_gateway(message),
             ProxyError::RequestBody(_) | ProxyError::DotSegments(_) | ProxyError::AmbiguousPath { .. } => {
                 Self::bad_request(message)

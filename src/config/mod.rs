@@ -283,6 +283,8 @@ pub struct HttpRouteConfig {
     /// (default false).
     #[serde(default)]
     pub allow_encoded_slashes: bool,
+    /// The largest request body forwarded (default `limits.max_body_bytes`).
+    pub max_body_bytes: Option<ByteSize>,
     /// Headers set on or removed from the forwarded request.
     #[serde(default)]
     pub request_headers: HeaderRulesConfig,

@@ -56,6 +56,11 @@ pub struct ProxySettings {
     /// they are refused, as a backend decoding them could reach another
     /// route's paths.
     pub allow_encoded_slashes: bool,
+    /// The largest request body forwarded (`None`: any, as for native
+    /// gRPC, whose streams are bounded per message, not in all): a
+    /// `Content-Length` over it is refused before forwarding, a body that
+    /// grows past it aborts the upstream request; 413 either way.
+    pub max_body_bytes: Option<usize>,
 }
 
 impl ProxySettings {
@@ -71,6 +76,7 @@ impl ProxySettings {
             preserve_host: false,
             grpc,
             allow_encoded_slashes: false,
+            max_body_bytes: None,
         }
     }
 }
@@ -102,6 +108,12 @@ pub enum ProxyError {
         upstream: String,
         /// What went wrong.
         reason: String,
+    },
+    /// The request body is larger than the route allows.
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
     },
     /// The client's request body failed while it was being forwarded.
     #[error("cannot read the request body: {0}")]

@@ -13,7 +13,7 @@ use std::{error::Error as _, net::SocketAddr, sync::Arc, time::Instant};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request, uri::PathAndQuery};
 use http_body::Body;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
@@ -98,7 +98,16 @@ impl ProxyTarget {
         // hyper speaks the upstream's version; the request only says "not HTTP/1.0".
         parts.version = Version::HTTP_11;
 
-        let mut body = Some(body.map_err(Into::into).boxed_unsync());
+        let body = body.map_err(Into::into);
+        let mut body = Some(match self.settings.max_body_bytes {
+            Some(limit) => {
+                if declared_length(&parts.headers).is_some_and(|length| length > limit as u64) {
+                    return Err(ProxyError::PayloadTooLarge { limit });
+                }
+                Limited::new(body, limit).boxed_unsync()
+            }
+            None => body.boxed_unsync(),
+        });
         let mut tries = self.upstream.tries(is_idempotent_method(&parts.method));
         let mut parts = Some(parts);
         let deadline = Instant::now() + self.settings.timeout;
@@ -199,7 +208,12 @@ impl ProxyTarget {
         if client_body {
             // The client's body failed: it says nothing of the endpoint.
             picked.finish(Outcome::Ignored);
-            return (TryFailure::Final, ProxyError::RequestBody(chain(error)));
+            let too_large =
+                std::iter::successors(error.source(), |e| (*e).source()).any(|e| e.is::<LengthLimitError>());
+            return match (too_large, self.settings.max_body_bytes) {
+                (true, Some(limit)) => (TryFailure::Final, ProxyError::PayloadTooLarge { limit }),
+                _ => (TryFailure::Final, ProxyError::RequestBody(chain(error))),
+            };
         }
         picked.finish(Outcome::Failure);
         (TryFailure::of(Outcome::Failure, never_sent(error)), self.bad_gateway(chain(error)))
@@ -219,6 +233,11 @@ fn copy_head(parts: &request::Parts) -> request::Parts {
     copy.version = parts.version;
     copy.headers = parts.headers.clone();
     copy
+}
+
+/// The length a request's `Content-Length` declares, if it parses.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// The body of a request without one.

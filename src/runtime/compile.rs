@@ -59,7 +59,7 @@ pub async fn compile(
     let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
 
     let policies = Policies::compile(config, base_dir, &mut errors).await;
-    let mut routes = RoutesBuilder::new(config, policies, limits.input, &mut errors);
+    let mut routes = RoutesBuilder::new(config, policies, limits, &mut errors);
     if let Some(schema) = &schema {
         for (index, route) in config.routes.iter().enumerate() {
             routes.add_route(index, route, config, schema, &upstreams, &metadata);

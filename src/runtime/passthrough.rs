@@ -63,6 +63,14 @@ impl RoutesBuilder<'_> {
             }
         };
         let methods = self.methods_of(place, &http.methods);
+        let max_body_bytes = match http.max_body_bytes.map(|size| usize::try_from(size.0)) {
+            None => self.limits.max_body_bytes,
+            Some(Ok(bytes)) => bytes,
+            Some(Err(_)) => {
+                self.errors.push(format!("{place}.http.max_body_bytes"), "too large for this machine");
+                self.limits.max_body_bytes
+            }
+        };
         let request_headers =
             self.header_rules(&format!("{place}.http.request_headers"), &http.request_headers);
         let response_headers =
@@ -78,6 +86,7 @@ impl RoutesBuilder<'_> {
             preserve_host: http.preserve_host,
             grpc: false,
             allow_encoded_slashes: http.allow_encoded_slashes,
+            max_body_bytes: Some(max_body_bytes),
         };
         let target = Arc::new(Guarded {
             target: ProxyTarget::new(settings, upstream.clone(), client),

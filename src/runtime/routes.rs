@@ -9,8 +9,8 @@ use http::Method;
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
 use super::{
-    CompileErrors, Guarded, RouteSummary, RouteTables, issues::unknown_name, passthrough::GrpcPassthrough,
-    policies::Policies, settings::duration,
+    CompileErrors, Guarded, Limits, RouteSummary, RouteTables, issues::unknown_name,
+    passthrough::GrpcPassthrough, policies::Policies, settings::duration,
 };
 use crate::{
     config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig},
@@ -35,8 +35,8 @@ pub(super) struct RoutesBuilder<'e> {
     pub(super) tables: RouteTables,
     pub(super) summaries: Vec<RouteSummary>,
     pub(super) default_timeout: Duration,
-    /// What one request may make a binder parse.
-    input_limits: InputLimits,
+    /// The client limits: bodies, and what a binder may parse.
+    pub(super) limits: Limits,
     /// One HTTP client per upstream that pass-through targets use.
     pub(super) clients: BTreeMap<String, HttpClient>,
     policies: Policies,
@@ -72,11 +72,11 @@ struct SelectedMethod {
 
 impl<'e> RoutesBuilder<'e> {
     /// Routes whose calls default to the deadline of `transcoding.timeout`
-    /// and whose binders read input within `input_limits`.
+    /// and that read input within `limits`.
     pub(super) fn new(
         config: &Config,
         policies: Policies,
-        input_limits: InputLimits,
+        limits: Limits,
         errors: &'e mut CompileErrors,
     ) -> Self {
         let default_timeout =
@@ -85,7 +85,7 @@ impl<'e> RoutesBuilder<'e> {
             tables: RouteTables::default(),
             summaries: Vec::new(),
             default_timeout,
-            input_limits,
+            limits,
             clients: BTreeMap::new(),
             policies,
             errors,
@@ -265,7 +265,7 @@ impl<'e> RoutesBuilder<'e> {
         context: &RouteContext<'_>,
     ) {
         let what = format!("{} ({} {})", method.full_name(), binding.method, binding.template);
-        let (bind_options, render_options) = json_options(context.json, self.input_limits);
+        let (bind_options, render_options) = json_options(context.json, self.limits.input);
         let variables: Vec<Vec<String>> =
             binding.template.variables().iter().map(|v| v.field_path.clone()).collect();
         let fill_update_mask =

@@ -20,6 +20,7 @@ mod jwt_config;
 mod library;
 mod listener;
 mod metadata;
+mod passthrough_limits;
 mod pipeline;
 mod policies;
 mod proxy;
