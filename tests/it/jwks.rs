@@ -33,13 +33,13 @@ struct Served {
 }
 
 #[derive(Clone)]
-struct JwksServer {
-    addr: SocketAddr,
+pub(super) struct JwksServer {
+    pub(super) addr: SocketAddr,
     served: Arc<Mutex<Served>>,
 }
 
 impl JwksServer {
-    async fn start(keys: Vec<Value>) -> Self {
+    pub(super) async fn start(keys: Vec<Value>) -> Self {
         let served = Arc::new(Mutex::new(Served::default()));
         let server = Self { addr: ([127, 0, 0, 1], 0).into(), served };
         server.serve_keys(keys);
@@ -79,7 +79,12 @@ impl JwksServer {
         served.body = body.to_owned();
     }
 
-    fn hits(&self, path: &str) -> usize {
+    /// Every path asked for, in order.
+    pub(super) fn paths(&self) -> Vec<String> {
+        self.served.lock().unwrap().hits.clone()
+    }
+
+    pub(super) fn hits(&self, path: &str) -> usize {
         self.served.lock().unwrap().hits.iter().filter(|hit| *hit == path).count()
     }
 
@@ -89,7 +94,7 @@ impl JwksServer {
     }
 }
 
-fn k1() -> Value {
+pub(super) fn k1() -> Value {
     jwk(Algorithm::RS256, "rsa.key", "k1")
 }
 

@@ -3,6 +3,7 @@
 
 mod admin;
 mod api_key;
+mod attacks;
 mod balancing;
 mod cli;
 mod demo_backend;
