@@ -6,10 +6,10 @@
 use std::process::Command;
 
 use protogate::{
+    compile::{CompileErrors, api_key_settings},
     config::ApiKeyConfig,
     error::GatewayError,
     policy::auth::{ApiKeyPolicy, AuthError, hash_key},
-    runtime::{CompileErrors, api_key_settings},
 };
 
 use super::jwt::request;

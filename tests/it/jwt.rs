@@ -9,10 +9,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use http::{Request, request::Parts};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, jwk::Jwk};
 use protogate::{
+    compile::{CompileErrors, jwt_settings},
     config::JwtConfig,
     error::GatewayError,
     policy::auth::{AuthError, JwtPolicy},
-    runtime::{CompileErrors, jwt_settings},
 };
 use serde_json::{Value, json};
 

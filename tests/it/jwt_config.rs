@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use protogate::runtime::{CompileErrors, jwt_settings};
+use protogate::compile::{CompileErrors, jwt_settings};
 
 use super::jwt::{KEYS, parse_config};
 

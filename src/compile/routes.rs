@@ -8,15 +8,13 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use http::Method;
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
-use super::{
-    CompileErrors, Guarded, RouteSummary, RouteTables, issues::unknown_name, policies::Policies,
-    settings::duration,
-};
+use super::{CompileErrors, issues::unknown_name, policies::Policies, settings::duration};
 use crate::{
     config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig},
     http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
     policy::PolicyChain,
     proxy::HttpClient,
+    runtime::{Guarded, RouteSummary, RouteTables},
     schema::Schema,
     transcode::{
         bind::{BindOptions, RequestBinder},

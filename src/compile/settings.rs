@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use super::{CompileErrors, Limits};
-use crate::config::{self, ByteSize, Config};
+use super::CompileErrors;
+use crate::{
+    config::{self, ByteSize, Config},
+    runtime::Limits,
+};
 
 const DEFAULT_MAX_BODY: u64 = 4 << 20;
 const DEFAULT_MAX_HEADER: u64 = 64 << 10;

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use http::{HeaderName, HeaderValue, Method};
 
-use super::{Guarded, RouteSummary, routes::RoutesBuilder};
+use super::{routes::RoutesBuilder, upstreams::DEFAULT_CONNECT_TIMEOUT};
 use crate::{
     config::{Config, HeaderRulesConfig, HttpRouteConfig, ProtocolConfig, RouteConfig, UpstreamConfig},
     policy::PolicyChain,
@@ -15,10 +15,9 @@ use crate::{
         ClientSettings, HeaderRules, HttpClient, PrefixRewrite, ProxySettings, ProxyTarget, TlsSettings,
     },
     router::PrefixKey,
+    runtime::{Guarded, RouteSummary},
     upstream::Upstream,
 };
-
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl RoutesBuilder<'_> {
     /// Compiles a pass-through route.

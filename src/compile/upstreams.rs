@@ -1,120 +1,31 @@
-//! The compile step: `Config` → `Runtime`, collecting every error.
+//! `upstreams.<name>` compiled: endpoints, TLS, health checks and the
+//! resilience settings resolved, and each upstream built (its channels
+//! created, not connected). Each refusal names its place
+//! (`upstreams.library.endpoints[1]`).
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    net::SocketAddr,
-    num::NonZeroU32,
-    path::Path,
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::BTreeMap, num::NonZeroU32, path::Path, sync::Arc, time::Duration};
 
 use http::{Uri, uri::PathAndQuery};
 
 use super::{
-    CompileErrors, Runtime,
-    policies::Policies,
+    CompileErrors,
     resilience::{balancing_of, breaker_of, failure_codes_of, outlier_of, retry_of},
-    routes::RoutesBuilder,
-    settings::{duration, forwarded_headers, limits_of},
+    settings::duration,
 };
 use crate::{
     config::{CompressionConfig, Config, HealthCheckConfig, ProtocolConfig, TlsConfig},
-    schema::{DescriptorSource, Schema},
-    transcode::metadata::MetadataRules,
     upstream::{
         BuildError, ClientIdentity, HealthCheckKind, HealthCheckSettings, TlsSettings, Upstream,
         UpstreamProtocol, UpstreamSettings, endpoint_uri,
     },
 };
 
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long connecting to an endpoint may take, unless `connect_timeout` says.
+pub(super) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_RESPONSE: u64 = 4 << 20;
 
-/// Compiles `config`. Relative paths in it are taken from `base_dir` (the
-/// config file's directory); `builtin` descriptor sources are loaded before
-/// the config's own (the demo's embedded set). Must run inside a Tokio
-/// runtime (upstream channels are created, not connected).
-pub async fn compile(
-    config: &Config,
-    base_dir: &Path,
-    builtin: &[DescriptorSource],
-) -> Result<Runtime, CompileErrors> {
-    let mut errors = CompileErrors::default();
-    let listen = config
-        .listen
-        .parse::<SocketAddr>()
-        .map_err(|e| errors.push("listen", format!("{:?}: {e}", config.listen)))
-        .ok();
-    let admin_listen = config.admin.as_ref().and_then(|admin| {
-        admin
-            .listen
-            .parse::<SocketAddr>()
-            .map_err(|e| errors.push("admin.listen", format!("{:?}: {e}", admin.listen)))
-            .ok()
-    });
-    let limits = limits_of(config, &mut errors);
-    let schema = load_schema(config, base_dir, builtin, &mut errors);
-    let upstreams = build_upstreams(config, base_dir, &mut errors);
-    let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
-
-    let policies = Policies::compile(config, base_dir, &mut errors).await;
-    let mut routes = RoutesBuilder::new(config, policies, &mut errors);
-    if let Some(schema) = &schema {
-        for (index, route) in config.routes.iter().enumerate() {
-            routes.add_route(index, route, config, schema, &upstreams, &metadata);
-        }
-    }
-    let (tables, summaries) = routes.finish();
-    match (listen, schema, errors.is_empty()) {
-        (Some(listen), Some(_), true) => {
-            let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
-            let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
-            Ok(Runtime {
-                listen,
-                admin_listen,
-                upstreams,
-                router: tables.templates.build(),
-                prefixes: tables.prefixes,
-                services: tables.services,
-                routes: summaries,
-                limits,
-            })
-        }
-        _ => Err(errors),
-    }
-}
-
-fn load_schema(
-    config: &Config,
-    base_dir: &Path,
-    builtin: &[DescriptorSource],
-    errors: &mut CompileErrors,
-) -> Option<Schema> {
-    let mut sources = builtin.to_vec();
-    for (index, descriptor) in config.descriptors.iter().enumerate() {
-        let place = format!("descriptors[{index}]");
-        match (&descriptor.file, &descriptor.proto) {
-            (Some(file), None) if descriptor.files.is_empty() => {
-                sources.push(DescriptorSource::File(base_dir.join(file)))
-            }
-            (Some(_), None) => errors.push(place, "`files` goes with `proto`, not with `file`"),
-            (None, Some(root)) => sources
-                .push(DescriptorSource::Proto { root: base_dir.join(root), files: descriptor.files.clone() }),
-            _ => errors.push(
-                place,
-                "set exactly one of `file` (a descriptor set) or `proto` (a directory of .proto files)",
-            ),
-        }
-    }
-    if sources.is_empty() {
-        errors.push("descriptors", "no descriptor source: add a `file` or a `proto` entry");
-        return None;
-    }
-    Schema::load(&sources).map_err(|e| errors.push("descriptors", e)).ok()
-}
-
-fn build_upstreams(
+/// Every upstream of the config that builds, by name.
+pub(super) fn build_upstreams(
     config: &Config,
     base_dir: &Path,
     errors: &mut CompileErrors,
