@@ -3,7 +3,7 @@
 //! It loads the descriptors, builds the upstreams and the policies,
 //! resolves every name (services, methods, upstreams, policies), parses
 //! every template, compiles the binders and renderers and fills the route
-//! tables, collecting every error with its place instead of stopping at
+//! tables, collecting every error with its [`Place`] instead of stopping at
 //! the first. Nothing it builds resolves a name again on the request path.
 //! It serves no request itself.
 
@@ -11,6 +11,7 @@ mod auth;
 mod issues;
 mod jwt_auth;
 mod passthrough;
+mod place;
 mod policies;
 mod rate_limit;
 mod resilience;
@@ -23,6 +24,7 @@ use std::{collections::BTreeSet, net::SocketAddr, path::Path, sync::Arc};
 pub use auth::api_key_settings;
 pub use issues::{CompileErrors, ConfigIssue};
 pub use jwt_auth::jwt_settings;
+pub use place::Place;
 pub use rate_limit::rate_limit_settings;
 
 use crate::{
@@ -49,13 +51,15 @@ pub async fn compile(
     let listen = config
         .listen
         .parse::<SocketAddr>()
-        .map_err(|e| errors.push("listen", format!("{:?}: {e}", config.listen)))
+        .map_err(|e| errors.push(Place::root().key("listen"), format!("{:?}: {e}", config.listen)))
         .ok();
     let admin_listen = config.admin.as_ref().and_then(|admin| {
         admin
             .listen
             .parse::<SocketAddr>()
-            .map_err(|e| errors.push("admin.listen", format!("{:?}: {e}", admin.listen)))
+            .map_err(|e| {
+                errors.push(Place::root().key("admin").key("listen"), format!("{:?}: {e}", admin.listen))
+            })
             .ok()
     });
     let limits = limits_of(config, &mut errors);
@@ -96,7 +100,7 @@ fn load_schema(
 ) -> Option<Schema> {
     let mut sources = builtin.to_vec();
     for (index, descriptor) in config.descriptors.iter().enumerate() {
-        let place = format!("descriptors[{index}]");
+        let place = Place::root().key("descriptors").index(index);
         match (&descriptor.file, &descriptor.proto) {
             (Some(file), None) if descriptor.files.is_empty() => {
                 sources.push(DescriptorSource::File(base_dir.join(file)))
@@ -111,8 +115,9 @@ fn load_schema(
         }
     }
     if sources.is_empty() {
-        errors.push("descriptors", "no descriptor source: add a `file` or a `proto` entry");
+        errors
+            .push(Place::root().key("descriptors"), "no descriptor source: add a `file` or a `proto` entry");
         return None;
     }
-    Schema::load(&sources).map_err(|e| errors.push("descriptors", e)).ok()
+    Schema::load(&sources).map_err(|e| errors.push(Place::root().key("descriptors"), e)).ok()
 }
