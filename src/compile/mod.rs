@@ -19,7 +19,7 @@ mod routes;
 mod settings;
 mod upstreams;
 
-use std::{collections::BTreeSet, net::SocketAddr, path::Path, sync::Arc};
+use std::{collections::BTreeSet, path::Path, sync::Arc};
 
 pub use auth::api_key_settings;
 pub use issues::{CompileErrors, ConfigIssue};
@@ -31,12 +31,23 @@ use crate::{
     config::Config,
     runtime::{Runtime, RuntimeParts},
     schema::{DescriptorSource, Schema},
+    server::ListenerSettings,
     transcode::metadata::MetadataRules,
 };
 use policies::Policies;
 use routes::RoutesBuilder;
-use settings::{forwarded_headers, limits_of};
+use settings::{address, forwarded_headers, limits_of};
 use upstreams::build_upstreams;
+
+/// A config compiled: the runtime requests read, swappable, and what the
+/// listeners are given when they start, which a swap cannot change.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The routes, their policies and upstreams, and the body limits.
+    pub runtime: Runtime,
+    /// The listeners' addresses and the limits on the request head.
+    pub listeners: ListenerSettings,
+}
 
 /// Compiles `config`. Relative paths in it are taken from `base_dir` (the
 /// config file's directory); `builtin` descriptor sources are loaded before
@@ -46,23 +57,14 @@ pub async fn compile(
     config: &Config,
     base_dir: &Path,
     builtin: &[DescriptorSource],
-) -> Result<Runtime, CompileErrors> {
+) -> Result<Compiled, CompileErrors> {
     let mut errors = CompileErrors::default();
-    let listen = config
-        .listen
-        .parse::<SocketAddr>()
-        .map_err(|e| errors.push(Place::root().key("listen"), format!("{:?}: {e}", config.listen)))
-        .ok();
-    let admin_listen = config.admin.as_ref().and_then(|admin| {
-        admin
-            .listen
-            .parse::<SocketAddr>()
-            .map_err(|e| {
-                errors.push(Place::root().key("admin").key("listen"), format!("{:?}: {e}", admin.listen))
-            })
-            .ok()
-    });
-    let limits = limits_of(config, &mut errors);
+    let listen = address(&config.listen, &Place::root().key("listen"), &mut errors);
+    let admin_listen = config
+        .admin
+        .as_ref()
+        .and_then(|admin| address(&admin.listen, &Place::root().key("admin").key("listen"), &mut errors));
+    let (body_limits, head) = limits_of(config, &mut errors);
     let schema = load_schema(config, base_dir, builtin, &mut errors);
     let upstreams = build_upstreams(config, base_dir, &mut errors);
     let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
@@ -79,14 +81,8 @@ pub async fn compile(
         (Some(listen), Some(_), true) => {
             let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
             let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
-            Ok(Runtime::new(RuntimeParts {
-                listen,
-                admin_listen,
-                tables,
-                routes: summaries,
-                limits,
-                upstreams,
-            }))
+            let runtime = Runtime::new(RuntimeParts { tables, routes: summaries, body_limits, upstreams });
+            Ok(Compiled { runtime, listeners: ListenerSettings { listen, admin_listen, head } })
         }
         _ => Err(errors),
     }
