@@ -103,7 +103,7 @@ async fn a_depth_past_the_parsers_own_limit_is_a_config_error() {
         let yaml = format!("{DEMO_CONFIG}limits: {{ max_json_depth: {depth} }}\n");
         let config = protogate::config::Config::from_yaml(&yaml, "t").unwrap();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let errors = protogate::runtime::compile(&config, root, &[]).await.unwrap_err().to_string();
+        let errors = protogate::compile::compile(&config, root, &[]).await.unwrap_err().to_string();
         assert!(errors.contains("limits.max_json_depth: must be from 1 to 128"), "{errors}");
     }
 }

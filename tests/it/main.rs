@@ -24,6 +24,7 @@ mod metadata;
 mod passthrough_limits;
 mod pipeline;
 mod policies;
+mod properties;
 mod proxy;
 mod proxy_retry;
 mod rate_limit;
