@@ -18,6 +18,7 @@ mod json_limits;
 mod jwks;
 mod jwt;
 mod jwt_config;
+mod killed_endpoint;
 mod library;
 mod listener;
 mod metadata;
