@@ -22,14 +22,13 @@ use super::{
     jwks::{JwksServer, k1},
     jwt::{claims, jwk, key_file, now, sign},
 };
-use crate::support::{gateway::Harness, raw_h2::start_crlf_backend};
+use crate::support::{
+    gateway::{DEMO_AND_LEGACY, Harness},
+    raw_h2::start_crlf_backend,
+};
 
-const CONFIG: &str = r#"
-listen: 127.0.0.1:0
-descriptors: [{ file: descriptors/demo.pb }]
-upstreams:
-  demo: { endpoints: ["http://{backend}"] }
-  legacy: { protocol: http, endpoints: ["http://{legacy}"] }
+/// After [`DEMO_AND_LEGACY`].
+const POLICIES_AND_ROUTES: &str = r#"
 policies:
   users:
     jwt:
@@ -113,7 +112,8 @@ struct Target {
 
 async fn start() -> Target {
     let jwks = JwksServer::start(vec![k1()]).await;
-    let gateway = Harness::with_echo_backend(&CONFIG.replace("{jwks}", &jwks.addr.to_string())).await;
+    let config = format!("{DEMO_AND_LEGACY}{POLICIES_AND_ROUTES}").replace("{jwks}", &jwks.addr.to_string());
+    let gateway = Harness::with_echo_backend(&config).await;
     Target { gateway, jwks }
 }
 
