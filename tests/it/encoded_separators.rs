@@ -97,3 +97,16 @@ async fn allow_encoded_slashes_lets_them_through_but_never_beside_dots() {
         assert_eq!(status, 400, "{path}: {text}");
     }
 }
+
+#[tokio::test]
+async fn path_parameters_do_not_hide_a_segment_from_its_prefix() {
+    let open_root = format!("{}  - http: {{ prefix: /, upstream: legacy }}\n", config());
+    let gateway = Harness::with_echo_backend(&open_root).await;
+    let (status, text) = get(&gateway, "/elsewhere").await;
+    assert_eq!((status, echoed_path(&text).as_str()), (200, "/elsewhere"), "{text}");
+    // Tomcat and Spring drop `;x` and serve /admin/secret: the /admin/ route's policy applies.
+    for path in ["/admin;x/secret", "/admin;jsessionid=1/secret", "/admin;/secret"] {
+        let (status, text) = get(&gateway, path).await;
+        assert_eq!(status, 401, "{path}: {text}");
+    }
+}
