@@ -70,7 +70,7 @@ pub async fn compile(
     let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
 
     let policies = Policies::compile(config, base_dir, &mut errors).await;
-    let mut routes = RoutesBuilder::new(config, policies, &mut errors);
+    let mut routes = RoutesBuilder::new(config, policies, body_limits, &mut errors);
     if let Some(schema) = &schema {
         for (index, route) in config.routes.iter().enumerate() {
             routes.add_route(index, route, config, schema, &upstreams, &metadata);

@@ -17,10 +17,10 @@ use crate::{
     http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
     policy::PolicyChain,
     proxy::HttpClient,
-    runtime::{Guarded, RouteSummary, RouteTables},
+    runtime::{BodyLimits, Guarded, RouteSummary, RouteTables},
     schema::Schema,
     transcode::{
-        bind::{BindOptions, RequestBinder},
+        bind::{BindOptions, InputLimits, RequestBinder},
         idempotency::is_idempotent,
         metadata::MetadataRules,
         render::{RenderOptions, ResponseRenderer},
@@ -36,6 +36,8 @@ pub(super) struct RoutesBuilder<'e> {
     pub(super) tables: RouteTables,
     pub(super) summaries: Vec<RouteSummary>,
     pub(super) default_timeout: Duration,
+    /// The client limits: bodies, and what a binder may parse.
+    pub(super) limits: BodyLimits,
     /// One HTTP client per upstream that pass-through targets use.
     pub(super) clients: BTreeMap<String, HttpClient>,
     policies: Policies,
@@ -70,8 +72,14 @@ struct SelectedMethod {
 }
 
 impl<'e> RoutesBuilder<'e> {
-    /// Routes whose calls default to the deadline of `transcoding.timeout`.
-    pub(super) fn new(config: &Config, policies: Policies, errors: &'e mut CompileErrors) -> Self {
+    /// Routes whose calls default to the deadline of `transcoding.timeout`
+    /// and that read input within `limits`.
+    pub(super) fn new(
+        config: &Config,
+        policies: Policies,
+        limits: BodyLimits,
+        errors: &'e mut CompileErrors,
+    ) -> Self {
         let default_timeout = duration(
             config.transcoding.timeout,
             DEFAULT_TIMEOUT,
@@ -82,6 +90,7 @@ impl<'e> RoutesBuilder<'e> {
             tables: RouteTables::default(),
             summaries: Vec::new(),
             default_timeout,
+            limits,
             clients: BTreeMap::new(),
             policies,
             errors,
@@ -261,7 +270,7 @@ impl<'e> RoutesBuilder<'e> {
         context: &RouteContext<'_>,
     ) {
         let what = format!("{} ({} {})", method.full_name(), binding.method, binding.template);
-        let (bind_options, render_options) = json_options(context.json);
+        let (bind_options, render_options) = json_options(context.json, self.limits.input);
         let variables: Vec<Vec<String>> =
             binding.template.variables().iter().map(|v| v.field_path.clone()).collect();
         let fill_update_mask =
@@ -318,8 +327,9 @@ impl<'e> RoutesBuilder<'e> {
 }
 
 /// The binding and rendering switches, defaults filled in.
-fn json_options(json: JsonConfig) -> (BindOptions, RenderOptions) {
+fn json_options(json: JsonConfig, limits: InputLimits) -> (BindOptions, RenderOptions) {
     let bind = BindOptions {
+        limits,
         reject_unknown_fields: json.reject_unknown_fields.unwrap_or(false),
         reject_unknown_query_parameters: json.reject_unknown_query_parameters.unwrap_or(false),
         query_plus_is_literal: json.query_plus_is_literal.unwrap_or(false),

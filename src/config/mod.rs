@@ -279,6 +279,12 @@ pub struct HttpRouteConfig {
     /// Forward the client's `Host` instead of the endpoint's (default false).
     #[serde(default)]
     pub preserve_host: bool,
+    /// Forward paths with encoded slashes (`%2F`), refused by default
+    /// (default false).
+    #[serde(default)]
+    pub allow_encoded_slashes: bool,
+    /// The largest request body forwarded (default `limits.max_body_bytes`).
+    pub max_body_bytes: Option<ByteSize>,
     /// Headers set on or removed from the forwarded request.
     #[serde(default)]
     pub request_headers: HeaderRulesConfig,
@@ -367,6 +373,12 @@ pub struct LimitsConfig {
     pub body_read_timeout: Option<Duration>,
     /// The most requests one HTTP/2 connection may have open at once (default 100).
     pub max_concurrent_streams: Option<u32>,
+    /// The deepest nesting of a JSON body, objects and arrays (default 64, at most 128).
+    pub max_json_depth: Option<usize>,
+    /// The most query parameters of a transcoded request (default 256).
+    pub max_query_params: Option<usize>,
+    /// The longest query parameter name or value, as sent (default 8KiB).
+    pub max_query_value_bytes: Option<ByteSize>,
 }
 
 impl Config {

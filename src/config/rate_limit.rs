@@ -60,6 +60,9 @@ pub struct RedisConfig {
     pub timeout: Option<Duration>,
     /// Prepended to the keys in Redis (default `protogate:rl:<policy>:`).
     pub key_prefix: Option<String>,
+    /// With `rediss://`: a PEM file of the CA certificates to trust instead
+    /// of the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The limit applied while Redis is unreachable.

@@ -13,7 +13,7 @@ use std::{error::Error as _, net::SocketAddr, sync::Arc, time::Instant};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request, uri::PathAndQuery};
 use http_body::Body;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
@@ -22,7 +22,7 @@ use super::{
     headers::{self, Forwarded},
     report,
     resend::CallBody,
-    rewrite,
+    rewrite, separators,
 };
 use crate::{
     body::{BoxError, ResponseBody},
@@ -70,6 +70,11 @@ impl ProxyTarget {
 
         let original = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         let rewrite = if self.settings.grpc { &PrefixRewrite::Keep } else { &self.settings.rewrite };
+        if !self.settings.grpc
+            && let Some(reason) = separators::ambiguity(original.path(), self.settings.allow_encoded_slashes)
+        {
+            return Err(ProxyError::AmbiguousPath { path: original.path().to_owned(), reason });
+        }
         let path = rewrite::upstream_path(&self.settings.prefix, rewrite, &original)?;
 
         let host = parts
@@ -96,7 +101,17 @@ impl ProxyTarget {
 
         let idempotent = is_idempotent_method(&parts.method);
         let replayable = client_upgrade.is_none();
-        let mut body = CallBody::new(body.map_err(Into::into).boxed_unsync(), !replayable);
+        let body = body.map_err(Into::into);
+        let body = match self.settings.max_body_bytes {
+            Some(limit) => {
+                if declared_length(&parts.headers).is_some_and(|length| length > limit as u64) {
+                    return Err(ProxyError::PayloadTooLarge { limit });
+                }
+                Limited::new(body, limit).boxed_unsync()
+            }
+            None => body.boxed_unsync(),
+        };
+        let mut body = CallBody::new(body, !replayable);
         let bodyless = body.is_empty();
         let mut parts = Some(parts);
         let deadline = Instant::now() + self.settings.timeout;
@@ -209,7 +224,12 @@ impl ProxyTarget {
             .is_some_and(hyper::Error::is_user);
         if client_body {
             // The client's body failed: it says nothing of the endpoint.
-            let error = ProxyError::RequestBody(chain(error));
+            let too_large =
+                std::iter::successors(error.source(), |e| (*e).source()).any(|e| e.is::<LengthLimitError>());
+            let error = match (too_large, self.settings.max_body_bytes) {
+                (true, Some(limit)) => ProxyError::PayloadTooLarge { limit },
+                _ => ProxyError::RequestBody(chain(error)),
+            };
             return TryError { error, outcome: Outcome::Ignored, retry: TryFailure::Final };
         }
         let retry = TryFailure::of(Outcome::Failure, never_sent(error));
@@ -234,6 +254,11 @@ fn copy_head(parts: &request::Parts) -> request::Parts {
     copy.version = parts.version;
     copy.headers = parts.headers.clone();
     copy
+}
+
+/// The length a request's `Content-Length` declares, if it parses.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// The endpoint's scheme and authority with the forwarded path.

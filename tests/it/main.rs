@@ -3,15 +3,18 @@
 
 mod admin;
 mod api_key;
+mod attacks;
 mod balancing;
 mod cli;
 mod demo_backend;
 mod dispatch;
 mod dns;
+mod encoded_separators;
 mod errors;
 mod grpc_methods;
 mod health;
 mod hostile;
+mod json_limits;
 mod jwks;
 mod jwt;
 mod jwt_config;
@@ -19,6 +22,7 @@ mod killed_endpoint;
 mod library;
 mod listener;
 mod metadata;
+mod passthrough_limits;
 mod pipeline;
 mod policies;
 mod properties;

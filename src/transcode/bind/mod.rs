@@ -21,6 +21,7 @@
 mod body;
 mod error;
 mod plan;
+mod prescan;
 mod query;
 mod scalar;
 mod walk;
@@ -45,6 +46,32 @@ pub struct BindOptions {
     pub reject_unknown_query_parameters: bool,
     /// Keep `+` in query values literal instead of reading it as a space.
     pub query_plus_is_literal: bool,
+    /// Bounds on what one request may make the binder parse.
+    pub limits: InputLimits,
+}
+
+/// Bounds on the input of one request, each refusal a 400 naming its
+/// `limits.*` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    /// The deepest nesting of a JSON body (objects and arrays).
+    pub max_json_depth: usize,
+    /// The most query parameters.
+    pub max_query_params: usize,
+    /// The longest query parameter name or value, in bytes as sent.
+    pub max_query_value_bytes: usize,
+}
+
+impl InputLimits {
+    /// The defaults: 64 levels, 256 parameters, 8 KiB.
+    pub const DEFAULT: Self =
+        Self { max_json_depth: 64, max_query_params: 256, max_query_value_bytes: 8 << 10 };
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// The request side of one binding, compiled.
@@ -142,6 +169,7 @@ impl RequestBinder {
         match &self.body {
             Body::None => {}
             Body::Json { at, plan } if !body.is_empty() => {
+                prescan::check(body, &self.options.limits)?;
                 let read = body::read_json(plan, body, reject_unknown, self.update_mask.is_some())?;
                 mask_paths = read.paths;
                 place(&mut message, at.as_ref(), read.message)?;
@@ -151,6 +179,7 @@ impl RequestBinder {
                 place(&mut message, at.as_ref(), body::http_body(read_as, fields, body, content_type)?)?;
             }
             Body::Value { at, parent } if !body.is_empty() => {
+                prescan::check(body, &self.options.limits)?;
                 if let Some(value) = body::read_field_value(parent, at.leaf(), body, reject_unknown)? {
                     set_at(&mut message, at, value)?;
                 }

@@ -9,12 +9,13 @@ use bytes::Bytes;
 use super::{
     binder, binder_with, body_selector, bytes, client_error, demo_message, json, kitchen, test_message,
 };
-use crate::transcode::bind::{BindOptions, RequestBinder};
+use crate::transcode::bind::{BindOptions, InputLimits, RequestBinder};
 
 const STRICT: BindOptions = BindOptions {
     reject_unknown_fields: true,
     reject_unknown_query_parameters: false,
     query_plus_is_literal: false,
+    limits: InputLimits::DEFAULT,
 };
 
 fn bind_body(body_field: &str, body: &str) -> Result<serde_json::Value, String> {
