@@ -202,6 +202,9 @@ impl From<TranscodeError> for GatewayError {
     fn from(error: TranscodeError) -> Self {
         match error {
             TranscodeError::Bind(error) => Self::bad_request(error.message),
+            TranscodeError::UnsupportedMediaType(message) => {
+                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::InvalidArgument, message)
+            }
             TranscodeError::Timeout(error) => Self::bad_request(error.to_string()),
             TranscodeError::DeadlineExceeded(_) => Self::from_grpc(Code::DeadlineExceeded, error.to_string()),
             TranscodeError::Upstream(failure) => {

@@ -15,6 +15,9 @@ pub enum TranscodeError {
     /// The request does not fit the method's input.
     #[error(transparent)]
     Bind(#[from] BindError),
+    /// A body of a type the route does not read.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A malformed `Grpc-Timeout` header.
     #[error(transparent)]
     Timeout(#[from] InvalidTimeout),
@@ -49,6 +52,7 @@ impl From<BindFailure> for TranscodeError {
     fn from(failure: BindFailure) -> Self {
         match failure {
             BindFailure::Invalid(error) => Self::Bind(error),
+            BindFailure::UnsupportedMediaType(message) => Self::UnsupportedMediaType(message),
             BindFailure::Internal(_) => Self::Internal(failure.to_string()),
         }
     }
