@@ -82,7 +82,7 @@ async fn no_route_is_404_saying_so_and_wrong_method_is_405_with_allow() {
 
     let response = gateway.client.post(gateway.url("/v1/shelves/1")).send().await.unwrap();
     assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "DELETE, GET");
+    assert_eq!(response.headers()["allow"], "DELETE, GET, HEAD");
     let (_, body) = json_of(response).await;
     assert_eq!(body["code"], 12);
 }
