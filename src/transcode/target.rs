@@ -227,8 +227,10 @@ impl TranscodeTarget {
             .await
             .map_err(|status| self.call_failed(status, None))?;
         let (header_metadata, mut stream, _) = reply.into_parts();
+        let mut reply_metadata = header_metadata.into_headers();
+        let overrides = metadata::take_reply_overrides(&mut reply_metadata, self.method.full_name());
         let mut headers = HeaderMap::new();
-        metadata::add_header_metadata(header_metadata, &mut headers);
+        metadata::add_header_metadata(MetadataMap::from_headers(reply_metadata), &mut headers);
         let message = match stream.message().await {
             Ok(Some(message)) => message,
             // The endpoint answered, if not by the protocol.
@@ -244,10 +246,19 @@ impl TranscodeTarget {
             Ok(None) => {}
             Err(status) => return Err(self.call_failed(status, Some(headers))),
         }
+        let status = overrides.status.unwrap_or(StatusCode::OK);
+        headers.extend(overrides.headers);
+        // A status whose response has no content gets no body.
+        if matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
+            let mut response = Response::new(Bytes::new());
+            *response.status_mut() = status;
+            *response.headers_mut() = headers;
+            return Ok(response);
+        }
         let rendered = self.renderer.render(&message)?;
         headers.insert(header::CONTENT_TYPE, rendered.content_type);
         let mut response = Response::new(rendered.body);
-        *response.status_mut() = StatusCode::OK;
+        *response.status_mut() = status;
         *response.headers_mut() = headers;
         Ok(response)
     }
