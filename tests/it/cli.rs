@@ -238,3 +238,55 @@ fn the_edge_example_validates() {
     let (ok, text) = protogate(&["validate", "--config", example]);
     assert!(ok, "{text}");
 }
+
+/// Runs the binary with `RUST_BACKTRACE=1` in its environment (as on many
+/// developer machines) and `stdin` as its standard input.
+fn protogate_backtrace(args: &[&str], stdin: &[u8]) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_protogate"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn a_config_error_is_one_message_without_a_backtrace_even_with_rust_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.yaml").display().to_string();
+    let (ok, text) = protogate_backtrace(&["validate", "--config", &missing], b"");
+    assert!(!ok);
+    assert_eq!(text.matches("No such file").count(), 1, "the cause is printed once:\n{text}");
+    assert!(text.contains("missing.yaml"), "{text}");
+    let config = write(dir.path(), "gw.yaml", "routez: []\n");
+    for config in [&missing, &config] {
+        let (ok, text) = protogate_backtrace(&["validate", "--config", config], b"");
+        assert!(!ok);
+        assert!(!text.to_lowercase().contains("backtrace"), "{text}");
+        assert!(
+            !text.contains("Caused by") && !text.contains("main.rs"),
+            "a message, not a crash report:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn hash_key_refuses_an_empty_key() {
+    let (ok, text) = protogate_backtrace(&["hash-key", ""], b"");
+    assert!(!ok && text.contains("empty"), "{text}");
+    let (ok, text) = protogate_backtrace(&["hash-key"], b"");
+    assert!(!ok && text.contains("empty"), "{text}");
+    let (ok, text) = protogate_backtrace(&["hash-key"], b"\n");
+    assert!(!ok && text.contains("empty"), "{text}");
+    let (ok, text) = protogate_backtrace(&["hash-key"], b"s3cret\n");
+    assert!(ok, "{text}");
+    assert_eq!(text.trim(), "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0");
+}

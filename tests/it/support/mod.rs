@@ -2,5 +2,6 @@
 
 pub mod gateway;
 pub mod http_backends;
+pub mod process;
 pub mod raw_grpc;
 pub mod redis;
