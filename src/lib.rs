@@ -25,7 +25,10 @@
 //! - [`config`]: the YAML schema (plain serde structs).
 //! - [`schema`]: descriptor sources merged into one pool.
 //! - [`http_rule`]: the path-template grammar and a method's bindings.
-//! - [`runtime`]: compile `Config` → `Runtime`, collecting every error.
+//! - [`compile`]: `Config` → [`runtime::Runtime`], collecting every error
+//!   with its place.
+//! - [`runtime`]: the immutable runtime requests read (route tables,
+//!   limits, upstreams), swapped whole.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code
 //! generated from proto/), [`rpc_status`], [`body`] and [`suggest`]
@@ -33,6 +36,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod compile;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -14,7 +14,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use protogate::{
-    admin,
+    admin, compile,
     config::Config,
     demo::{self, DemoBackend},
     gateway::Gateway,
@@ -140,7 +140,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 name: "demo".into(),
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
             }];
-            let runtime = runtime::compile(&config, Path::new("."), &builtin)
+            let runtime = compile::compile(&config, Path::new("."), &builtin)
                 .await
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             let serving = Serving::start(runtime).await?;
@@ -154,7 +154,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
 async fn compile_file(path: &Path) -> anyhow::Result<Runtime> {
     let config = Config::from_file(path)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
-    match runtime::compile(&config, base_dir, &[]).await {
+    match compile::compile(&config, base_dir, &[]).await {
         Ok(runtime) => Ok(runtime),
         Err(errors) => bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len()),
     }

@@ -1,30 +1,14 @@
-//! A `Config` compiled into a `Runtime`: the immutable thing requests are
-//! served from.
+//! The `Runtime`: the immutable thing requests are served from, and the
+//! entries of its tables.
 //!
-//! Compile resolves every name (services, methods, upstreams), loads the
-//! descriptors, parses every template, builds the router and the targets,
-//! and collects every error with its place instead of stopping at the
-//! first. Nothing on the request path resolves a name again.
+//! [`crate::compile`] builds it from a `Config`, resolving every name once;
+//! nothing here resolves a config name, parses a template or reports a
+//! config error. A runtime is shared as an `Arc` and replaced whole.
 
-mod auth;
-mod compile;
-mod issues;
-mod jwt_auth;
-mod passthrough;
-mod policies;
-mod rate_limit;
-mod resilience;
-mod routes;
-mod settings;
 mod table;
 
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
-pub use auth::api_key_settings;
-pub use compile::compile;
-pub use issues::{CompileErrors, ConfigIssue};
-pub use jwt_auth::jwt_settings;
-pub use rate_limit::rate_limit_settings;
 pub use table::routes_table;
 
 use crate::{
@@ -111,7 +95,38 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// What a [`Runtime`] is made of, as the compiler hands it over.
+pub struct RuntimeParts {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The address of the admin listener, if one is configured.
+    pub admin_listen: Option<SocketAddr>,
+    /// The routing tables.
+    pub tables: RouteTables,
+    /// The route table, in config order.
+    pub routes: Vec<RouteSummary>,
+    /// The client limits.
+    pub limits: Limits,
+    /// The upstreams the routes use, by name.
+    pub upstreams: BTreeMap<String, Arc<Upstream>>,
+}
+
 impl Runtime {
+    /// A runtime made of `parts`.
+    pub fn new(parts: RuntimeParts) -> Self {
+        let RuntimeParts { listen, admin_listen, tables, routes, limits, upstreams } = parts;
+        Self {
+            listen,
+            admin_listen,
+            router: tables.templates.build(),
+            prefixes: tables.prefixes,
+            services: tables.services,
+            routes,
+            limits,
+            upstreams,
+        }
+    }
+
     /// The address to listen on.
     pub fn listen(&self) -> SocketAddr {
         self.listen

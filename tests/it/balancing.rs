@@ -11,10 +11,10 @@ use std::{
 };
 
 use protogate::{
+    compile,
     config::Config,
     demo::DemoBackend,
     gateway::Gateway,
-    runtime,
     server::{self, RunningServer},
     upstream::{BreakerState, Upstream, UpstreamSnapshot},
 };
@@ -52,7 +52,7 @@ impl Pool {
             timeout.as_millis()
         );
         let config = Config::from_yaml(&yaml, "test config").unwrap();
-        let runtime = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+        let runtime = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
             .await
             .unwrap_or_else(|errors| panic!("the test config does not compile:\n{errors}"));
         let upstream = runtime.upstreams()["demo"].clone();

@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use super::{CompileErrors, Limits};
-use crate::config::{self, ByteSize, Config};
+use super::{CompileErrors, Place};
+use crate::{
+    config::{self, ByteSize, Config},
+    runtime::Limits,
+};
 
 const DEFAULT_MAX_BODY: u64 = 4 << 20;
 const DEFAULT_MAX_HEADER: u64 = 64 << 10;
@@ -20,29 +23,30 @@ const LONGEST_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// The client limits.
 pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> Limits {
     let limits = &config.limits;
+    let place = Place::root().key("limits");
     Limits {
-        max_body_bytes: size(limits.max_body_bytes, DEFAULT_MAX_BODY, "limits.max_body_bytes", errors),
+        max_body_bytes: size(limits.max_body_bytes, DEFAULT_MAX_BODY, &place.key("max_body_bytes"), errors),
         max_header_bytes: size(
             limits.max_header_bytes,
             DEFAULT_MAX_HEADER,
-            "limits.max_header_bytes",
+            &place.key("max_header_bytes"),
             errors,
         ),
         header_read_timeout: duration(
             limits.header_read_timeout,
             DEFAULT_HEADER_READ_TIMEOUT,
-            "limits.header_read_timeout",
+            &place.key("header_read_timeout"),
             errors,
         ),
         body_read_timeout: duration(
             limits.body_read_timeout,
             DEFAULT_BODY_READ_TIMEOUT,
-            "limits.body_read_timeout",
+            &place.key("body_read_timeout"),
             errors,
         ),
         max_concurrent_streams: match limits.max_concurrent_streams {
             Some(0) => {
-                errors.push("limits.max_concurrent_streams", "must be at least 1");
+                errors.push(place.key("max_concurrent_streams"), "must be at least 1");
                 DEFAULT_MAX_CONCURRENT_STREAMS
             }
             Some(streams) => streams,
@@ -56,7 +60,7 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> Limits {
 pub(super) fn duration(
     value: Option<config::Duration>,
     default: Duration,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Duration {
     let Some(config::Duration(value)) = value else { return default };
@@ -71,7 +75,7 @@ pub(super) fn duration(
     }
 }
 
-fn size(value: Option<ByteSize>, default: u64, place: &str, errors: &mut CompileErrors) -> usize {
+fn size(value: Option<ByteSize>, default: u64, place: &Place, errors: &mut CompileErrors) -> usize {
     let bytes = value.map_or(default, |size| size.0);
     usize::try_from(bytes).unwrap_or_else(|_| {
         errors.push(place, format!("{bytes} bytes is too large for this machine"));
@@ -96,7 +100,7 @@ fn is_reserved_header(name: &HeaderName) -> bool {
 pub(super) fn forwarded_headers(config: &Config, errors: &mut CompileErrors) -> Vec<HeaderName> {
     let mut allow = Vec::new();
     for (index, name) in config.transcoding.forward_headers.iter().enumerate() {
-        let place = format!("transcoding.forward_headers[{index}]");
+        let place = Place::root().key("transcoding").key("forward_headers").index(index);
         match HeaderName::from_bytes(name.as_bytes()) {
             Ok(header) if is_reserved_header(&header) => errors.push(
                 place,
