@@ -214,6 +214,8 @@ impl From<TranscodeError> for GatewayError {
                 error.headers = failure.headers;
                 error
             }
+            TranscodeError::Unreachable(error) => Self::from_grpc(Code::Unavailable, error.to_string()),
+            TranscodeError::StreamingNotServed(_) => Self::from_grpc(Code::Unimplemented, error.to_string()),
             TranscodeError::NoReply | TranscodeError::ReplyTooLarge { .. } => {
                 Self::from_grpc(Code::Internal, error.to_string())
             }
@@ -260,7 +262,7 @@ impl From<ProxyError> for GatewayError {
     fn from(error: ProxyError) -> Self {
         let message = error.to_string();
         match error {
-            ProxyError::Unavailable(_) | ProxyError::Unreachable { .. } => {
+            ProxyError::Unavailable(_) | ProxyError::Unreachable(_) => {
                 Self::from_grpc(Code::Unavailable, message)
             }
             ProxyError::Timeout { .. } => Self::from_grpc(Code::DeadlineExceeded, message),

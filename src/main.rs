@@ -102,16 +102,25 @@ fn report(error: &anyhow::Error) -> String {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run { config } => {
-            Serving::start(compile_file(&config).await?).await?.run().await;
+            Serving::start(compile_file(&config).await?.runtime).await?.run().await;
             Ok(())
         }
         Command::Validate { config } => {
-            let runtime = compile_file(&config).await?;
-            println!("{}: ok, {} routes", config.display(), runtime.routes().len());
+            let compiled = compile_file(&config).await?;
+            println!(
+                "{}: ok, {} routes{}",
+                config.display(),
+                compiled.runtime.routes().len(),
+                compiled.note()
+            );
             Ok(())
         }
         Command::Routes { config } => {
-            print!("{}", runtime::routes_table(compile_file(&config).await?.routes()));
+            let compiled = compile_file(&config).await?;
+            print!("{}", runtime::routes_table(compiled.runtime.routes()));
+            if compiled.no_descriptors {
+                println!("# no descriptors: pass-through routes only");
+            }
             Ok(())
         }
         Command::HashKey { key } => {
@@ -151,11 +160,25 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-async fn compile_file(path: &Path) -> anyhow::Result<Runtime> {
+/// A config file compiled.
+struct Compiled {
+    runtime: Runtime,
+    /// It lists no descriptor source (valid when every route passes through).
+    no_descriptors: bool,
+}
+
+impl Compiled {
+    /// What `validate` adds after the route count.
+    fn note(&self) -> &'static str {
+        if self.no_descriptors { " (no descriptors: pass-through routes only)" } else { "" }
+    }
+}
+
+async fn compile_file(path: &Path) -> anyhow::Result<Compiled> {
     let config = Config::from_file(path)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
     match compile::compile(&config, base_dir, &[]).await {
-        Ok(runtime) => Ok(runtime),
+        Ok(runtime) => Ok(Compiled { runtime, no_descriptors: config.descriptors.is_empty() }),
         Err(errors) => bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len()),
     }
 }

@@ -17,9 +17,10 @@ mod rate_limit;
 mod resilience;
 mod routes;
 mod settings;
+mod success_status;
 mod upstreams;
 
-use std::{collections::BTreeSet, net::SocketAddr, path::Path, sync::Arc};
+use std::{collections::BTreeSet, path::Path, sync::Arc};
 
 pub use auth::api_key_settings;
 pub use issues::{CompileErrors, ConfigIssue};
@@ -35,7 +36,7 @@ use crate::{
 };
 use policies::Policies;
 use routes::RoutesBuilder;
-use settings::{forwarded_headers, limits_of};
+use settings::{forwarded_headers, limits_of, listen_address};
 use upstreams::build_upstreams;
 
 /// Compiles `config`. Relative paths in it are taken from `base_dir` (the
@@ -48,19 +49,9 @@ pub async fn compile(
     builtin: &[DescriptorSource],
 ) -> Result<Runtime, CompileErrors> {
     let mut errors = CompileErrors::default();
-    let listen = config
-        .listen
-        .parse::<SocketAddr>()
-        .map_err(|e| errors.push(Place::root().key("listen"), format!("{:?}: {e}", config.listen)))
-        .ok();
+    let listen = listen_address(&config.listen, &Place::root().key("listen"), &mut errors);
     let admin_listen = config.admin.as_ref().and_then(|admin| {
-        admin
-            .listen
-            .parse::<SocketAddr>()
-            .map_err(|e| {
-                errors.push(Place::root().key("admin").key("listen"), format!("{:?}: {e}", admin.listen))
-            })
-            .ok()
+        listen_address(&admin.listen, &Place::root().key("admin").key("listen"), &mut errors)
     });
     let limits = limits_of(config, &mut errors);
     let schema = load_schema(config, base_dir, builtin, &mut errors);
@@ -69,10 +60,10 @@ pub async fn compile(
 
     let policies = Policies::compile(config, base_dir, &mut errors).await;
     let mut routes = RoutesBuilder::new(config, policies, &mut errors);
-    if let Some(schema) = &schema {
-        for (index, route) in config.routes.iter().enumerate() {
-            routes.add_route(index, route, config, schema, &upstreams, &metadata);
-        }
+    // Without the schema (a descriptor source failed), routes are still
+    // checked for everything that does not need it.
+    for (index, route) in config.routes.iter().enumerate() {
+        routes.add_route(index, route, config, schema.as_ref(), &upstreams, &metadata);
     }
     let (tables, summaries) = routes.finish();
     match (listen, schema, errors.is_empty()) {
@@ -114,10 +105,17 @@ fn load_schema(
             ),
         }
     }
-    if sources.is_empty() {
-        errors
-            .push(Place::root().key("descriptors"), "no descriptor source: add a `file` or a `proto` entry");
-        return None;
-    }
-    Schema::load(&sources).map_err(|e| errors.push(Place::root().key("descriptors"), e)).ok()
+    // Pass-through routes need no descriptors: no source is an empty schema.
+    let offset = builtin.len();
+    Schema::load(&sources)
+        .map_err(|failures| {
+            for failure in failures {
+                let place = match failure.source.and_then(|index| index.checked_sub(offset)) {
+                    Some(index) => Place::root().key("descriptors").index(index),
+                    None => Place::root().key("descriptors"),
+                };
+                errors.push(place, failure.error);
+            }
+        })
+        .ok()
 }

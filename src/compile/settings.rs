@@ -1,7 +1,8 @@
-//! Config values checked and resolved with their defaults: limits,
-//! durations, forwarded headers. Each refusal names its place.
+//! Config values checked and resolved with their defaults: listen
+//! addresses, limits, durations, forwarded headers. Each refusal names its
+//! place.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use http::HeaderName;
 
@@ -19,6 +20,29 @@ const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// No duration in the config may be longer: timers past it serve no one and
 /// can overflow the clocks they are added to.
 const LONGEST_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// A listen address: an IP address and a port. A host name is refused
+/// with the addresses to write instead: which of its addresses to bind is
+/// the operator's choice, not the resolver's.
+pub(super) fn listen_address(text: &str, place: &Place, errors: &mut CompileErrors) -> Option<SocketAddr> {
+    let error = match text.parse::<SocketAddr>() {
+        Ok(address) => return Some(address),
+        Err(error) => error,
+    };
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() && !host.contains(':') => {
+            errors.push(
+                place,
+                format!(
+                    "{text:?} is not an IP address and port: write 127.0.0.1:{port} (or [::1]:{port}, 0.0.0.0:{port})"
+                ),
+            );
+        }
+        _ => errors
+            .push(place, format!("{text:?}: {error} (write an IP address and a port, e.g. 127.0.0.1:8080)")),
+    }
+    None
+}
 
 /// The client limits.
 pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> Limits {

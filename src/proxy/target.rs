@@ -176,18 +176,16 @@ impl ProxyTarget {
     /// Reports a failed exchange; says whether it may be retried and what
     /// the client is told.
     fn failed(&self, picked: Picked, error: &hyper_util::client::legacy::Error) -> (TryFailure, ProxyError) {
-        let upstream = self.upstream.name().to_owned();
+        if error.is_connect() {
+            return (TryFailure::NotSent, picked.unreachable(&chain(error)).into());
+        }
         tracing::warn!(
-            %upstream,
+            upstream = %self.upstream.name(),
             endpoint = %picked.uri(),
             address = %picked.address(),
             error = %chain(error),
             "pass-through call failed"
         );
-        if error.is_connect() {
-            picked.finish(Outcome::ConnectFailure);
-            return (TryFailure::NotSent, ProxyError::Unreachable { upstream });
-        }
         let client_body = std::iter::successors(error.source(), |e| (*e).source())
             .find_map(|e| e.downcast_ref::<hyper::Error>())
             .is_some_and(hyper::Error::is_user);

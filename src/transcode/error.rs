@@ -8,6 +8,7 @@ use super::{
     metadata::InvalidTimeout,
     render::RenderError,
 };
+use crate::upstream::Unreachable;
 
 /// Why a transcoded call failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,9 +25,15 @@ pub enum TranscodeError {
     /// The deadline passed before the backend replied.
     #[error("the backend did not reply within {0:?}")]
     DeadlineExceeded(Duration),
-    /// The backend answered with an error status (or could not be reached).
+    /// The backend answered with an error status (or its connection broke).
     #[error("{}", .0.message)]
     Upstream(Box<UpstreamFailure>),
+    /// No connection to the endpoint could be opened.
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
+    /// A streaming method, which the gateway does not serve yet.
+    #[error("{0} is a streaming method: streaming is not served yet")]
+    StreamingNotServed(String),
     /// The backend ended the call without a reply.
     #[error("the backend ended the call without a reply")]
     NoReply,

@@ -74,6 +74,8 @@ pub struct TranscodeTarget {
     metadata: Arc<MetadataRules>,
     pool: DescriptorPool,
     idempotent: bool,
+    success_status: StatusCode,
+    streaming: bool,
 }
 
 impl TranscodeTarget {
@@ -92,6 +94,8 @@ impl TranscodeTarget {
             timeout: parts.timeout,
             metadata: parts.metadata,
             idempotent: parts.idempotent,
+            success_status: parts.success_status,
+            streaming: parts.streaming,
         }
     }
 
@@ -102,6 +106,9 @@ impl TranscodeTarget {
 
     /// Serves one request.
     pub async fn call(&self, request: TranscodeRequest<'_>) -> Result<Response<Bytes>, TranscodeError> {
+        if self.streaming {
+            return Err(TranscodeError::StreamingNotServed(self.method.full_name().to_owned()));
+        }
         let headers = &request.parts.headers;
         let client_timeout = metadata::client_timeout(headers)?;
         let budget = client_timeout.map_or(self.timeout, |client| client.min(self.timeout));
@@ -153,7 +160,16 @@ impl TranscodeTarget {
                 }
                 Err(failed) => failed,
             };
-            picked.finish(failed.outcome);
+            let failed = match failed.outcome {
+                // Told as every target tells it, and logged so (rate-limited).
+                Outcome::ConnectFailure => {
+                    Failed { error: picked.unreachable(&failed.error).into(), ..failed }
+                }
+                outcome => {
+                    picked.finish(outcome);
+                    failed
+                }
+            };
             let Some(pause) = tries.retry_after(failed.retry, deadline.at) else { return Err(failed.error) };
             tracing::debug!(method = self.method.full_name(), error = %failed.error, ?pause, "retrying");
             last_error = Some(failed.error);
@@ -246,7 +262,7 @@ impl TranscodeTarget {
             Ok(None) => {}
             Err(status) => return Err(self.call_failed(status, Some(headers))),
         }
-        let status = overrides.status.unwrap_or(StatusCode::OK);
+        let status = overrides.status.unwrap_or(self.success_status);
         headers.extend(overrides.headers);
         // A status whose response has no content gets no body.
         if matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {

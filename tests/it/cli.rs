@@ -4,21 +4,28 @@
 
 use std::{fs, path::Path, process::Command};
 
-fn protogate(args: &[&str]) -> (bool, String) {
+pub(crate) fn protogate(args: &[&str]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_protogate")).args(args).output().unwrap();
     let text =
         String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), text)
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(&path, text).unwrap();
     path.display().to_string()
 }
 
-const DEMO_PB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/descriptors/demo.pb");
+/// Fails naming the first of `expected` that `text` lacks.
+pub(crate) fn assert_reports(text: &str, expected: &[&str]) {
+    for expected in expected {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+pub(crate) const DEMO_PB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/descriptors/demo.pb");
 
 #[test]
 fn the_readme_example_validates() {
@@ -50,15 +57,16 @@ routes:
     );
     let (ok, text) = protogate(&["validate", "--config", &config]);
     assert!(!ok);
-    for expected in [
-        "listen: \"not an address\"",
-        "upstreams.broken.endpoints[0]: invalid endpoint \"ftp://127.0.0.1:1\"",
-        "routes[0].grpc.upstream: unknown upstream \"libary\" (did you mean \"library\"?)",
-        "routes[1].grpc.service: unknown service \"demo.v1.Libary\" (did you mean \"demo.v1.Library\"?)",
-        "routes[2].grpc.methods[0]: unknown method \"Echoo\" (did you mean \"Echo\"?)",
-    ] {
-        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
-    }
+    assert_reports(
+        &text,
+        &[
+            "listen: \"not an address\"",
+            "upstreams.broken.endpoints[0]: invalid endpoint \"ftp://127.0.0.1:1\"",
+            "routes[0].grpc.upstream: unknown upstream \"libary\" (did you mean \"library\"?)",
+            "routes[1].grpc.service: unknown service \"demo.v1.Libary\" (did you mean \"demo.v1.Library\"?)",
+            "routes[2].grpc.methods[0]: unknown method \"Echoo\" (did you mean \"Echo\"?)",
+        ],
+    );
 }
 
 #[test]
@@ -178,20 +186,21 @@ limits: {{ body_read_timeout: 0s, max_concurrent_streams: 0 }}
     );
     let (ok, text) = protogate(&["validate", "--config", &config]);
     assert!(!ok);
-    for expected in [
-        "upstreams.u.endpoints[1]: invalid endpoint \"127.0.0.1:2\"",
-        "upstreams.u.endpoints[2]: invalid endpoint \"ftp://x\"",
-        "upstreams.u.connect_timeout: must be longer than 0",
-        "routes[0].timeout: 172800s is longer than the longest allowed, 24h",
-        "routes[1].grpc.methods[1]: demo.v1.Echo.Unannotated has no google.api.http annotation",
-        "transcoding.forward_headers[1]: \"host\" cannot be forwarded",
-        "transcoding.forward_headers[2]: \"grpc-timeout\" cannot be forwarded",
-        "transcoding.forward_headers[3]: \"bad header\" is not a header name",
-        "limits.body_read_timeout: must be longer than 0",
-        "limits.max_concurrent_streams: must be at least 1",
-    ] {
-        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
-    }
+    assert_reports(
+        &text,
+        &[
+            "upstreams.u.endpoints[1]: invalid endpoint \"127.0.0.1:2\"",
+            "upstreams.u.endpoints[2]: invalid endpoint \"ftp://x\"",
+            "upstreams.u.connect_timeout: must be longer than 0",
+            "routes[0].timeout: 172800s is longer than the longest allowed, 24h",
+            "routes[1].grpc.methods[1]: demo.v1.Echo.Unannotated has no google.api.http annotation",
+            "transcoding.forward_headers[1]: \"host\" cannot be forwarded",
+            "transcoding.forward_headers[2]: \"grpc-timeout\" cannot be forwarded",
+            "transcoding.forward_headers[3]: \"bad header\" is not a header name",
+            "limits.body_read_timeout: must be longer than 0",
+            "limits.max_concurrent_streams: must be at least 1",
+        ],
+    );
     assert!(!text.contains("x-ok"), "{text}");
 }
 

@@ -7,7 +7,7 @@
 
 use std::{fs, path::Path, process::Command, sync::Arc};
 
-use protogate::{config::Config, demo::DemoBackend, gateway::Gateway, runtime, server};
+use protogate::{compile, config::Config, demo::DemoBackend, gateway::Gateway, server};
 
 use crate::support::process::{CurlLine, Running, logged_addr};
 
@@ -126,7 +126,7 @@ async fn the_edge_examples_key_is_published_and_opens_its_routes() {
         .replace("127.0.0.1:8081", &legacy.to_string())
         .replace("listen: 127.0.0.1:8080", "listen: 127.0.0.1:0");
     let config = Config::from_yaml(&yaml, "edge.yaml").unwrap();
-    let runtime = runtime::compile(&config, &Path::new(ROOT).join("examples"), &[]).await.unwrap();
+    let runtime = compile::compile(&config, &Path::new(ROOT).join("examples"), &[]).await.unwrap();
     let gateway =
         server::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(runtime))).await.unwrap();
     let url = format!("http://{}/v1/shelves/1/books/2", gateway.addr());

@@ -111,3 +111,75 @@ async fn the_backend_chooses_the_status_and_headers_within_limits() {
     assert_eq!(owned.headers()["content-type"], "application/json");
     assert!(owned.headers().get("connection").is_none_or(|v| v != "close"));
 }
+
+#[tokio::test]
+async fn a_binding_sets_its_default_success_status_in_config() {
+    let config = crate::support::gateway::DEMO_CONFIG.replace(
+        "- grpc: { service: demo.v1.Library, upstream: demo }",
+        "- grpc: { service: demo.v1.Library, upstream: demo, success_status: { DeleteBook: 204, \"POST /v1/shelves\": 201 } }",
+    );
+    let gateway = Harness::with_config(&config).await;
+    let deleted = gateway.client.delete(gateway.url("/v1/shelves/1/books/1")).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert!(deleted.bytes().await.unwrap().is_empty());
+    let (status, shelf) = gateway.send_json("POST", "/v1/shelves", r#"{"theme":"Poetry"}"#).await;
+    assert_eq!(status, 201, "{shelf}");
+    // The backend's own choice wins over the default.
+    let (status, _) = gateway.send_json("POST", "/v1/shelves/1/books", r#"{"title":"T","author":"A"}"#).await;
+    assert_eq!(status, 201);
+    let (status, _) = gateway.get_json("/v1/shelves/1/books/2").await;
+    assert_eq!(status, 200, "other bindings keep 200");
+}
+
+#[tokio::test]
+async fn a_success_status_names_a_binding_and_a_success() {
+    let yaml = crate::support::gateway::DEMO_CONFIG.replace("{backend}", "127.0.0.1:1").replace(
+        "- grpc: { service: demo.v1.Library, upstream: demo }",
+        "- grpc: { service: demo.v1.Library, upstream: demo, success_status: { DeleteBok: 204, GetBook: 404, \"PUT /v1/nowhere\": 201 } }",
+    );
+    let config = protogate::config::Config::from_yaml(&yaml, "test").unwrap();
+    let errors = protogate::compile::compile(&config, std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "routes[0].grpc.success_status.DeleteBok: no method or binding \"DeleteBok\" in demo.v1.Library (did you mean \"DeleteBook\"?)",
+        "routes[0].grpc.success_status.GetBook: 404 is not a success status (200 to 399)",
+        "routes[0].grpc.success_status.PUT /v1/nowhere: no method or binding",
+    ] {
+        assert!(errors.contains(expected), "missing {expected:?} in:\n{errors}");
+    }
+}
+
+#[tokio::test]
+async fn a_streaming_methods_rest_path_answers_501_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto = dir.path().join("notes/v1/notes.proto");
+    std::fs::create_dir_all(proto.parent().unwrap()).unwrap();
+    std::fs::write(
+        &proto,
+        r#"syntax = "proto3";
+package notes.v1;
+import "google/api/annotations.proto";
+service Notes {
+  rpc GetNote(Note) returns (Note) { option (google.api.http) = { get: "/v1/notes/{id}" }; }
+  rpc WatchNotes(Note) returns (stream Note) { option (google.api.http) = { get: "/v1/notes:watch" }; }
+}
+message Note { string id = 1; }
+"#,
+    )
+    .unwrap();
+    let yaml = format!(
+        "listen: 127.0.0.1:0\ndescriptors: [{{ proto: {} }}]\nupstreams: {{ notes: {{ endpoints: [\"http://127.0.0.1:1\"] }} }}\nroutes: [{{ grpc: {{ service: notes.v1.Notes, upstream: notes }} }}]\n",
+        dir.path().display()
+    );
+    let gateway = crate::support::gateway::start_gateway(&yaml).await;
+    let response = reqwest::get(format!("http://{}/v1/notes:watch", gateway.addr())).await.unwrap();
+    let (status, body) = crate::support::gateway::json_of(response).await;
+    assert_eq!((status, body["code"].clone()), (501, serde_json::json!(12)), "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("notes.v1.Notes.WatchNotes") && message.contains("streaming is not served yet"),
+        "{body}"
+    );
+}

@@ -30,3 +30,4 @@ mod retry;
 mod support;
 mod transcoding;
 mod upstream_wire;
+mod validate;
