@@ -288,6 +288,8 @@ impl TranscodeTarget {
         // the backend went away. A connection that failed otherwise (a TLS
         // alert after the handshake) is UNKNOWN to tonic: unavailable too.
         let status = match status.code() {
+            // Told to the client as `Unreachable`; the causes go to the log.
+            _ if outcome == Outcome::ConnectFailure => tonic::Status::unavailable(outcome::causes(&status)),
             tonic::Code::Cancelled if outcome::is_transport_error(&status) => tonic::Status::unavailable(
                 format!("the connection to the backend closed: {}", status.message()),
             ),
