@@ -14,11 +14,12 @@ use std::{
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use protogate::{
-    admin, compile,
+    admin,
+    compile::{self, Compiled},
     config::Config,
     demo::{self, DemoBackend},
     gateway::Gateway,
-    runtime::{self, Runtime},
+    runtime,
     schema::DescriptorSource,
     server,
 };
@@ -102,23 +103,23 @@ fn report(error: &anyhow::Error) -> String {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run { config } => {
-            Serving::start(compile_file(&config).await?.runtime).await?.run().await;
+            Serving::start(compile_file(&config).await?.compiled).await?.run().await;
             Ok(())
         }
         Command::Validate { config } => {
-            let compiled = compile_file(&config).await?;
+            let loaded = compile_file(&config).await?;
             println!(
                 "{}: ok, {} routes{}",
                 config.display(),
-                compiled.runtime.routes().len(),
-                compiled.note()
+                loaded.compiled.runtime.routes().len(),
+                loaded.note()
             );
             Ok(())
         }
         Command::Routes { config } => {
-            let compiled = compile_file(&config).await?;
-            print!("{}", runtime::routes_table(compiled.runtime.routes()));
-            if compiled.no_descriptors {
+            let loaded = compile_file(&config).await?;
+            print!("{}", runtime::routes_table(loaded.compiled.runtime.routes()));
+            if loaded.no_descriptors {
                 println!("# no descriptors: pass-through routes only");
             }
             Ok(())
@@ -149,10 +150,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 name: "demo".into(),
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
             }];
-            let runtime = compile::compile(&config, Path::new("."), &builtin)
+            let compiled = compile::compile(&config, Path::new("."), &builtin)
                 .await
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
-            let serving = Serving::start(runtime).await?;
+            let serving = Serving::start(compiled).await?;
             println!("{}", demo::welcome(serving.addr(), backend.addr()));
             serving.run().await;
             Ok(())
@@ -161,24 +162,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 /// A config file compiled.
-struct Compiled {
-    runtime: Runtime,
+struct Loaded {
+    compiled: Compiled,
     /// It lists no descriptor source (valid when every route passes through).
     no_descriptors: bool,
 }
 
-impl Compiled {
+impl Loaded {
     /// What `validate` adds after the route count.
     fn note(&self) -> &'static str {
         if self.no_descriptors { " (no descriptors: pass-through routes only)" } else { "" }
     }
 }
 
-async fn compile_file(path: &Path) -> anyhow::Result<Compiled> {
+async fn compile_file(path: &Path) -> anyhow::Result<Loaded> {
     let config = Config::from_file(path)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
     match compile::compile(&config, base_dir, &[]).await {
-        Ok(runtime) => Ok(Compiled { runtime, no_descriptors: config.descriptors.is_empty() }),
+        Ok(compiled) => Ok(Loaded { compiled, no_descriptors: config.descriptors.is_empty() }),
         Err(errors) => bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len()),
     }
 }
@@ -190,11 +191,10 @@ struct Serving {
 }
 
 impl Serving {
-    async fn start(runtime: Runtime) -> anyhow::Result<Self> {
-        let listen = runtime.listen();
-        let admin_listen = runtime.admin_listen();
+    async fn start(compiled: Compiled) -> anyhow::Result<Self> {
+        let Compiled { runtime, listeners } = compiled;
         let gateway = Arc::new(Gateway::new(runtime));
-        let admin = match admin_listen {
+        let admin = match listeners.admin_listen {
             Some(addr) => {
                 let admin = admin::start(addr, gateway.clone())
                     .await
@@ -204,8 +204,10 @@ impl Serving {
             }
             None => None,
         };
-        let gateway =
-            server::start(listen, gateway).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let listen = listeners.listen;
+        let gateway = server::start(listen, listeners.head, gateway)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
         tracing::info!(addr = %gateway.addr(), "protogate is serving");
         Ok(Self { gateway, admin })
     }

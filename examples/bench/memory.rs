@@ -138,7 +138,8 @@ async fn scale(bench: &Bench) -> anyhow::Result<(usize, f64, f64)> {
 
     let started = Instant::now();
     let config = Config::from_file(&config_path)?;
-    let runtime = compile::compile(&config, dir, &[]).await.map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let runtime =
+        compile::compile(&config, dir, &[]).await.map_err(|errors| anyhow::anyhow!("{errors}"))?.runtime;
     let load_ms = started.elapsed().as_secs_f64() * 1_000.0;
 
     let paths: Vec<String> =

@@ -32,12 +32,23 @@ use crate::{
     config::Config,
     runtime::{Runtime, RuntimeParts},
     schema::{DescriptorSource, Schema},
+    server::ListenerSettings,
     transcode::metadata::MetadataRules,
 };
 use policies::Policies;
 use routes::RoutesBuilder;
-use settings::{forwarded_headers, limits_of, listen_address};
+use settings::{address, forwarded_headers, limits_of};
 use upstreams::build_upstreams;
+
+/// A config compiled: the runtime requests read, swappable, and what the
+/// listeners are given when they start, which a swap cannot change.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The routes, their policies and upstreams, and the body limits.
+    pub runtime: Runtime,
+    /// The listeners' addresses and the limits on the request head.
+    pub listeners: ListenerSettings,
+}
 
 /// Compiles `config`. Relative paths in it are taken from `base_dir` (the
 /// config file's directory); `builtin` descriptor sources are loaded before
@@ -47,13 +58,14 @@ pub async fn compile(
     config: &Config,
     base_dir: &Path,
     builtin: &[DescriptorSource],
-) -> Result<Runtime, CompileErrors> {
+) -> Result<Compiled, CompileErrors> {
     let mut errors = CompileErrors::default();
-    let listen = listen_address(&config.listen, &Place::root().key("listen"), &mut errors);
-    let admin_listen = config.admin.as_ref().and_then(|admin| {
-        listen_address(&admin.listen, &Place::root().key("admin").key("listen"), &mut errors)
-    });
-    let limits = limits_of(config, &mut errors);
+    let listen = address(&config.listen, &Place::root().key("listen"), &mut errors);
+    let admin_listen = config
+        .admin
+        .as_ref()
+        .and_then(|admin| address(&admin.listen, &Place::root().key("admin").key("listen"), &mut errors));
+    let (body_limits, head) = limits_of(config, &mut errors);
     let schema = load_schema(config, base_dir, builtin, &mut errors);
     let upstreams = build_upstreams(config, base_dir, &mut errors);
     let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
@@ -70,14 +82,8 @@ pub async fn compile(
         (Some(listen), Some(_), true) => {
             let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
             let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
-            Ok(Runtime::new(RuntimeParts {
-                listen,
-                admin_listen,
-                tables,
-                routes: summaries,
-                limits,
-                upstreams,
-            }))
+            let runtime = Runtime::new(RuntimeParts { tables, routes: summaries, body_limits, upstreams });
+            Ok(Compiled { runtime, listeners: ListenerSettings { listen, admin_listen, head } })
         }
         _ => Err(errors),
     }

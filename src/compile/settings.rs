@@ -9,7 +9,8 @@ use http::HeaderName;
 use super::{CompileErrors, Place};
 use crate::{
     config::{self, ByteSize, Config},
-    runtime::Limits,
+    runtime::BodyLimits,
+    server::HeadLimits,
 };
 
 const DEFAULT_MAX_BODY: u64 = 4 << 20;
@@ -21,10 +22,11 @@ const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// can overflow the clocks they are added to.
 const LONGEST_DURATION: Duration = Duration::from_secs(24 * 3600);
 
-/// A listen address: an IP address and a port. A host name is refused
-/// with the addresses to write instead: which of its addresses to bind is
-/// the operator's choice, not the resolver's.
-pub(super) fn listen_address(text: &str, place: &Place, errors: &mut CompileErrors) -> Option<SocketAddr> {
+/// A listening address (`listen`, `admin.listen`): an IP address and a
+/// port; `None` after an error. A host name is refused with the addresses
+/// to write instead: which of its addresses to bind is the operator's
+/// choice, not the resolver's.
+pub(super) fn address(text: &str, place: &Place, errors: &mut CompileErrors) -> Option<SocketAddr> {
     let error = match text.parse::<SocketAddr>() {
         Ok(address) => return Some(address),
         Err(error) => error,
@@ -44,39 +46,38 @@ pub(super) fn listen_address(text: &str, place: &Place, errors: &mut CompileErro
     None
 }
 
-/// The client limits.
-pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> Limits {
+/// The client limits: the body's, applied per request, and the head's,
+/// applied by the listener (checked in the order of the config's keys).
+pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLimits, HeadLimits) {
     let limits = &config.limits;
     let place = Place::root().key("limits");
-    Limits {
-        max_body_bytes: size(limits.max_body_bytes, DEFAULT_MAX_BODY, &place.key("max_body_bytes"), errors),
-        max_header_bytes: size(
-            limits.max_header_bytes,
-            DEFAULT_MAX_HEADER,
-            &place.key("max_header_bytes"),
-            errors,
-        ),
-        header_read_timeout: duration(
-            limits.header_read_timeout,
-            DEFAULT_HEADER_READ_TIMEOUT,
-            &place.key("header_read_timeout"),
-            errors,
-        ),
-        body_read_timeout: duration(
-            limits.body_read_timeout,
-            DEFAULT_BODY_READ_TIMEOUT,
-            &place.key("body_read_timeout"),
-            errors,
-        ),
-        max_concurrent_streams: match limits.max_concurrent_streams {
-            Some(0) => {
-                errors.push(place.key("max_concurrent_streams"), "must be at least 1");
-                DEFAULT_MAX_CONCURRENT_STREAMS
-            }
-            Some(streams) => streams,
-            None => DEFAULT_MAX_CONCURRENT_STREAMS,
-        },
-    }
+    let max_body_bytes = size(limits.max_body_bytes, DEFAULT_MAX_BODY, &place.key("max_body_bytes"), errors);
+    let max_header_bytes =
+        size(limits.max_header_bytes, DEFAULT_MAX_HEADER, &place.key("max_header_bytes"), errors);
+    let header_read_timeout = duration(
+        limits.header_read_timeout,
+        DEFAULT_HEADER_READ_TIMEOUT,
+        &place.key("header_read_timeout"),
+        errors,
+    );
+    let body_read_timeout = duration(
+        limits.body_read_timeout,
+        DEFAULT_BODY_READ_TIMEOUT,
+        &place.key("body_read_timeout"),
+        errors,
+    );
+    let max_concurrent_streams = match limits.max_concurrent_streams {
+        Some(0) => {
+            errors.push(place.key("max_concurrent_streams"), "must be at least 1");
+            DEFAULT_MAX_CONCURRENT_STREAMS
+        }
+        Some(streams) => streams,
+        None => DEFAULT_MAX_CONCURRENT_STREAMS,
+    };
+    (
+        BodyLimits { max_body_bytes, body_read_timeout },
+        HeadLimits { max_header_bytes, header_read_timeout, max_concurrent_streams },
+    )
 }
 
 /// A duration from the config, or `default`; refused when zero or longer

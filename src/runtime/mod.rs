@@ -7,7 +7,7 @@
 
 mod table;
 
-use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 pub use table::routes_table;
 
@@ -19,19 +19,14 @@ use crate::{
     upstream::Upstream,
 };
 
-/// Limits on what a client may send, resolved from the config.
+/// Limits on the request body, resolved from the config and applied per
+/// request (the head's are the listener's: [`crate::server::HeadLimits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct BodyLimits {
     /// The largest request body.
     pub max_body_bytes: usize,
-    /// The largest request head.
-    pub max_header_bytes: usize,
-    /// The time a client has to send the request head (HTTP/1).
-    pub header_read_timeout: Duration,
     /// The time a client has to send the request body.
     pub body_read_timeout: Duration,
-    /// The most requests one HTTP/2 connection may have open at once.
-    pub max_concurrent_streams: u32,
 }
 
 /// One line of the route table, as `protogate routes` prints it.
@@ -79,34 +74,28 @@ pub struct RouteTables {
 
 /// A compiled configuration.
 pub struct Runtime {
-    listen: SocketAddr,
-    admin_listen: Option<SocketAddr>,
     router: Router<TranscodedRoute>,
     prefixes: PrefixTable<ProxiedRoute>,
     services: ServiceTable<ProxiedRoute>,
     routes: Vec<RouteSummary>,
-    limits: Limits,
+    body_limits: BodyLimits,
     upstreams: BTreeMap<String, Arc<Upstream>>,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("listen", &self.listen).field("routes", &self.routes.len()).finish()
+        f.debug_struct("Runtime").field("routes", &self.routes.len()).finish()
     }
 }
 
 /// What a [`Runtime`] is made of, as the compiler hands it over.
 pub struct RuntimeParts {
-    /// The address to listen on.
-    pub listen: SocketAddr,
-    /// The address of the admin listener, if one is configured.
-    pub admin_listen: Option<SocketAddr>,
     /// The routing tables.
     pub tables: RouteTables,
     /// The route table, in config order.
     pub routes: Vec<RouteSummary>,
-    /// The client limits.
-    pub limits: Limits,
+    /// The limits on request bodies.
+    pub body_limits: BodyLimits,
     /// The upstreams the routes use, by name.
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
 }
@@ -114,27 +103,15 @@ pub struct RuntimeParts {
 impl Runtime {
     /// A runtime made of `parts`.
     pub fn new(parts: RuntimeParts) -> Self {
-        let RuntimeParts { listen, admin_listen, tables, routes, limits, upstreams } = parts;
+        let RuntimeParts { tables, routes, body_limits, upstreams } = parts;
         Self {
-            listen,
-            admin_listen,
             router: tables.templates.build(),
             prefixes: tables.prefixes,
             services: tables.services,
             routes,
-            limits,
+            body_limits,
             upstreams,
         }
-    }
-
-    /// The address to listen on.
-    pub fn listen(&self) -> SocketAddr {
-        self.listen
-    }
-
-    /// The address of the admin listener, if one is configured.
-    pub fn admin_listen(&self) -> Option<SocketAddr> {
-        self.admin_listen
     }
 
     /// The routing table.
@@ -157,9 +134,9 @@ impl Runtime {
         &self.routes
     }
 
-    /// The client limits.
-    pub fn limits(&self) -> Limits {
-        self.limits
+    /// The limits on request bodies.
+    pub fn body_limits(&self) -> BodyLimits {
+        self.body_limits
     }
 
     /// The upstreams that routes use, by name.

@@ -5,11 +5,14 @@
 //! like protoc's, a typo caught by `validate`; and the published key of
 //! examples/edge.yaml opening its Library routes.
 
-use std::{fs, path::Path, process::Command, sync::Arc};
+use std::{fs, path::Path, process::Command};
 
-use protogate::{compile, config::Config, demo::DemoBackend, gateway::Gateway, server};
+use protogate::demo::DemoBackend;
 
-use crate::support::process::{CurlLine, Running, logged_addr};
+use crate::support::{
+    gateway::start_gateway,
+    process::{CurlLine, Running, logged_addr},
+};
 
 const README: &str = include_str!("../../README.md");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -125,10 +128,8 @@ async fn the_edge_examples_key_is_published_and_opens_its_routes() {
         .replace("127.0.0.1:50052", &backend.addr().to_string())
         .replace("127.0.0.1:8081", &legacy.to_string())
         .replace("listen: 127.0.0.1:8080", "listen: 127.0.0.1:0");
-    let config = Config::from_yaml(&yaml, "edge.yaml").unwrap();
-    let runtime = compile::compile(&config, &Path::new(ROOT).join("examples"), &[]).await.unwrap();
-    let gateway =
-        server::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(runtime))).await.unwrap();
+    // Paths from the crate root, as the test gateway takes them.
+    let gateway = start_gateway(&yaml.replace("../descriptors/", "descriptors/")).await;
     let url = format!("http://{}/v1/shelves/1/books/2", gateway.addr());
     let client = reqwest::Client::new();
     assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
