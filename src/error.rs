@@ -221,6 +221,9 @@ impl From<TranscodeError> for GatewayError {
     fn from(error: TranscodeError) -> Self {
         match error {
             TranscodeError::Bind(error) => Self::bad_request(error.message),
+            TranscodeError::UnsupportedMediaType(message) => {
+                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::InvalidArgument, message)
+            }
             TranscodeError::Timeout(error) => Self::bad_request(error.to_string()),
             TranscodeError::DeadlineExceeded(_) => Self::from_grpc(Code::DeadlineExceeded, error.to_string()),
             TranscodeError::Upstream(failure) => {
@@ -230,6 +233,8 @@ impl From<TranscodeError> for GatewayError {
                 error.headers = failure.headers;
                 error
             }
+            TranscodeError::Unreachable(error) => Self::from_grpc(Code::Unavailable, error.to_string()),
+            TranscodeError::StreamingNotServed(_) => Self::from_grpc(Code::Unimplemented, error.to_string()),
             TranscodeError::NoReply | TranscodeError::ReplyTooLarge { .. } => {
                 Self::from_grpc(Code::Internal, error.to_string())
             }
@@ -276,7 +281,7 @@ impl From<ProxyError> for GatewayError {
     fn from(error: ProxyError) -> Self {
         let message = error.to_string();
         match error {
-            ProxyError::Unavailable(_) | ProxyError::Unreachable { .. } => {
+            ProxyError::Unavailable(_) | ProxyError::Unreachable(_) => {
                 Self::from_grpc(Code::Unavailable, message)
             }
             ProxyError::Timeout { .. } => Self::from_grpc(Code::DeadlineExceeded, message),

@@ -17,6 +17,7 @@ mod rate_limit;
 mod resilience;
 mod routes;
 mod settings;
+mod success_status;
 mod upstreams;
 
 use std::{collections::BTreeSet, path::Path, sync::Arc};
@@ -71,10 +72,10 @@ pub async fn compile(
 
     let policies = Policies::compile(config, base_dir, &mut errors).await;
     let mut routes = RoutesBuilder::new(config, policies, body_limits, &mut errors);
-    if let Some(schema) = &schema {
-        for (index, route) in config.routes.iter().enumerate() {
-            routes.add_route(index, route, config, schema, &upstreams, &metadata);
-        }
+    // Without the schema (a descriptor source failed), routes are still
+    // checked for everything that does not need it.
+    for (index, route) in config.routes.iter().enumerate() {
+        routes.add_route(index, route, config, schema.as_ref(), &upstreams, &metadata);
     }
     let (tables, summaries) = routes.finish();
     match (listen, schema, errors.is_empty()) {
@@ -110,10 +111,17 @@ fn load_schema(
             ),
         }
     }
-    if sources.is_empty() {
-        errors
-            .push(Place::root().key("descriptors"), "no descriptor source: add a `file` or a `proto` entry");
-        return None;
-    }
-    Schema::load(&sources).map_err(|e| errors.push(Place::root().key("descriptors"), e)).ok()
+    // Pass-through routes need no descriptors: no source is an empty schema.
+    let offset = builtin.len();
+    Schema::load(&sources)
+        .map_err(|failures| {
+            for failure in failures {
+                let place = match failure.source.and_then(|index| index.checked_sub(offset)) {
+                    Some(index) => Place::root().key("descriptors").index(index),
+                    None => Place::root().key("descriptors"),
+                };
+                errors.push(place, failure.error);
+            }
+        })
+        .ok()
 }

@@ -1,5 +1,6 @@
-//! Config values checked and resolved with their defaults: addresses,
-//! limits, durations, forwarded headers. Each refusal names its place.
+//! Config values checked and resolved with their defaults: listen
+//! addresses, limits, durations, forwarded headers. Each refusal names its
+//! place.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -24,9 +25,28 @@ const MAX_JSON_DEPTH: usize = 128;
 /// can overflow the clocks they are added to.
 const LONGEST_DURATION: Duration = Duration::from_secs(24 * 3600);
 
-/// A listening address (`listen`, `admin.listen`); `None` after an error.
+/// A listening address (`listen`, `admin.listen`): an IP address and a
+/// port; `None` after an error. A host name is refused with the addresses
+/// to write instead: which of its addresses to bind is the operator's
+/// choice, not the resolver's.
 pub(super) fn address(text: &str, place: &Place, errors: &mut CompileErrors) -> Option<SocketAddr> {
-    text.parse::<SocketAddr>().map_err(|e| errors.push(place, format!("{text:?}: {e}"))).ok()
+    let error = match text.parse::<SocketAddr>() {
+        Ok(address) => return Some(address),
+        Err(error) => error,
+    };
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() && !host.contains(':') => {
+            errors.push(
+                place,
+                format!(
+                    "{text:?} is not an IP address and port: write 127.0.0.1:{port} (or [::1]:{port}, 0.0.0.0:{port})"
+                ),
+            );
+        }
+        _ => errors
+            .push(place, format!("{text:?}: {error} (write an IP address and a port, e.g. 127.0.0.1:8080)")),
+    }
+    None
 }
 
 /// The client limits: the body's, applied per request, and the head's,

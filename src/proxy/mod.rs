@@ -30,8 +30,8 @@ pub use headers::{HeaderRules, is_hop_by_hop};
 pub use rewrite::PrefixRewrite;
 pub use target::ProxyTarget;
 
-use crate::upstream::Unavailable;
 pub use crate::upstream::{ClientIdentity, TlsSettings};
+use crate::upstream::{Unavailable, Unreachable};
 
 /// How one pass-through route forwards, compiled from its config.
 #[derive(Debug, Clone)]
@@ -89,11 +89,8 @@ pub enum ProxyError {
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
     /// The connection to the endpoint could not be opened.
-    #[error("upstream {upstream:?} is unreachable")]
-    Unreachable {
-        /// The upstream's name.
-        upstream: String,
-    },
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
     /// The response head did not arrive in time.
     #[error("upstream {upstream:?} did not answer within {timeout:?}")]
     Timeout {

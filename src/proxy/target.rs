@@ -205,20 +205,21 @@ impl ProxyTarget {
     }
 
     /// A failed exchange with `endpoint`: what it says about the endpoint,
-    /// whether it may be retried, and what the client is told.
+    /// whether it may be retried, and what the client is told. A connection
+    /// that could not be opened is logged and told by the retry loop
+    /// (`Picked::unreachable`), with this error as its cause.
     fn failed(&self, endpoint: &Endpoint, error: &hyper_util::client::legacy::Error) -> TryError<ProxyError> {
-        let upstream = self.upstream.name().to_owned();
+        if error.is_connect() {
+            let error = self.bad_gateway(chain(error));
+            return TryError { error, outcome: Outcome::ConnectFailure, retry: TryFailure::NotSent };
+        }
         tracing::warn!(
-            %upstream,
+            upstream = %self.upstream.name(),
             endpoint = %endpoint.uri(),
             address = %endpoint.address(),
             error = %chain(error),
             "pass-through call failed"
         );
-        if error.is_connect() {
-            let error = ProxyError::Unreachable { upstream };
-            return TryError { error, outcome: Outcome::ConnectFailure, retry: TryFailure::NotSent };
-        }
         let client_body = std::iter::successors(error.source(), |e| (*e).source())
             .find_map(|e| e.downcast_ref::<hyper::Error>())
             .is_some_and(hyper::Error::is_user);

@@ -163,6 +163,9 @@ impl RequestBinder {
             )));
         }
         let reject_unknown = self.options.reject_unknown_fields;
+        if matches!(self.body, Body::Json { .. } | Body::Value { .. }) && !body.is_empty() {
+            check_json_type(content_type)?;
+        }
         let mut message = DynamicMessage::new(self.input.clone());
         // The update-mask paths, when reading the body collected them.
         let mut mask_paths = None;
@@ -187,8 +190,12 @@ impl RequestBinder {
             Body::Value { .. } => {}
         }
         let whole_body = matches!(&self.body, Body::Json { at: None, .. } | Body::Raw { at: None, .. });
-        if let (false, Some(query)) = (whole_body, query) {
-            query::merge_unset(&mut message, query::query_message(&self.input, query, &self.options)?)?;
+        match query {
+            Some(query) if whole_body => self.no_query_parameters(query)?,
+            Some(query) => {
+                query::merge_unset(&mut message, query::query_message(&self.input, query, &self.options)?)?
+            }
+            None => {}
         }
         for (variable, capture) in self.variables.iter().zip(captures) {
             let value = scalar::parse_value(&variable.form, capture, &variable.name)?;
@@ -199,6 +206,41 @@ impl RequestBinder {
         }
         Ok(message)
     }
+}
+
+impl RequestBinder {
+    /// With `body: "*"` no field is left for the query: a parameter is
+    /// refused when unknown parameters are, else logged at debug level.
+    fn no_query_parameters(&self, query: &str) -> Result<(), BindError> {
+        let Some(key) = query::first_key(query) else { return Ok(()) };
+        if self.options.reject_unknown_query_parameters {
+            return Err(BindError::new(format!(
+                "query parameter {key:?}: the body fills the whole message (body: \"*\"), so no field takes query parameters"
+            )));
+        }
+        tracing::debug!(
+            message = self.input.full_name(),
+            parameter = key,
+            "query ignored: the body fills the whole message"
+        );
+        Ok(())
+    }
+}
+
+/// Refuses a body whose `Content-Type` is not JSON (`application/json`, or
+/// `application/<anything>+json`, with any parameters); a body without one
+/// is read as JSON.
+fn check_json_type(content_type: Option<&str>) -> Result<(), BindFailure> {
+    let Some(content_type) = content_type else { return Ok(()) };
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || essence.strip_prefix("application/").is_some_and(|subtype| subtype.ends_with("+json"));
+    if is_json {
+        return Ok(());
+    }
+    Err(BindFailure::UnsupportedMediaType(format!(
+        "unsupported Content-Type {content_type:?}: this route reads a JSON body (send Content-Type: application/json)"
+    )))
 }
 
 impl UpdateMask {

@@ -62,6 +62,12 @@ pub(super) fn query_message(
     Ok(message)
 }
 
+/// The first key of `query` that a parameter would set (raw, as sent): a
+/// pair with `=` and a key, as [`query_message`] reads them.
+pub(super) fn first_key(query: &str) -> Option<&str> {
+    query.split('&').filter_map(|pair| pair.split_once('=')).map(|(key, _)| key).find(|key| !key.is_empty())
+}
+
 /// Moves every field of `source` into `target` that `target` does not have
 /// yet, walking into message fields both have (well-known types are leaves).
 /// A oneof that `target` already has a member of is left alone.

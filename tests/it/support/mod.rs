@@ -2,6 +2,7 @@
 
 pub mod gateway;
 pub mod http_backends;
+pub mod process;
 pub mod raw_grpc;
 pub mod raw_h2;
 pub mod redis;
