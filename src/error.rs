@@ -230,6 +230,7 @@ impl From<AuthError> for GatewayError {
                 let challenge = match scheme {
                     Scheme::Bearer => "Bearer",
                     Scheme::ApiKey => "ApiKey",
+                    Scheme::ClientCertificate => "ClientCertificate",
                 };
                 Self::unauthenticated(message, HeaderValue::from_static(challenge))
             }
@@ -237,6 +238,7 @@ impl From<AuthError> for GatewayError {
                 let challenge = match scheme {
                     Scheme::Bearer => r#"Bearer error="invalid_token""#,
                     Scheme::ApiKey => "ApiKey",
+                    Scheme::ClientCertificate => "ClientCertificate",
                 };
                 Self::unauthenticated(message, HeaderValue::from_static(challenge))
             }

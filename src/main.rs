@@ -15,7 +15,7 @@ use protogate::{
     gateway::Gateway,
     runtime::{self, Runtime},
     schema::DescriptorSource,
-    server,
+    server::{self, Listener},
 };
 
 /// A REST-to-gRPC API gateway that loads protobuf descriptors at run time.
@@ -67,14 +67,22 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Run { config } => serve(compile_file(&config).await?).await,
+        Command::Run { config } => {
+            let (runtime, listeners) = compile_file(&config).await?;
+            serve(runtime, listeners).await
+        }
         Command::Validate { config } => {
-            let runtime = compile_file(&config).await?;
-            println!("{}: ok, {} routes", config.display(), runtime.routes().len());
+            let (runtime, listeners) = compile_file(&config).await?;
+            println!(
+                "{}: ok, {} routes, {} listener(s)",
+                config.display(),
+                runtime.routes().len(),
+                listeners.len()
+            );
             Ok(())
         }
         Command::Routes { config } => {
-            print!("{}", runtime::routes_table(compile_file(&config).await?.routes()));
+            print!("{}", runtime::routes_table(compile_file(&config).await?.0.routes()));
             Ok(())
         }
         Command::HashKey { key } => {
@@ -104,22 +112,26 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             println!("{}", demo::welcome(listen, backend.addr()));
-            serve(runtime).await
+            serve(runtime, vec![Listener::plain(listen)]).await
         }
     }
 }
 
-async fn compile_file(path: &Path) -> anyhow::Result<Runtime> {
+/// The runtime and the listeners of a config file, or every problem of both.
+async fn compile_file(path: &Path) -> anyhow::Result<(Runtime, Vec<Listener>)> {
     let config = Config::from_file(path)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
-    match runtime::compile(&config, base_dir, &[]).await {
-        Ok(runtime) => Ok(runtime),
-        Err(errors) => bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len()),
+    match (server::listeners_of(&config, base_dir), runtime::compile(&config, base_dir, &[]).await) {
+        (Ok(listeners), Ok(runtime)) => Ok((runtime, listeners)),
+        (listeners, runtime) => {
+            let mut errors = listeners.err().unwrap_or_default();
+            errors.issues.extend(runtime.err().into_iter().flat_map(|errors| errors.issues));
+            bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len())
+        }
     }
 }
 
-async fn serve(runtime: Runtime) -> anyhow::Result<()> {
-    let listen = runtime.listen();
+async fn serve(runtime: Runtime, listeners: Vec<Listener>) -> anyhow::Result<()> {
     let admin_listen = runtime.admin_listen();
     let gateway = Arc::new(Gateway::new(runtime));
     let admin = match admin_listen {
@@ -132,12 +144,22 @@ async fn serve(runtime: Runtime) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let running =
-        server::start(listen, gateway).await.with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(addr = %running.addr(), "protogate is serving");
+    let mut running = Vec::with_capacity(listeners.len());
+    for listener in listeners {
+        let (addr, tls) = (listener.addr, listener.tls.is_some());
+        let server = server::start_listener(listener, gateway.clone())
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(addr = %server.addr(), tls, "protogate is serving");
+        running.push(server);
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
-    running.shutdown().await;
+    // Every listener stops accepting at once, then each drains.
+    let stopping: Vec<_> = running.into_iter().map(|server| tokio::spawn(server.shutdown())).collect();
+    for stopped in stopping {
+        let _ = stopped.await;
+    }
     if let Some(admin) = admin {
         admin.shutdown().await;
     }

@@ -41,11 +41,6 @@ pub async fn compile(
     builtin: &[DescriptorSource],
 ) -> Result<Runtime, CompileErrors> {
     let mut errors = CompileErrors::default();
-    let listen = config
-        .listen
-        .parse::<SocketAddr>()
-        .map_err(|e| errors.push("listen", format!("{:?}: {e}", config.listen)))
-        .ok();
     let admin_listen = config.admin.as_ref().and_then(|admin| {
         admin
             .listen
@@ -66,12 +61,11 @@ pub async fn compile(
         }
     }
     let (tables, summaries) = routes.finish();
-    match (listen, schema, errors.is_empty()) {
-        (Some(listen), Some(_), true) => {
+    match (schema, errors.is_empty()) {
+        (Some(_), true) => {
             let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
             let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
             Ok(Runtime {
-                listen,
                 admin_listen,
                 upstreams,
                 router: tables.templates.build(),

@@ -10,6 +10,7 @@ mod auth;
 mod compile;
 mod issues;
 mod jwt_auth;
+mod mtls_auth;
 mod passthrough;
 mod policies;
 mod rate_limit;
@@ -25,6 +26,7 @@ pub use compile::compile;
 pub use issues::{CompileErrors, ConfigIssue};
 pub use jwt_auth::jwt_settings;
 pub use rate_limit::rate_limit_settings;
+pub(crate) use settings::duration;
 pub use table::routes_table;
 
 use crate::{
@@ -95,7 +97,6 @@ pub struct RouteTables {
 
 /// A compiled configuration.
 pub struct Runtime {
-    listen: SocketAddr,
     admin_listen: Option<SocketAddr>,
     router: Router<TranscodedRoute>,
     prefixes: PrefixTable<ProxiedRoute>,
@@ -107,16 +108,11 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("listen", &self.listen).field("routes", &self.routes.len()).finish()
+        f.debug_struct("Runtime").field("routes", &self.routes.len()).finish()
     }
 }
 
 impl Runtime {
-    /// The address to listen on.
-    pub fn listen(&self) -> SocketAddr {
-        self.listen
-    }
-
     /// The address of the admin listener, if one is configured.
     pub fn admin_listen(&self) -> Option<SocketAddr> {
         self.admin_listen

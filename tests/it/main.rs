@@ -25,5 +25,6 @@ mod rate_limit;
 mod readme;
 mod retry;
 mod support;
+mod tls;
 mod transcoding;
 mod upstream_wire;

@@ -4,3 +4,4 @@ pub mod gateway;
 pub mod http_backends;
 pub mod raw_grpc;
 pub mod redis;
+pub mod tls;
