@@ -187,9 +187,15 @@ async fn cleartext_and_garbage_on_a_tls_port_are_refused_without_harm() {
     let ca = TestCa::new();
     ca.issue("api", "api", &["api.test"]);
     let legacy = start_echo().await;
-    let listeners = "  - listen: 127.0.0.1:0\n    tls:\n      certificates: [{ cert_file: '{dir}/api.pem', key_file: '{dir}/api.key' }]\n";
+    let listeners = "  - listen: 127.0.0.1:0\n    tls:\n      certificates: [{ cert_file: '{dir}/api.pem', key_file: '{dir}/api.key' }]\n\
+                     limits: { header_read_timeout: 1s }\n";
     let gateway = start_gateway(&config(&ca, legacy, listeners, ""), ROOT.as_ref()).await;
     let addr = gateway[0].addr();
+
+    // A client that never finishes its handshake is closed after header_read_timeout.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut [0u8; 16])).await;
+    assert!(matches!(closed, Ok(Ok(0))), "{closed:?}");
 
     let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
     plain.write_all(b"GET /echo/ HTTP/1.1\r\nhost: api.test\r\n\r\n").await.unwrap();
@@ -205,7 +211,7 @@ async fn cleartext_and_garbage_on_a_tls_port_are_refused_without_harm() {
 
     let reply = ca.client(&["h2"], None).get(addr, "api.test", "/echo/").await.unwrap();
     assert_eq!(reply.status, 200);
-    assert_eq!(gateway[0].tls_stats().unwrap().handshake_failures(), 2);
+    assert_eq!(gateway[0].tls_stats().unwrap().handshake_failures(), 3);
 }
 
 #[test]
