@@ -20,6 +20,18 @@ use crate::{
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A service that takes native gRPC calls, and what they go to.
+pub(super) struct GrpcPassthrough<'a> {
+    /// The service's full name.
+    pub(super) service: &'a str,
+    /// The methods served (`None`: all).
+    pub(super) methods: Option<Vec<String>>,
+    /// Its upstream.
+    pub(super) upstream: &'a Arc<Upstream>,
+    /// The deadline for the response head.
+    pub(super) timeout: Duration,
+}
+
 impl RoutesBuilder<'_> {
     /// Compiles a pass-through route.
     pub(super) fn add_http_route(
@@ -86,21 +98,20 @@ impl RoutesBuilder<'_> {
         });
     }
 
-    /// Native gRPC calls to `service`, proxied as they are to `upstream`.
+    /// Native gRPC calls to a service, proxied as they are to its upstream.
     pub(super) fn add_grpc_passthrough(
         &mut self,
         place: &str,
-        service: &str,
-        upstream: &Arc<Upstream>,
-        timeout: Duration,
+        passthrough: GrpcPassthrough<'_>,
         upstream_config: &UpstreamConfig,
         chain: &Arc<PolicyChain>,
     ) {
+        let GrpcPassthrough { service, methods, upstream, timeout } = passthrough;
         let Some(client) = self.client_for(upstream, upstream_config) else { return };
         let settings = ProxySettings::whole(timeout, true);
         let target = ProxyTarget::new(settings, upstream.clone(), client);
         let target = Arc::new(Guarded { target, policies: chain.clone() });
-        if !self.tables.services.insert(service, target) {
+        if !self.tables.services.insert(service, methods, target) {
             let message = format!(
                 "{service} already takes native gRPC calls through an earlier route (set passthrough: false on one)"
             );

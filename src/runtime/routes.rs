@@ -9,8 +9,8 @@ use http::Method;
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
 use super::{
-    CompileErrors, Guarded, RouteSummary, RouteTables, issues::unknown_name, policies::Policies,
-    settings::duration,
+    CompileErrors, Guarded, RouteSummary, RouteTables, issues::unknown_name, passthrough::GrpcPassthrough,
+    policies::Policies, settings::duration,
 };
 use crate::{
     config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig},
@@ -183,7 +183,10 @@ impl<'e> RoutesBuilder<'e> {
         let (Some(service), Some(upstream)) = (service, upstream) else { return };
         if grpc.passthrough.unwrap_or(true) {
             let upstream_config = &config.upstreams[&grpc.upstream];
-            self.add_grpc_passthrough(place, service.full_name(), upstream, timeout, upstream_config, &chain);
+            // Native calls reach only the methods the route lists, as REST calls do.
+            let methods = (!grpc.methods.is_empty()).then(|| grpc.methods.clone());
+            let target = GrpcPassthrough { service: service.full_name(), methods, upstream, timeout };
+            self.add_grpc_passthrough(place, target, upstream_config, &chain);
         }
         let json = route.json.or(config.transcoding.json);
         // What the route's policies set on requests (verified claims, the

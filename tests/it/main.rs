@@ -9,6 +9,7 @@ mod demo_backend;
 mod dispatch;
 mod dns;
 mod errors;
+mod grpc_methods;
 mod health;
 mod hostile;
 mod jwks;
