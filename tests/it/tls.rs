@@ -224,7 +224,8 @@ fn certificate_problems_name_the_key_and_the_file() {
         \x20       - { cert_file: '{dir}/one.pem', key_file: '{dir}/two.key' }\n\
         \x20       - { cert_file: '{dir}/missing.pem', key_file: '{dir}/one.key' }\n\
         \x20       - { cert_file: '{dir}/bad.pem', key_file: '{dir}/one.key', server_names: ['a.*.test'] }\n\
-        \x20     client_auth: { mode: required, ca_file: '{dir}/bad.pem' }\n"
+        \x20     client_auth: { mode: required, ca_file: '{dir}/bad.pem' }\n\
+        \x20 - { listen: 127.0.0.1:0, tls: { certificates: [] } }\n"
         .replace("{dir}", &ca.path("").display().to_string());
     let config = Config::from_yaml(&yaml, "t").unwrap();
     let errors = server::listeners_of(&config, ROOT.as_ref()).unwrap_err().to_string();
@@ -235,6 +236,7 @@ fn certificate_problems_name_the_key_and_the_file() {
         format!("listeners[0].tls.certificates[2].cert_file: {dir}/bad.pem: holds no certificate"),
         "listeners[0].tls.certificates[2].server_names[0]: \"a.*.test\" is not a host name".to_owned(),
         format!("listeners[0].tls.client_auth.ca_file: {dir}/bad.pem: holds no certificate"),
+        "listeners[1].tls.certificates: a TLS listener needs at least one certificate".to_owned(),
     ] {
         assert!(errors.contains(&expected), "missing {expected:?} in:\n{errors}");
     }

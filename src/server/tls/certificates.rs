@@ -67,6 +67,9 @@ pub enum CertificateError {
         /// What rustls says.
         message: String,
     },
+    /// A listener without certificates.
+    #[error("a TLS listener needs at least one certificate")]
+    NoCertificate,
     /// Two certificates are configured for one name.
     #[error("{} and {} are both served for {name}", first.display(), second.display())]
     SameName {

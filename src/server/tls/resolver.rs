@@ -55,10 +55,7 @@ impl CertificateTable {
                 default_key = Some(certificate.key);
             }
         }
-        let default = default_key.ok_or_else(|| CertificateError::Pem {
-            path: PathBuf::new(),
-            message: "a TLS listener needs at least one certificate".into(),
-        })?;
+        let default = default_key.ok_or(CertificateError::NoCertificate)?;
         Ok(Self { exact, wildcard, default })
     }
 

@@ -9,8 +9,12 @@ use rustls::{ServerConfig, version};
 use tokio_rustls::TlsAcceptor;
 
 use super::{
-    CertificateError, CertificateSet, TlsEndpoint, TlsStats, certificates::CertificateFiles,
-    certificates::ServerName, client_auth, handshake::WarnLimiter, resolver::SniResolver,
+    CertificateError, CertificateSet, TlsEndpoint, TlsStats,
+    certificates::CertificateFiles,
+    certificates::ServerName,
+    client_auth,
+    handshake::WarnLimiter,
+    resolver::{CertificateTable, SniResolver},
 };
 use crate::{
     config::{CertificateConfig, ServerTlsConfig},
@@ -33,9 +37,6 @@ pub(in crate::server) fn endpoint_of(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let poll_interval =
         duration(config.poll_interval, DEFAULT_POLL_INTERVAL, &format!("{place}.poll_interval"), errors);
-    if config.certificates.is_empty() {
-        errors.push(format!("{place}.certificates"), "a TLS listener needs at least one certificate");
-    }
     let defaults: Vec<usize> =
         config.certificates.iter().enumerate().filter(|(_, c)| c.default).map(|(i, _)| i).collect();
     if let [_, second, ..] = defaults[..] {
@@ -52,10 +53,14 @@ pub(in crate::server) fn endpoint_of(
             files_of(certificate, base_dir, &format!("{place}.certificates[{index}]"), errors)
         })
         .collect();
-    // Each certificate alone first, so that each problem gets its place.
+    // Each certificate alone, so that each problem gets its place.
+    let mut loaded = Vec::with_capacity(files.len());
     for (index, files) in files.iter().enumerate() {
-        if let Err(error) = files.load(&provider) {
-            errors.push(format!("{place}.certificates[{index}].{}", key_of(files, &error)), error);
+        match files.load(&provider) {
+            Ok(certificate) => loaded.push((files.cert_file.clone(), certificate)),
+            Err(error) => {
+                errors.push(format!("{place}.certificates[{index}].{}", key_of(files, &error)), error)
+            }
         }
     }
     let verifier = config.client_auth.as_ref().and_then(|client_auth| {
@@ -66,13 +71,12 @@ pub(in crate::server) fn endpoint_of(
     if errors.issues.len() > before {
         return None;
     }
-    let certificates = Arc::new(CertificateSet {
-        files,
-        default: defaults.first().copied().unwrap_or(0),
-        provider: provider.clone(),
-    });
-    let table =
-        certificates.load().map_err(|error| errors.push(format!("{place}.certificates"), error)).ok()?;
+    let default = defaults.first().copied().unwrap_or(0);
+    // Errors left: two certificates for one name, or none at all.
+    let table = CertificateTable::new(loaded, default)
+        .map_err(|error| errors.push(format!("{place}.certificates"), error))
+        .ok()?;
+    let certificates = Arc::new(CertificateSet { files, default, provider: provider.clone() });
     let resolver = Arc::new(SniResolver::new(table));
     let builder = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&version::TLS13, &version::TLS12])
