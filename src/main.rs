@@ -121,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
 async fn compile_file(path: &Path) -> anyhow::Result<(Runtime, Vec<Listener>)> {
     let config = Config::from_file(path)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
-    match (server::listeners_of(&config, base_dir), runtime::compile(&config, base_dir, &[]).await) {
+    match (runtime::listeners_of(&config, base_dir), runtime::compile(&config, base_dir, &[]).await) {
         (Ok(listeners), Ok(runtime)) => Ok((runtime, listeners)),
         (listeners, runtime) => {
             let mut errors = listeners.err().unwrap_or_default();

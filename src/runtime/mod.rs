@@ -10,6 +10,7 @@ mod auth;
 mod compile;
 mod issues;
 mod jwt_auth;
+mod listeners;
 mod mtls_auth;
 mod passthrough;
 mod policies;
@@ -25,8 +26,8 @@ pub use auth::api_key_settings;
 pub use compile::compile;
 pub use issues::{CompileErrors, ConfigIssue};
 pub use jwt_auth::jwt_settings;
+pub use listeners::listeners_of;
 pub use rate_limit::rate_limit_settings;
-pub(crate) use settings::duration;
 pub use table::routes_table;
 
 use crate::{

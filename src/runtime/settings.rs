@@ -53,7 +53,7 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> Limits {
 
 /// A duration from the config, or `default`; refused when zero or longer
 /// than a day.
-pub(crate) fn duration(
+pub(super) fn duration(
     value: Option<config::Duration>,
     default: Duration,
     place: &str,

@@ -19,7 +19,7 @@ use tokio::{
 
 use crate::{gateway::Gateway, task::TaskGuard};
 use connection::Protocols;
-pub use listeners::{Listener, listeners_of};
+pub use listeners::Listener;
 use tls::{TlsEndpoint, TlsStats};
 
 /// How long open connections get to finish after shutdown is asked.

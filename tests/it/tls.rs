@@ -10,7 +10,7 @@ use std::{
 };
 
 use http::Version;
-use protogate::{config::Config, server};
+use protogate::{config::Config, runtime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{
@@ -228,7 +228,7 @@ fn certificate_problems_name_the_key_and_the_file() {
         \x20 - { listen: 127.0.0.1:0, tls: { certificates: [] } }\n"
         .replace("{dir}", &ca.path("").display().to_string());
     let config = Config::from_yaml(&yaml, "t").unwrap();
-    let errors = server::listeners_of(&config, ROOT.as_ref()).unwrap_err().to_string();
+    let errors = runtime::listeners_of(&config, ROOT.as_ref()).unwrap_err().to_string();
     let dir = ca.path("").display().to_string();
     for expected in [
         format!("listeners[0].tls.certificates[0].key_file: {dir}/two.key does not go with {dir}/one.pem"),
@@ -241,7 +241,7 @@ fn certificate_problems_name_the_key_and_the_file() {
         assert!(errors.contains(&expected), "missing {expected:?} in:\n{errors}");
     }
     let both = Config::from_yaml("listen: 127.0.0.1:1\nlisteners: [{ listen: 127.0.0.1:2 }]", "t").unwrap();
-    let errors = server::listeners_of(&both, ROOT.as_ref()).unwrap_err().to_string();
+    let errors = runtime::listeners_of(&both, ROOT.as_ref()).unwrap_err().to_string();
     assert!(
         errors.contains("listeners: set `listen` (one cleartext listener) or `listeners`, not both"),
         "{errors}"
@@ -258,8 +258,8 @@ async fn the_tls_example_validates() {
     ca.issue("certs/api", "api", &["api.example.com"]);
     ca.issue("certs/wildcard", "apps", &["*.apps.example.com"]);
     std::fs::copy(ca.path("ca.pem"), ca.path("certs/partners-ca.pem")).unwrap();
-    let listeners = server::listeners_of(&config, &ca.path("")).unwrap_or_else(|errors| panic!("{errors}"));
+    let listeners = runtime::listeners_of(&config, &ca.path("")).unwrap_or_else(|errors| panic!("{errors}"));
     assert_eq!(listeners.iter().map(|l| l.tls.is_some()).collect::<Vec<_>>(), [false, true]);
     let examples = std::path::Path::new(ROOT).join("examples");
-    protogate::runtime::compile(&config, &examples, &[]).await.unwrap_or_else(|errors| panic!("{errors}"));
+    runtime::compile(&config, &examples, &[]).await.unwrap_or_else(|errors| panic!("{errors}"));
 }

@@ -18,7 +18,7 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 /// Where one certificate is read from, and the names configured for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct CertificateFiles {
+pub struct CertificateFiles {
     /// The chain, leaf first.
     pub cert_file: PathBuf,
     /// Its private key.
@@ -29,7 +29,7 @@ pub(super) struct CertificateFiles {
 
 /// A name a certificate is served for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(super) enum ServerName {
+pub enum ServerName {
     /// Exactly this name (lowercase).
     Exact(String),
     /// Any name of one more label in front of this suffix (`*.example.com`
@@ -67,6 +67,9 @@ pub enum CertificateError {
         /// What rustls says.
         message: String,
     },
+    /// rustls refused the configuration.
+    #[error("cannot set up TLS: {0}")]
+    Setup(String),
     /// A listener without certificates.
     #[error("a TLS listener needs at least one certificate")]
     NoCertificate,
@@ -94,7 +97,7 @@ pub(super) struct LoadedCertificate {
 impl ServerName {
     /// Parses `api.example.com` or `*.example.com`; `None` for anything
     /// else (an empty name, a wildcard that is not a whole first label).
-    pub(super) fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &str) -> Option<Self> {
         let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
         let valid = |name: &str| {
             !name.is_empty()

@@ -11,9 +11,9 @@
 mod certificates;
 mod client_auth;
 mod handshake;
+mod load;
 mod reload;
 mod resolver;
-mod settings;
 
 use std::{
     sync::{
@@ -26,11 +26,10 @@ use std::{
 use rustls::crypto::CryptoProvider;
 use tokio_rustls::TlsAcceptor;
 
-pub use certificates::CertificateError;
+pub use certificates::{CertificateError, CertificateFiles, ServerName};
 pub(super) use handshake::serve;
-pub(super) use settings::endpoint_of;
+pub use load::{TlsFile, TlsLoadError, TlsSpec};
 
-use certificates::CertificateFiles;
 use resolver::{CertificateTable, SniResolver};
 
 /// A TLS listener's settings and state: the acceptor, the certificates it

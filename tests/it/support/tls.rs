@@ -161,7 +161,7 @@ impl TlsClient {
 /// it configures.
 pub async fn start_gateway(yaml: &str, base_dir: &Path) -> Vec<RunningServer> {
     let config = Config::from_yaml(yaml, "test config").unwrap();
-    let listeners = server::listeners_of(&config, base_dir)
+    let listeners = runtime::listeners_of(&config, base_dir)
         .unwrap_or_else(|errors| panic!("the test listeners do not build:\n{errors}"));
     let runtime = runtime::compile(&config, base_dir, &[])
         .await
