@@ -7,7 +7,8 @@
 //!
 //! - [`server`]: listeners (cleartext or TLS, [`server::tls`]), HTTP/1.1
 //!   and HTTP/2, limits on the request head, graceful shutdown; hands each
-//!   request to the gateway.
+//!   request to the gateway. Its settings ([`server::ListenerSettings`])
+//!   apply when it starts, apart from the runtime.
 //! - [`gateway`]: one request against the current [`runtime::Runtime`]:
 //!   route lookup, body limit, the target, the error response.
 //! - [`router`]: the route tables: a segment trie of transcoded bindings,
@@ -27,7 +28,10 @@
 //! - [`config`]: the YAML schema (plain serde structs).
 //! - [`schema`]: descriptor sources merged into one pool.
 //! - [`http_rule`]: the path-template grammar and a method's bindings.
-//! - [`runtime`]: compile `Config` → `Runtime`, collecting every error.
+//! - [`compile`]: `Config` → [`runtime::Runtime`] and the listeners'
+//!   settings, collecting every error with its [`compile::Place`].
+//! - [`runtime`]: the immutable runtime requests read (route tables,
+//!   body limits, upstreams), swapped whole.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code
 //! generated from proto/), [`rpc_status`], [`body`], [`suggest`]
@@ -36,6 +40,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod compile;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -10,12 +10,13 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use protogate::{
     admin,
+    compile::{self, Compiled},
     config::Config,
     demo::{self, DemoBackend},
     gateway::Gateway,
-    runtime::{self, Runtime},
+    runtime,
     schema::DescriptorSource,
-    server::{self, Listener},
+    server,
 };
 
 /// A REST-to-gRPC API gateway that loads protobuf descriptors at run time.
@@ -67,22 +68,15 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Run { config } => {
-            let (runtime, listeners) = compile_file(&config).await?;
-            serve(runtime, listeners).await
-        }
+        Command::Run { config } => serve(compile_file(&config).await?).await,
         Command::Validate { config } => {
-            let (runtime, listeners) = compile_file(&config).await?;
-            println!(
-                "{}: ok, {} routes, {} listener(s)",
-                config.display(),
-                runtime.routes().len(),
-                listeners.len()
-            );
+            let compiled = compile_file(&config).await?;
+            let (routes, listeners) = (compiled.runtime.routes().len(), compiled.listeners.listeners.len());
+            println!("{}: ok, {routes} routes, {listeners} listener(s)", config.display());
             Ok(())
         }
         Command::Routes { config } => {
-            print!("{}", runtime::routes_table(compile_file(&config).await?.0.routes()));
+            print!("{}", runtime::routes_table(compile_file(&config).await?.runtime.routes()));
             Ok(())
         }
         Command::HashKey { key } => {
@@ -108,33 +102,28 @@ async fn main() -> anyhow::Result<()> {
                 name: "demo".into(),
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
             }];
-            let runtime = runtime::compile(&config, Path::new("."), &builtin)
+            let compiled = compile::compile(&config, Path::new("."), &builtin)
                 .await
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             println!("{}", demo::welcome(listen, backend.addr()));
-            serve(runtime, vec![Listener::plain(listen)]).await
+            serve(compiled).await
         }
     }
 }
 
-/// The runtime and the listeners of a config file, or every problem of both.
-async fn compile_file(path: &Path) -> anyhow::Result<(Runtime, Vec<Listener>)> {
+async fn compile_file(path: &Path) -> anyhow::Result<Compiled> {
     let config = Config::from_file(path)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
-    match (runtime::listeners_of(&config, base_dir), runtime::compile(&config, base_dir, &[]).await) {
-        (Ok(listeners), Ok(runtime)) => Ok((runtime, listeners)),
-        (listeners, runtime) => {
-            let mut errors = listeners.err().unwrap_or_default();
-            errors.issues.extend(runtime.err().into_iter().flat_map(|errors| errors.issues));
-            bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len())
-        }
+    match compile::compile(&config, base_dir, &[]).await {
+        Ok(compiled) => Ok(compiled),
+        Err(errors) => bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len()),
     }
 }
 
-async fn serve(runtime: Runtime, listeners: Vec<Listener>) -> anyhow::Result<()> {
-    let admin_listen = runtime.admin_listen();
+async fn serve(compiled: Compiled) -> anyhow::Result<()> {
+    let Compiled { runtime, listeners } = compiled;
     let gateway = Arc::new(Gateway::new(runtime));
-    let admin = match admin_listen {
+    let admin = match listeners.admin_listen {
         Some(addr) => {
             let admin = admin::start(addr, gateway.clone())
                 .await
@@ -144,10 +133,10 @@ async fn serve(runtime: Runtime, listeners: Vec<Listener>) -> anyhow::Result<()>
         }
         None => None,
     };
-    let mut running = Vec::with_capacity(listeners.len());
-    for listener in listeners {
+    let mut running = Vec::with_capacity(listeners.listeners.len());
+    for listener in listeners.listeners {
         let (addr, tls) = (listener.addr, listener.tls.is_some());
-        let server = server::start_listener(listener, gateway.clone())
+        let server = server::start_listener(listener, listeners.head, gateway.clone())
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         tracing::info!(addr = %server.addr(), tls, "protogate is serving");

@@ -3,10 +3,12 @@
 //! the first bytes in cleartext: [`connection`]), apply the limits on the
 //! request head, and hand every request to the [`Gateway`]. Shut down
 //! gracefully: stop accepting, then let open connections finish their
-//! requests for a grace period.
+//! requests for a grace period. Their addresses, TLS and head limits
+//! ([`ListenerSettings`]) are given when they start, apart from the runtime
+//! that a reload swaps.
 
 mod connection;
-mod listeners;
+mod settings;
 pub mod tls;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
@@ -19,7 +21,7 @@ use tokio::{
 
 use crate::{gateway::Gateway, task::TaskGuard};
 use connection::Protocols;
-pub use listeners::Listener;
+pub use settings::{HeadLimits, Listener, ListenerChange, ListenerSettings};
 use tls::{TlsEndpoint, TlsStats};
 
 /// How long open connections get to finish after shutdown is asked.
@@ -53,18 +55,24 @@ impl RunningServer {
     }
 }
 
-/// Binds `listen` and serves `gateway` in cleartext in a background task.
-pub async fn start(listen: SocketAddr, gateway: Arc<Gateway>) -> io::Result<RunningServer> {
-    start_listener(Listener::plain(listen), gateway).await
+/// Binds `listen` and serves `gateway` in cleartext in a background task,
+/// each connection held to `head`.
+pub async fn start(listen: SocketAddr, head: HeadLimits, gateway: Arc<Gateway>) -> io::Result<RunningServer> {
+    start_listener(Listener::plain(listen), head, gateway).await
 }
 
-/// Binds `listener` and serves `gateway` on it in a background task; a TLS
-/// listener's certificate files are watched as long as it runs.
-pub async fn start_listener(listener: Listener, gateway: Arc<Gateway>) -> io::Result<RunningServer> {
+/// Binds `listener` and serves `gateway` on it in a background task, each
+/// connection held to `head`; a TLS listener's certificate files are
+/// watched as long as it runs.
+pub async fn start_listener(
+    listener: Listener,
+    head: HeadLimits,
+    gateway: Arc<Gateway>,
+) -> io::Result<RunningServer> {
     let socket = TcpListener::bind(listener.addr).await?;
     let addr = socket.local_addr()?;
     let (shutdown, shutdown_asked) = oneshot::channel();
-    let protocols = Arc::new(Protocols::new(gateway.runtime().limits()));
+    let protocols = Arc::new(Protocols::new(head));
     let tls = listener.tls.map(|endpoint| {
         let watch = endpoint.watch();
         (endpoint, watch)

@@ -20,6 +20,7 @@ mod listener;
 mod metadata;
 mod pipeline;
 mod policies;
+mod properties;
 mod proxy;
 mod proxy_retry;
 mod rate_limit;

@@ -10,7 +10,7 @@ use std::{
 };
 
 use http::Version;
-use protogate::{config::Config, runtime};
+use protogate::{compile, config::Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{
@@ -214,8 +214,15 @@ async fn cleartext_and_garbage_on_a_tls_port_are_refused_without_harm() {
     assert_eq!(gateway[0].tls_stats().unwrap().handshake_failures(), 3);
 }
 
-#[test]
-fn certificate_problems_name_the_key_and_the_file() {
+/// The problems of a config with the demo descriptors and `yaml`.
+async fn problems_of(yaml: &str) -> String {
+    let config =
+        Config::from_yaml(&format!("descriptors: [{{ file: descriptors/demo.pb }}]\n{yaml}"), "t").unwrap();
+    compile::compile(&config, ROOT.as_ref(), &[]).await.unwrap_err().to_string()
+}
+
+#[tokio::test]
+async fn certificate_problems_name_the_key_and_the_file() {
     let ca = TestCa::new();
     ca.issue("one", "one", &["one.test"]);
     ca.issue("two", "two", &["two.test"]);
@@ -227,8 +234,7 @@ fn certificate_problems_name_the_key_and_the_file() {
         \x20     client_auth: { mode: required, ca_file: '{dir}/bad.pem' }\n\
         \x20 - { listen: 127.0.0.1:0, tls: { certificates: [] } }\n"
         .replace("{dir}", &ca.path("").display().to_string());
-    let config = Config::from_yaml(&yaml, "t").unwrap();
-    let errors = runtime::listeners_of(&config, ROOT.as_ref()).unwrap_err().to_string();
+    let errors = problems_of(&yaml).await;
     let dir = ca.path("").display().to_string();
     for expected in [
         format!("listeners[0].tls.certificates[0].key_file: {dir}/two.key does not go with {dir}/one.pem"),
@@ -240,8 +246,7 @@ fn certificate_problems_name_the_key_and_the_file() {
     ] {
         assert!(errors.contains(&expected), "missing {expected:?} in:\n{errors}");
     }
-    let both = Config::from_yaml("listen: 127.0.0.1:1\nlisteners: [{ listen: 127.0.0.1:2 }]", "t").unwrap();
-    let errors = runtime::listeners_of(&both, ROOT.as_ref()).unwrap_err().to_string();
+    let errors = problems_of("listen: 127.0.0.1:1\nlisteners: [{ listen: 127.0.0.1:2 }]").await;
     assert!(
         errors.contains("listeners: set `listen` (one cleartext listener) or `listeners`, not both"),
         "{errors}"
@@ -252,14 +257,17 @@ fn certificate_problems_name_the_key_and_the_file() {
 async fn the_tls_example_validates() {
     let yaml = std::fs::read_to_string(format!("{ROOT}/examples/tls.yaml")).unwrap();
     let config = Config::from_yaml(&yaml, "examples/tls.yaml").unwrap();
-    // The certificate files it names, made by a test CA where it expects them.
+    // A copy of examples/ beside descriptors/, with the certificate files it
+    // names made by a test CA where it expects them.
     let ca = TestCa::new();
-    std::fs::create_dir(ca.path("certs")).unwrap();
-    ca.issue("certs/api", "api", &["api.example.com"]);
-    ca.issue("certs/wildcard", "apps", &["*.apps.example.com"]);
-    std::fs::copy(ca.path("ca.pem"), ca.path("certs/partners-ca.pem")).unwrap();
-    let listeners = runtime::listeners_of(&config, &ca.path("")).unwrap_or_else(|errors| panic!("{errors}"));
-    assert_eq!(listeners.iter().map(|l| l.tls.is_some()).collect::<Vec<_>>(), [false, true]);
-    let examples = std::path::Path::new(ROOT).join("examples");
-    runtime::compile(&config, &examples, &[]).await.unwrap_or_else(|errors| panic!("{errors}"));
+    std::fs::create_dir_all(ca.path("examples/certs")).unwrap();
+    std::os::unix::fs::symlink(format!("{ROOT}/descriptors"), ca.path("descriptors")).unwrap();
+    ca.issue("examples/certs/api", "api", &["api.example.com"]);
+    ca.issue("examples/certs/wildcard", "apps", &["*.apps.example.com"]);
+    std::fs::copy(ca.path("ca.pem"), ca.path("examples/certs/partners-ca.pem")).unwrap();
+    let compiled = compile::compile(&config, &ca.path("examples"), &[])
+        .await
+        .unwrap_or_else(|errors| panic!("{errors}"));
+    let tls: Vec<bool> = compiled.listeners.listeners.iter().map(|l| l.tls.is_some()).collect();
+    assert_eq!(tls, [false, true]);
 }

@@ -100,12 +100,15 @@ impl TlsEndpoint {
         };
         let mut server = builder.with_cert_resolver(resolver.clone());
         server.alpn_protocols = ALPN.iter().map(|protocol| protocol.to_vec()).collect();
-        let TlsSpec { certificates, default, poll_interval, .. } = spec;
         Ok(Self {
             acceptor: TlsAcceptor::from(Arc::new(server)),
             resolver,
-            certificates: Arc::new(CertificateSet { files: certificates, default, provider }),
-            poll_interval,
+            certificates: Arc::new(CertificateSet {
+                files: spec.certificates.clone(),
+                default: spec.default,
+                provider,
+            }),
+            spec,
             stats: Arc::new(TlsStats::default()),
             warnings: WarnLimiter::new(),
         })

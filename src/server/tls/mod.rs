@@ -15,12 +15,9 @@ mod load;
 mod reload;
 mod resolver;
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
 };
 
 use rustls::crypto::CryptoProvider;
@@ -38,9 +35,10 @@ pub struct TlsEndpoint {
     acceptor: TlsAcceptor,
     resolver: Arc<SniResolver>,
     certificates: Arc<CertificateSet>,
-    poll_interval: Duration,
     stats: Arc<TlsStats>,
     warnings: handshake::WarnLimiter,
+    /// What it was built from, to tell whether a new config changes it.
+    spec: TlsSpec,
 }
 
 impl std::fmt::Debug for TlsEndpoint {
@@ -99,5 +97,10 @@ impl TlsEndpoint {
     /// Its counters.
     pub fn stats(&self) -> &Arc<TlsStats> {
         &self.stats
+    }
+
+    /// The settings it was built from.
+    pub fn spec(&self) -> &TlsSpec {
+        &self.spec
     }
 }

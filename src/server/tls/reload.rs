@@ -45,7 +45,7 @@ impl TlsEndpoint {
         let (events, mut changed) = mpsc::channel::<()>(1);
         // Kept alive as long as the loop: dropping it stops the events.
         let _watcher = self.file_watcher(events);
-        let mut ticks = tokio::time::interval(self.poll_interval);
+        let mut ticks = tokio::time::interval(self.spec.poll_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
         loop {

@@ -9,9 +9,9 @@ use http::{HeaderMap, Request, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use protogate::{
+    compile,
     config::Config,
     gateway::Gateway,
-    runtime,
     server::{self, RunningServer},
 };
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
@@ -161,15 +161,14 @@ impl TlsClient {
 /// it configures.
 pub async fn start_gateway(yaml: &str, base_dir: &Path) -> Vec<RunningServer> {
     let config = Config::from_yaml(yaml, "test config").unwrap();
-    let listeners = runtime::listeners_of(&config, base_dir)
-        .unwrap_or_else(|errors| panic!("the test listeners do not build:\n{errors}"));
-    let runtime = runtime::compile(&config, base_dir, &[])
+    let compiled = compile::compile(&config, base_dir, &[])
         .await
         .unwrap_or_else(|errors| panic!("the test config does not compile:\n{errors}"));
-    let gateway = Arc::new(Gateway::new(runtime));
+    let gateway = Arc::new(Gateway::new(compiled.runtime));
     let mut running = Vec::new();
-    for listener in listeners {
-        running.push(server::start_listener(listener, gateway.clone()).await.unwrap());
+    for listener in compiled.listeners.listeners {
+        running
+            .push(server::start_listener(listener, compiled.listeners.head, gateway.clone()).await.unwrap());
     }
     running
 }

@@ -3,7 +3,7 @@
 //! alternative name, and the consumer header. Problems with their place
 //! (`policies.partners.mtls.consumers[1]`).
 
-use super::{CompileErrors, auth::header_name};
+use super::{CompileErrors, Place, auth::header_name};
 use crate::{
     config::MtlsConfig,
     policy::auth::{CertificateMatch, MtlsConsumer, MtlsSettings},
@@ -13,22 +13,22 @@ use crate::{
 /// the config is wrong.
 pub(super) fn mtls_settings(
     config: &MtlsConfig,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Option<MtlsSettings> {
     let before = errors.issues.len();
     let consumers = config.consumers.as_ref().map(|list| {
         if list.is_empty() {
             errors.push(
-                format!("{place}.consumers"),
+                place.key("consumers"),
                 "lists no certificate: leave it out to accept every verified one by its common name",
             );
         }
         let mut consumers = Vec::with_capacity(list.len());
         for (index, entry) in list.iter().enumerate() {
-            let here = format!("{place}.consumers[{index}]");
+            let here = place.key("consumers").index(index);
             if entry.consumer.is_empty() || http::HeaderValue::from_str(&entry.consumer).is_err() {
-                errors.push(format!("{here}.consumer"), "must be a non-empty name of visible characters");
+                errors.push(here.key("consumer"), "must be a non-empty name of visible characters");
             }
             let matches = match (&entry.common_name, &entry.san) {
                 (Some(name), None) if !name.is_empty() => CertificateMatch::CommonName(name.clone()),
@@ -45,6 +45,6 @@ pub(super) fn mtls_settings(
     let consumer_header = config
         .consumer_header
         .as_ref()
-        .and_then(|name| header_name(name, &format!("{place}.consumer_header"), errors));
+        .and_then(|name| header_name(name, &place.key("consumer_header"), errors));
     (errors.issues.len() == before).then_some(MtlsSettings { consumers, consumer_header })
 }

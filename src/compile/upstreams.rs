@@ -1,121 +1,38 @@
-//! The compile step: `Config` → `Runtime`, collecting every error.
+//! `upstreams.<name>` compiled: endpoints, TLS, health checks and the
+//! resilience settings resolved, and each upstream built (its channels
+//! created, not connected). Each refusal names its place
+//! (`upstreams.library.endpoints[1]`).
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    net::SocketAddr,
-    num::NonZeroU32,
-    path::Path,
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::BTreeMap, num::NonZeroU32, path::Path, sync::Arc, time::Duration};
 
 use http::{Uri, uri::PathAndQuery};
 
 use super::{
-    CompileErrors, Runtime,
-    policies::Policies,
+    CompileErrors, Place,
     resilience::{balancing_of, breaker_of, failure_codes_of, outlier_of, retry_of},
-    routes::RoutesBuilder,
-    settings::{duration, forwarded_headers, limits_of},
+    settings::duration,
 };
 use crate::{
     config::{CompressionConfig, Config, HealthCheckConfig, ProtocolConfig, TlsConfig},
-    schema::{DescriptorSource, Schema},
-    transcode::metadata::MetadataRules,
     upstream::{
         BuildError, ClientIdentity, HealthCheckKind, HealthCheckSettings, TlsSettings, Upstream,
         UpstreamProtocol, UpstreamSettings, endpoint_uri,
     },
 };
 
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long connecting to an endpoint may take, unless `connect_timeout` says.
+pub(super) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_RESPONSE: u64 = 4 << 20;
 
-/// Compiles `config`. Relative paths in it are taken from `base_dir` (the
-/// config file's directory); `builtin` descriptor sources are loaded before
-/// the config's own (the demo's embedded set). Must run inside a Tokio
-/// runtime (upstream channels are created, not connected).
-pub async fn compile(
-    config: &Config,
-    base_dir: &Path,
-    builtin: &[DescriptorSource],
-) -> Result<Runtime, CompileErrors> {
-    let mut errors = CompileErrors::default();
-    let admin_listen = config.admin.as_ref().and_then(|admin| {
-        admin
-            .listen
-            .parse::<SocketAddr>()
-            .map_err(|e| errors.push("admin.listen", format!("{:?}: {e}", admin.listen)))
-            .ok()
-    });
-    let limits = limits_of(config, &mut errors);
-    let schema = load_schema(config, base_dir, builtin, &mut errors);
-    let upstreams = build_upstreams(config, base_dir, &mut errors);
-    let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
-
-    let policies = Policies::compile(config, base_dir, &mut errors).await;
-    let mut routes = RoutesBuilder::new(config, policies, &mut errors);
-    if let Some(schema) = &schema {
-        for (index, route) in config.routes.iter().enumerate() {
-            routes.add_route(index, route, config, schema, &upstreams, &metadata);
-        }
-    }
-    let (tables, summaries) = routes.finish();
-    match (schema, errors.is_empty()) {
-        (Some(_), true) => {
-            let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
-            let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
-            Ok(Runtime {
-                admin_listen,
-                upstreams,
-                router: tables.templates.build(),
-                prefixes: tables.prefixes,
-                services: tables.services,
-                routes: summaries,
-                limits,
-            })
-        }
-        _ => Err(errors),
-    }
-}
-
-fn load_schema(
-    config: &Config,
-    base_dir: &Path,
-    builtin: &[DescriptorSource],
-    errors: &mut CompileErrors,
-) -> Option<Schema> {
-    let mut sources = builtin.to_vec();
-    for (index, descriptor) in config.descriptors.iter().enumerate() {
-        let place = format!("descriptors[{index}]");
-        match (&descriptor.file, &descriptor.proto) {
-            (Some(file), None) if descriptor.files.is_empty() => {
-                sources.push(DescriptorSource::File(base_dir.join(file)))
-            }
-            (Some(_), None) => errors.push(place, "`files` goes with `proto`, not with `file`"),
-            (None, Some(root)) => sources
-                .push(DescriptorSource::Proto { root: base_dir.join(root), files: descriptor.files.clone() }),
-            _ => errors.push(
-                place,
-                "set exactly one of `file` (a descriptor set) or `proto` (a directory of .proto files)",
-            ),
-        }
-    }
-    if sources.is_empty() {
-        errors.push("descriptors", "no descriptor source: add a `file` or a `proto` entry");
-        return None;
-    }
-    Schema::load(&sources).map_err(|e| errors.push("descriptors", e)).ok()
-}
-
-fn build_upstreams(
+/// Every upstream of the config that builds, by name.
+pub(super) fn build_upstreams(
     config: &Config,
     base_dir: &Path,
     errors: &mut CompileErrors,
 ) -> BTreeMap<String, Arc<Upstream>> {
     let mut upstreams = BTreeMap::new();
     for (name, upstream) in &config.upstreams {
-        let place = format!("upstreams.{name}");
+        let place = Place::root().key("upstreams").key(name);
         let protocol = match upstream.protocol {
             ProtocolConfig::Grpc => UpstreamProtocol::Grpc,
             ProtocolConfig::Http => UpstreamProtocol::Http,
@@ -124,18 +41,17 @@ fn build_upstreams(
         for (index, endpoint) in upstream.endpoints.iter().enumerate() {
             match endpoint_uri(endpoint) {
                 Ok(uri) if uri.scheme_str() == Some("http") && upstream.tls.is_some() => errors.push(
-                    format!("{place}.endpoints[{index}]"),
+                    place.key("endpoints").index(index),
                     format!("{endpoint:?} is cleartext but `tls` is set (write https://)"),
                 ),
                 Ok(uri) => endpoints.push(uri),
-                Err(error) => errors.push(format!("{place}.endpoints[{index}]"), error),
+                Err(error) => errors.push(place.key("endpoints").index(index), error),
             }
         }
-        let tls =
-            upstream.tls.as_ref().and_then(|tls| tls_of(tls, base_dir, &format!("{place}.tls"), errors));
+        let tls = upstream.tls.as_ref().and_then(|tls| tls_of(tls, base_dir, &place.key("tls"), errors));
         let max_response = upstream.max_response_bytes.map_or(DEFAULT_MAX_RESPONSE, |size| size.0);
         let health_check = upstream.health_check.as_ref().and_then(|checks| {
-            health_check(checks, protocol, &endpoints, &format!("{place}.health_check"), errors)
+            health_check(checks, protocol, &endpoints, &place.key("health_check"), errors)
         });
         let settings = UpstreamSettings {
             protocol,
@@ -143,13 +59,13 @@ fn build_upstreams(
             dns_refresh: duration(
                 upstream.dns_refresh,
                 UpstreamSettings::DEFAULT_DNS_REFRESH,
-                &format!("{place}.dns_refresh"),
+                &place.key("dns_refresh"),
                 errors,
             ),
             connect_timeout: duration(
                 upstream.connect_timeout,
                 DEFAULT_CONNECT_TIMEOUT,
-                &format!("{place}.connect_timeout"),
+                &place.key("connect_timeout"),
                 errors,
             ),
             max_response_bytes: usize::try_from(max_response).unwrap_or(usize::MAX),
@@ -163,7 +79,7 @@ fn build_upstreams(
             gzip: upstream.compression == CompressionConfig::Gzip,
         };
         if protocol == UpstreamProtocol::Http && settings.gzip {
-            errors.push(format!("{place}.compression"), "only for gRPC upstreams");
+            errors.push(place.key("compression"), "only for gRPC upstreams");
         }
         match Upstream::new(name, &settings) {
             Ok(built) => {
@@ -171,9 +87,9 @@ fn build_upstreams(
             }
             Err(BuildError::NoEndpoints) if !upstream.endpoints.is_empty() => {}
             Err(error @ (BuildError::NoEndpoints | BuildError::Endpoint(_))) => {
-                errors.push(format!("{place}.endpoints"), error)
+                errors.push(place.key("endpoints"), error)
             }
-            Err(error) => errors.push(format!("{place}.tls"), error),
+            Err(error) => errors.push(place.key("tls"), error),
         }
     }
     upstreams
@@ -184,7 +100,7 @@ fn build_upstreams(
 fn tls_of(
     config: &TlsConfig,
     base_dir: &Path,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Option<TlsSettings> {
     let identity = match (&config.cert_file, &config.key_file) {
@@ -198,7 +114,7 @@ fn tls_of(
         }
     };
     if config.server_name.as_deref().is_some_and(str::is_empty) {
-        errors.push(format!("{place}.server_name"), "must not be empty");
+        errors.push(place.key("server_name"), "must not be empty");
         return None;
     }
     Some(TlsSettings {
@@ -214,27 +130,21 @@ fn health_check(
     checks: &HealthCheckConfig,
     protocol: UpstreamProtocol,
     endpoints: &[Uri],
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Option<HealthCheckSettings> {
     let before = errors.issues.len();
-    let interval = duration(
-        checks.interval,
-        HealthCheckSettings::DEFAULT_INTERVAL,
-        &format!("{place}.interval"),
-        errors,
-    );
+    let interval =
+        duration(checks.interval, HealthCheckSettings::DEFAULT_INTERVAL, &place.key("interval"), errors);
     let timeout =
-        duration(checks.timeout, HealthCheckSettings::DEFAULT_TIMEOUT, &format!("{place}.timeout"), errors);
-    let healthy_threshold =
-        threshold(checks.healthy_threshold, &format!("{place}.healthy_threshold"), errors);
+        duration(checks.timeout, HealthCheckSettings::DEFAULT_TIMEOUT, &place.key("timeout"), errors);
+    let healthy_threshold = threshold(checks.healthy_threshold, &place.key("healthy_threshold"), errors);
     let unhealthy_threshold =
-        threshold(checks.unhealthy_threshold, &format!("{place}.unhealthy_threshold"), errors);
+        threshold(checks.unhealthy_threshold, &place.key("unhealthy_threshold"), errors);
     let kind = match protocol {
         UpstreamProtocol::Grpc => {
             if checks.path.is_some() {
-                errors
-                    .push(format!("{place}.path"), "only for HTTP upstreams (gRPC ones are asked `service`)");
+                errors.push(place.key("path"), "only for HTTP upstreams (gRPC ones are asked `service`)");
             }
             HealthCheckKind::Grpc {
                 service: checks.service.clone().unwrap_or_default(),
@@ -246,23 +156,23 @@ fn health_check(
                 .into_iter()
                 .flatten()
             {
-                errors.push(format!("{place}.{key}"), "only for gRPC upstreams (HTTP ones are asked `path`)");
+                errors.push(place.key(key), "only for gRPC upstreams (HTTP ones are asked `path`)");
             }
             if endpoints.iter().any(|uri| uri.scheme_str() == Some("https")) {
                 errors.push(place, "health checks over TLS not supported yet (an endpoint is https://)");
             }
             let path = match checks.path.as_deref() {
                 None => {
-                    errors.push(format!("{place}.path"), "required for an HTTP upstream (e.g. /healthz)");
+                    errors.push(place.key("path"), "required for an HTTP upstream (e.g. /healthz)");
                     None
                 }
                 Some(path) if !path.starts_with('/') => {
-                    errors.push(format!("{place}.path"), format!("{path:?} must start with /"));
+                    errors.push(place.key("path"), format!("{path:?} must start with /"));
                     None
                 }
                 Some(path) => path
                     .parse::<PathAndQuery>()
-                    .map_err(|e| errors.push(format!("{place}.path"), format!("{path:?}: {e}")))
+                    .map_err(|e| errors.push(place.key("path"), format!("{path:?}: {e}")))
                     .ok(),
             };
             HealthCheckKind::Http { path: path? }
@@ -273,7 +183,7 @@ fn health_check(
 }
 
 /// A health-check threshold: at least 1, default 2.
-fn threshold(value: Option<u32>, place: &str, errors: &mut CompileErrors) -> NonZeroU32 {
+fn threshold(value: Option<u32>, place: &Place, errors: &mut CompileErrors) -> NonZeroU32 {
     match value.map(NonZeroU32::new) {
         None => HealthCheckSettings::DEFAULT_THRESHOLD,
         Some(Some(threshold)) => threshold,

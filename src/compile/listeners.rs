@@ -3,9 +3,12 @@
 //! loaded by the server's TLS room. Every problem with its place and file
 //! (`listeners[1].tls.certificates[0].key_file: b.key does not go with a.pem`).
 
-use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
-use super::{CompileErrors, settings::duration};
+use super::{
+    CompileErrors, Place,
+    settings::{address, duration},
+};
 use crate::{
     config::{CertificateConfig, Config, ServerTlsConfig},
     server::{
@@ -19,35 +22,30 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The listeners of `config`, TLS certificates loaded (relative paths from
-/// `base_dir`); every problem with its place.
-pub fn listeners_of(config: &Config, base_dir: &Path) -> Result<Vec<Listener>, CompileErrors> {
-    let mut errors = CompileErrors::default();
+/// `base_dir`); the problems go to `errors`.
+pub(super) fn listeners_of(config: &Config, base_dir: &Path, errors: &mut CompileErrors) -> Vec<Listener> {
     let mut listeners = Vec::new();
     if config.listen.is_some() && !config.listeners.is_empty() {
-        errors.push("listeners", "set `listen` (one cleartext listener) or `listeners`, not both");
+        let message = "set `listen` (one cleartext listener) or `listeners`, not both";
+        errors.push(Place::root().key("listeners"), message);
     }
     if config.listeners.is_empty() {
         let text = config.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-        if let Some(addr) = address("listen", text, &mut errors) {
+        if let Some(addr) = address(text, &Place::root().key("listen"), errors) {
             listeners.push(Listener::plain(addr));
         }
     }
     for (index, listener) in config.listeners.iter().enumerate() {
-        let place = format!("listeners[{index}]");
-        let addr = address(&format!("{place}.listen"), &listener.listen, &mut errors);
-        let tls =
-            listener.tls.as_ref().map(|tls| endpoint_of(tls, base_dir, &format!("{place}.tls"), &mut errors));
+        let place = Place::root().key("listeners").index(index);
+        let addr = address(&listener.listen, &place.key("listen"), errors);
+        let tls = listener.tls.as_ref().map(|tls| endpoint_of(tls, base_dir, &place.key("tls"), errors));
         match (addr, tls) {
             (Some(addr), None) => listeners.push(Listener::plain(addr)),
             (Some(addr), Some(Some(tls))) => listeners.push(Listener { addr, tls: Some(Arc::new(tls)) }),
             _ => {}
         }
     }
-    if errors.is_empty() { Ok(listeners) } else { Err(errors) }
-}
-
-fn address(place: &str, text: &str, errors: &mut CompileErrors) -> Option<SocketAddr> {
-    text.parse::<SocketAddr>().map_err(|e| errors.push(place, format!("{text:?}: {e}"))).ok()
+    listeners
 }
 
 /// The TLS of the listener at `place`, its files read; `None` (with the
@@ -55,17 +53,18 @@ fn address(place: &str, text: &str, errors: &mut CompileErrors) -> Option<Socket
 fn endpoint_of(
     config: &ServerTlsConfig,
     base_dir: &Path,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Option<TlsEndpoint> {
     let before = errors.issues.len();
     let poll_interval =
-        duration(config.poll_interval, DEFAULT_POLL_INTERVAL, &format!("{place}.poll_interval"), errors);
+        duration(config.poll_interval, DEFAULT_POLL_INTERVAL, &place.key("poll_interval"), errors);
+    let certificates_place = place.key("certificates");
     let defaults: Vec<usize> =
         config.certificates.iter().enumerate().filter(|(_, c)| c.default).map(|(i, _)| i).collect();
     if let [first, second, ..] = defaults[..] {
         errors.push(
-            format!("{place}.certificates[{second}].default"),
+            certificates_place.index(second).key("default"),
             format!("certificates[{first}] is the default already; only one can be"),
         );
     }
@@ -73,9 +72,7 @@ fn endpoint_of(
         .certificates
         .iter()
         .enumerate()
-        .map(|(index, certificate)| {
-            files_of(certificate, base_dir, &format!("{place}.certificates[{index}]"), errors)
-        })
+        .map(|(index, certificate)| files_of(certificate, base_dir, &certificates_place.index(index), errors))
         .collect();
     // The files are read even after a problem above, to report theirs too.
     let spec = TlsSpec {
@@ -88,10 +85,10 @@ fn endpoint_of(
         .map_err(|problems| {
             for problem in problems {
                 let here = match problem.file {
-                    TlsFile::Cert(index) => format!("{place}.certificates[{index}].cert_file"),
-                    TlsFile::Key(index) => format!("{place}.certificates[{index}].key_file"),
-                    TlsFile::Ca => format!("{place}.client_auth.ca_file"),
-                    TlsFile::Certificates => format!("{place}.certificates"),
+                    TlsFile::Cert(index) => certificates_place.index(index).key("cert_file"),
+                    TlsFile::Key(index) => certificates_place.index(index).key("key_file"),
+                    TlsFile::Ca => place.key("client_auth").key("ca_file"),
+                    TlsFile::Certificates => certificates_place.clone(),
                 };
                 errors.push(here, problem.error);
             }
@@ -103,7 +100,7 @@ fn endpoint_of(
 fn files_of(
     config: &CertificateConfig,
     base_dir: &Path,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> CertificateFiles {
     let mut server_names = Vec::with_capacity(config.server_names.len());
@@ -111,7 +108,7 @@ fn files_of(
         match ServerName::parse(name) {
             Some(name) => server_names.push(name),
             None => errors.push(
-                format!("{place}.server_names[{index}]"),
+                place.key("server_names").index(index),
                 format!("{name:?} is not a host name or a wildcard of one label (*.example.com)"),
             ),
         }
