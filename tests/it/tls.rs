@@ -271,3 +271,26 @@ async fn the_tls_example_validates() {
     let tls: Vec<bool> = compiled.listeners.listeners.iter().map(|l| l.tls.is_some()).collect();
     assert_eq!(tls, [false, true]);
 }
+
+#[tokio::test]
+async fn a_changed_tls_setting_is_a_listener_change_and_new_certificate_contents_are_not() {
+    let ca = TestCa::new();
+    ca.issue("api", "api", &["api.test"]);
+    let yaml = |poll: &str| {
+        format!(
+            "descriptors: [{{ file: descriptors/demo.pb }}]\nlisteners:\n  - listen: 127.0.0.1:8443\n    tls:\n\
+             \x20     poll_interval: {poll}\n      certificates: [{{ cert_file: '{dir}/api.pem', key_file: '{dir}/api.key' }}]\n",
+            dir = ca.path("").display()
+        )
+    };
+    let compiled = async |yaml: String| {
+        let config = Config::from_yaml(&yaml, "t").unwrap();
+        compile::compile(&config, ROOT.as_ref(), &[]).await.unwrap().listeners
+    };
+    let before = compiled(yaml("10s")).await;
+    ca.issue("api", "api", &["api.test"]);
+    assert_eq!(before.changes(&compiled(yaml("10s")).await), [], "a renewed certificate reloads on its own");
+    let changes = before.changes(&compiled(yaml("1m")).await);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].key(), "listen");
+}
