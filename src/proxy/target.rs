@@ -1,27 +1,28 @@
 //! The pass-through target of one route: forward the request to an endpoint
 //! of its upstream, stream the answer back, tunnel an upgrade.
 //!
-//! Only a request without a body (and not an upgrade) is ever sent twice:
-//! a streamed body is consumed by the first try. Such a request is retried
-//! when the upstream's retry policy allows: after a failure that proves it
-//! never reached the backend, or, for GET, HEAD, OPTIONS, PUT and DELETE,
-//! after a connection error or a 502, 503 or 504. All tries share the
-//! route's timeout.
+//! A request is sent again when the upstream's retry loop allows: after a
+//! failure that proves it never reached the backend, or, for GET, HEAD,
+//! OPTIONS, PUT and DELETE, after a connection error (or, without a body, a
+//! 502, 503 or 504). A streamed body goes again only while no try has read
+//! from it (src/proxy/resend.rs); an upgrade never does. All tries share
+//! the route's timeout.
 
 use std::{error::Error as _, net::SocketAddr, sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request, uri::PathAndQuery};
 use http_body::Body;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use super::{
     HttpClient, PrefixRewrite, ProxyError, ProxySettings,
-    client::ForwardBody,
     headers::{self, Forwarded},
-    report, rewrite,
+    report,
+    resend::CallBody,
+    rewrite,
 };
 use crate::{
     body::{BoxError, ResponseBody},
@@ -65,8 +66,6 @@ impl ProxyTarget {
         B::Error: Into<BoxError>,
     {
         let upgrade = headers::upgrade_of(request.version(), request.headers());
-        // A body-less request can be built again for another try.
-        let resendable = upgrade.is_none() && request.body().is_end_stream();
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
 
@@ -102,29 +101,34 @@ impl ProxyTarget {
         parts.version = Version::HTTP_11;
 
         let idempotent = is_idempotent_method(&parts.method);
-        let mut body = Some(body.map_err(Into::into).boxed_unsync());
+        let replayable = client_upgrade.is_none();
+        let mut body = CallBody::new(body.map_err(Into::into).boxed_unsync(), !replayable);
+        let bodyless = body.is_empty();
         let mut parts = Some(parts);
         let deadline = Instant::now() + self.settings.timeout;
         let answered = self
             .upstream
             .call_with_retries(idempotent, deadline, |picked, attempt| {
-                let head = match (&parts, resendable && !attempt.last) {
-                    (Some(parts), true) => Ok(copy_head(parts)),
-                    _ => parts
-                        .take()
-                        .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into())),
+                // The request is kept (the head copied, the body lent) only
+                // while another try may follow.
+                let keep = replayable && !attempt.last;
+                let head = match (&parts, keep) {
+                    (Some(parts), true) => Some(copy_head(parts)),
+                    _ => parts.take(),
                 };
-                let sent = head.and_then(|mut head| {
-                    head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
-                    if !preserved && let Some(host) = picked.host_header() {
-                        head.headers.insert(header::HOST, host.clone());
-                    }
-                    let body = if resendable { empty() } else { body.take().unwrap_or_else(empty) };
-                    Ok(self.client.request(Request::from_parts(head, body), self.settings.grpc))
-                });
+                let request = head.zip(body.for_try(keep));
+                let sent = request
+                    .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into()))
+                    .and_then(|(mut head, (body, resend))| {
+                        head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
+                        if !preserved && let Some(host) = picked.host_header() {
+                            head.headers.insert(header::HOST, host.clone());
+                        }
+                        Ok((self.client.request(Request::from_parts(head, body), self.settings.grpc), resend))
+                    });
                 let endpoint = picked.endpoint().clone();
                 async move {
-                    let sent = match sent {
+                    let (sent, resend) = match sent {
                         Ok(sent) => sent,
                         Err(error) => {
                             return Tried::Failed(TryError {
@@ -135,15 +139,15 @@ impl ProxyTarget {
                         }
                     };
                     match tokio::time::timeout_at(deadline.into(), sent).await {
-                        Ok(Ok(response)) if resendable && RETRYABLE.contains(&response.status()) => {
+                        Ok(Ok(response)) if bodyless && RETRYABLE.contains(&response.status()) => {
                             let error = self.bad_gateway(format!("it answered {}", response.status()));
                             Tried::FailedAnswer { answer: response, error }
                         }
                         Ok(Ok(response)) => Tried::Answer(response),
                         Ok(Err(error)) => {
                             let mut failed = self.failed(&endpoint, &error);
-                            // A streamed body was consumed by this try.
-                            if !resendable {
+                            // A streamed body read by this try cannot go again.
+                            if !resend.is_possible() {
                                 failed.retry = TryFailure::Final;
                             }
                             Tried::Failed(failed)
@@ -236,11 +240,6 @@ fn copy_head(parts: &request::Parts) -> request::Parts {
     copy.version = parts.version;
     copy.headers = parts.headers.clone();
     copy
-}
-
-/// The body of a request without one.
-fn empty() -> ForwardBody {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
 /// The endpoint's scheme and authority with the forwarded path.

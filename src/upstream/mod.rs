@@ -239,14 +239,24 @@ impl Upstream {
     }
 
     /// Like [`Upstream::pick`], but the endpoints at the addresses in
-    /// `avoid` are chosen only when no other is a candidate.
+    /// `avoid` are chosen only when no other is a candidate. Endpoints in
+    /// their connect backoff come last: they are tried only when no other
+    /// candidate is left, rather than refusing the call untried.
     fn pick_avoiding(&self, avoid: &[SocketAddr], now: Instant) -> Result<Picked, Unavailable> {
         let pool = &self.pool;
         let endpoints = pool.endpoints.load();
         let candidate = |endpoint: &Endpoint| endpoint.state().is_candidate(now);
-        let endpoint = (!avoid.is_empty())
-            .then(|| pool.balancer.choose(&endpoints, |e| candidate(e) && !avoid.contains(&e.address())))
+        let reachable =
+            |endpoint: &Endpoint| candidate(endpoint) && endpoint.state().unreachable_for(now).is_none();
+        let untried = |endpoint: &Endpoint| !avoid.contains(&endpoint.address());
+        let avoiding = !avoid.is_empty();
+        let endpoint = avoiding
+            .then(|| pool.balancer.choose(&endpoints, |e| reachable(e) && untried(e)))
             .flatten()
+            .or_else(|| pool.balancer.choose(&endpoints, reachable))
+            .or_else(|| {
+                avoiding.then(|| pool.balancer.choose(&endpoints, |e| candidate(e) && untried(e))).flatten()
+            })
             .or_else(|| pool.balancer.choose(&endpoints, candidate))
             .and_then(|index| endpoints.get(index).cloned());
         let Some(endpoint) = endpoint else {

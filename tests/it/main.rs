@@ -15,6 +15,7 @@ mod hostile;
 mod jwks;
 mod jwt;
 mod jwt_config;
+mod killed_endpoint;
 mod library;
 mod listener;
 mod metadata;
