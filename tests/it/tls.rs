@@ -12,6 +12,7 @@ use std::{
 use http::Version;
 use protogate::{compile, config::Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::rustls;
 
 use crate::support::{
     http_backends::start_echo,
@@ -76,6 +77,14 @@ async fn http1_and_http2_by_alpn_with_x_forwarded_proto_https() {
     // No ALPN at all: HTTP/1.1.
     let reply = ca.client(&[], None).get(addr, "api.test", "/echo/x").await.unwrap();
     assert_eq!((reply.status, reply.version), (200, Version::HTTP_11));
+    // TLS 1.2 as well as 1.3.
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let client = ca.client_of_versions(&[version], &["h2"], None);
+        let stream = client.connect(addr, "api.test").await.unwrap();
+        assert_eq!(stream.get_ref().1.protocol_version(), Some(version.version));
+        let reply = client.get(addr, "api.test", "/echo/x").await.unwrap();
+        assert_eq!((reply.status, reply.version), (200, Version::HTTP_2));
+    }
 }
 
 #[tokio::test]

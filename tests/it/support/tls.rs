@@ -65,11 +65,21 @@ impl TestCa {
     /// A client config trusting this CA, offering `alpn`, presenting the
     /// certificate `<identity>.pem` when given.
     pub fn client(&self, alpn: &[&str], identity: Option<&str>) -> TlsClient {
+        self.client_of_versions(rustls::DEFAULT_VERSIONS, alpn, identity)
+    }
+
+    /// The same, speaking only the protocol `versions`.
+    pub fn client_of_versions(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        alpn: &[&str],
+        identity: Option<&str>,
+    ) -> TlsClient {
         let mut roots = RootCertStore::empty();
         roots.add(self.ca.der().clone()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap()
             .with_root_certificates(roots);
         let mut config = match identity {
