@@ -55,7 +55,9 @@ pub struct CertificateConfig {
 #[serde(deny_unknown_fields)]
 pub struct ClientAuthConfig {
     /// `required`: a client without a valid certificate is refused in the
-    /// handshake; `optional`: a certificate is asked for, and verified when given.
+    /// handshake; `optional` (the default): a certificate is asked for, and
+    /// verified when given.
+    #[serde(default)]
     pub mode: ClientAuthMode,
     /// PEM file of the CA certificates client certificates must chain to.
     pub ca_file: PathBuf,
@@ -70,4 +72,18 @@ pub enum ClientAuthMode {
     Optional,
     /// A client without one is refused.
     Required,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_auth_is_optional_unless_required() {
+        let config: ClientAuthConfig = serde_saphyr::from_str("{ ca_file: ca.pem }").unwrap();
+        assert_eq!(config.mode, ClientAuthMode::Optional);
+        let config: ClientAuthConfig = serde_saphyr::from_str("{ mode: required, ca_file: ca.pem }").unwrap();
+        assert_eq!(config.mode, ClientAuthMode::Required);
+        assert!(serde_saphyr::from_str::<ClientAuthConfig>("{ mode: sometimes, ca_file: ca.pem }").is_err());
+    }
 }
