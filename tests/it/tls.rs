@@ -150,6 +150,32 @@ async fn a_renewed_certificate_is_served_after_its_files_change() {
 }
 
 #[tokio::test]
+async fn a_change_no_file_event_reports_is_caught_by_the_periodic_check() {
+    let ca = TestCa::new();
+    let first = ca.issue("api", "api", &["api.test"]);
+    // The config names symlinks in a directory of their own: writing the
+    // files they point to makes no event there, so only polling sees it.
+    let links = tempfile::tempdir().unwrap();
+    for file in ["api.pem", "api.key"] {
+        std::os::unix::fs::symlink(ca.path(file), links.path().join(file)).unwrap();
+    }
+    let legacy = start_echo().await;
+    let listeners = format!(
+        "  - listen: 127.0.0.1:0\n    tls:\n      poll_interval: 100ms\n      certificates:\n\
+         \x20       - {{ cert_file: '{links}/api.pem', key_file: '{links}/api.key' }}\n",
+        links = links.path().display()
+    );
+    let gateway = start_gateway(&config(&ca, legacy, &listeners, ""), ROOT.as_ref()).await;
+    let addr = gateway[0].addr();
+    let served =
+        async || ca.client(&["h2"], None).get(addr, "api.test", "/echo/").await.map(|r: Reply| r.peer);
+    assert_eq!(served().await.unwrap(), first);
+    let renewed = ca.issue("api", "api", &["api.test"]);
+    eventually("the renewed certificate", async || served().await.is_ok_and(|peer| peer == renewed)).await;
+    assert_eq!(gateway[0].tls_stats().unwrap().reloads(), 1);
+}
+
+#[tokio::test]
 async fn client_certificates_name_the_consumer_and_key_the_rate_limit() {
     let ca = TestCa::new();
     ca.issue("api", "api", &["api.test"]);
