@@ -254,6 +254,7 @@ impl From<AuthError> for GatewayError {
                 let challenge = match scheme {
                     Scheme::Bearer => "Bearer",
                     Scheme::ApiKey => "ApiKey",
+                    Scheme::ClientCertificate => "ClientCertificate",
                 };
                 Self::unauthenticated(message, HeaderValue::from_static(challenge))
             }
@@ -261,6 +262,7 @@ impl From<AuthError> for GatewayError {
                 let challenge = match scheme {
                     Scheme::Bearer => r#"Bearer error="invalid_token""#,
                     Scheme::ApiKey => "ApiKey",
+                    Scheme::ClientCertificate => "ClientCertificate",
                 };
                 Self::unauthenticated(message, HeaderValue::from_static(challenge))
             }

@@ -108,12 +108,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Validate { config } => {
             let loaded = compile_file(&config).await?;
-            println!(
-                "{}: ok, {} routes{}",
-                config.display(),
-                loaded.compiled.runtime.routes().len(),
-                loaded.note()
-            );
+            let compiled = &loaded.compiled;
+            let (routes, listeners) = (compiled.runtime.routes().len(), compiled.listeners.listeners.len());
+            println!("{}: ok, {routes} routes, {listeners} listener(s){}", config.display(), loaded.note());
             Ok(())
         }
         Command::Routes { config } => {
@@ -154,7 +151,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             let serving = Serving::start(compiled).await?;
-            println!("{}", demo::welcome(serving.addr(), backend.addr()));
+            let gateway = serving.addr().context("the demo config has no listener")?;
+            println!("{}", demo::welcome(gateway, backend.addr()));
             serving.run().await;
             Ok(())
         }
@@ -184,9 +182,9 @@ async fn compile_file(path: &Path) -> anyhow::Result<Loaded> {
     }
 }
 
-/// The gateway (and its admin listener) serving.
+/// The gateway (its listeners and its admin listener) serving.
 struct Serving {
-    gateway: server::RunningServer,
+    listeners: Vec<server::RunningServer>,
     admin: Option<admin::AdminServer>,
 }
 
@@ -204,24 +202,33 @@ impl Serving {
             }
             None => None,
         };
-        let listen = listeners.listen;
-        let gateway = server::start(listen, listeners.head, gateway)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        tracing::info!(addr = %gateway.addr(), "protogate is serving");
-        Ok(Self { gateway, admin })
+        let mut running = Vec::with_capacity(listeners.listeners.len());
+        for listener in listeners.listeners {
+            let (addr, tls) = (listener.addr, listener.tls.is_some());
+            let server = server::start_listener(listener, listeners.head, gateway.clone())
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(addr = %server.addr(), tls, "protogate is serving");
+            running.push(server);
+        }
+        Ok(Self { listeners: running, admin })
     }
 
-    /// Where the gateway listens.
-    fn addr(&self) -> SocketAddr {
-        self.gateway.addr()
+    /// Where the first listener listens.
+    fn addr(&self) -> Option<SocketAddr> {
+        self.listeners.first().map(server::RunningServer::addr)
     }
 
     /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
     async fn run(self) {
         shutdown_signal().await;
         tracing::info!("shutting down");
-        self.gateway.shutdown().await;
+        // Every listener stops accepting at once, then each drains.
+        let stopping: Vec<_> =
+            self.listeners.into_iter().map(|server| tokio::spawn(server.shutdown())).collect();
+        for stopped in stopping {
+            let _ = stopped.await;
+        }
         if let Some(admin) = self.admin {
             admin.shutdown().await;
         }

@@ -10,6 +10,8 @@
 mod auth;
 mod issues;
 mod jwt_auth;
+mod listeners;
+mod mtls_auth;
 mod passthrough;
 mod place;
 mod policies;
@@ -60,7 +62,7 @@ pub async fn compile(
     builtin: &[DescriptorSource],
 ) -> Result<Compiled, CompileErrors> {
     let mut errors = CompileErrors::default();
-    let listen = address(&config.listen, &Place::root().key("listen"), &mut errors);
+    let listeners = listeners::listeners_of(config, base_dir, &mut errors);
     let admin_listen = config
         .admin
         .as_ref()
@@ -78,12 +80,12 @@ pub async fn compile(
         routes.add_route(index, route, config, schema.as_ref(), &upstreams, &metadata);
     }
     let (tables, summaries) = routes.finish();
-    match (listen, schema, errors.is_empty()) {
-        (Some(listen), Some(_), true) => {
+    match (schema, errors.is_empty()) {
+        (Some(_), true) => {
             let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
             let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
             let runtime = Runtime::new(RuntimeParts { tables, routes: summaries, body_limits, upstreams });
-            Ok(Compiled { runtime, listeners: ListenerSettings { listen, admin_listen, head } })
+            Ok(Compiled { runtime, listeners: ListenerSettings { listeners, admin_listen, head } })
         }
         _ => Err(errors),
     }

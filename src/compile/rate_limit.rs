@@ -76,6 +76,7 @@ fn key_of(config: &RateLimitConfig, place: &Place, errors: &mut CompileErrors) -
             Some(LimitKey::ClientIp { trusted_proxies: trusted_proxies(config, place, errors) })
         }
         None if text == "consumer" => Some(LimitKey::Consumer),
+        None if text == "client_cert" => Some(LimitKey::ClientCertificate),
         None if text == "route" => Some(LimitKey::Route),
         Some(("header", name)) => {
             let name = name.trim();
@@ -89,7 +90,9 @@ fn key_of(config: &RateLimitConfig, place: &Place, errors: &mut CompileErrors) -
         _ => {
             errors.push(
                 place.key("key"),
-                format!("invalid key {text:?}: write ip, header:<name>, consumer, claim:<name> or route"),
+                format!(
+                    "invalid key {text:?}: write ip, header:<name>, client_cert, consumer, claim:<name> or route"
+                ),
             );
             None
         }

@@ -10,6 +10,7 @@
 
 mod auth;
 mod error;
+mod listener;
 mod rate_limit;
 mod resilience;
 mod transport;
@@ -19,9 +20,12 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Deserialize;
 
-pub use auth::{ApiKeyConfig, ApiKeyEntryConfig, JwksConfig, JwtConfig, TokenCacheConfig};
+pub use auth::{
+    ApiKeyConfig, ApiKeyEntryConfig, JwksConfig, JwtConfig, MtlsConfig, MtlsConsumerConfig, TokenCacheConfig,
+};
 pub use error::ConfigError;
 use error::parse_error;
+pub use listener::{CertificateConfig, ClientAuthConfig, ClientAuthMode, ListenerConfig, ServerTlsConfig};
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
 pub use transport::{CompressionConfig, TlsConfig};
@@ -31,9 +35,12 @@ pub use units::{ByteSize, Duration, Ratio};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The address the gateway listens on (default 127.0.0.1:8080).
-    #[serde(default = "default_listen")]
-    pub listen: String,
+    /// The address of the gateway's one cleartext listener (default
+    /// 127.0.0.1:8080 when `listeners` is not set either).
+    pub listen: Option<String>,
+    /// Several listeners, each cleartext or TLS; instead of `listen`.
+    #[serde(default)]
+    pub listeners: Vec<ListenerConfig>,
     /// Descriptor sources, merged into one pool.
     #[serde(default)]
     pub descriptors: Vec<DescriptorConfig>,
@@ -71,6 +78,8 @@ pub struct PolicyConfig {
     pub api_key: Option<ApiKeyConfig>,
     /// A rate limit.
     pub rate_limit: Option<RateLimitConfig>,
+    /// A verified client certificate (mTLS) proves which consumer calls.
+    pub mtls: Option<MtlsConfig>,
 }
 
 /// A CORS policy.
@@ -104,10 +113,6 @@ pub struct CorsConfig {
 pub struct AdminConfig {
     /// Its address; keep it off the public network (e.g. 127.0.0.1:9901).
     pub listen: String,
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:8080".into()
 }
 
 /// One descriptor source: exactly one of `file` or `proto`.
@@ -388,7 +393,8 @@ mod tests {
     #[test]
     fn the_smallest_config_parses_with_defaults() {
         let config = Config::from_yaml("routes: []", "t").unwrap();
-        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(config.listen, None);
+        assert!(config.listeners.is_empty());
         assert!(config.routes.is_empty());
     }
 

@@ -12,8 +12,8 @@ use super::units::Duration;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
-    /// What a request is counted under: `ip`, `header:<name>`, `consumer`,
-    /// `claim:<name>` or `route`.
+    /// What a request is counted under: `ip`, `header:<name>`,
+    /// `client_cert`, `consumer`, `claim:<name>` or `route`.
     pub key: String,
     /// The sustained rate, `N/s`, `N/m` or `N/h`.
     pub rate: String,

@@ -196,7 +196,7 @@ pub fn gateway_config(backend: SocketAddr, listen: SocketAddr) -> crate::config:
         ..Default::default()
     };
     Config {
-        listen: listen.to_string(),
+        listen: Some(listen.to_string()),
         upstreams: [(
             "demo".to_owned(),
             UpstreamConfig { endpoints: vec![format!("http://{backend}")], ..Default::default() },

@@ -26,6 +26,7 @@ use super::{
 };
 use crate::{
     body::{BoxError, ResponseBody},
+    tls_info::TlsInfo,
     upstream::{
         CallError, Endpoint, Outcome, Tried, TryError, TryFailure, Upstream, is_idempotent_method, never_sent,
     },
@@ -85,7 +86,12 @@ impl ProxyTarget {
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
         headers::add_forwarded(
             &mut parts.headers,
-            Forwarded { peer: peer.ip(), host: host.as_ref(), via: headers::via(parts.version) },
+            Forwarded {
+                peer: peer.ip(),
+                host: host.as_ref(),
+                https: TlsInfo::of(&parts.extensions).is_some(),
+                via: headers::via(parts.version),
+            },
         );
         // Without the client's Host, an endpoint resolved from a host name is
         // told the configured host (`Picked::host_header`).

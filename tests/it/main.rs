@@ -35,6 +35,7 @@ mod rate_limit;
 mod readme;
 mod retry;
 mod support;
+mod tls;
 mod transcoding;
 mod upstream_wire;
 mod validate;

@@ -6,3 +6,4 @@ pub mod process;
 pub mod raw_grpc;
 pub mod raw_h2;
 pub mod redis;
+pub mod tls;
