@@ -93,6 +93,22 @@ fn team_set(dir: &Path, team: &str, files: &[(&str, &str)], top: &str, source_in
     set
 }
 
+/// Team A's set: its copy of shared.proto and a.proto, without source info.
+fn team_a(dir: &Path) -> PathBuf {
+    team_set(
+        dir,
+        "a",
+        &[("shared/v1/shared.proto", SHARED_A), ("a/v1/a.proto", TEAM_A)],
+        "a/v1/a.proto",
+        false,
+    )
+}
+
+/// Team B's set, with `shared` as its copy of shared.proto.
+fn team_b(dir: &Path, shared: &str) -> PathBuf {
+    team_set(dir, "b", &[("shared/v1/shared.proto", shared), ("b/v1/b.proto", TEAM_B)], "b/v1/b.proto", false)
+}
+
 fn load(sets: &[&PathBuf]) -> Result<Schema, String> {
     let sources: Vec<_> = sets.iter().map(|set| DescriptorSource::File((*set).clone())).collect();
     Schema::load(&sources)
@@ -102,13 +118,7 @@ fn load(sets: &[&PathBuf]) -> Result<Schema, String> {
 #[test]
 fn copies_differing_in_file_options_comments_and_source_info_are_one_file() {
     let dir = tempfile::tempdir().unwrap();
-    let a = team_set(
-        dir.path(),
-        "a",
-        &[("shared/v1/shared.proto", SHARED_A), ("a/v1/a.proto", TEAM_A)],
-        "a/v1/a.proto",
-        false,
-    );
+    let a = team_a(dir.path());
     let b = team_set(
         dir.path(),
         "b",
@@ -132,13 +142,7 @@ fn a_built_in_file_one_set_defines_more_of_is_accepted_and_the_fuller_kept() {
     let dir = tempfile::tempdir().unwrap();
     let newer_http = std::fs::read_to_string("proto/google/api/http.proto").unwrap()
         + "\n// A newer googleapis.\nmessage NewerThing { string x = 1; }\n";
-    let a = team_set(
-        dir.path(),
-        "a",
-        &[("shared/v1/shared.proto", SHARED_A), ("a/v1/a.proto", TEAM_A)],
-        "a/v1/a.proto",
-        false,
-    );
+    let a = team_a(dir.path());
     let b = team_set(
         dir.path(),
         "b",
@@ -161,20 +165,8 @@ fn a_built_in_file_one_set_defines_more_of_is_accepted_and_the_fuller_kept() {
 fn a_real_disagreement_is_refused_naming_both_sources_and_the_definition() {
     let dir = tempfile::tempdir().unwrap();
     let renumbered = SHARED_B.replace("repeated int64 ids = 2;", "repeated int64 ids = 6;");
-    let a = team_set(
-        dir.path(),
-        "a",
-        &[("shared/v1/shared.proto", SHARED_A), ("a/v1/a.proto", TEAM_A)],
-        "a/v1/a.proto",
-        false,
-    );
-    let b = team_set(
-        dir.path(),
-        "b",
-        &[("shared/v1/shared.proto", &renumbered), ("b/v1/b.proto", TEAM_B)],
-        "b/v1/b.proto",
-        false,
-    );
+    let a = team_a(dir.path());
+    let b = team_b(dir.path(), &renumbered);
     let error = load(&[&a, &b]).unwrap_err();
     let (a, b) = (a.display(), b.display());
     assert_eq!(
@@ -190,20 +182,8 @@ fn a_real_disagreement_is_refused_naming_both_sources_and_the_definition() {
 fn a_file_of_a_team_that_defines_more_is_refused_unless_built_in() {
     let dir = tempfile::tempdir().unwrap();
     let grown = SHARED_B.to_owned() + "message Extra { string x = 1; }\n";
-    let a = team_set(
-        dir.path(),
-        "a",
-        &[("shared/v1/shared.proto", SHARED_A), ("a/v1/a.proto", TEAM_A)],
-        "a/v1/a.proto",
-        false,
-    );
-    let b = team_set(
-        dir.path(),
-        "b",
-        &[("shared/v1/shared.proto", &grown), ("b/v1/b.proto", TEAM_B)],
-        "b/v1/b.proto",
-        false,
-    );
+    let a = team_a(dir.path());
+    let b = team_b(dir.path(), &grown);
     let error = load(&[&a, &b]).unwrap_err();
     assert!(
         error.contains(&format!("message shared.v1.Extra is defined in file {} only", b.display())),
