@@ -9,6 +9,7 @@ mod demo_backend;
 mod dispatch;
 mod dns;
 mod errors;
+mod faults;
 mod health;
 mod hostile;
 mod jwks;
