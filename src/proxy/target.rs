@@ -1,31 +1,34 @@
 //! The pass-through target of one route: forward the request to an endpoint
 //! of its upstream, stream the answer back, tunnel an upgrade.
 //!
-//! Only a request without a body (and not an upgrade) is ever sent twice:
-//! a streamed body is consumed by the first try. Such a request is retried
-//! when the upstream's retry policy allows: after a failure that proves it
-//! never reached the backend, or, for GET, HEAD, OPTIONS, PUT and DELETE,
-//! after a connection error or a 502, 503 or 504. All tries share the
-//! route's timeout.
+//! A request is sent again when the upstream's retry loop allows: after a
+//! failure that proves it never reached the backend, or, for GET, HEAD,
+//! OPTIONS, PUT and DELETE, after a connection error (or, without a body, a
+//! 502, 503 or 504). A streamed body goes again only while no try has read
+//! from it (src/proxy/resend.rs); an upgrade never does. All tries share
+//! the route's timeout.
 
 use std::{error::Error as _, net::SocketAddr, sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request, uri::PathAndQuery};
 use http_body::Body;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use super::{
     HttpClient, PrefixRewrite, ProxyError, ProxySettings,
-    client::ForwardBody,
     headers::{self, Forwarded},
-    report, rewrite,
+    report,
+    resend::CallBody,
+    rewrite,
 };
 use crate::{
     body::{BoxError, ResponseBody},
-    upstream::{Outcome, Picked, TryFailure, Upstream, is_idempotent_method, never_sent},
+    upstream::{
+        CallError, Endpoint, Outcome, Tried, TryError, TryFailure, Upstream, is_idempotent_method, never_sent,
+    },
 };
 
 /// The answers of an endpoint that an idempotent request may retry.
@@ -62,8 +65,6 @@ impl ProxyTarget {
         B::Error: Into<BoxError>,
     {
         let upgrade = headers::upgrade_of(request.version(), request.headers());
-        // A body-less request can be built again for another try.
-        let resendable = upgrade.is_none() && request.body().is_end_stream();
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
 
@@ -93,57 +94,72 @@ impl ProxyTarget {
         // hyper speaks the upstream's version; the request only says "not HTTP/1.0".
         parts.version = Version::HTTP_11;
 
-        let mut body = Some(body.map_err(Into::into).boxed_unsync());
-        let mut tries = self.upstream.tries(is_idempotent_method(&parts.method));
+        let idempotent = is_idempotent_method(&parts.method);
+        let replayable = client_upgrade.is_none();
+        let mut body = CallBody::new(body.map_err(Into::into).boxed_unsync(), !replayable);
+        let bodyless = body.is_empty();
         let mut parts = Some(parts);
         let deadline = Instant::now() + self.settings.timeout;
-        let mut last_error = None;
-        let (picked, mut response) = loop {
-            let picked = match tries.pick() {
-                Ok(picked) => picked,
-                // A retry that finds no endpoint ends with the last failure.
-                Err(unavailable) => return Err(last_error.unwrap_or(unavailable.into())),
-            };
-            let mut head = match (&parts, resendable && tries.may_retry()) {
-                (Some(parts), true) => copy_head(parts),
-                _ => parts
-                    .take()
-                    .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into()))?,
-            };
-            head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
-            if !preserved && let Some(host) = picked.host_header() {
-                head.headers.insert(header::HOST, host.clone());
-            }
-            let body = if resendable { empty() } else { body.take().unwrap_or_else(empty) };
-            let sent = self.client.request(Request::from_parts(head, body), self.settings.grpc);
-            let (failure, error) = match tokio::time::timeout_at(deadline.into(), sent).await {
-                Ok(Ok(response)) if !resendable || !RETRYABLE.contains(&response.status()) => {
-                    break (picked, response);
-                }
-                Ok(Ok(response)) => match tries.retry_after(TryFailure::Failed, deadline) {
-                    None => break (picked, response),
-                    Some(pause) => {
-                        picked.finish(Outcome::Failure);
-                        let reason = format!("it answered {}", response.status());
-                        tokio::time::sleep(pause).await;
-                        last_error = Some(self.bad_gateway(reason));
-                        continue;
-                    }
-                },
-                Ok(Err(error)) => self.failed(picked, &error),
-                Err(_) => {
-                    picked.finish(Outcome::Failure);
-                    return Err(ProxyError::Timeout {
-                        upstream: self.upstream.name().to_owned(),
-                        timeout: self.settings.timeout,
+        let answered = self
+            .upstream
+            .call_with_retries(idempotent, deadline, |picked, attempt| {
+                // The request is kept (the head copied, the body lent) only
+                // while another try may follow.
+                let keep = replayable && !attempt.last;
+                let head = match (&parts, keep) {
+                    (Some(parts), true) => Some(copy_head(parts)),
+                    _ => parts.take(),
+                };
+                let request = head.zip(body.for_try(keep));
+                let sent = request
+                    .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into()))
+                    .and_then(|(mut head, (body, resend))| {
+                        head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
+                        if !preserved && let Some(host) = picked.host_header() {
+                            head.headers.insert(header::HOST, host.clone());
+                        }
+                        Ok((self.client.request(Request::from_parts(head, body), self.settings.grpc), resend))
                     });
+                let endpoint = picked.endpoint().clone();
+                async move {
+                    let (sent, resend) = match sent {
+                        Ok(sent) => sent,
+                        Err(error) => {
+                            return Tried::Failed(TryError {
+                                error,
+                                outcome: Outcome::Ignored,
+                                retry: TryFailure::Final,
+                            });
+                        }
+                    };
+                    match tokio::time::timeout_at(deadline.into(), sent).await {
+                        Ok(Ok(response)) if bodyless && RETRYABLE.contains(&response.status()) => {
+                            let error = self.bad_gateway(format!("it answered {}", response.status()));
+                            Tried::FailedAnswer { answer: response, error }
+                        }
+                        Ok(Ok(response)) => Tried::Answer(response),
+                        Ok(Err(error)) => {
+                            let mut failed = self.failed(&endpoint, &error);
+                            // A streamed body read by this try cannot go again.
+                            if !resend.is_possible() {
+                                failed.retry = TryFailure::Final;
+                            }
+                            Tried::Failed(failed)
+                        }
+                        Err(_) => Tried::Failed(TryError {
+                            error: self.timed_out(),
+                            outcome: Outcome::Failure,
+                            retry: TryFailure::Final,
+                        }),
+                    }
                 }
-            };
-            let failure = if resendable { failure } else { TryFailure::Final };
-            let Some(pause) = tries.retry_after(failure, deadline) else { return Err(error) };
-            tracing::debug!(upstream = self.upstream.name(), %error, ?pause, "retrying a pass-through call");
-            last_error = Some(error);
-            tokio::time::sleep(pause).await;
+            })
+            .await;
+        let (mut response, picked) = match answered {
+            Ok(answered) => answered,
+            Err(CallError::Failed(error)) => return Err(error),
+            Err(CallError::Unavailable(unavailable)) => return Err(unavailable.into()),
+            Err(CallError::Expired) => return Err(self.timed_out()),
         };
 
         let status = response.status();
@@ -173,31 +189,35 @@ impl ProxyTarget {
         Ok(response.map(|body| report::reporting(body, picked, outcome, failures)))
     }
 
-    /// Reports a failed exchange; says whether it may be retried and what
-    /// the client is told.
-    fn failed(&self, picked: Picked, error: &hyper_util::client::legacy::Error) -> (TryFailure, ProxyError) {
+    /// A failed exchange with `endpoint`: what it says about the endpoint,
+    /// whether it may be retried, and what the client is told.
+    fn failed(&self, endpoint: &Endpoint, error: &hyper_util::client::legacy::Error) -> TryError<ProxyError> {
         let upstream = self.upstream.name().to_owned();
         tracing::warn!(
             %upstream,
-            endpoint = %picked.uri(),
-            address = %picked.address(),
+            endpoint = %endpoint.uri(),
+            address = %endpoint.address(),
             error = %chain(error),
             "pass-through call failed"
         );
         if error.is_connect() {
-            picked.finish(Outcome::ConnectFailure);
-            return (TryFailure::NotSent, ProxyError::Unreachable { upstream });
+            let error = ProxyError::Unreachable { upstream };
+            return TryError { error, outcome: Outcome::ConnectFailure, retry: TryFailure::NotSent };
         }
         let client_body = std::iter::successors(error.source(), |e| (*e).source())
             .find_map(|e| e.downcast_ref::<hyper::Error>())
             .is_some_and(hyper::Error::is_user);
         if client_body {
             // The client's body failed: it says nothing of the endpoint.
-            picked.finish(Outcome::Ignored);
-            return (TryFailure::Final, ProxyError::RequestBody(chain(error)));
+            let error = ProxyError::RequestBody(chain(error));
+            return TryError { error, outcome: Outcome::Ignored, retry: TryFailure::Final };
         }
-        picked.finish(Outcome::Failure);
-        (TryFailure::of(Outcome::Failure, never_sent(error)), self.bad_gateway(chain(error)))
+        let retry = TryFailure::of(Outcome::Failure, never_sent(error));
+        TryError { error: self.bad_gateway(chain(error)), outcome: Outcome::Failure, retry }
+    }
+
+    fn timed_out(&self) -> ProxyError {
+        ProxyError::Timeout { upstream: self.upstream.name().to_owned(), timeout: self.settings.timeout }
     }
 
     fn bad_gateway(&self, reason: String) -> ProxyError {
@@ -214,11 +234,6 @@ fn copy_head(parts: &request::Parts) -> request::Parts {
     copy.version = parts.version;
     copy.headers = parts.headers.clone();
     copy
-}
-
-/// The body of a request without one.
-fn empty() -> ForwardBody {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
 /// The endpoint's scheme and authority with the forwarded path.

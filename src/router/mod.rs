@@ -43,7 +43,7 @@ mod trie;
 
 use normalize::Segments;
 pub use prefix::{PrefixError, PrefixKey, PrefixTable, normalize_path};
-pub use services::ServiceTable;
+pub use services::{ServiceLookup, ServiceTable};
 use trie::Trie;
 
 /// Collects routes; [`RouterBuilder::build`] freezes them into a [`Router`].

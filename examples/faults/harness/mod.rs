@@ -28,7 +28,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use protogate::{config::Config, gateway::Gateway, runtime, server};
+use protogate::{compile, config::Config, gateway::Gateway, server};
 use tokio::{io::AsyncReadExt, io::AsyncWriteExt, net::TcpStream, sync::watch};
 
 use backend::{Backend, Behaviour, Ledger, Protocol};
@@ -186,12 +186,17 @@ pub async fn run(plan: &Plan) -> Report {
     let mut redis = redis::RedisServer::start();
     let yaml = gateway_yaml(&grpc, &http, redis.as_ref().map(|r| r.url()).as_deref());
     let config = Config::from_yaml(&yaml, "faults").expect("the harness config parses");
-    let compiled = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+    let compiled = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
         .await
         .unwrap_or_else(|errors| panic!("the harness config does not compile:\n{errors}"));
-    let gateway = server::start("127.0.0.1:0".parse().expect("an address"), Arc::new(Gateway::new(compiled)))
-        .await
-        .expect("the gateway starts");
+    let head = compiled.listeners.head;
+    let gateway = server::start(
+        "127.0.0.1:0".parse().expect("an address"),
+        head,
+        Arc::new(Gateway::new(compiled.runtime)),
+    )
+    .await
+    .expect("the gateway starts");
 
     let (stop, stopped) = watch::channel(false);
     let load = tokio::spawn(load::run(gateway.addr().to_string(), plan.clients, plan.pace, stopped));
@@ -261,9 +266,6 @@ pub async fn run(plan: &Plan) -> Report {
 pub enum Verdict {
     /// The fault active at the time makes it unavoidable (see `report.rs`).
     Unavoidable,
-    /// Avoidable, and a defect already filed: the fix must remove it from
-    /// [`known_defect`], which turns these into violations again.
-    Known(&'static str),
     /// A broken promise.
     Avoidable,
 }
@@ -285,22 +287,5 @@ fn verdict(outcome: &load::Outcome, cause: &str, windows: &[Window]) -> Verdict 
         Fault::Blackhole => (window.from..=(window.from + detection).min(window.to)).contains(&outcome.sent),
         Fault::Slow | Fault::RedisDown => false,
     });
-    match known_defect(outcome, cause, windows) {
-        _ if unavoidable => Verdict::Unavoidable,
-        Some(defect) => Verdict::Known(defect),
-        None => Verdict::Avoidable,
-    }
-}
-
-/// Avoidable failures of a defect already filed, by the defect.
-fn known_defect(outcome: &load::Outcome, cause: &str, windows: &[Window]) -> Option<&'static str> {
-    let during =
-        |fault: Fault| windows.iter().any(|w| w.fault == fault && (w.from..=w.to).contains(&outcome.sent));
-    // A pass-through request with a body is not sent to another endpoint
-    // when its endpoint refuses the connection (the body is streamed into
-    // the first try), though it provably never reached a backend.
-    (outcome.kind == load::Kind::ProxiedPost && cause.contains("is unreachable") && during(Fault::Kill))
-        .then_some(
-            "issue 12 item 6: a refused connection does not move a pass-through POST to another endpoint",
-        )
+    if unavoidable { Verdict::Unavoidable } else { Verdict::Avoidable }
 }

@@ -5,8 +5,7 @@
 //! a POST answered with the failing backend's error may fail (the same);
 //! a request sent to a blackholed backend before health checks could
 //! notice (their interval × unhealthy threshold + timeout + the deadline,
-//! × the margin) may fail. Failures of a defect already filed are listed
-//! apart (`Verdict::Known`). Anything else that fails is a violation, and so
+//! × the margin) may fail. Anything else that fails is a violation, and so
 //! is a request without an answer, a POST that reached backends twice, a
 //! recovery slower than its bound, and memory that grew.
 
@@ -103,9 +102,8 @@ impl fmt::Display for Report {
         writeln!(f, "failed by cause:")?;
         for ((cause, verdict), count) in &self.failed {
             let verdict = match verdict {
-                Verdict::Unavoidable => "unavoidable".to_owned(),
-                Verdict::Known(defect) => format!("KNOWN DEFECT, {defect}"),
-                Verdict::Avoidable => "AVOIDABLE".to_owned(),
+                Verdict::Unavoidable => "unavoidable",
+                Verdict::Avoidable => "AVOIDABLE",
             };
             writeln!(f, "  {count:>6}  [{verdict}] {cause}")?;
         }
