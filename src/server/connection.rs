@@ -10,13 +10,16 @@
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
+use http::Request;
 use hyper::{
+    body::Incoming,
     server::conn::{http1, http2},
     service::service_fn,
 };
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::{net::TcpStream, sync::watch};
 
+use super::drain::{self, DrainRule, MAX_DRAIN_BYTES};
 use crate::{gateway::Gateway, runtime::Limits};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
@@ -35,6 +38,8 @@ pub(super) struct Protocols {
     http2: http2::Builder<TokioExecutor>,
     /// Time a client has to send its first bytes (and, HTTP/1, the request head).
     header_read_timeout: Duration,
+    /// What becomes of an HTTP/1 request body the gateway answered without reading.
+    drain: DrainRule,
 }
 
 impl Protocols {
@@ -56,7 +61,11 @@ impl Protocols {
             // Pings find connections whose client is gone without a goodbye.
             .keep_alive_interval(HTTP2_KEEP_ALIVE)
             .keep_alive_timeout(HTTP2_KEEP_ALIVE);
-        Self { http1, http2, header_read_timeout: limits.header_read_timeout }
+        let drain = DrainRule {
+            max_bytes: MAX_DRAIN_BYTES.min(limits.max_body_bytes),
+            timeout: limits.body_read_timeout,
+        };
+        Self { http1, http2, header_read_timeout: limits.header_read_timeout, drain }
     }
 }
 
@@ -74,19 +83,31 @@ pub(super) async fn serve(
             // Nothing (or only part of a preface) in time, or a reset: close.
             Ok(Err(_)) | Err(_) => return,
         };
-    let service = service_fn(move |request| {
-        let gateway = gateway.clone();
-        // hyper keeps room for one request's future in every connection,
-        // idle or not: boxed, that room is a pointer instead of the whole
-        // (several KiB) state of `handle`.
-        let handling = Box::pin(async move { gateway.handle(request, peer).await });
-        async move { Ok::<_, Infallible>(handling.await) }
-    });
     let io = TokioIo::new(stream);
     let outcome = if is_http2 {
+        let service = service_fn(move |request| {
+            let gateway = gateway.clone();
+            // hyper keeps room for one request's future in every connection,
+            // idle or not: boxed, that room is a pointer instead of the whole
+            // (several KiB) state of `handle`.
+            let handling = Box::pin(async move { gateway.handle(request, peer).await });
+            async move { Ok::<_, Infallible>(handling.await) }
+        });
         let connection = pin!(protocols.http2.serve_connection(io, service));
         until_drained(connection, &mut drain, http2::Connection::graceful_shutdown).await
     } else {
+        let rule = protocols.drain;
+        let service = service_fn(move |request: Request<Incoming>| {
+            let gateway = gateway.clone();
+            let (parts, body) = request.into_parts();
+            // What the gateway leaves unread is drained or closes the connection.
+            let (body, watch) = drain::track(body, &parts.headers);
+            let handling = Box::pin(async move {
+                let response = gateway.handle(Request::from_parts(parts, body), peer).await;
+                watch.settle(response, rule)
+            });
+            async move { Ok::<_, Infallible>(handling.await) }
+        });
         let connection = pin!(protocols.http1.serve_connection(io, service).with_upgrades());
         until_drained(connection, &mut drain, http1::UpgradeableConnection::graceful_shutdown).await
     };

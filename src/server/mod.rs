@@ -5,6 +5,7 @@
 //! requests for a grace period.
 
 mod connection;
+mod drain;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 

@@ -14,6 +14,7 @@ mod hostile;
 mod jwks;
 mod jwt;
 mod jwt_config;
+mod keep_alive;
 mod library;
 mod listener;
 mod metadata;

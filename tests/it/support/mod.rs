@@ -3,4 +3,5 @@
 pub mod gateway;
 pub mod http_backends;
 pub mod raw_grpc;
+pub mod raw_http;
 pub mod redis;
