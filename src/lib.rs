@@ -16,7 +16,8 @@
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a
-//!   call (balancing, outlier ejection, circuit breaker).
+//!   call (balancing, outlier ejection, circuit breaker); the one retry
+//!   loop both targets call through.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
 //! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams).
 //!

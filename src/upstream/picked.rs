@@ -7,7 +7,7 @@ use std::{net::SocketAddr, sync::Arc, time::Instant};
 use http::{HeaderValue, Uri};
 use tonic::transport::Channel;
 
-use super::{Outcome, Pool, breaker::Permit, endpoint::InFlight};
+use super::{Endpoint, Outcome, Pool, breaker::Permit, endpoint::InFlight};
 
 /// An endpoint chosen for one call, counted in its in-flight calls until
 /// dropped. Dropping it without [`Picked::finish`] counts as
@@ -26,6 +26,11 @@ pub struct Picked {
 impl Picked {
     pub(super) fn new(pool: Arc<Pool>, in_flight: InFlight, permit: Permit) -> Self {
         Self { pool, in_flight, permit, reported: false }
+    }
+
+    /// The endpoint itself, for a try that outlives this borrow.
+    pub fn endpoint(&self) -> &Arc<Endpoint> {
+        self.in_flight.endpoint()
     }
 
     /// The endpoint's gRPC channel (`None` for an HTTP upstream).
