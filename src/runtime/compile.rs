@@ -16,12 +16,11 @@ use super::{
     policies::Policies,
     resilience::{balancing_of, breaker_of, failure_codes_of, outlier_of, retry_of},
     routes::RoutesBuilder,
-    settings::{duration, forwarded_headers, limits_of},
+    settings::{duration, limits_of, metadata_rules},
 };
 use crate::{
     config::{CompressionConfig, Config, HealthCheckConfig, ProtocolConfig, TlsConfig},
     schema::{DescriptorSource, Schema},
-    transcode::metadata::MetadataRules,
     upstream::{
         BuildError, ClientIdentity, HealthCheckKind, HealthCheckSettings, TlsSettings, Upstream,
         UpstreamProtocol, UpstreamSettings, endpoint_uri,
@@ -56,7 +55,7 @@ pub async fn compile(
     let limits = limits_of(config, &mut errors);
     let schema = load_schema(config, base_dir, builtin, &mut errors);
     let upstreams = build_upstreams(config, base_dir, &mut errors);
-    let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
+    let metadata = Arc::new(metadata_rules(config, &mut errors));
 
     let policies = Policies::compile(config, base_dir, &mut errors).await;
     let mut routes = RoutesBuilder::new(config, policies, &mut errors);

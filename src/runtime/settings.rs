@@ -6,13 +6,18 @@ use std::time::Duration;
 use http::HeaderName;
 
 use super::{CompileErrors, Limits};
-use crate::config::{self, ByteSize, Config};
+use crate::{
+    config::{self, ByteSize, Config},
+    transcode::metadata::MetadataRules,
+};
 
 const DEFAULT_MAX_BODY: u64 = 4 << 20;
 const DEFAULT_MAX_HEADER: u64 = 64 << 10;
 const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
+/// Below the 16 KiB header limit common to gRPC servers (tonic, grpc-go).
+const DEFAULT_MAX_METADATA: u64 = 8 << 10;
 /// No duration in the config may be longer: timers past it serve no one and
 /// can overflow the clocks they are added to.
 const LONGEST_DURATION: Duration = Duration::from_secs(24 * 3600);
@@ -92,8 +97,20 @@ fn is_reserved_header(name: &HeaderName) -> bool {
         || name.as_str().starts_with("x-forwarded-")
 }
 
+/// What transcoded calls forward as metadata: `transcoding.forward_headers`,
+/// within `transcoding.max_metadata_bytes`.
+pub(super) fn metadata_rules(config: &Config, errors: &mut CompileErrors) -> MetadataRules {
+    let place = "transcoding.max_metadata_bytes";
+    let mut max_bytes = size(config.transcoding.max_metadata_bytes, DEFAULT_MAX_METADATA, place, errors);
+    if max_bytes == 0 {
+        errors.push(place, "must be at least 1 byte");
+        max_bytes = DEFAULT_MAX_METADATA as usize;
+    }
+    MetadataRules::new(forwarded_headers(config, errors), max_bytes)
+}
+
 /// The headers of `transcoding.forward_headers`.
-pub(super) fn forwarded_headers(config: &Config, errors: &mut CompileErrors) -> Vec<HeaderName> {
+fn forwarded_headers(config: &Config, errors: &mut CompileErrors) -> Vec<HeaderName> {
     let mut allow = Vec::new();
     for (index, name) in config.transcoding.forward_headers.iter().enumerate() {
         let place = format!("transcoding.forward_headers[{index}]");

@@ -18,6 +18,7 @@ mod keep_alive;
 mod library;
 mod listener;
 mod metadata;
+mod metadata_limits;
 mod pipeline;
 mod policies;
 mod proxy;
