@@ -21,6 +21,7 @@ mod metadata;
 mod metadata_limits;
 mod pipeline;
 mod policies;
+mod protocol_hygiene;
 mod proxy;
 mod proxy_retry;
 mod rate_limit;
