@@ -8,6 +8,7 @@ mod cli;
 mod demo_backend;
 mod dispatch;
 mod dns;
+mod edge_fuzz;
 mod errors;
 mod health;
 mod hostile;

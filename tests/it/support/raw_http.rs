@@ -80,6 +80,11 @@ impl RawConnection {
         self.stream.write_all(bytes).await
     }
 
+    /// Closes the sending side (the server reads an end of stream).
+    pub async fn finish_sending(&mut self) -> io::Result<()> {
+        self.stream.shutdown().await
+    }
+
     /// Sends `request` and reads one response.
     pub async fn exchange(&mut self, request: &[u8]) -> Result<RawResponse, ReadFailure> {
         self.send(request).await.map_err(ReadFailure::Broken)?;
