@@ -1,7 +1,7 @@
 //! The authentication policies of the config: `jwt` and `api_key` entries of
 //! the `policies:` map. Plain shapes; what they mean is checked and resolved
-//! when the config is compiled (`runtime::jwt_settings`,
-//! `runtime::api_key_settings`).
+//! when the config is compiled (`compile::jwt_settings`,
+//! `compile::api_key_settings`).
 
 use std::{collections::BTreeMap, path::PathBuf};
 
@@ -114,4 +114,30 @@ pub struct ApiKeyEntryConfig {
     pub consumer: String,
     /// The key's SHA-256, 64 hex digits.
     pub sha256: String,
+}
+
+/// A client-certificate (mTLS) policy: the certificate was verified in the
+/// TLS handshake (`listeners[].tls.client_auth`); this names its consumer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsConfig {
+    /// The accepted certificates and their consumers. Default (left out):
+    /// every verified certificate, its subject's common name (CN) naming
+    /// the consumer.
+    pub consumers: Option<Vec<MtlsConsumerConfig>>,
+    /// The request header the consumer's name is sent to the backend in (default: not sent).
+    pub consumer_header: Option<String>,
+}
+
+/// One accepted client certificate: exactly one of `common_name` or `san`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsConsumerConfig {
+    /// Who holds it: rate limits and logs use this name.
+    pub consumer: String,
+    /// The subject's common name (CN) the certificate carries.
+    pub common_name: Option<String>,
+    /// A subject alternative name the certificate carries (a DNS name, URI,
+    /// e-mail address or IP address, written as text).
+    pub san: Option<String>,
 }

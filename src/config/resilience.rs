@@ -51,7 +51,9 @@ pub struct BreakerConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
-    /// Tries per call, the first included (default 1: no retry).
+    /// Tries per call, the first included (default 1: no retry of a call
+    /// that may have reached the backend; one that did not goes to each
+    /// endpoint in turn whatever this says).
     pub attempts: Option<u32>,
     /// Retries allowed as a percentage of the calls of the last 10s
     /// (default 20, at most 1000).

@@ -22,14 +22,15 @@ use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
+use tonic::Code;
 
 use crate::{
-    body::{BoxError, ResponseBody},
+    body::{BoxError, ResponseBody, full},
     error::GatewayError,
     policy::cors,
-    router::RouteError,
+    router::{RouteError, ServiceLookup},
     runtime::Runtime,
 };
 
@@ -55,21 +56,49 @@ impl Gateway {
         self.runtime.store(Arc::new(runtime));
     }
 
-    /// Serves one request from a client at `peer`.
+    /// Serves one request from a client at `peer`. A `HEAD` request is
+    /// served as its `GET` would be (the router matches it so), without the
+    /// body.
     pub async fn handle<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        if request.method() == Method::HEAD {
+            return without_body(self.dispatch(request, peer).await);
+        }
+        self.dispatch(request, peer).await
+    }
+
+    async fn dispatch<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
         let received_at = Instant::now();
         let runtime = self.runtime.load_full();
-        if is_grpc(request.headers())
-            && let Some(route) = runtime.services().lookup(request.uri().path()).cloned()
-        {
-            let policies = route.policies.clone();
-            let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
-            return phases::guarded(&policies, request, peer.ip(), serve, GatewayError::into_grpc_response)
-                .await;
+        let grpc = is_grpc(request.headers());
+        if grpc {
+            match runtime.services().lookup(request.uri().path()) {
+                ServiceLookup::Served(route) => {
+                    let route = route.clone();
+                    let policies = route.policies.clone();
+                    let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
+                    return phases::guarded(
+                        &policies,
+                        request,
+                        peer.ip(),
+                        serve,
+                        GatewayError::into_grpc_response,
+                    )
+                    .await;
+                }
+                ServiceLookup::MethodNotServed => {
+                    let message = format!("the method {} is not served here", request.uri().path());
+                    return GatewayError::from_grpc(Code::Unimplemented, message).into_grpc_response();
+                }
+                ServiceLookup::UnknownService => {}
+            }
         }
         if cors::is_preflight(request.method(), request.headers())
             && let Some(answer) = phases::preflight(&runtime, &request)
@@ -90,10 +119,35 @@ impl Gateway {
                     let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
                     phases::guarded(&policies, request, peer.ip(), serve, GatewayError::into_response).await
                 }
-                Err(refusal) => refusal.into_response(),
+                Err(refusal) => refuse(*refusal, grpc),
             },
-            Err(error) => GatewayError::from((error, request.method(), request.uri().path())).into_response(),
+            Err(error) => refuse(GatewayError::from((error, request.method(), request.uri().path())), grpc),
         }
+    }
+}
+
+/// The response to a `HEAD` request: the head of `response`, with the
+/// length its body would have had.
+fn without_body(response: Response<ResponseBody>) -> Response<ResponseBody> {
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = body.size_hint().exact()
+        && !parts.headers.contains_key(header::CONTENT_LENGTH)
+    {
+        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Response::from_parts(parts, full(Bytes::new()))
+}
+
+/// A refusal in the client's protocol. A gRPC client gets a trailers-only
+/// status, and a call no route serves is UNIMPLEMENTED to it, as a gRPC
+/// server says of a method it does not have.
+fn refuse(error: GatewayError, grpc: bool) -> Response<ResponseBody> {
+    match grpc {
+        false => error.into_response(),
+        true if error.status() == StatusCode::NOT_FOUND => {
+            GatewayError::from_grpc(Code::Unimplemented, error.message()).into_grpc_response()
+        }
+        true => error.into_grpc_response(),
     }
 }
 

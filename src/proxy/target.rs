@@ -1,30 +1,32 @@
 //! The pass-through target of one route: forward the request to an endpoint
 //! of its upstream, stream the answer back, tunnel an upgrade.
 //!
-//! Only a request without a body (and not an upgrade) is ever sent twice:
-//! a streamed body is consumed by the first try. Such a request is retried
-//! when the upstream's retry policy allows: after a failure that proves it
-//! never reached the backend, or, for GET, HEAD, OPTIONS, PUT and DELETE,
-//! after a connection error or a 502, 503 or 504. All tries share the
-//! route's timeout.
+//! A request is sent again when the upstream's retry loop allows: after a
+//! failure that proves it never reached the backend, or, for GET, HEAD,
+//! OPTIONS, PUT and DELETE, after a connection error (or, without a body, a
+//! 502, 503 or 504). A streamed body goes again only while no try has read
+//! from it (src/proxy/resend.rs); an upgrade never does. All tries share
+//! the route's timeout.
 
 use std::{error::Error as _, net::SocketAddr, sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request, uri::PathAndQuery};
 use http_body::Body;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use super::{
     HttpClient, PrefixRewrite, ProxyError, ProxySettings,
-    client::ForwardBody,
     headers::{self, Forwarded},
-    report, rewrite,
+    report,
+    resend::CallBody,
+    rewrite, separators,
 };
 use crate::{
     body::{BoxError, ResponseBody},
+    tls_info::TlsInfo,
     upstream::{
         CallError, Endpoint, Outcome, Tried, TryError, TryFailure, Upstream, is_idempotent_method, never_sent,
     },
@@ -64,13 +66,16 @@ impl ProxyTarget {
         B::Error: Into<BoxError>,
     {
         let upgrade = headers::upgrade_of(request.version(), request.headers());
-        // A body-less request can be built again for another try.
-        let resendable = upgrade.is_none() && request.body().is_end_stream();
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
 
         let original = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         let rewrite = if self.settings.grpc { &PrefixRewrite::Keep } else { &self.settings.rewrite };
+        if !self.settings.grpc
+            && let Some(reason) = separators::ambiguity(original.path(), self.settings.allow_encoded_slashes)
+        {
+            return Err(ProxyError::AmbiguousPath { path: original.path().to_owned(), reason });
+        }
         let path = rewrite::upstream_path(&self.settings.prefix, rewrite, &original)?;
 
         let host = parts
@@ -81,7 +86,12 @@ impl ProxyTarget {
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
         headers::add_forwarded(
             &mut parts.headers,
-            Forwarded { peer: peer.ip(), host: host.as_ref(), via: headers::via(parts.version) },
+            Forwarded {
+                peer: peer.ip(),
+                host: host.as_ref(),
+                https: TlsInfo::of(&parts.extensions).is_some(),
+                via: headers::via(parts.version),
+            },
         );
         // Without the client's Host, an endpoint resolved from a host name is
         // told the configured host (`Picked::host_header`).
@@ -96,29 +106,44 @@ impl ProxyTarget {
         let client_version = std::mem::replace(&mut parts.version, Version::HTTP_11);
 
         let idempotent = is_idempotent_method(&parts.method);
-        let mut body = Some(body.map_err(Into::into).boxed_unsync());
+        let replayable = client_upgrade.is_none();
+        let body = body.map_err(Into::into);
+        let body = match self.settings.max_body_bytes {
+            Some(limit) => {
+                if declared_length(&parts.headers).is_some_and(|length| length > limit as u64) {
+                    return Err(ProxyError::PayloadTooLarge { limit });
+                }
+                Limited::new(body, limit).boxed_unsync()
+            }
+            None => body.boxed_unsync(),
+        };
+        let mut body = CallBody::new(body, !replayable);
+        let bodyless = body.is_empty();
         let mut parts = Some(parts);
         let deadline = Instant::now() + self.settings.timeout;
         let answered = self
             .upstream
             .call_with_retries(idempotent, deadline, |picked, attempt| {
-                let head = match (&parts, resendable && !attempt.last) {
-                    (Some(parts), true) => Ok(copy_head(parts)),
-                    _ => parts
-                        .take()
-                        .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into())),
+                // The request is kept (the head copied, the body lent) only
+                // while another try may follow.
+                let keep = replayable && !attempt.last;
+                let head = match (&parts, keep) {
+                    (Some(parts), true) => Some(copy_head(parts)),
+                    _ => parts.take(),
                 };
-                let sent = head.and_then(|mut head| {
-                    head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
-                    if !preserved && let Some(host) = picked.host_header() {
-                        head.headers.insert(header::HOST, host.clone());
-                    }
-                    let body = if resendable { empty() } else { body.take().unwrap_or_else(empty) };
-                    Ok(self.client.request(Request::from_parts(head, body), self.settings.grpc))
-                });
+                let request = head.zip(body.for_try(keep));
+                let sent = request
+                    .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into()))
+                    .and_then(|(mut head, (body, resend))| {
+                        head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
+                        if !preserved && let Some(host) = picked.host_header() {
+                            head.headers.insert(header::HOST, host.clone());
+                        }
+                        Ok((self.client.request(Request::from_parts(head, body), self.settings.grpc), resend))
+                    });
                 let endpoint = picked.endpoint().clone();
                 async move {
-                    let sent = match sent {
+                    let (sent, resend) = match sent {
                         Ok(sent) => sent,
                         Err(error) => {
                             return Tried::Failed(TryError {
@@ -129,15 +154,15 @@ impl ProxyTarget {
                         }
                     };
                     match tokio::time::timeout_at(deadline.into(), sent).await {
-                        Ok(Ok(response)) if resendable && RETRYABLE.contains(&response.status()) => {
+                        Ok(Ok(response)) if bodyless && RETRYABLE.contains(&response.status()) => {
                             let error = self.bad_gateway(format!("it answered {}", response.status()));
                             Tried::FailedAnswer { answer: response, error }
                         }
                         Ok(Ok(response)) => Tried::Answer(response),
                         Ok(Err(error)) => {
                             let mut failed = self.failed(&endpoint, &error);
-                            // A streamed body was consumed by this try.
-                            if !resendable {
+                            // A streamed body read by this try cannot go again.
+                            if !resend.is_possible() {
                                 failed.retry = TryFailure::Final;
                             }
                             Tried::Failed(failed)
@@ -190,26 +215,32 @@ impl ProxyTarget {
     }
 
     /// A failed exchange with `endpoint`: what it says about the endpoint,
-    /// whether it may be retried, and what the client is told.
+    /// whether it may be retried, and what the client is told. A connection
+    /// that could not be opened is logged and told by the retry loop
+    /// (`Picked::unreachable`), with this error as its cause.
     fn failed(&self, endpoint: &Endpoint, error: &hyper_util::client::legacy::Error) -> TryError<ProxyError> {
-        let upstream = self.upstream.name().to_owned();
+        if error.is_connect() {
+            let error = self.bad_gateway(chain(error));
+            return TryError { error, outcome: Outcome::ConnectFailure, retry: TryFailure::NotSent };
+        }
         tracing::warn!(
-            %upstream,
+            upstream = %self.upstream.name(),
             endpoint = %endpoint.uri(),
             address = %endpoint.address(),
             error = %chain(error),
             "pass-through call failed"
         );
-        if error.is_connect() {
-            let error = ProxyError::Unreachable { upstream };
-            return TryError { error, outcome: Outcome::ConnectFailure, retry: TryFailure::NotSent };
-        }
         let client_body = std::iter::successors(error.source(), |e| (*e).source())
             .find_map(|e| e.downcast_ref::<hyper::Error>())
             .is_some_and(hyper::Error::is_user);
         if client_body {
             // The client's body failed: it says nothing of the endpoint.
-            let error = ProxyError::RequestBody(chain(error));
+            let too_large =
+                std::iter::successors(error.source(), |e| (*e).source()).any(|e| e.is::<LengthLimitError>());
+            let error = match (too_large, self.settings.max_body_bytes) {
+                (true, Some(limit)) => ProxyError::PayloadTooLarge { limit },
+                _ => ProxyError::RequestBody(chain(error)),
+            };
             return TryError { error, outcome: Outcome::Ignored, retry: TryFailure::Final };
         }
         let retry = TryFailure::of(Outcome::Failure, never_sent(error));
@@ -236,9 +267,9 @@ fn copy_head(parts: &request::Parts) -> request::Parts {
     copy
 }
 
-/// The body of a request without one.
-fn empty() -> ForwardBody {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
+/// The length a request's `Content-Length` declares, if it parses.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// The endpoint's scheme and authority with the forwarded path.

@@ -19,8 +19,11 @@ use hyper::{
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::{net::TcpStream, sync::watch};
 
-use super::drain::{self, DrainRule, MAX_DRAIN_BYTES};
-use crate::{gateway::Gateway, runtime::Limits};
+use super::{
+    HeadLimits,
+    drain::{self, DrainRule},
+};
+use crate::{gateway::Gateway, tls_info::TlsInfo};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
@@ -32,18 +35,16 @@ const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// only the start of the HTTP/2 preface (rare: clients send it whole).
 const PREFACE_REPEEK: Duration = Duration::from_millis(5);
 
-/// The two protocols' connection settings, built once from the limits.
+/// The two protocols' connection settings, built once from the head's limits.
 pub(super) struct Protocols {
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
     /// Time a client has to send its first bytes (and, HTTP/1, the request head).
     header_read_timeout: Duration,
-    /// What becomes of an HTTP/1 request body the gateway answered without reading.
-    drain: DrainRule,
 }
 
 impl Protocols {
-    pub(super) fn new(limits: Limits) -> Self {
+    pub(super) fn new(limits: HeadLimits) -> Self {
         let mut http1 = http1::Builder::new();
         http1
             .timer(TokioTimer::new())
@@ -61,11 +62,12 @@ impl Protocols {
             // Pings find connections whose client is gone without a goodbye.
             .keep_alive_interval(HTTP2_KEEP_ALIVE)
             .keep_alive_timeout(HTTP2_KEEP_ALIVE);
-        let drain = DrainRule {
-            max_bytes: MAX_DRAIN_BYTES.min(limits.max_body_bytes),
-            timeout: limits.body_read_timeout,
-        };
-        Self { http1, http2, header_read_timeout: limits.header_read_timeout, drain }
+        Self { http1, http2, header_read_timeout: limits.header_read_timeout }
+    }
+
+    /// Time a client has to send its first bytes (or finish a TLS handshake).
+    pub(super) fn header_read_timeout(&self) -> Duration {
+        self.header_read_timeout
     }
 }
 
@@ -75,7 +77,7 @@ pub(super) async fn serve(
     peer: SocketAddr,
     gateway: Arc<Gateway>,
     protocols: Arc<Protocols>,
-    mut drain: watch::Receiver<bool>,
+    drain: watch::Receiver<bool>,
 ) {
     let is_http2 =
         match tokio::time::timeout(protocols.header_read_timeout, opens_with_http2_preface(&stream)).await {
@@ -83,10 +85,29 @@ pub(super) async fn serve(
             // Nothing (or only part of a preface) in time, or a reset: close.
             Ok(Err(_)) | Err(_) => return,
         };
-    let io = TokioIo::new(stream);
+    serve_http(TokioIo::new(stream), is_http2, peer, gateway, protocols, drain, None).await;
+}
+
+/// Serves HTTP/2 or HTTP/1.1 on `io` (cleartext, or a TLS session whose
+/// [`TlsInfo`] each request then carries) until it ends, or until `drain`
+/// asks it to finish.
+pub(super) async fn serve_http<I>(
+    io: I,
+    is_http2: bool,
+    peer: SocketAddr,
+    gateway: Arc<Gateway>,
+    protocols: Arc<Protocols>,
+    mut drain: watch::Receiver<bool>,
+    tls: Option<Arc<TlsInfo>>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let outcome = if is_http2 {
-        let service = service_fn(move |request| {
+        let service = service_fn(move |mut request: Request<Incoming>| {
             let gateway = gateway.clone();
+            if let Some(tls) = &tls {
+                request.extensions_mut().insert(tls.clone());
+            }
             // hyper keeps room for one request's future in every connection,
             // idle or not: boxed, that room is a pointer instead of the whole
             // (several KiB) state of `handle`.
@@ -96,15 +117,17 @@ pub(super) async fn serve(
         let connection = pin!(protocols.http2.serve_connection(io, service));
         until_drained(connection, &mut drain, http2::Connection::graceful_shutdown).await
     } else {
-        let rule = protocols.drain;
-        let service = service_fn(move |request: Request<Incoming>| {
+        let service = service_fn(move |mut request: Request<Incoming>| {
             let gateway = gateway.clone();
+            if let Some(tls) = &tls {
+                request.extensions_mut().insert(tls.clone());
+            }
             let (parts, body) = request.into_parts();
             // What the gateway leaves unread is drained or closes the connection.
             let (body, watch) = drain::track(body, &parts.headers);
             let handling = Box::pin(async move {
                 let response = gateway.handle(Request::from_parts(parts, body), peer).await;
-                watch.settle(response, rule)
+                watch.settle(response, || DrainRule::of(gateway.runtime().body_limits()))
             });
             async move { Ok::<_, Infallible>(handling.await) }
         });

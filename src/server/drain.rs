@@ -26,17 +26,26 @@ use http::{HeaderMap, HeaderValue, Response, header};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 
+use crate::runtime::BodyLimits;
+
 /// The most an early-answered body may hold to be drained: nginx's habit,
 /// lowered to the body limit when that is smaller.
-pub(super) const MAX_DRAIN_BYTES: usize = 64 << 10;
+const MAX_DRAIN_BYTES: usize = 64 << 10;
 
 /// How unread bodies are dealt with, from the limits.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct DrainRule {
     /// The longest body drained; a longer one closes the connection.
-    pub(super) max_bytes: usize,
+    max_bytes: usize,
     /// The time the client has to send what is drained.
-    pub(super) timeout: Duration,
+    timeout: Duration,
+}
+
+impl DrainRule {
+    /// The rule of the runtime's body limits.
+    pub(super) fn of(limits: BodyLimits) -> Self {
+        Self { max_bytes: MAX_DRAIN_BYTES.min(limits.max_body_bytes), timeout: limits.body_read_timeout }
+    }
 }
 
 /// What became of a request body once the gateway let go of it.
@@ -118,13 +127,19 @@ where
 {
     /// `response`, made honest about the connection: an unread body is
     /// drained after it (in a task of its own) or it says `Connection: close`.
-    pub(super) fn settle<T>(self, mut response: Response<T>, rule: DrainRule) -> Response<T> {
+    /// `rule` is asked only then.
+    pub(super) fn settle<T>(
+        self,
+        mut response: Response<T>,
+        rule: impl FnOnce() -> DrainRule,
+    ) -> Response<T> {
         let fate =
             std::mem::replace(&mut *self.fate.lock().unwrap_or_else(PoisonError::into_inner), Fate::Done);
         let Fate::Unread(body) = fate else { return response };
         if body.is_end_stream() {
             return response;
         }
+        let rule = rule();
         let drainable = !self.expects_continue
             && body.size_hint().exact().is_some_and(|left| left <= rule.max_bytes as u64);
         if drainable {
@@ -175,17 +190,17 @@ mod tests {
     async fn a_body_read_to_its_end_changes_nothing() {
         let (body, watch) = track(Full::new(Bytes::from_static(b"0123456789abc")), &HeaderMap::new());
         body.collect().await.unwrap();
-        assert!(!closes(&watch.settle(Response::new(()), RULE)));
+        assert!(!closes(&watch.settle(Response::new(()), || RULE)));
     }
 
     #[tokio::test]
     async fn a_short_unread_body_keeps_the_connection_and_a_long_one_closes_it() {
         let (body, watch) = track(Full::new(Bytes::from_static(b"12345678")), &HeaderMap::new());
         drop(body);
-        assert!(!closes(&watch.settle(Response::new(()), RULE)));
+        assert!(!closes(&watch.settle(Response::new(()), || RULE)));
         let (body, watch) = track(Full::new(Bytes::from_static(b"123456789")), &HeaderMap::new());
         drop(body);
-        assert!(closes(&watch.settle(Response::new(()), RULE)));
+        assert!(closes(&watch.settle(Response::new(()), || RULE)));
     }
 
     #[tokio::test]
@@ -194,17 +209,17 @@ mod tests {
             futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Frame::data(Bytes::new()))]);
         let (body, watch) = track(StreamBody::new(frames), &HeaderMap::new());
         drop(body);
-        assert!(closes(&watch.settle(Response::new(()), RULE)));
+        assert!(closes(&watch.settle(Response::new(()), || RULE)));
         let expect = headers(&[("expect", "100-continue")]);
         let (body, watch) = track(Full::new(Bytes::from_static(b"1")), &expect);
         drop(body);
-        assert!(closes(&watch.settle(Response::new(()), RULE)));
+        assert!(closes(&watch.settle(Response::new(()), || RULE)));
     }
 
     #[tokio::test]
     async fn a_body_still_held_is_left_to_its_holder() {
         let (body, watch) = track(Full::new(Bytes::from_static(b"123456789")), &HeaderMap::new());
-        assert!(!closes(&watch.settle(Response::new(()), RULE)));
+        assert!(!closes(&watch.settle(Response::new(()), || RULE)));
         drop(body);
     }
 }

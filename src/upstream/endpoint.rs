@@ -51,6 +51,13 @@ pub(super) fn host_of(uri: &Uri) -> Option<Host> {
     })
 }
 
+/// How long an endpoint whose connection could not be opened stays out of
+/// the pick the first time; each failure in a row doubles it.
+const FIRST_CONNECT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The longest connect backoff.
+const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(30);
+
 /// What is known about an endpoint now.
 #[derive(Debug)]
 pub struct EndpointState {
@@ -65,6 +72,11 @@ pub struct EndpointState {
     /// When the current or last ejection ends, as nanoseconds since `epoch`;
     /// 0 when it was never ejected.
     ejected_until: AtomicU64,
+    /// Connections that could not be opened since the last success.
+    connect_failures: AtomicU32,
+    /// Until when (nanoseconds since `epoch`) it is out of the pick because
+    /// its last connection could not be opened; 0 when it never was.
+    unreachable_until: AtomicU64,
     epoch: Instant,
 }
 
@@ -76,6 +88,8 @@ impl Default for EndpointState {
             consecutive_failures: AtomicU32::new(0),
             ejections: AtomicU32::new(0),
             ejected_until: AtomicU64::new(0),
+            connect_failures: AtomicU32::new(0),
+            unreachable_until: AtomicU64::new(0),
             epoch: Instant::now(),
         }
     }
@@ -114,9 +128,35 @@ impl EndpointState {
         self.is_healthy() && self.ejected_for(now).is_none()
     }
 
-    /// A success: the run of failures is over.
+    /// How long it still stays out of the pick at `now` because a
+    /// connection to it could not be opened; `None` when it may be tried.
+    pub fn unreachable_for(&self, now: Instant) -> Option<Duration> {
+        let until = self.unreachable_until.load(Ordering::Relaxed);
+        let now = self.ticks(now);
+        (until > now).then(|| Duration::from_nanos(until - now))
+    }
+
+    /// A success: the run of failures is over, and so is the connect backoff.
     pub(super) fn record_success(&self) {
         self.consecutive_failures.store(0, Ordering::Relaxed);
+        if self.connect_failures.load(Ordering::Relaxed) != 0 {
+            self.connect_failures.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// A connection to it could not be opened at `now`: it leaves the pick
+    /// for 1s, twice as long after each such failure in a row, at most 30s.
+    /// Returns that backoff; `None` when it was already out (the failures of
+    /// calls that raced to it count once).
+    pub(super) fn record_connect_failure(&self, now: Instant) -> Option<Duration> {
+        if self.unreachable_for(now).is_some() {
+            return None;
+        }
+        let failures = self.connect_failures.fetch_add(1, Ordering::Relaxed);
+        let backoff = FIRST_CONNECT_BACKOFF.saturating_mul(1 << failures.min(5)).min(MAX_CONNECT_BACKOFF);
+        self.unreachable_until
+            .store(self.ticks(now).saturating_add(nanos(backoff)).max(1), Ordering::Relaxed);
+        Some(backoff)
     }
 
     /// A failure; returns the failures in a row, this one included.

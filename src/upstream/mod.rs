@@ -32,6 +32,7 @@ mod retry;
 mod settings;
 mod snapshot;
 mod tls;
+mod unreachable;
 
 use std::{
     net::SocketAddr,
@@ -54,6 +55,8 @@ pub use retry::{RetrySettings, TryFailure, is_idempotent_method, never_sent};
 pub use settings::{UpstreamError, UpstreamProtocol, UpstreamSettings, endpoint_uri};
 pub use snapshot::{EndpointSnapshot, UpstreamSnapshot};
 pub use tls::{ClientIdentity, TlsFileError, TlsSettings};
+use unreachable::LogLimiter;
+pub use unreachable::Unreachable;
 
 use crate::task::TaskGuard;
 use balance::Balancer;
@@ -144,6 +147,8 @@ struct Pool {
     breaker: Breaker,
     failure_codes: FailureCodes,
     retry: RetryPolicy,
+    /// Warnings of endpoints that cannot be reached, rate-limited.
+    unreachable_log: LogLimiter,
 }
 
 impl Upstream {
@@ -168,6 +173,7 @@ impl Upstream {
             breaker: Breaker::new(settings.breaker),
             failure_codes: settings.failure_codes,
             retry: RetryPolicy::new(settings.retry),
+            unreachable_log: LogLimiter::new(std::time::Instant::now()),
         });
         let mut members = Membership::new(pool.clone(), settings, tls)?;
         let names = members.names();
@@ -239,14 +245,24 @@ impl Upstream {
     }
 
     /// Like [`Upstream::pick`], but the endpoints at the addresses in
-    /// `avoid` are chosen only when no other is a candidate.
+    /// `avoid` are chosen only when no other is a candidate. Endpoints in
+    /// their connect backoff come last: they are tried only when no other
+    /// candidate is left, rather than refusing the call untried.
     fn pick_avoiding(&self, avoid: &[SocketAddr], now: Instant) -> Result<Picked, Unavailable> {
         let pool = &self.pool;
         let endpoints = pool.endpoints.load();
         let candidate = |endpoint: &Endpoint| endpoint.state().is_candidate(now);
-        let endpoint = (!avoid.is_empty())
-            .then(|| pool.balancer.choose(&endpoints, |e| candidate(e) && !avoid.contains(&e.address())))
+        let reachable =
+            |endpoint: &Endpoint| candidate(endpoint) && endpoint.state().unreachable_for(now).is_none();
+        let untried = |endpoint: &Endpoint| !avoid.contains(&endpoint.address());
+        let avoiding = !avoid.is_empty();
+        let endpoint = avoiding
+            .then(|| pool.balancer.choose(&endpoints, |e| reachable(e) && untried(e)))
             .flatten()
+            .or_else(|| pool.balancer.choose(&endpoints, reachable))
+            .or_else(|| {
+                avoiding.then(|| pool.balancer.choose(&endpoints, |e| candidate(e) && untried(e))).flatten()
+            })
             .or_else(|| pool.balancer.choose(&endpoints, candidate))
             .and_then(|index| endpoints.get(index).cloned());
         let Some(endpoint) = endpoint else {

@@ -1,6 +1,8 @@
 //! Passive outlier ejection: an endpoint that fails too many calls in a row
 //! is taken out of the rotation for a while, longer each time, but never so
-//! many endpoints that the pool runs dry because of it.
+//! many endpoints that the pool runs dry because of it. An endpoint whose
+//! connection cannot be opened leaves the pick at once, for a backoff
+//! (src/upstream/endpoint.rs), without waiting for failures in a row.
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -63,6 +65,11 @@ impl OutlierDetector {
             Outcome::Success => state.record_success(),
             Outcome::Ignored => {}
             Outcome::Failure | Outcome::ConnectFailure => {
+                if outcome == Outcome::ConnectFailure
+                    && let Some(backoff) = state.record_connect_failure(now)
+                {
+                    tracing::warn!(endpoint = %endpoint.uri(), address = %endpoint.address(), ?backoff, "endpoint unreachable: out of the pick until the backoff ends");
+                }
                 if state.record_failure() >= self.settings.consecutive_failures {
                     self.try_eject(endpoints, endpoint, now);
                 }

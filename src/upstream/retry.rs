@@ -4,8 +4,9 @@
 //! A try is sent again only when its failure proves the request never
 //! reached the backend ([`TryFailure::NotSent`]: the connection could not be
 //! opened, the stream was refused with REFUSED_STREAM, or a GOAWAY excluded
-//! it), or when the call is idempotent and the endpoint failed
-//! ([`TryFailure::Failed`]). A call that may have reached the backend and is
+//! it; by default, once per endpoint, whatever `attempts` says, as gRPC
+//! clients' transparent retries), or when the call is idempotent and the
+//! endpoint failed ([`TryFailure::Failed`], `attempts` tries at most). A call that may have reached the backend and is
 //! not idempotent is never sent twice. Every retry needs a token from the
 //! upstream's budget (tower's [`TpsBudget`]: a share of the recent first
 //! tries, plus a small floor per second), must leave time before the call's
@@ -35,7 +36,8 @@ const BUDGET_WINDOW: Duration = Duration::from_secs(10);
 /// How an upstream retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetrySettings {
-    /// Tries per call, the first included: 1 never retries.
+    /// Tries per call, the first included: 1 never retries a call that may
+    /// have reached the backend (one that did not is tried on each endpoint).
     pub attempts: NonZeroU32,
     /// Retries allowed as a percentage of the first tries of the last 10s.
     pub budget_percent: u32,
@@ -53,7 +55,8 @@ impl RetrySettings {
 }
 
 impl Default for RetrySettings {
-    /// One try (no retry); 20% budget, 3 per second; 25ms backoff up to 250ms.
+    /// One try (no retry but of calls that never reached the backend); 20%
+    /// budget, 3 per second; 25ms backoff up to 250ms.
     fn default() -> Self {
         Self {
             attempts: NonZeroU32::MIN,
@@ -153,7 +156,13 @@ pub(super) struct Tries<'a> {
     idempotent: bool,
     /// Tries started so far.
     started: u32,
-    /// The addresses of the endpoints this call was tried on: a DNS refresh
+    /// The most tries: `attempts`, or as many as there are endpoints when
+    /// that is more (a request that never reached its endpoint goes to the
+    /// next one, whatever `attempts` says).
+    most: u32,
+    /// The address of the endpoint of the current try.
+    current: Option<SocketAddr>,
+    /// The addresses of the endpoints of the tries before it: a DNS refresh
     /// may reorder the pool between tries, but keeps an address's endpoint.
     tried: Vec<SocketAddr>,
 }
@@ -163,41 +172,47 @@ impl Upstream {
     /// harmless. Counts the call in the retry budget.
     pub(super) fn tries(&self, idempotent: bool) -> Tries<'_> {
         self.pool.retry.budget.deposit();
-        Tries { upstream: self, idempotent, started: 0, tried: Vec::new() }
+        let attempts = self.pool.retry.settings.attempts.get();
+        let endpoints = u32::try_from(self.pool.endpoints.load().len()).unwrap_or(u32::MAX);
+        let most = attempts.max(endpoints);
+        Tries { upstream: self, idempotent, started: 0, most, current: None, tried: Vec::new() }
     }
 }
 
 impl Tries<'_> {
-    /// An endpoint for the next try: one this call has not failed on when
-    /// there is such a candidate, else any candidate.
+    /// An endpoint for the next try: one this call has not tried when there
+    /// is such a candidate, else any candidate.
     pub(super) fn pick(&mut self) -> Result<Picked, Unavailable> {
         self.started = self.started.saturating_add(1);
-        let picked = self.upstream.pick_avoiding(&self.tried, Instant::now())?;
-        // Only a try that another may follow needs remembering: the last
-        // (with the default single attempt, the only one) allocates nothing.
-        if self.may_retry() {
-            self.tried.push(picked.address());
+        // Only a retry needs the list: a call answered by its first try
+        // allocates nothing.
+        if let Some(previous) = self.current.take() {
+            self.tried.push(previous);
         }
+        let picked = self.upstream.pick_avoiding(&self.tried, Instant::now())?;
+        self.current = Some(picked.address());
         Ok(picked)
     }
 
     /// Whether another try could follow the current one (so its request
     /// must be kept).
     pub(super) fn may_retry(&self) -> bool {
-        self.started < self.upstream.pool.retry.settings.attempts.get()
+        self.started < self.most
     }
 
     /// After a try failed with `failure`: the pause before the next try, or
     /// `None` when the call must end with this failure (not retryable, no
-    /// tries left, no time before `deadline`, or no budget).
+    /// tries left, no time before `deadline`, or no budget). A request that
+    /// never reached its endpoint may be tried once per endpoint; one that
+    /// may have, `attempts` times when idempotent.
     pub(super) fn retry_after(&mut self, failure: TryFailure, deadline: Instant) -> Option<Duration> {
         let policy = &self.upstream.pool.retry;
-        let retryable = match failure {
-            TryFailure::NotSent => true,
-            TryFailure::Failed => self.idempotent,
-            TryFailure::Final => false,
+        let most = match failure {
+            TryFailure::NotSent => self.most,
+            TryFailure::Failed if self.idempotent => policy.settings.attempts.get(),
+            TryFailure::Failed | TryFailure::Final => return None,
         };
-        if !retryable || !self.may_retry() {
+        if self.started >= most {
             return None;
         }
         let pause = policy.backoff(self.started);

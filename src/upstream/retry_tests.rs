@@ -59,12 +59,24 @@ async fn a_call_that_may_have_reached_the_backend_is_retried_only_when_idempoten
 }
 
 #[tokio::test]
-async fn no_retry_by_default_nor_past_the_deadline() {
-    let upstream = upstream(2, RetrySettings::default());
+async fn by_default_only_a_call_never_sent_is_retried_once_per_endpoint_nor_past_the_deadline() {
+    let upstream = self::upstream(1, RetrySettings::default());
     let mut tries = upstream.tries(true);
     drop(tries.pick().unwrap());
-    assert!(!tries.may_retry());
+    assert!(!tries.may_retry(), "one endpoint: one try");
     assert_eq!(tries.retry_after(TryFailure::NotSent, far()), None);
+
+    let upstream = self::upstream(3, RetrySettings::default());
+    let mut tries = upstream.tries(true);
+    drop(tries.pick().unwrap());
+    assert!(tries.may_retry(), "the request is kept for the other endpoints");
+    assert_eq!(tries.retry_after(TryFailure::Failed, far()), None, "it may have reached the backend");
+    assert!(tries.retry_after(TryFailure::NotSent, far()).is_some());
+    drop(tries.pick().unwrap());
+    assert!(tries.retry_after(TryFailure::NotSent, far()).is_some());
+    drop(tries.pick().unwrap());
+    assert!(!tries.may_retry());
+    assert_eq!(tries.retry_after(TryFailure::NotSent, far()), None, "three endpoints, three tries");
 
     let upstream = self::upstream(2, attempts(3));
     let mut tries = upstream.tries(true);

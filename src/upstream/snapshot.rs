@@ -29,6 +29,9 @@ pub struct EndpointSnapshot {
     pub healthy: bool,
     /// Seconds until its ejection ends; `null` when it is not ejected.
     pub ejected_seconds: Option<f64>,
+    /// Seconds until it may be tried again after a connection to it could
+    /// not be opened; `null` when it may be tried.
+    pub unreachable_seconds: Option<f64>,
     /// Calls in flight on it.
     pub in_flight: usize,
     /// Failures since its last success.
@@ -43,6 +46,7 @@ impl EndpointSnapshot {
             address: endpoint.address().to_string(),
             healthy: state.is_healthy(),
             ejected_seconds: state.ejected_for(now).map(|left| left.as_secs_f64()),
+            unreachable_seconds: state.unreachable_for(now).map(|left| left.as_secs_f64()),
             in_flight: state.in_flight(),
             consecutive_failures: state.consecutive_failures(),
         }

@@ -94,3 +94,47 @@ async fn failures_eject_and_open_the_breaker_which_refuses_then_recovers() {
     assert_eq!(json["endpoints"][0]["ejected_seconds"], 5.0);
     assert_eq!(json["endpoints"][1]["uri"], "http://127.0.0.1:2/");
 }
+
+#[tokio::test]
+async fn an_unreachable_endpoint_leaves_the_pick_at_once_for_a_growing_backoff() {
+    let upstream = upstream(3, BreakerSettings::default());
+    let t0 = Instant::now();
+    let port = |picked: Picked| picked.address().port();
+    let first = upstream.pick_at(t0).unwrap();
+    let dead = first.address().port();
+    first.finish_at(Outcome::ConnectFailure, t0);
+    let state = |port: u16| upstream.endpoints()[usize::from(port) - 1].clone();
+    // Round robin over three: the dead endpoint within three picks, once it is back.
+    let pick = |now| {
+        (0..3).map(|_| upstream.pick_at(now).unwrap()).find(|p| p.address().port() == dead).expect("picked")
+    };
+    assert_eq!(state(dead).state().unreachable_for(t0), Some(Duration::from_secs(1)));
+    for _ in 0..6 {
+        assert_ne!(port(upstream.pick_at(t0).unwrap()), dead, "out of the pick after one refusal");
+    }
+    // Back after 1s; refused again in a row: 2s, 4s, ... at most 30s.
+    let mut now = t0 + Duration::from_secs(1);
+    for expected in [2, 4, 8, 16, 30, 30] {
+        assert!(state(dead).state().unreachable_for(now).is_none());
+        let picked = pick(now);
+        picked.finish_at(Outcome::ConnectFailure, now);
+        assert_eq!(state(dead).state().unreachable_for(now), Some(Duration::from_secs(expected)));
+        now += Duration::from_secs(expected);
+    }
+    // A success ends the backoff's growth.
+    let picked = pick(now);
+    picked.finish_at(Outcome::Success, now);
+    let picked = pick(now);
+    picked.finish_at(Outcome::ConnectFailure, now);
+    assert_eq!(state(dead).state().unreachable_for(now), Some(Duration::from_secs(1)));
+}
+
+#[tokio::test]
+async fn endpoints_in_their_connect_backoff_are_tried_rather_than_refusing_the_call() {
+    let upstream = upstream(2, BreakerSettings::default());
+    let now = Instant::now();
+    for endpoint in upstream.endpoints().iter() {
+        endpoint.state().record_connect_failure(now);
+    }
+    assert!(upstream.pick_at(now).is_ok(), "every endpoint refused once: still tried");
+}

@@ -54,7 +54,7 @@ async fn the_limit_is_configurable_and_checked() {
     assert!(body["message"].as_str().unwrap().contains("limit of 2048 bytes"), "{body}");
     let zero = DEMO_CONFIG.to_owned() + "transcoding: { max_metadata_bytes: 0 }\n";
     let config = protogate::config::Config::from_yaml(&zero, "t").unwrap();
-    let errors = protogate::runtime::compile(&config, std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+    let errors = protogate::compile::compile(&config, std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &[])
         .await
         .unwrap_err();
     assert!(

@@ -9,17 +9,18 @@ use http::Method;
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
 use super::{
-    CompileErrors, Guarded, RouteSummary, RouteTables, issues::unknown_name, policies::Policies,
-    settings::duration,
+    CompileErrors, Place, issues::unknown_name, passthrough::GrpcPassthrough, policies::Policies,
+    settings::duration, success_status::SuccessStatuses,
 };
 use crate::{
     config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig},
     http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
     policy::PolicyChain,
     proxy::HttpClient,
+    runtime::{BodyLimits, Guarded, RouteSummary, RouteTables},
     schema::Schema,
     transcode::{
-        bind::{BindOptions, RequestBinder},
+        bind::{BindOptions, InputLimits, RequestBinder},
         idempotency::is_idempotent,
         metadata::MetadataRules,
         render::{RenderOptions, ResponseRenderer},
@@ -35,6 +36,8 @@ pub(super) struct RoutesBuilder<'e> {
     pub(super) tables: RouteTables,
     pub(super) summaries: Vec<RouteSummary>,
     pub(super) default_timeout: Duration,
+    /// The client limits: bodies, and what a binder may parse.
+    pub(super) limits: BodyLimits,
     /// One HTTP client per upstream that pass-through targets use.
     pub(super) clients: BTreeMap<String, HttpClient>,
     policies: Policies,
@@ -43,7 +46,7 @@ pub(super) struct RoutesBuilder<'e> {
 
 /// A `grpc` route as the config gives it, with its compiled policies.
 struct GrpcRouteContext<'a> {
-    place: &'a str,
+    place: &'a Place,
     grpc: &'a GrpcRouteConfig,
     route: &'a RouteConfig,
     chain: Arc<PolicyChain>,
@@ -53,11 +56,12 @@ struct GrpcRouteContext<'a> {
 /// What one route's bindings share.
 struct RouteContext<'a> {
     chain: Arc<PolicyChain>,
-    place: &'a str,
+    place: &'a Place,
     upstream: &'a Arc<Upstream>,
     metadata: &'a Arc<MetadataRules>,
     timeout: Duration,
     json: JsonConfig,
+    statuses: SuccessStatuses,
 }
 
 /// A method the route takes, and whether the config named it.
@@ -65,18 +69,29 @@ struct SelectedMethod {
     method: MethodDescriptor,
     /// `Some(place)` when listed in `grpc.methods`: a method asked for by
     /// name that cannot be served is an error, not a silent skip.
-    listed_at: Option<String>,
+    listed_at: Option<Place>,
 }
 
 impl<'e> RoutesBuilder<'e> {
-    /// Routes whose calls default to the deadline of `transcoding.timeout`.
-    pub(super) fn new(config: &Config, policies: Policies, errors: &'e mut CompileErrors) -> Self {
-        let default_timeout =
-            duration(config.transcoding.timeout, DEFAULT_TIMEOUT, "transcoding.timeout", errors);
+    /// Routes whose calls default to the deadline of `transcoding.timeout`
+    /// and that read input within `limits`.
+    pub(super) fn new(
+        config: &Config,
+        policies: Policies,
+        limits: BodyLimits,
+        errors: &'e mut CompileErrors,
+    ) -> Self {
+        let default_timeout = duration(
+            config.transcoding.timeout,
+            DEFAULT_TIMEOUT,
+            &Place::root().key("transcoding").key("timeout"),
+            errors,
+        );
         Self {
             tables: RouteTables::default(),
             summaries: Vec::new(),
             default_timeout,
+            limits,
             clients: BTreeMap::new(),
             policies,
             errors,
@@ -94,11 +109,11 @@ impl<'e> RoutesBuilder<'e> {
         index: usize,
         route: &RouteConfig,
         config: &Config,
-        schema: &Schema,
+        schema: Option<&Schema>,
         upstreams: &BTreeMap<String, Arc<Upstream>>,
         metadata: &Arc<MetadataRules>,
     ) {
-        let place = format!("routes[{index}]");
+        let place = Place::root().key("routes").index(index);
         let chain = self.policies.chain(&place, &route.policies, config, self.errors);
         match (&route.grpc, &route.http) {
             (Some(grpc), None) => {
@@ -117,7 +132,7 @@ impl<'e> RoutesBuilder<'e> {
     /// `transcoding.timeout`.
     pub(super) fn route_timeout(
         &mut self,
-        place: &str,
+        place: &Place,
         route: &RouteConfig,
         upstream: &str,
         config: &Config,
@@ -126,17 +141,17 @@ impl<'e> RoutesBuilder<'e> {
         let fallback = duration(
             upstream_timeout,
             self.default_timeout,
-            &format!("upstreams.{upstream}.timeout"),
+            &Place::root().key("upstreams").key(upstream).key("timeout"),
             self.errors,
         );
-        duration(route.timeout, fallback, &format!("{place}.timeout"), self.errors)
+        duration(route.timeout, fallback, &place.key("timeout"), self.errors)
     }
 
     /// The upstream a route names, if it exists and speaks `protocol`;
     /// errors at `place` otherwise.
     pub(super) fn upstream_for<'u>(
         &mut self,
-        place: &str,
+        place: &Place,
         name: &str,
         protocol: ProtocolConfig,
         config: &Config,
@@ -161,29 +176,31 @@ impl<'e> RoutesBuilder<'e> {
         }
     }
 
+    /// A `grpc` route. Without a schema (a descriptor source failed, and
+    /// that is reported), everything but the service is still checked.
     fn add_grpc_route(
         &mut self,
         route_context: GrpcRouteContext<'_>,
         config: &Config,
-        schema: &Schema,
+        schema: Option<&Schema>,
         upstreams: &BTreeMap<String, Arc<Upstream>>,
     ) {
         let GrpcRouteContext { place, grpc, route, chain, metadata } = route_context;
         let errors_before = self.errors.issues.len();
-        let service = schema.pool().get_service_by_name(&grpc.service);
-        if service.is_none() {
-            let known = schema.pool().services().map(|s| s.full_name().to_owned()).collect::<Vec<_>>();
-            let message = unknown_name("service", &grpc.service, known.iter().map(String::as_str));
-            self.errors.push(format!("{place}.grpc.service"), message);
-        }
-        let upstream_place = format!("{place}.grpc.upstream");
+        let service = schema.and_then(|schema| self.service_of(place, grpc, schema));
+        let upstream_place = place.key("grpc").key("upstream");
         let upstream =
             self.upstream_for(&upstream_place, &grpc.upstream, ProtocolConfig::Grpc, config, upstreams);
         let timeout = self.route_timeout(place, route, &grpc.upstream, config);
-        let (Some(service), Some(upstream)) = (service, upstream) else { return };
+        let statuses =
+            SuccessStatuses::new(&grpc.success_status, &place.key("grpc").key("success_status"), self.errors);
+        let (Some(schema), Some(service), Some(upstream)) = (schema, service, upstream) else { return };
         if grpc.passthrough.unwrap_or(true) {
             let upstream_config = &config.upstreams[&grpc.upstream];
-            self.add_grpc_passthrough(place, service.full_name(), upstream, timeout, upstream_config, &chain);
+            // Native calls reach only the methods the route lists, as REST calls do.
+            let methods = (!grpc.methods.is_empty()).then(|| grpc.methods.clone());
+            let target = GrpcPassthrough { service: service.full_name(), methods, upstream, timeout };
+            self.add_grpc_passthrough(place, target, upstream_config, &chain);
         }
         let json = route.json.or(config.transcoding.json);
         // What the route's policies set on requests (verified claims, the
@@ -192,14 +209,15 @@ impl<'e> RoutesBuilder<'e> {
             Some(_) => Arc::new(metadata.with_more(chain.forwarded_headers())),
             None => metadata.clone(),
         };
-        let context = RouteContext { place, upstream, metadata: &metadata, timeout, json, chain };
+        let context = RouteContext { place, upstream, metadata: &metadata, timeout, json, chain, statuses };
         let routes_before = self.summaries.len();
         for selected in selected_methods(&service, grpc, place, self.errors) {
             self.add_method(&selected, schema, config.transcoding.unannotated_methods, &context);
         }
+        context.statuses.finish(&service, self.errors);
         if self.summaries.len() == routes_before && self.errors.issues.len() == errors_before {
             self.errors.push(
-                format!("{place}.grpc.service"),
+                place.key("grpc").key("service"),
                 format!(
                     "{name} has no method with a google.api.http annotation \
                      (set transcoding.unannotated_methods: true to expose them as POST /{name}/<Method>)",
@@ -207,6 +225,26 @@ impl<'e> RoutesBuilder<'e> {
                 ),
             );
         }
+    }
+
+    /// The service a route names, in `schema`; an error at its place if
+    /// there is none (saying so when no descriptors are loaded at all).
+    fn service_of(
+        &mut self,
+        place: &Place,
+        grpc: &GrpcRouteConfig,
+        schema: &Schema,
+    ) -> Option<ServiceDescriptor> {
+        let service = schema.pool().get_service_by_name(&grpc.service);
+        if service.is_none() {
+            let known = schema.pool().services().map(|s| s.full_name().to_owned()).collect::<Vec<_>>();
+            let mut message = unknown_name("service", &grpc.service, known.iter().map(String::as_str));
+            if schema.pool().files().len() == 0 {
+                message.push_str(": no descriptors are loaded (a `grpc` route needs a `descriptors` entry)");
+            }
+            self.errors.push(place.key("grpc").key("service"), message);
+        }
+        service
     }
 
     fn add_method(
@@ -217,17 +255,17 @@ impl<'e> RoutesBuilder<'e> {
         context: &RouteContext<'_>,
     ) {
         let method = &selected.method;
-        let place = selected.listed_at.clone().unwrap_or_else(|| format!("{}.grpc.service", context.place));
-        if method.is_client_streaming() || method.is_server_streaming() {
+        let place = selected.listed_at.clone().unwrap_or_else(|| context.place.key("grpc").key("service"));
+        let streaming = method.is_client_streaming() || method.is_server_streaming();
+        if streaming {
             // Streaming is not served yet: a service that has such methods
-            // still gets its unary ones.
+            // still gets its unary ones, and their paths answer 501.
             if selected.listed_at.is_some() {
                 self.errors
                     .push(place, format!("{} is a streaming method, not supported yet", method.full_name()));
-            } else {
-                tracing::warn!(method = method.full_name(), "streaming method skipped: not supported yet");
+                return;
             }
-            return;
+            tracing::warn!(method = method.full_name(), "streaming method answers 501: not served yet");
         }
         let bindings = match bindings_of_method(method, schema, unannotated_methods) {
             Ok(bindings) => bindings,
@@ -241,7 +279,7 @@ impl<'e> RoutesBuilder<'e> {
             return self.errors.push(place, message);
         }
         for binding in bindings {
-            self.add_binding(method, binding, &place, context);
+            self.add_binding(method, binding, &place, streaming, context);
         }
     }
 
@@ -249,11 +287,12 @@ impl<'e> RoutesBuilder<'e> {
         &mut self,
         method: &MethodDescriptor,
         binding: Binding,
-        place: &str,
+        place: &Place,
+        streaming: bool,
         context: &RouteContext<'_>,
     ) {
         let what = format!("{} ({} {})", method.full_name(), binding.method, binding.template);
-        let (bind_options, render_options) = json_options(context.json);
+        let (bind_options, render_options) = json_options(context.json, self.limits.input);
         let variables: Vec<Vec<String>> =
             binding.template.variables().iter().map(|v| v.field_path.clone()).collect();
         let fill_update_mask =
@@ -279,6 +318,8 @@ impl<'e> RoutesBuilder<'e> {
             timeout: context.timeout,
             metadata: context.metadata.clone(),
             idempotent: is_idempotent(method, &binding.method),
+            success_status: context.statuses.of(method, &binding),
+            streaming,
         });
         let guarded = Arc::new(Guarded { target, policies: context.chain.clone() });
         let summary = RouteSummary {
@@ -310,8 +351,9 @@ impl<'e> RoutesBuilder<'e> {
 }
 
 /// The binding and rendering switches, defaults filled in.
-fn json_options(json: JsonConfig) -> (BindOptions, RenderOptions) {
+fn json_options(json: JsonConfig, limits: InputLimits) -> (BindOptions, RenderOptions) {
     let bind = BindOptions {
+        limits,
         reject_unknown_fields: json.reject_unknown_fields.unwrap_or(false),
         reject_unknown_query_parameters: json.reject_unknown_query_parameters.unwrap_or(false),
         query_plus_is_literal: json.query_plus_is_literal.unwrap_or(false),
@@ -328,7 +370,7 @@ fn json_options(json: JsonConfig) -> (BindOptions, RenderOptions) {
 fn selected_methods(
     service: &ServiceDescriptor,
     grpc: &GrpcRouteConfig,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Vec<SelectedMethod> {
     if grpc.methods.is_empty() {
@@ -336,7 +378,7 @@ fn selected_methods(
     }
     let mut selected = Vec::new();
     for (index, name) in grpc.methods.iter().enumerate() {
-        let listed_at = format!("{place}.grpc.methods[{index}]");
+        let listed_at = place.key("grpc").key("methods").index(index);
         match service.methods().find(|m| m.name() == name) {
             Some(method) => selected.push(SelectedMethod { method, listed_at: Some(listed_at) }),
             None => {
