@@ -35,11 +35,10 @@ use crate::{
     runtime::{Runtime, RuntimeParts},
     schema::{DescriptorSource, Schema},
     server::ListenerSettings,
-    transcode::metadata::MetadataRules,
 };
 use policies::Policies;
 use routes::RoutesBuilder;
-use settings::{address, forwarded_headers, limits_of};
+use settings::{address, limits_of, metadata_rules};
 use upstreams::build_upstreams;
 
 /// A config compiled: the runtime requests read, swappable, and what the
@@ -70,7 +69,7 @@ pub async fn compile(
     let (body_limits, head) = limits_of(config, &mut errors);
     let schema = load_schema(config, base_dir, builtin, &mut errors);
     let upstreams = build_upstreams(config, base_dir, &mut errors);
-    let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
+    let metadata = Arc::new(metadata_rules(config, &mut errors));
 
     let policies = Policies::compile(config, base_dir, &mut errors).await;
     let mut routes = RoutesBuilder::new(config, policies, body_limits, &mut errors);
