@@ -47,6 +47,7 @@ pub mod http_rule;
 pub mod policy;
 pub mod proto;
 pub mod proxy;
+pub mod reload;
 pub mod router;
 pub mod rpc_status;
 pub mod runtime;

@@ -3,7 +3,6 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::Arc,
 };
 
 use anyhow::{Context, bail};
@@ -13,8 +12,8 @@ use protogate::{
     compile::{self, Compiled},
     config::Config,
     demo::{self, DemoBackend},
-    gateway::Gateway,
-    runtime,
+    reload::{ConfigSource, Reloader},
+    runtime::{self, RouteDiff},
     schema::DescriptorSource,
     server,
 };
@@ -47,6 +46,16 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Lists the routes a config adds, removes and changes against another
+    /// (e.g. the one running), compiling both.
+    Diff {
+        /// The new YAML config.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The config to compare it with.
+        #[arg(long)]
+        against: PathBuf,
+    },
     /// Prints the SHA-256 of an API key, as `api_key.keys[].sha256` wants it.
     HashKey {
         /// The key; read from standard input when left out (out of the shell history).
@@ -68,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Run { config } => serve(compile_file(&config).await?).await,
+        Command::Run { config } => serve(ConfigSource::File(config), Vec::new()).await,
         Command::Validate { config } => {
             let compiled = compile_file(&config).await?;
             println!("{}: ok, {} routes", config.display(), compiled.runtime.routes().len());
@@ -76,6 +85,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Routes { config } => {
             print!("{}", runtime::routes_table(compile_file(&config).await?.runtime.routes()));
+            Ok(())
+        }
+        Command::Diff { config, against } => {
+            let (new, old) = (compile_file(&config).await?, compile_file(&against).await?);
+            print!("{}", RouteDiff::between(old.runtime.routes(), new.runtime.routes()));
             Ok(())
         }
         Command::HashKey { key } => {
@@ -101,11 +115,9 @@ async fn main() -> anyhow::Result<()> {
                 name: "demo".into(),
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
             }];
-            let compiled = compile::compile(&config, Path::new("."), &builtin)
-                .await
-                .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             println!("{}", demo::welcome(listen, backend.addr()));
-            serve(compiled).await
+            let source = ConfigSource::Fixed { config: Box::new(config), base_dir: PathBuf::from(".") };
+            serve(source, builtin.to_vec()).await
         }
     }
 }
@@ -119,12 +131,14 @@ async fn compile_file(path: &Path) -> anyhow::Result<Compiled> {
     }
 }
 
-async fn serve(compiled: Compiled) -> anyhow::Result<()> {
-    let Compiled { runtime, listeners } = compiled;
-    let gateway = Arc::new(Gateway::new(runtime));
+/// Serves the config of `source`, reloading it on SIGHUP, on a change of
+/// its files and on `POST /reload`.
+async fn serve(source: ConfigSource, builtin: Vec<DescriptorSource>) -> anyhow::Result<()> {
+    let reloader = Reloader::start(source, builtin).await?;
+    let listeners = reloader.listeners();
     let admin = match listeners.admin_listen {
         Some(addr) => {
-            let admin = admin::start(addr, gateway.clone())
+            let admin = admin::start_reloading(addr, reloader.clone())
                 .await
                 .with_context(|| format!("cannot listen on {addr} (admin)"))?;
             tracing::info!(addr = %admin.addr(), "the admin API is serving");
@@ -133,10 +147,11 @@ async fn serve(compiled: Compiled) -> anyhow::Result<()> {
         None => None,
     };
     let listen = listeners.listen;
-    let running = server::start(listen, listeners.head, gateway)
+    let running = server::start(listen, listeners.head, reloader.gateway().clone())
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(addr = %running.addr(), "protogate is serving");
+    let _triggers = reloader.start_triggers().context("cannot watch the config files")?;
+    tracing::info!(addr = %running.addr(), generation = reloader.generation(), "protogate is serving");
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;

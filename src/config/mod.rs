@@ -10,6 +10,7 @@
 
 mod auth;
 mod rate_limit;
+mod redact;
 mod resilience;
 mod transport;
 mod units;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 
 pub use auth::{ApiKeyConfig, ApiKeyEntryConfig, JwksConfig, JwtConfig, TokenCacheConfig};
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
+pub use redact::{REDACTED, redacted};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
 pub use transport::{CompressionConfig, TlsConfig};
 pub use units::{ByteSize, Duration, Ratio};
