@@ -1,8 +1,14 @@
 //! The `protogate` command: parses flags and calls the library.
+//!
+//! A failure is printed as one message (its causes after it, each once),
+//! never with a backtrace: a mistake in a config is not a crash, whatever
+//! `RUST_BACKTRACE` says.
 
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
 };
 
 use anyhow::{Context, bail};
@@ -12,7 +18,7 @@ use protogate::{
     compile::{self, Compiled},
     config::Config,
     demo::{self, DemoBackend},
-    reload::{ConfigSource, Reloader},
+    reload::{ConfigSource, Reloader, Triggers},
     runtime::{self, RouteDiff},
     schema::DescriptorSource,
     server,
@@ -63,33 +69,72 @@ enum Command {
     },
     /// Runs the built-in demo: a bookstore gRPC backend and the gateway in front of it.
     Demo {
-        /// Where the gateway listens.
+        /// Where the gateway listens (port 0: any free port, printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Where the demo's gRPC backend listens; the examples expect
+        /// 127.0.0.1:50051 (default: any free loopback port, printed).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        backend_listen: SocketAddr,
     },
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    match Cli::parse().command {
-        Command::Run { config } => serve(ConfigSource::File(config), Vec::new()).await,
+    match run(Cli::parse().command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", report(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes, `: `-separated, leaving out a cause whose text
+/// the message already carries (`cannot read x: No such file` is not
+/// followed by `No such file` again).
+fn report(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run { config } => {
+            let reloader = Reloader::start(ConfigSource::File(config), Vec::new()).await?;
+            Serving::start(reloader).await?.run().await;
+            Ok(())
+        }
         Command::Validate { config } => {
-            let compiled = compile_file(&config).await?;
-            println!("{}: ok, {} routes", config.display(), compiled.runtime.routes().len());
+            let loaded = compile_file(&config).await?;
+            let compiled = &loaded.compiled;
+            let (routes, listeners) = (compiled.runtime.routes().len(), compiled.listeners.listeners.len());
+            println!("{}: ok, {routes} routes, {listeners} listener(s){}", config.display(), loaded.note());
             Ok(())
         }
         Command::Routes { config } => {
-            print!("{}", runtime::routes_table(compile_file(&config).await?.runtime.routes()));
+            let loaded = compile_file(&config).await?;
+            print!("{}", runtime::routes_table(loaded.compiled.runtime.routes()));
+            if loaded.no_descriptors {
+                println!("# no descriptors: pass-through routes only");
+            }
             Ok(())
         }
         Command::Diff { config, against } => {
             let (new, old) = (compile_file(&config).await?, compile_file(&against).await?);
-            print!("{}", RouteDiff::between(old.runtime.routes(), new.runtime.routes()));
+            print!("{}", RouteDiff::between(old.compiled.runtime.routes(), new.compiled.runtime.routes()));
             Ok(())
         }
         Command::HashKey { key } => {
@@ -103,62 +148,111 @@ async fn main() -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
+            if key.is_empty() {
+                bail!("the key is empty: give a key (or write one on standard input)");
+            }
             println!("{}", protogate::policy::auth::hash_key(&key));
             Ok(())
         }
-        Command::Demo { listen } => {
-            let backend = DemoBackend::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        Command::Demo { listen, backend_listen } => {
+            let backend = DemoBackend::start(backend_listen)
                 .await
-                .context("cannot start the demo backend")?;
+                .with_context(|| format!("cannot start the demo backend on {backend_listen}"))?;
             let config = demo::gateway_config(backend.addr(), listen);
             let builtin = [DescriptorSource::Embedded {
                 name: "demo".into(),
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
             }];
-            println!("{}", demo::welcome(listen, backend.addr()));
             let source = ConfigSource::Fixed { config: Box::new(config), base_dir: PathBuf::from(".") };
-            serve(source, builtin.to_vec()).await
+            let serving = Serving::start(Reloader::start(source, builtin.to_vec()).await?).await?;
+            let gateway = serving.addr().context("the demo config has no listener")?;
+            println!("{}", demo::welcome(gateway, backend.addr()));
+            serving.run().await;
+            Ok(())
         }
     }
 }
 
-async fn compile_file(path: &Path) -> anyhow::Result<Compiled> {
+/// A config file compiled.
+struct Loaded {
+    compiled: Compiled,
+    /// It lists no descriptor source (valid when every route passes through).
+    no_descriptors: bool,
+}
+
+impl Loaded {
+    /// What `validate` adds after the route count.
+    fn note(&self) -> &'static str {
+        if self.no_descriptors { " (no descriptors: pass-through routes only)" } else { "" }
+    }
+}
+
+async fn compile_file(path: &Path) -> anyhow::Result<Loaded> {
     let config = Config::from_file(path)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
     match compile::compile(&config, base_dir, &[]).await {
-        Ok(compiled) => Ok(compiled),
+        Ok(compiled) => Ok(Loaded { compiled, no_descriptors: config.descriptors.is_empty() }),
         Err(errors) => bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len()),
     }
 }
 
-/// Serves the config of `source`, reloading it on SIGHUP, on a change of
-/// its files and on `POST /reload`.
-async fn serve(source: ConfigSource, builtin: Vec<DescriptorSource>) -> anyhow::Result<()> {
-    let reloader = Reloader::start(source, builtin).await?;
-    let listeners = reloader.listeners();
-    let admin = match listeners.admin_listen {
-        Some(addr) => {
-            let admin = admin::start_reloading(addr, reloader.clone())
+/// The gateway (its listeners and its admin listener) serving, and
+/// reloading its config on SIGHUP, on a change of its files and on
+/// `POST /reload`.
+struct Serving {
+    listeners: Vec<server::RunningServer>,
+    admin: Option<admin::AdminServer>,
+    _triggers: Triggers,
+}
+
+impl Serving {
+    async fn start(reloader: Arc<Reloader>) -> anyhow::Result<Self> {
+        // Before "serving" is logged: from then on, SIGHUP reloads.
+        let triggers = reloader.start_triggers().context("cannot watch the config files")?;
+        let listeners = reloader.listeners();
+        let gateway = reloader.gateway();
+        let admin = match listeners.admin_listen {
+            Some(addr) => {
+                let admin = admin::start_reloading(addr, reloader.clone())
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (admin)"))?;
+                tracing::info!(addr = %admin.addr(), "the admin API is serving");
+                Some(admin)
+            }
+            None => None,
+        };
+        let mut running = Vec::with_capacity(listeners.listeners.len());
+        for listener in listeners.listeners.iter().cloned() {
+            let (addr, tls) = (listener.addr, listener.tls.is_some());
+            let server = server::start_listener(listener, listeners.head, gateway.clone())
                 .await
-                .with_context(|| format!("cannot listen on {addr} (admin)"))?;
-            tracing::info!(addr = %admin.addr(), "the admin API is serving");
-            Some(admin)
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let generation = reloader.generation();
+            tracing::info!(addr = %server.addr(), tls, generation, "protogate is serving");
+            running.push(server);
         }
-        None => None,
-    };
-    let listen = listeners.listen;
-    let running = server::start(listen, listeners.head, reloader.gateway().clone())
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let _triggers = reloader.start_triggers().context("cannot watch the config files")?;
-    tracing::info!(addr = %running.addr(), generation = reloader.generation(), "protogate is serving");
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    running.shutdown().await;
-    if let Some(admin) = admin {
-        admin.shutdown().await;
+        Ok(Self { listeners: running, admin, _triggers: triggers })
     }
-    Ok(())
+
+    /// Where the first listener listens.
+    fn addr(&self) -> Option<SocketAddr> {
+        self.listeners.first().map(server::RunningServer::addr)
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+    async fn run(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        // Every listener stops accepting at once, then each drains.
+        let stopping: Vec<_> =
+            self.listeners.into_iter().map(|server| tokio::spawn(server.shutdown())).collect();
+        for stopped in stopping {
+            let _ = stopped.await;
+        }
+        if let Some(admin) = self.admin {
+            admin.shutdown().await;
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -7,15 +7,14 @@
 
 use serde_json::Value;
 
-use super::ConfigError;
+use super::{ConfigError, parse_error};
 
 /// What a redacted value reads.
 pub const REDACTED: &str = "<redacted>";
 
 /// The YAML `text` (from `origin`) as JSON, its secrets redacted.
 pub fn redacted(text: &str, origin: &str) -> Result<Value, ConfigError> {
-    let mut value: Value = serde_saphyr::from_str(text)
-        .map_err(|error| ConfigError::Parse { origin: origin.to_owned(), message: error.to_string() })?;
+    let mut value: Value = serde_saphyr::from_str(text).map_err(|error| parse_error(&error, origin))?;
     redact(&mut value);
     Ok(value)
 }

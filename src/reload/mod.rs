@@ -159,8 +159,8 @@ impl Reloader {
     }
 
     /// What the listeners are to be started with.
-    pub fn listeners(&self) -> ListenerSettings {
-        self.listeners
+    pub fn listeners(&self) -> &ListenerSettings {
+        &self.listeners
     }
 
     /// The generation of the config serving now (1 at start, +1 per reload

@@ -1,10 +1,12 @@
-//! What the listeners are given when they start: their addresses and the
-//! limits on the request head. These live apart from the swappable
+//! What the listeners are given when they start: their addresses, their
+//! TLS, and the limits on the request head. These live apart from the swappable
 //! [`crate::runtime::Runtime`]: swapping a runtime cannot apply them, so
 //! [`ListenerSettings::changes`] says which of them a new config changes
 //! (for a reload to rebind, or to say that a restart is needed).
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
+
+use super::tls::TlsEndpoint;
 
 /// Limits on the request head, applied to each connection a listener accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,11 +19,43 @@ pub struct HeadLimits {
     pub max_concurrent_streams: u32,
 }
 
+/// One listener to start.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// The address to bind.
+    pub addr: SocketAddr,
+    /// TLS on it, or cleartext.
+    pub tls: Option<Arc<TlsEndpoint>>,
+}
+
+impl Listener {
+    /// A cleartext listener on `addr`.
+    pub fn plain(addr: SocketAddr) -> Self {
+        Self { addr, tls: None }
+    }
+
+    /// Whether `other` is configured the same (address, TLS settings; the
+    /// certificates' contents are reloaded apart).
+    fn same_as(&self, other: &Self) -> bool {
+        self.addr == other.addr
+            && self.tls.as_ref().map(|tls| tls.spec()) == other.tls.as_ref().map(|tls| tls.spec())
+    }
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.tls {
+            None => write!(f, "{}", self.addr),
+            Some(_) => write!(f, "{} (TLS)", self.addr),
+        }
+    }
+}
+
 /// Every listener of a config, as it is bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ListenerSettings {
-    /// The gateway's address (`listen`).
-    pub listen: SocketAddr,
+    /// The gateway's listeners (`listen`, or `listeners`).
+    pub listeners: Vec<Listener>,
     /// The admin listener's address (`admin.listen`), if there is one.
     pub admin_listen: Option<SocketAddr>,
     /// The limits on the request head (`limits.*` of the head).
@@ -30,10 +64,10 @@ pub struct ListenerSettings {
 
 /// One listener setting that differs between two configs, with the value
 /// before and after.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenerChange {
-    /// `listen`.
-    Listen(SocketAddr, SocketAddr),
+    /// `listen` or `listeners`: an address or a TLS setting, each side listed.
+    Listen(String, String),
     /// `admin.listen`, added, removed or moved.
     AdminListen(Option<SocketAddr>, Option<SocketAddr>),
     /// `limits.max_header_bytes`.
@@ -49,7 +83,8 @@ impl ListenerSettings {
     pub fn changes(&self, next: &Self) -> Vec<ListenerChange> {
         let (before, after) = (&self.head, &next.head);
         [
-            (self.listen != next.listen).then_some(ListenerChange::Listen(self.listen, next.listen)),
+            self.listeners_differ(next)
+                .then(|| ListenerChange::Listen(list(&self.listeners), list(&next.listeners))),
             (self.admin_listen != next.admin_listen)
                 .then_some(ListenerChange::AdminListen(self.admin_listen, next.admin_listen)),
             (before.max_header_bytes != after.max_header_bytes)
@@ -68,6 +103,16 @@ impl ListenerSettings {
         .flatten()
         .collect()
     }
+
+    fn listeners_differ(&self, next: &Self) -> bool {
+        self.listeners.len() != next.listeners.len()
+            || self.listeners.iter().zip(&next.listeners).any(|(before, after)| !before.same_as(after))
+    }
+}
+
+/// `127.0.0.1:8080, 0.0.0.0:8443 (TLS)`.
+fn list(listeners: &[Listener]) -> String {
+    listeners.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 impl ListenerChange {
@@ -88,7 +133,7 @@ impl fmt::Display for ListenerChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let address = |addr: &Option<SocketAddr>| addr.map_or_else(|| "none".to_owned(), |a| a.to_string());
         let (before, after) = match self {
-            Self::Listen(before, after) => (before.to_string(), after.to_string()),
+            Self::Listen(before, after) => (before.clone(), after.clone()),
             Self::AdminListen(before, after) => (address(before), address(after)),
             Self::MaxHeaderBytes(before, after) => (before.to_string(), after.to_string()),
             Self::HeaderReadTimeout(before, after) => (format!("{before:?}"), format!("{after:?}")),
@@ -104,7 +149,7 @@ mod tests {
 
     fn settings() -> ListenerSettings {
         ListenerSettings {
-            listen: "127.0.0.1:8080".parse().unwrap(),
+            listeners: vec![Listener::plain("127.0.0.1:8080".parse().unwrap())],
             admin_listen: None,
             head: HeadLimits {
                 max_header_bytes: 65_536,
@@ -123,7 +168,7 @@ mod tests {
     fn every_setting_that_differs_is_reported_with_its_key_and_values() {
         let before = settings();
         let after = ListenerSettings {
-            listen: "0.0.0.0:8080".parse().unwrap(),
+            listeners: vec![Listener::plain("0.0.0.0:8080".parse().unwrap())],
             admin_listen: Some("127.0.0.1:9901".parse().unwrap()),
             head: HeadLimits {
                 max_header_bytes: 1024,
@@ -142,7 +187,7 @@ mod tests {
                 "limits.max_concurrent_streams changed: 100 → 10",
             ]
         );
-        let removed = after.changes(&ListenerSettings { admin_listen: None, ..after });
+        let removed = after.changes(&ListenerSettings { admin_listen: None, ..after.clone() });
         assert_eq!(removed, [ListenerChange::AdminListen(after.admin_listen, None)]);
         assert_eq!(removed[0].key(), "admin.listen");
     }
@@ -150,8 +195,10 @@ mod tests {
     #[test]
     fn one_head_limit_changed_is_the_only_change() {
         let before = settings();
-        let after =
-            ListenerSettings { head: HeadLimits { max_concurrent_streams: 200, ..before.head }, ..before };
+        let after = ListenerSettings {
+            head: HeadLimits { max_concurrent_streams: 200, ..before.head },
+            ..before.clone()
+        };
         assert_eq!(before.changes(&after), [ListenerChange::MaxConcurrentStreams(100, 200)]);
     }
 }
