@@ -4,9 +4,8 @@
 //! the file watcher, SIGHUP on the real binary, and reloads under load.
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -22,7 +21,11 @@ use protogate::{
 };
 use tempfile::TempDir;
 
-use crate::support::{counting_proxy::CountingProxy, gateway::json_of};
+use crate::support::{
+    counting_proxy::CountingProxy,
+    gateway::json_of,
+    process::{Running, logged_addr},
+};
 
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -311,66 +314,19 @@ async fn ten_reloads_under_load_fail_no_request() {
     assert_eq!(proxy.accepted(), 1, "the upstream kept its one connection through ten reloads");
 }
 
-/// Reads the lines of both pipes of `child` until a line with each of
-/// `markers` has been seen; returns the address after `addr=` on each.
-fn addresses_in_output(child: &mut Child, markers: &[&str]) -> Vec<String> {
-    let (lines, seen) = std::sync::mpsc::channel::<String>();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    for pipe in [Box::new(stdout) as Box<dyn std::io::Read + Send>, Box::new(stderr)] {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-    }
-    let mut found = vec![None; markers.len()];
-    while found.iter().any(Option::is_none) {
-        let line = seen.recv_timeout(Duration::from_secs(30)).expect("the gateway printed its addresses");
-        let plain = strip_ansi(&line);
-        for (marker, found) in markers.iter().zip(&mut found) {
-            if plain.contains(marker) {
-                let addr = plain.split("addr=").nth(1).and_then(|rest| rest.split_whitespace().next());
-                *found = addr.map(str::to_owned);
-            }
-        }
-    }
-    found.into_iter().flatten().collect()
-}
-
-fn strip_ansi(line: &str) -> String {
-    let mut plain = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(|c| c.is_ascii_alphabetic());
-        } else {
-            plain.push(c);
-        }
-    }
-    plain
-}
-
 #[tokio::test]
 async fn sighup_reloads_the_real_binary() {
     let backend = DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("gateway.yaml");
-    let yaml = |routes: &str| {
-        format!("admin: {{ listen: 127.0.0.1:0 }}\n{}", demo_config(backend.addr(), "", routes))
-    };
-    write(&config, &yaml(ECHO_ROUTE));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_protogate"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addrs = addresses_in_output(&mut child, &["protogate is serving", "the admin API is serving"]);
-    let (gateway, admin) = (&addrs[0], &addrs[1]);
+    write(
+        &config,
+        &format!("admin: {{ listen: 127.0.0.1:0 }}\n{}", demo_config(backend.addr(), "", ECHO_ROUTE)),
+    );
+    let mut running = Running::start(&["run", "--config", config.to_str().unwrap()]);
+    // The admin listener starts (and is logged) first.
+    let admin = logged_addr(&running.line_where(|line| line.contains("the admin API is serving")), "addr");
+    let gateway = logged_addr(&running.line_where(|line| line.contains("protogate is serving")), "addr");
     let client = reqwest::Client::new();
     let status = |path: String| {
         let client = client.clone();
@@ -379,7 +335,7 @@ async fn sighup_reloads_the_real_binary() {
     assert_eq!(status(format!("http://{gateway}/v1/echo/a")).await, 200);
 
     // The file is left as it is, so that only the signal can reload it.
-    let killed = Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill").args(["-HUP", &running.pid().to_string()]).status().unwrap();
     assert!(killed.success());
     let mut last = serde_json::Value::Null;
     for _ in 0..100 {
@@ -390,17 +346,13 @@ async fn sighup_reloads_the_real_binary() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let alive = child.try_wait().unwrap().is_none();
-    let served = status(format!("http://{gateway}/v1/echo/b")).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(alive, "SIGHUP does not end the process");
+    assert!(!running.has_exited(), "SIGHUP does not end the process");
     assert_eq!(
         (&last["generation"], &last["last_reload"]["trigger"]),
         (&2.into(), &"signal".into()),
         "{last}"
     );
-    assert_eq!(served, 200);
+    assert_eq!(status(format!("http://{gateway}/v1/echo/b")).await, 200);
 }
 
 #[test]
