@@ -376,3 +376,50 @@ fn diff_lists_the_routes_a_config_adds_and_removes() {
         "{text}"
     );
 }
+
+/// A JWT policy is kept by a reload when its settings are equal: the same
+/// key file read twice compares equal, another key does not.
+#[test]
+fn jwt_settings_compare_by_their_keys_contents() {
+    use protogate::{
+        compile::{CompileErrors, Place, jwt_settings},
+        config::Config,
+    };
+    let settings = |file: &str| {
+        let yaml = format!(
+            "policies:\n  p: {{ jwt: {{ algorithms: [RS256], public_key_file: tests/data/keys/{file}, audiences: [] }} }}"
+        );
+        let config = Config::from_yaml(&yaml, "t").unwrap();
+        let jwt = config.policies["p"].jwt.as_ref().unwrap();
+        let mut errors = CompileErrors::default();
+        let settings = jwt_settings(jwt, Path::new(MANIFEST), &Place::root(), &mut errors);
+        assert!(errors.is_empty(), "{errors}");
+        settings.unwrap()
+    };
+    assert_eq!(settings("rsa.pub"), settings("rsa.pub"));
+    assert_ne!(settings("rsa.pub"), settings("rsa2.pub"));
+}
+
+#[tokio::test]
+async fn an_unchanged_jwt_policy_keeps_its_jwks_and_a_changed_one_fetches_again() {
+    let backend = DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let jwks = crate::jwks::JwksServer::start(vec![crate::jwks::k1()]).await;
+    let yaml = |audience: &str| {
+        format!(
+            "policies:\n  auth: {{ jwt: {{ jwks: {{ url: \"http://{}/jwks.json\" }}, audiences: [{audience}] }} }}\ndefault_policies: [auth]\n{}",
+            jwks.addr,
+            demo_config(backend.addr(), "", ECHO_ROUTE)
+        )
+    };
+    let site = Site::start(&yaml("api")).await;
+    assert_eq!(jwks.hits("/jwks.json"), 1);
+
+    site.rewrite(&yaml("api").replace(ECHO_ROUTE, &format!("{ECHO_ROUTE}{LIBRARY_ROUTE}")));
+    assert_eq!(site.reloader.reload(Trigger::Admin).await.result, ReloadResult::Ok);
+    assert_eq!(jwks.hits("/jwks.json"), 1, "an unchanged JWT policy keeps its keys");
+    assert_eq!(site.status_of("/v1/shelves").await, 401, "and still guards every route");
+
+    site.rewrite(&yaml("other"));
+    assert_eq!(site.reloader.reload(Trigger::Admin).await.result, ReloadResult::Ok);
+    assert_eq!(jwks.hits("/jwks.json"), 2, "a changed JWT policy starts fresh");
+}
