@@ -12,6 +12,7 @@ mod dispatch;
 mod dns;
 mod encoded_separators;
 mod errors;
+mod faults;
 mod first_hour;
 mod grpc_methods;
 mod health;
