@@ -38,6 +38,7 @@ mod proxy;
 mod proxy_retry;
 mod rate_limit;
 mod readme;
+mod reload;
 mod retry;
 mod support;
 mod tls;
