@@ -2,18 +2,13 @@
 //! runtime.
 //!
 //! It loads the runtime once per request (a reload swaps it whole; requests
-//! in flight finish on the one they started with) and dispatches the
-//! request as the house plan's rules say:
-//!
-//! 1. a native gRPC call goes to the route that owns its service;
-//! 2. a CORS preflight is answered by the policy of the route it announces;
-//! 3. a transcoded binding (the most specific template; 405 when only the
-//!    method is wrong, with no fall-through);
-//! 4. a pass-through route by the longest prefix of the normalised path;
-//! 5. else 404.
-//!
-//! The route's policy chain then admits or refuses the request, and its
-//! target serves it. Every refusal goes through [`crate::error`].
+//! in flight finish on the one they started with), asks the router which
+//! route the request belongs to ([`router::decide`]: native gRPC, CORS
+//! preflight, transcoded binding, pass-through prefix, or none) and acts on
+//! the decision: a preflight is answered by the announced route's CORS
+//! policy; otherwise the route's policy chain admits or refuses the
+//! request, and its target serves it. Every refusal goes through
+//! [`crate::error`].
 
 mod phases;
 mod targets;
@@ -22,14 +17,13 @@ use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, header};
+use http::{HeaderValue, Request, Response, request::Parts};
 use http_body::Body;
 
 use crate::{
     body::{BoxError, ResponseBody},
     error::GatewayError,
-    policy::cors,
-    router::RouteError,
+    router::{self, Decision, RouteError},
     runtime::Runtime,
 };
 
@@ -63,44 +57,48 @@ impl Gateway {
     {
         let received_at = Instant::now();
         let runtime = self.runtime.load_full();
-        if is_grpc(request.headers())
-            && let Some(route) = runtime.services().lookup(request.uri().path()).cloned()
-        {
-            let policies = route.policies.clone();
-            let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
-            return phases::guarded(&policies, request, peer.ip(), serve, GatewayError::into_grpc_response)
-                .await;
-        }
-        if cors::is_preflight(request.method(), request.headers())
-            && let Some(answer) = phases::preflight(&runtime, &request)
-        {
-            return answer;
-        }
-        match runtime.router().lookup(request.method(), request.uri().path()) {
-            Ok(found) => {
-                let (route, captures) = (found.value.clone(), found.captures);
+        let (parts, body) = request.into_parts();
+        match router::decide(&parts, runtime.tables()) {
+            Decision::NativeGrpc(route) => {
+                let route = route.value;
+                let host = forwarded_host(&parts);
+                let serve = |request| async move { Ok(route.target.call(request, peer, host).await?) };
+                let request = Request::from_parts(parts, body);
+                phases::guarded(&route.policies, request, peer.ip(), serve, GatewayError::into_grpc_response)
+                    .await
+            }
+            Decision::Preflight { answerer, .. } => phases::preflight(answerer, &parts.headers),
+            Decision::Transcoded { route, captures } => {
+                let route = route.value;
                 let serve = |request| {
                     targets::transcode(&runtime, &route.target, request, &captures, peer, received_at)
                 };
+                let request = Request::from_parts(parts, body);
                 phases::guarded(&route.policies, request, peer.ip(), serve, GatewayError::into_response).await
             }
-            Err(RouteError::NotFound) => match targets::find_prefix(&runtime, request) {
-                Ok((route, request)) => {
-                    let policies = route.policies.clone();
-                    let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
-                    phases::guarded(&policies, request, peer.ip(), serve, GatewayError::into_response).await
-                }
-                Err(refusal) => refusal.into_response(),
-            },
-            Err(error) => GatewayError::from((error, request.method(), request.uri().path())).into_response(),
+            Decision::Proxied { route, path } => {
+                let route = route.value;
+                let host = forwarded_host(&parts);
+                let request = match targets::with_path(Request::from_parts(parts, body), path) {
+                    Ok(request) => request,
+                    Err(refusal) => return refusal.into_response(),
+                };
+                let serve = |request| async move { Ok(route.target.call(request, peer, host).await?) };
+                phases::guarded(&route.policies, request, peer.ip(), serve, GatewayError::into_response).await
+            }
+            Decision::NotFound => refusal(RouteError::NotFound, &parts),
+            Decision::MethodNotAllowed { allow } => refusal(RouteError::MethodNotAllowed { allow }, &parts),
         }
     }
 }
 
-/// Whether a request is a native gRPC call (`application/grpc`, `application/grpc+proto`...).
-fn is_grpc(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).is_some_and(|value| {
-        let value = value.as_bytes();
-        value.starts_with(b"application/grpc") && !value.starts_with(b"application/grpc-web")
-    })
+/// The host a pass-through call forwards (`X-Forwarded-Host`, or `Host`
+/// with `preserve_host`).
+fn forwarded_host(parts: &Parts) -> Option<HeaderValue> {
+    router::request_host(&parts.headers, &parts.uri).and_then(|host| host.to_header_value())
+}
+
+/// The answer to a request no route takes.
+fn refusal(error: RouteError, parts: &Parts) -> Response<ResponseBody> {
+    GatewayError::from((error, &parts.method, parts.uri.path())).into_response()
 }

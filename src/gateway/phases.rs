@@ -5,15 +5,13 @@
 
 use std::future::Future;
 
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use tonic::Code;
 
 use crate::{
     body::{ResponseBody, full},
     error::GatewayError,
-    policy::{PolicyChain, cors},
-    router::normalize_path,
-    runtime::Runtime,
+    policy::{PolicyChain, cors::CorsPolicy},
 };
 
 /// Runs `serve` behind `policies`; `render` turns a refusal into the
@@ -39,22 +37,10 @@ where
     response
 }
 
-/// The answer to a CORS preflight, from the policy of the route whose
-/// method it announces; `None` when that route has no CORS policy (the
-/// request is then routed like any other).
-pub(super) fn preflight<B>(runtime: &Runtime, request: &Request<B>) -> Option<Response<ResponseBody>> {
-    let method = cors::announced_method(request.headers())?;
-    let path = request.uri().path();
-    let policies = match runtime.router().lookup(&method, path) {
-        Ok(found) => found.value.policies.clone(),
-        Err(_) => {
-            let normalised = normalize_path(path)?;
-            let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
-            runtime.prefixes().lookup(host, &method, &normalised)?.policies.clone()
-        }
-    };
-    let cors = policies.cors()?;
-    Some(match cors.preflight(request.headers()) {
+/// The answer to a CORS preflight with `headers`, from the policy of the
+/// route it announces.
+pub(super) fn preflight(cors: &CorsPolicy, headers: &HeaderMap) -> Response<ResponseBody> {
+    match cors.preflight(headers) {
         Ok(headers) => {
             let mut answer = Response::new(full(bytes::Bytes::new()));
             *answer.status_mut() = StatusCode::NO_CONTENT;
@@ -63,5 +49,5 @@ pub(super) fn preflight<B>(runtime: &Runtime, request: &Request<B>) -> Option<Re
         }
         Err(refused) => GatewayError::new(StatusCode::FORBIDDEN, Code::PermissionDenied, refused.to_string())
             .into_response(),
-    })
+    }
 }

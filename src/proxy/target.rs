@@ -51,11 +51,13 @@ impl ProxyTarget {
         &self.settings
     }
 
-    /// Forwards one request from a client at `peer`; the bodies stream.
+    /// Forwards one request from a client at `peer` for `host` (its `Host`,
+    /// or the HTTP/2 authority); the bodies stream.
     pub async fn call<B>(
         &self,
         mut request: Request<B>,
         peer: SocketAddr,
+        host: Option<HeaderValue>,
     ) -> Result<Response<ResponseBody>, ProxyError>
     where
         B: Body<Data = Bytes> + Send + 'static,
@@ -71,11 +73,6 @@ impl ProxyTarget {
         let rewrite = if self.settings.grpc { &PrefixRewrite::Keep } else { &self.settings.rewrite };
         let path = rewrite::upstream_path(&self.settings.prefix, rewrite, &original)?;
 
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .cloned()
-            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
         headers::add_forwarded(
             &mut parts.headers,

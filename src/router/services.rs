@@ -1,11 +1,11 @@
 //! Native gRPC requests (`/<package>.<Service>/<Method>`) routed by service
 //! name to the route that owns the service.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
-/// Routes by gRPC service full name.
+/// Routes by gRPC service full name (which is also the route's id).
 pub struct ServiceTable<T> {
-    services: HashMap<String, T>,
+    services: HashMap<Arc<str>, T>,
 }
 
 impl<T> Default for ServiceTable<T> {
@@ -20,17 +20,22 @@ impl<T> ServiceTable<T> {
         if self.services.contains_key(service) {
             return false;
         }
-        self.services.insert(service.to_owned(), value);
+        self.services.insert(Arc::from(service), value);
         true
     }
 
     /// The route of the service a gRPC request path names.
     pub fn lookup(&self, path: &str) -> Option<&T> {
+        self.find(path).map(|(_, value)| value)
+    }
+
+    /// The same, with the route's id (the service's name).
+    pub(super) fn find(&self, path: &str) -> Option<(&Arc<str>, &T)> {
         let (service, method) = path.strip_prefix('/')?.split_once('/')?;
         if method.is_empty() || method.contains('/') {
             return None;
         }
-        self.services.get(service)
+        self.services.get_key_value(service)
     }
 }
 

@@ -26,6 +26,8 @@ pub struct TranscodeRequest<'a> {
     pub body: Bytes,
     /// The client's address.
     pub peer: IpAddr,
+    /// The host the client asked for (`Host`, or the HTTP/2 authority).
+    pub host: Option<&'a str>,
     /// When the request arrived: its deadline runs from here.
     pub received_at: Instant,
 }

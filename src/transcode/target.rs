@@ -117,11 +117,8 @@ impl TranscodeTarget {
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let message =
             self.binder.bind(request.captures, request.parts.uri.query(), &request.body, content_type)?;
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| request.parts.uri.authority().map(|a| a.as_str()));
-        let mut call = Some((message, self.metadata.request_metadata(headers, request.peer, host)));
+        let metadata = self.metadata.request_metadata(headers, request.peer, request.host);
+        let mut call = Some((message, metadata));
         let mut tries = self.upstream.tries(self.idempotent);
         let mut last_error = None;
         loop {

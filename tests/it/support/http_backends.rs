@@ -28,6 +28,7 @@ use protogate::proxy::{ClientIdentity, TlsSettings};
 use protogate::{
     error::GatewayError,
     proxy::ProxyTarget,
+    router::request_host,
     upstream::{Upstream, UpstreamProtocol, UpstreamSettings},
 };
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
@@ -176,7 +177,9 @@ pub async fn start_proxy(target: ProxyTarget) -> SocketAddr {
             let service = service_fn(move |request: Request<Incoming>| {
                 let target = target.clone();
                 async move {
-                    let response = match target.call(request, peer).await {
+                    let host =
+                        request_host(request.headers(), request.uri()).and_then(|h| h.to_header_value());
+                    let response = match target.call(request, peer, host).await {
                         Ok(response) => response,
                         Err(error) if target.settings().grpc => {
                             GatewayError::from(error).into_grpc_response()
