@@ -9,11 +9,14 @@
 //! policy; otherwise the route's policy chain admits or refuses the
 //! request, and its target serves it. Every refusal goes through
 //! [`crate::error`].
+//!
+//! Each request gets one [`RequestContext`], shared with the targets, and
+//! the gateway's [`Observer`] hears its phases (see [`crate::observe`]).
 
 mod phases;
 mod targets;
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -23,20 +26,34 @@ use http_body::Body;
 use crate::{
     body::{BoxError, ResponseBody},
     error::GatewayError,
+    observe::{self, Connection, Observer, Phase, RequestContext, RouteKind, TracingObserver},
     router::{self, Decision, RouteError},
-    runtime::Runtime,
+    runtime::{ProxiedRoute, Runtime, TranscodedRoute},
 };
 
-/// The gateway: the current runtime, swappable.
-#[derive(Debug)]
+/// The gateway: the current runtime, swappable, and the observer of every
+/// request.
 pub struct Gateway {
     runtime: ArcSwap<Runtime>,
+    observer: Arc<dyn Observer>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").field("runtime", &self.runtime).finish_non_exhaustive()
+    }
 }
 
 impl Gateway {
-    /// A gateway serving `runtime`.
+    /// A gateway serving `runtime`, its requests observed by a
+    /// [`TracingObserver`].
     pub fn new(runtime: Runtime) -> Self {
-        Self { runtime: ArcSwap::from_pointee(runtime) }
+        Self::with_observer(runtime, Arc::new(TracingObserver))
+    }
+
+    /// A gateway serving `runtime`, its requests observed by `observer`.
+    pub fn with_observer(runtime: Runtime, observer: Arc<dyn Observer>) -> Self {
+        Self { runtime: ArcSwap::from_pointee(runtime), observer }
     }
 
     /// The runtime requests are served from now.
@@ -49,46 +66,80 @@ impl Gateway {
         self.runtime.store(Arc::new(runtime));
     }
 
-    /// Serves one request from a client at `peer`.
-    pub async fn handle<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
+    /// Serves one request that came on `connection`. The response carries
+    /// the request id; its body tells the observer when it finished.
+    pub async fn handle<B>(&self, request: Request<B>, connection: Connection) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let received_at = Instant::now();
-        let runtime = self.runtime.load_full();
         let (parts, body) = request.into_parts();
-        match router::decide(&parts, runtime.tables()) {
-            Decision::NativeGrpc(route) => {
-                let route = route.value;
-                let host = forwarded_host(&parts);
-                let serve = |request| async move { Ok(route.target.call(request, peer, host).await?) };
-                let request = Request::from_parts(parts, body);
-                phases::guarded(&route.policies, request, peer.ip(), serve, GatewayError::into_grpc_response)
-                    .await
-            }
-            Decision::Preflight { answerer, .. } => phases::preflight(answerer, &parts.headers),
-            Decision::Transcoded { route, captures } => {
-                let route = route.value;
-                let serve = |request| {
-                    targets::transcode(&runtime, &route.target, request, &captures, peer, received_at)
-                };
-                let request = Request::from_parts(parts, body);
-                phases::guarded(&route.policies, request, peer.ip(), serve, GatewayError::into_response).await
-            }
-            Decision::Proxied { route, path } => {
-                let route = route.value;
-                let host = forwarded_host(&parts);
-                let request = match targets::with_path(Request::from_parts(parts, body), path) {
-                    Ok(request) => request,
-                    Err(refusal) => return refusal.into_response(),
-                };
-                let serve = |request| async move { Ok(route.target.call(request, peer, host).await?) };
-                phases::guarded(&route.policies, request, peer.ip(), serve, GatewayError::into_response).await
-            }
-            Decision::NotFound => refusal(RouteError::NotFound, &parts),
-            Decision::MethodNotAllowed { allow } => refusal(RouteError::MethodNotAllowed { allow }, &parts),
+        let mut context = RequestContext::new(connection, &parts, self.observer.clone());
+        context.observe(Phase::RequestReceived { head: &parts });
+        let runtime = self.runtime.load_full();
+        let decision = router::decide(&parts, runtime.tables());
+        if let Some((id, kind)) = matched(&decision) {
+            context.set_route(id);
+            context.observe(Phase::RouteMatched { kind });
         }
+        let context = Arc::new(context);
+        let mut response = serve(&runtime, decision, parts, body, &context).await;
+        response.headers_mut().insert(observe::X_REQUEST_ID, context.request_id().clone());
+        let status = response.status();
+        response.map(|body| observe::observed_body(body, status, context))
+    }
+}
+
+/// The id and kind of the route a decision chose, if it chose one.
+fn matched<'a>(decision: &Decision<'a, TranscodedRoute, ProxiedRoute>) -> Option<(&'a Arc<str>, RouteKind)> {
+    match decision {
+        Decision::NativeGrpc(route) => Some((route.id, RouteKind::NativeGrpc)),
+        Decision::Preflight { id, .. } => Some((id, RouteKind::Preflight)),
+        Decision::Transcoded { route, .. } => Some((route.id, RouteKind::Transcoded)),
+        Decision::Proxied { route, .. } => Some((route.id, RouteKind::Proxied)),
+        Decision::NotFound | Decision::MethodNotAllowed { .. } => None,
+    }
+}
+
+/// Acts on the router's decision.
+async fn serve<B>(
+    runtime: &Runtime,
+    decision: Decision<'_, TranscodedRoute, ProxiedRoute>,
+    parts: Parts,
+    body: B,
+    context: &Arc<RequestContext>,
+) -> Response<ResponseBody>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    match decision {
+        Decision::NativeGrpc(route) => {
+            let route = route.value;
+            let host = forwarded_host(&parts);
+            let serve = |request| async move { Ok(route.target.call(request, context, host).await?) };
+            let request = Request::from_parts(parts, body);
+            phases::guarded(&route.policies, request, context, serve, GatewayError::into_grpc_response).await
+        }
+        Decision::Preflight { answerer, .. } => phases::preflight(answerer, &parts.headers, context),
+        Decision::Transcoded { route, captures } => {
+            let route = route.value;
+            let serve = |request| targets::transcode(runtime, &route.target, request, &captures, context);
+            let request = Request::from_parts(parts, body);
+            phases::guarded(&route.policies, request, context, serve, GatewayError::into_response).await
+        }
+        Decision::Proxied { route, path } => {
+            let route = route.value;
+            let host = forwarded_host(&parts);
+            let request = match targets::with_path(Request::from_parts(parts, body), path) {
+                Ok(request) => request,
+                Err(refusal) => return refusal.into_response(),
+            };
+            let serve = |request| async move { Ok(route.target.call(request, context, host).await?) };
+            phases::guarded(&route.policies, request, context, serve, GatewayError::into_response).await
+        }
+        Decision::NotFound => refusal(RouteError::NotFound, &parts),
+        Decision::MethodNotAllowed { allow } => refusal(RouteError::MethodNotAllowed { allow }, &parts),
     }
 }
 

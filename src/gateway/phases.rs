@@ -1,7 +1,8 @@
 //! The policy phases around a target: a preflight answered from the CORS
 //! policy of the route it announces, and a request admitted (or refused)
 //! by its route's chain before the target serves it, with the chain's
-//! response headers added to whatever comes back.
+//! response headers added to whatever comes back. Both tell the observer
+//! what the policy decided.
 
 use std::future::Future;
 
@@ -11,6 +12,7 @@ use tonic::Code;
 use crate::{
     body::{ResponseBody, full},
     error::GatewayError,
+    observe::{Phase, RequestContext},
     policy::{PolicyChain, cors::CorsPolicy},
 };
 
@@ -19,7 +21,7 @@ use crate::{
 pub(super) async fn guarded<B, F, Fut>(
     policies: &PolicyChain,
     request: Request<B>,
-    peer: std::net::IpAddr,
+    context: &RequestContext,
     serve: F,
     render: fn(GatewayError) -> Response<ResponseBody>,
 ) -> Response<ResponseBody>
@@ -28,10 +30,15 @@ where
     Fut: Future<Output = Result<Response<ResponseBody>, GatewayError>>,
 {
     let (mut parts, body) = request.into_parts();
-    let admission = match policies.admit(&mut parts, peer).await {
+    let admission = match policies.admit(&mut parts, context.peer().ip()).await {
         Ok(admission) => admission,
-        Err(refusal) => return render(*refusal),
+        Err(refusal) => {
+            let response = render(*refusal);
+            context.observe(Phase::PolicyDecided { refused: Some(response.status()) });
+            return response;
+        }
     };
+    context.observe(Phase::PolicyDecided { refused: None });
     let mut response = serve(Request::from_parts(parts, body)).await.unwrap_or_else(render);
     response.headers_mut().extend(admission.response_headers);
     response
@@ -39,8 +46,12 @@ where
 
 /// The answer to a CORS preflight with `headers`, from the policy of the
 /// route it announces.
-pub(super) fn preflight(cors: &CorsPolicy, headers: &HeaderMap) -> Response<ResponseBody> {
-    match cors.preflight(headers) {
+pub(super) fn preflight(
+    cors: &CorsPolicy,
+    headers: &HeaderMap,
+    context: &RequestContext,
+) -> Response<ResponseBody> {
+    let answer = match cors.preflight(headers) {
         Ok(headers) => {
             let mut answer = Response::new(full(bytes::Bytes::new()));
             *answer.status_mut() = StatusCode::NO_CONTENT;
@@ -49,5 +60,8 @@ pub(super) fn preflight(cors: &CorsPolicy, headers: &HeaderMap) -> Response<Resp
         }
         Err(refused) => GatewayError::new(StatusCode::FORBIDDEN, Code::PermissionDenied, refused.to_string())
             .into_response(),
-    }
+    };
+    let refused = (answer.status() != StatusCode::NO_CONTENT).then(|| answer.status());
+    context.observe(Phase::PolicyDecided { refused });
+    answer
 }

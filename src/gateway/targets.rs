@@ -2,7 +2,7 @@
 //! with its body read within the limits, and a pass-through call with the
 //! normalised path the dispatcher chose (its body streams).
 
-use std::{net::SocketAddr, time::Instant};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, Uri, header, uri::PathAndQuery};
@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use crate::{
     body::{BoxError, ResponseBody, full},
     error::GatewayError,
+    observe::RequestContext,
     router,
     runtime::Runtime,
     transcode::target::{TranscodeRequest, TranscodeTarget},
@@ -23,8 +24,7 @@ pub(super) async fn transcode<B>(
     target: &TranscodeTarget,
     request: Request<B>,
     captures: &[String],
-    peer: SocketAddr,
-    received_at: Instant,
+    context: &Arc<RequestContext>,
 ) -> Result<Response<ResponseBody>, GatewayError>
 where
     B: Body<Data = Bytes>,
@@ -39,7 +39,7 @@ where
     .await
     .map_err(|_| GatewayError::body_too_slow(limits.body_read_timeout))??;
     let host = router::request_host(&parts.headers, &parts.uri).map(|host| host.as_str());
-    let request = TranscodeRequest { parts: &parts, captures, body, peer: peer.ip(), host, received_at };
+    let request = TranscodeRequest { parts: &parts, captures, body, host, context };
     let response = target.call(request).await?;
     Ok(response.map(full))
 }

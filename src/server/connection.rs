@@ -17,7 +17,7 @@ use hyper::{
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::{net::TcpStream, sync::watch};
 
-use crate::{gateway::Gateway, runtime::Limits};
+use crate::{gateway::Gateway, observe::Connection, runtime::Limits};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
@@ -74,12 +74,14 @@ pub(super) async fn serve(
             // Nothing (or only part of a preface) in time, or a reset: close.
             Ok(Err(_)) | Err(_) => return,
         };
+    let connection = Connection::plain(peer, stream.local_addr().ok());
     let service = service_fn(move |request| {
         let gateway = gateway.clone();
+        let connection = connection.clone();
         // hyper keeps room for one request's future in every connection,
         // idle or not: boxed, that room is a pointer instead of the whole
         // (several KiB) state of `handle`.
-        let handling = Box::pin(async move { gateway.handle(request, peer).await });
+        let handling = Box::pin(async move { gateway.handle(request, connection).await });
         async move { Ok::<_, Infallible>(handling.await) }
     });
     let io = TokioIo::new(stream);

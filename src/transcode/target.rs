@@ -29,7 +29,10 @@ pub use super::{
     error::TranscodeError,
     parts::{TargetParts, TranscodeRequest},
 };
-use crate::upstream::{Outcome, Picked, TryFailure, Upstream, never_sent};
+use crate::{
+    observe::X_REQUEST_ID,
+    upstream::{Outcome, Picked, TryFailure, Upstream, never_sent},
+};
 
 /// How tonic's message starts when a reply frame is over the decoding limit
 /// (OUT_OF_RANGE), and when a gzip'd one grows over it (RESOURCE_EXHAUSTED).
@@ -113,13 +116,16 @@ impl TranscodeTarget {
         };
         // The deadline runs from the request's arrival: reading and binding
         // the body count against it.
-        let deadline = Deadline { at: request.received_at + budget, budget, outcome };
+        let context = request.context;
+        let deadline = Deadline { at: context.received_at() + budget, budget, outcome };
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let message =
             self.binder.bind(request.captures, request.parts.uri.query(), &request.body, content_type)?;
-        let metadata = self.metadata.request_metadata(headers, request.peer, request.host);
-        let mut call = Some((message, metadata));
-        let mut tries = self.upstream.tries(self.idempotent);
+        let mut metadata =
+            self.metadata.request_metadata(headers, context.peer().ip(), request.host).into_headers();
+        metadata.insert(X_REQUEST_ID, context.request_id().clone());
+        let mut call = Some((message, MetadataMap::from_headers(metadata)));
+        let mut tries = self.upstream.tries(self.idempotent).reporting_to(context.clone());
         let mut last_error = None;
         loop {
             let remaining = deadline.at.saturating_duration_since(Instant::now());

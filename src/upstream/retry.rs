@@ -20,14 +20,17 @@ use std::{
     hash::{BuildHasher, RandomState},
     net::SocketAddr,
     num::NonZeroU32,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use http::Method;
 use tower::retry::budget::{Budget, TpsBudget};
 
-use super::{Outcome, Picked, Unavailable, Upstream, balance::splitmix64};
+use super::{Outcome, Picked, TryListener, Unavailable, Upstream, balance::splitmix64};
 
 /// How long a first try counts towards the budget.
 const BUDGET_WINDOW: Duration = Duration::from_secs(10);
@@ -156,6 +159,8 @@ pub struct Tries<'a> {
     /// The addresses of the endpoints this call was tried on: a DNS refresh
     /// may reorder the pool between tries, but keeps an address's endpoint.
     tried: Vec<SocketAddr>,
+    /// Told of every try.
+    listener: Option<Arc<dyn TryListener>>,
 }
 
 impl Upstream {
@@ -163,16 +168,25 @@ impl Upstream {
     /// harmless. Counts the call in the retry budget.
     pub fn tries(&self, idempotent: bool) -> Tries<'_> {
         self.pool.retry.budget.deposit();
-        Tries { upstream: self, idempotent, started: 0, tried: Vec::new() }
+        Tries { upstream: self, idempotent, started: 0, tried: Vec::new(), listener: None }
     }
 }
 
 impl Tries<'_> {
+    /// These tries, each told to `listener` when picked and when ended.
+    pub fn reporting_to(mut self, listener: Arc<dyn TryListener>) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
     /// An endpoint for the next try: one this call has not failed on when
     /// there is such a candidate, else any candidate.
     pub fn pick(&mut self) -> Result<Picked, Unavailable> {
         self.started = self.started.saturating_add(1);
-        let picked = self.upstream.pick_avoiding(&self.tried, Instant::now())?;
+        let mut picked = self.upstream.pick_avoiding(&self.tried, Instant::now())?;
+        if let Some(listener) = &self.listener {
+            picked.listened_by(listener.clone());
+        }
         // Only a try that another may follow needs remembering: the last
         // (with the default single attempt, the only one) allocates nothing.
         if self.may_retry() {

@@ -17,6 +17,7 @@ mod jwt_config;
 mod library;
 mod listener;
 mod metadata;
+mod observe;
 mod pipeline;
 mod policies;
 mod proxy;

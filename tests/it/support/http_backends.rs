@@ -27,6 +27,7 @@ use hyper_util::{
 use protogate::proxy::{ClientIdentity, TlsSettings};
 use protogate::{
     error::GatewayError,
+    observe::{Connection, RequestContext, TracingObserver},
     proxy::ProxyTarget,
     router::request_host,
     upstream::{Upstream, UpstreamProtocol, UpstreamSettings},
@@ -179,7 +180,12 @@ pub async fn start_proxy(target: ProxyTarget) -> SocketAddr {
                 async move {
                     let host =
                         request_host(request.headers(), request.uri()).and_then(|h| h.to_header_value());
-                    let response = match target.call(request, peer, host).await {
+                    let (head, body) = request.into_parts();
+                    let observer = Arc::new(TracingObserver);
+                    let context =
+                        Arc::new(RequestContext::new(Connection::plain(peer, None), &head, observer));
+                    let request = Request::from_parts(head, body);
+                    let response = match target.call(request, &context, host).await {
                         Ok(response) => response,
                         Err(error) if target.settings().grpc => {
                             GatewayError::from(error).into_grpc_response()
