@@ -6,7 +6,8 @@
 //! The rooms in the order a request meets them:
 //!
 //! - [`server`]: listeners, HTTP/1.1 and HTTP/2, limits on the request head,
-//!   graceful shutdown; hands each request to the gateway.
+//!   graceful shutdown; hands each request to the gateway. Its settings
+//!   ([`server::ListenerSettings`]) apply when it starts, apart from the runtime.
 //! - [`gateway`]: one request against the current [`runtime::Runtime`]:
 //!   its context, the router's decision, body limit, the target, the error
 //!   response.
@@ -22,7 +23,8 @@
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a
-//!   call (balancing, outlier ejection, circuit breaker).
+//!   call (balancing, outlier ejection, circuit breaker); the one retry
+//!   loop both targets call through.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
 //! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams).
 //!
@@ -31,7 +33,10 @@
 //! - [`config`]: the YAML schema (plain serde structs).
 //! - [`schema`]: descriptor sources merged into one pool.
 //! - [`http_rule`]: the path-template grammar and a method's bindings.
-//! - [`runtime`]: compile `Config` → `Runtime`, collecting every error.
+//! - [`compile`]: `Config` → [`runtime::Runtime`] and the listeners'
+//!   settings, collecting every error with its [`compile::Place`].
+//! - [`runtime`]: the immutable runtime requests read (route tables,
+//!   body limits, upstreams), swapped whole.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code
 //! generated from proto/), [`rpc_status`], [`body`] and [`suggest`]
@@ -39,6 +44,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod compile;
 pub mod config;
 pub mod demo;
 pub mod error;

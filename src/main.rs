@@ -10,10 +10,11 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use protogate::{
     admin,
+    compile::{self, Compiled},
     config::Config,
     demo::{self, DemoBackend},
     gateway::Gateway,
-    runtime::{self, Runtime},
+    runtime,
     schema::DescriptorSource,
     server,
 };
@@ -69,12 +70,12 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run { config } => serve(compile_file(&config).await?).await,
         Command::Validate { config } => {
-            let runtime = compile_file(&config).await?;
-            println!("{}: ok, {} routes", config.display(), runtime.routes().len());
+            let compiled = compile_file(&config).await?;
+            println!("{}: ok, {} routes", config.display(), compiled.runtime.routes().len());
             Ok(())
         }
         Command::Routes { config } => {
-            print!("{}", runtime::routes_table(compile_file(&config).await?.routes()));
+            print!("{}", runtime::routes_table(compile_file(&config).await?.runtime.routes()));
             Ok(())
         }
         Command::HashKey { key } => {
@@ -100,29 +101,28 @@ async fn main() -> anyhow::Result<()> {
                 name: "demo".into(),
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
             }];
-            let runtime = runtime::compile(&config, Path::new("."), &builtin)
+            let compiled = compile::compile(&config, Path::new("."), &builtin)
                 .await
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             println!("{}", demo::welcome(listen, backend.addr()));
-            serve(runtime).await
+            serve(compiled).await
         }
     }
 }
 
-async fn compile_file(path: &Path) -> anyhow::Result<Runtime> {
+async fn compile_file(path: &Path) -> anyhow::Result<Compiled> {
     let config = Config::from_file(path)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
-    match runtime::compile(&config, base_dir, &[]).await {
-        Ok(runtime) => Ok(runtime),
+    match compile::compile(&config, base_dir, &[]).await {
+        Ok(compiled) => Ok(compiled),
         Err(errors) => bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len()),
     }
 }
 
-async fn serve(runtime: Runtime) -> anyhow::Result<()> {
-    let listen = runtime.listen();
-    let admin_listen = runtime.admin_listen();
+async fn serve(compiled: Compiled) -> anyhow::Result<()> {
+    let Compiled { runtime, listeners } = compiled;
     let gateway = Arc::new(Gateway::new(runtime));
-    let admin = match admin_listen {
+    let admin = match listeners.admin_listen {
         Some(addr) => {
             let admin = admin::start(addr, gateway.clone())
                 .await
@@ -132,8 +132,10 @@ async fn serve(runtime: Runtime) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let running =
-        server::start(listen, gateway).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listen = listeners.listen;
+    let running = server::start(listen, listeners.head, gateway)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %running.addr(), "protogate is serving");
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -13,8 +13,8 @@ use http::Method;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use protogate::compile;
 use protogate::config::Config;
-use protogate::runtime;
 use tokio::net::TcpStream;
 
 use crate::process::{Measured, free_port};
@@ -138,7 +138,8 @@ async fn scale(bench: &Bench) -> anyhow::Result<(usize, f64, f64)> {
 
     let started = Instant::now();
     let config = Config::from_file(&config_path)?;
-    let runtime = runtime::compile(&config, dir, &[]).await.map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let runtime =
+        compile::compile(&config, dir, &[]).await.map_err(|errors| anyhow::anyhow!("{errors}"))?.runtime;
     let load_ms = started.elapsed().as_secs_f64() * 1_000.0;
 
     let paths: Vec<String> =

@@ -1,7 +1,7 @@
 //! The authentication policies of the config: `jwt` and `api_key` entries of
 //! the `policies:` map. Plain shapes; what they mean is checked and resolved
-//! when the config is compiled (`runtime::jwt_settings`,
-//! `runtime::api_key_settings`).
+//! when the config is compiled (`compile::jwt_settings`,
+//! `compile::api_key_settings`).
 
 use std::{collections::BTreeMap, path::PathBuf};
 

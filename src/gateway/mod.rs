@@ -20,8 +20,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, request::Parts};
+use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
 use http_body::Body;
+use tonic::Code;
 
 use crate::{
     body::{BoxError, ResponseBody},
@@ -97,7 +98,7 @@ fn matched<'a>(decision: &Decision<'a, TranscodedRoute, ProxiedRoute>) -> Option
         Decision::Preflight { id, .. } => Some((id, RouteKind::Preflight)),
         Decision::Transcoded { route, .. } => Some((route.id, RouteKind::Transcoded)),
         Decision::Proxied { route, .. } => Some((route.id, RouteKind::Proxied)),
-        Decision::NotFound | Decision::MethodNotAllowed { .. } => None,
+        Decision::MethodNotServed | Decision::NotFound | Decision::MethodNotAllowed { .. } => None,
     }
 }
 
@@ -131,15 +132,20 @@ where
         Decision::Proxied { route, path } => {
             let route = route.value;
             let host = forwarded_host(&parts);
+            let grpc = router::is_grpc(&parts.headers);
             let request = match targets::with_path(Request::from_parts(parts, body), path) {
                 Ok(request) => request,
-                Err(refusal) => return refusal.into_response(),
+                Err(refusal) => return refuse(*refusal, grpc),
             };
             let serve = |request| async move { Ok(route.target.call(request, context, host).await?) };
             phases::guarded(&route.policies, request, context, serve, GatewayError::into_response).await
         }
-        Decision::NotFound => refusal(RouteError::NotFound, &parts),
-        Decision::MethodNotAllowed { allow } => refusal(RouteError::MethodNotAllowed { allow }, &parts),
+        Decision::MethodNotServed => {
+            let message = format!("the method {} is not served here", parts.uri.path());
+            GatewayError::from_grpc(Code::Unimplemented, message).into_grpc_response()
+        }
+        Decision::NotFound => no_route(RouteError::NotFound, &parts),
+        Decision::MethodNotAllowed { allow } => no_route(RouteError::MethodNotAllowed { allow }, &parts),
     }
 }
 
@@ -149,7 +155,21 @@ fn forwarded_host(parts: &Parts) -> Option<HeaderValue> {
     router::request_host(&parts.headers, &parts.uri).and_then(|host| host.to_header_value())
 }
 
-/// The answer to a request no route takes.
-fn refusal(error: RouteError, parts: &Parts) -> Response<ResponseBody> {
-    GatewayError::from((error, &parts.method, parts.uri.path())).into_response()
+/// The answer to a request no route takes, in the client's protocol.
+fn no_route(error: RouteError, parts: &Parts) -> Response<ResponseBody> {
+    let grpc = router::is_grpc(&parts.headers);
+    refuse(GatewayError::from((error, &parts.method, parts.uri.path())), grpc)
+}
+
+/// A refusal in the client's protocol. A gRPC client gets a trailers-only
+/// status, and a call no route serves is UNIMPLEMENTED to it, as a gRPC
+/// server says of a method it does not have.
+fn refuse(error: GatewayError, grpc: bool) -> Response<ResponseBody> {
+    match grpc {
+        false => error.into_response(),
+        true if error.status() == StatusCode::NOT_FOUND => {
+            GatewayError::from_grpc(Code::Unimplemented, error.message()).into_grpc_response()
+        }
+        true => error.into_grpc_response(),
+    }
 }

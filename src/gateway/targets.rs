@@ -31,7 +31,7 @@ where
     B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
-    let limits = runtime.limits();
+    let limits = runtime.body_limits();
     let body = tokio::time::timeout(
         limits.body_read_timeout,
         read_body(body, &parts.headers, limits.max_body_bytes),

@@ -9,10 +9,10 @@
 //! upstream with [`crate::upstream::Picked::finish`].
 //!
 //! It must not: choose an endpoint (the [`crate::upstream`] room does),
-//! decide on retries by itself (it says what a failure proves and asks
-//! [`crate::upstream::Tries`]; it resends only body-less requests), buffer a
-//! body whole,
-//! know the router or the server, or render its own errors: a
+//! decide on retries by itself (it makes one try at a time for
+//! [`crate::upstream::Upstream::call_with_retries`] and says what its
+//! failure proves; it resends only body-less requests), buffer a body
+//! whole, know the router or the server, or render its own errors: a
 //! [`ProxyError`] becomes a response in [`crate::error`] only.
 
 mod client;

@@ -26,7 +26,9 @@ use super::{
 use crate::{
     body::{BoxError, ResponseBody},
     observe::{Phase, RequestContext, X_REQUEST_ID},
-    upstream::{Outcome, Picked, TryFailure, Upstream, is_idempotent_method, never_sent},
+    upstream::{
+        CallError, Endpoint, Outcome, Tried, TryError, TryFailure, Upstream, is_idempotent_method, never_sent,
+    },
 };
 
 /// The answers of an endpoint that an idempotent request may retry.
@@ -93,58 +95,67 @@ impl ProxyTarget {
         // hyper speaks the upstream's version; the request only says "not HTTP/1.0".
         parts.version = Version::HTTP_11;
 
+        let idempotent = is_idempotent_method(&parts.method);
         let mut body = Some(body.map_err(Into::into).boxed_unsync());
-        let mut tries =
-            self.upstream.tries(is_idempotent_method(&parts.method)).reporting_to(context.clone());
         let mut parts = Some(parts);
         let deadline = Instant::now() + self.settings.timeout;
-        let mut last_error = None;
-        let (picked, mut response) = loop {
-            let picked = match tries.pick() {
-                Ok(picked) => picked,
-                // A retry that finds no endpoint ends with the last failure.
-                Err(unavailable) => return Err(last_error.unwrap_or(unavailable.into())),
-            };
-            let mut head = match (&parts, resendable && tries.may_retry()) {
-                (Some(parts), true) => copy_head(parts),
-                _ => parts
-                    .take()
-                    .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into()))?,
-            };
-            head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
-            if !preserved && let Some(host) = picked.host_header() {
-                head.headers.insert(header::HOST, host.clone());
-            }
-            let body = if resendable { empty() } else { body.take().unwrap_or_else(empty) };
-            let sent = self.client.request(Request::from_parts(head, body), self.settings.grpc);
-            let (failure, error) = match tokio::time::timeout_at(deadline.into(), sent).await {
-                Ok(Ok(response)) if !resendable || !RETRYABLE.contains(&response.status()) => {
-                    break (picked, response);
-                }
-                Ok(Ok(response)) => match tries.retry_after(TryFailure::Failed, deadline) {
-                    None => break (picked, response),
-                    Some(pause) => {
-                        picked.finish(Outcome::Failure);
-                        let reason = format!("it answered {}", response.status());
-                        tokio::time::sleep(pause).await;
-                        last_error = Some(self.bad_gateway(reason));
-                        continue;
+        let answered = self
+            .upstream
+            .call_with_retries(idempotent, deadline, context.clone(), |picked, attempt| {
+                let head = match (&parts, resendable && !attempt.last) {
+                    (Some(parts), true) => Ok(copy_head(parts)),
+                    _ => parts
+                        .take()
+                        .ok_or_else(|| ProxyError::Internal("a request sent after its last try".into())),
+                };
+                let sent = head.and_then(|mut head| {
+                    head.uri = upstream_uri(picked.connect_uri(), path.clone())?;
+                    if !preserved && let Some(host) = picked.host_header() {
+                        head.headers.insert(header::HOST, host.clone());
                     }
-                },
-                Ok(Err(error)) => self.failed(picked, &error),
-                Err(_) => {
-                    picked.finish(Outcome::Failure);
-                    return Err(ProxyError::Timeout {
-                        upstream: self.upstream.name().to_owned(),
-                        timeout: self.settings.timeout,
-                    });
+                    let body = if resendable { empty() } else { body.take().unwrap_or_else(empty) };
+                    Ok(self.client.request(Request::from_parts(head, body), self.settings.grpc))
+                });
+                let endpoint = picked.endpoint().clone();
+                async move {
+                    let sent = match sent {
+                        Ok(sent) => sent,
+                        Err(error) => {
+                            return Tried::Failed(TryError {
+                                error,
+                                outcome: Outcome::Ignored,
+                                retry: TryFailure::Final,
+                            });
+                        }
+                    };
+                    match tokio::time::timeout_at(deadline.into(), sent).await {
+                        Ok(Ok(response)) if resendable && RETRYABLE.contains(&response.status()) => {
+                            let error = self.bad_gateway(format!("it answered {}", response.status()));
+                            Tried::FailedAnswer { answer: response, error }
+                        }
+                        Ok(Ok(response)) => Tried::Answer(response),
+                        Ok(Err(error)) => {
+                            let mut failed = self.failed(&endpoint, &error);
+                            // A streamed body was consumed by this try.
+                            if !resendable {
+                                failed.retry = TryFailure::Final;
+                            }
+                            Tried::Failed(failed)
+                        }
+                        Err(_) => Tried::Failed(TryError {
+                            error: self.timed_out(),
+                            outcome: Outcome::Failure,
+                            retry: TryFailure::Final,
+                        }),
+                    }
                 }
-            };
-            let failure = if resendable { failure } else { TryFailure::Final };
-            let Some(pause) = tries.retry_after(failure, deadline) else { return Err(error) };
-            tracing::debug!(upstream = self.upstream.name(), %error, ?pause, "retrying a pass-through call");
-            last_error = Some(error);
-            tokio::time::sleep(pause).await;
+            })
+            .await;
+        let (mut response, picked) = match answered {
+            Ok(answered) => answered,
+            Err(CallError::Failed(error)) => return Err(error),
+            Err(CallError::Unavailable(unavailable)) => return Err(unavailable.into()),
+            Err(CallError::Expired) => return Err(self.timed_out()),
         };
 
         let status = response.status();
@@ -174,31 +185,35 @@ impl ProxyTarget {
         Ok(response.map(|body| report::reporting(body, picked, outcome, failures)))
     }
 
-    /// Reports a failed exchange; says whether it may be retried and what
-    /// the client is told.
-    fn failed(&self, picked: Picked, error: &hyper_util::client::legacy::Error) -> (TryFailure, ProxyError) {
+    /// A failed exchange with `endpoint`: what it says about the endpoint,
+    /// whether it may be retried, and what the client is told.
+    fn failed(&self, endpoint: &Endpoint, error: &hyper_util::client::legacy::Error) -> TryError<ProxyError> {
         let upstream = self.upstream.name().to_owned();
         tracing::warn!(
             %upstream,
-            endpoint = %picked.uri(),
-            address = %picked.address(),
+            endpoint = %endpoint.uri(),
+            address = %endpoint.address(),
             error = %chain(error),
             "pass-through call failed"
         );
         if error.is_connect() {
-            picked.finish(Outcome::ConnectFailure);
-            return (TryFailure::NotSent, ProxyError::Unreachable { upstream });
+            let error = ProxyError::Unreachable { upstream };
+            return TryError { error, outcome: Outcome::ConnectFailure, retry: TryFailure::NotSent };
         }
         let client_body = std::iter::successors(error.source(), |e| (*e).source())
             .find_map(|e| e.downcast_ref::<hyper::Error>())
             .is_some_and(hyper::Error::is_user);
         if client_body {
             // The client's body failed: it says nothing of the endpoint.
-            picked.finish(Outcome::Ignored);
-            return (TryFailure::Final, ProxyError::RequestBody(chain(error)));
+            let error = ProxyError::RequestBody(chain(error));
+            return TryError { error, outcome: Outcome::Ignored, retry: TryFailure::Final };
         }
-        picked.finish(Outcome::Failure);
-        (TryFailure::of(Outcome::Failure, never_sent(error)), self.bad_gateway(chain(error)))
+        let retry = TryFailure::of(Outcome::Failure, never_sent(error));
+        TryError { error: self.bad_gateway(chain(error)), outcome: Outcome::Failure, retry }
+    }
+
+    fn timed_out(&self) -> ProxyError {
+        ProxyError::Timeout { upstream: self.upstream.name().to_owned(), timeout: self.settings.timeout }
     }
 
     fn bad_gateway(&self, reason: String) -> ProxyError {

@@ -2,7 +2,8 @@
 //! head alone, in the house plan's order:
 //!
 //! 1. a native gRPC call (`content-type: application/grpc*`, not gRPC-Web)
-//!    goes to the route that owns its service;
+//!    goes to the route that owns its service (when that route serves the
+//!    method);
 //! 2. a CORS preflight goes to the route of the request it announces, when
 //!    that route answers preflights (else it is routed like any request);
 //! 3. a WebSocket upgrade: no binding streams yet, so it is routed like any
@@ -22,7 +23,7 @@ use std::{borrow::Cow, sync::Arc};
 
 use http::{HeaderMap, HeaderValue, Method, Uri, header, request::Parts};
 
-use super::{PrefixTable, RouteError, Router, ServiceTable, normalize_path};
+use super::{PrefixTable, RouteError, Router, ServiceLookup, ServiceTable, normalize_path};
 
 /// The three indexes of the routing table, as the dispatcher reads them.
 pub struct Tables<'a, T, P> {
@@ -88,6 +89,9 @@ pub enum Decision<'a, T: AnswersPreflights, P> {
         /// from the one it came with.
         path: Option<String>,
     },
+    /// A native gRPC call to a service whose route does not serve the
+    /// method (its `grpc.methods` leave it out).
+    MethodNotServed,
     /// No route.
     NotFound,
     /// Templates match the path, but only under these other methods.
@@ -104,10 +108,12 @@ where
     P: AnswersPreflights<Answerer = T::Answerer>,
 {
     let path = head.uri.path();
-    if is_grpc(&head.headers)
-        && let Some((id, value)) = tables.services.find(path)
-    {
-        return Decision::NativeGrpc(Matched { value, id });
+    if is_grpc(&head.headers) {
+        match tables.services.find(path) {
+            Some((id, ServiceLookup::Served(value))) => return Decision::NativeGrpc(Matched { value, id }),
+            Some((_, ServiceLookup::MethodNotServed)) => return Decision::MethodNotServed,
+            Some((_, ServiceLookup::UnknownService)) | None => {}
+        }
     }
     let host = request_host(&head.headers, &head.uri).map(|host| host.as_str());
     if is_preflight(&head.method, &head.headers)
@@ -191,7 +197,7 @@ pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<RequestH
 
 /// Whether a request is a native gRPC call (`application/grpc`,
 /// `application/grpc+proto`...; not gRPC-Web).
-fn is_grpc(headers: &HeaderMap) -> bool {
+pub fn is_grpc(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).is_some_and(|value| {
         let value = value.as_bytes();
         value.starts_with(b"application/grpc") && !value.starts_with(b"application/grpc-web")

@@ -44,7 +44,11 @@ impl Fixture {
             .insert(key("/", Some("static.example")), Entry { name: "static", cors: Some("static") })
             .unwrap();
         let mut services = ServiceTable::default();
-        services.insert("demo.v1.Library", Entry { name: "library", cors: None });
+        services.insert(
+            "demo.v1.Library",
+            Some(vec!["GetBook".into()]),
+            Entry { name: "library", cors: None },
+        );
         Self { templates: templates.build(), prefixes, services }
     }
 
@@ -56,6 +60,7 @@ impl Fixture {
             Decision::Preflight { id, answerer } => format!("preflight {answerer} {id}"),
             Decision::Transcoded { route, captures } => format!("transcoded {} {captures:?}", route.id),
             Decision::Proxied { route, path } => format!("proxied {} {path:?}", route.value.name),
+            Decision::MethodNotServed => "not served".into(),
             Decision::NotFound => "404".into(),
             Decision::MethodNotAllowed { allow } => format!("405 {allow:?}"),
         }
@@ -75,6 +80,7 @@ fn dispatch_follows_the_house_order() {
     let f = Fixture::new();
     let grpc = [("content-type", "application/grpc")];
     assert_eq!(f.decide(request("POST", "/demo.v1.Library/GetBook", &grpc)), "grpc library demo.v1.Library");
+    assert_eq!(f.decide(request("POST", "/demo.v1.Library/DeleteBook", &grpc)), "not served");
     // gRPC-Web is not native gRPC: routed by path.
     let web = [("content-type", "application/grpc-web")];
     assert_eq!(f.decide(request("POST", "/demo.v1.Library/GetBook", &web)), "proxied any None");

@@ -45,10 +45,12 @@ mod services;
 mod tests;
 mod trie;
 
-pub use dispatch::{AnswersPreflights, Decision, Matched, RequestHost, Tables, decide, request_host};
+pub use dispatch::{
+    AnswersPreflights, Decision, Matched, RequestHost, Tables, decide, is_grpc, request_host,
+};
 use normalize::Segments;
 pub use prefix::{PrefixError, PrefixKey, PrefixTable, normalize_path};
-pub use services::ServiceTable;
+pub use services::{ServiceLookup, ServiceTable};
 use trie::Trie;
 
 /// Collects routes; [`RouterBuilder::build`] freezes them into a [`Router`].

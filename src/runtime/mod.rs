@@ -1,30 +1,14 @@
-//! A `Config` compiled into a `Runtime`: the immutable thing requests are
-//! served from.
+//! The `Runtime`: the immutable thing requests are served from, and the
+//! entries of its tables.
 //!
-//! Compile resolves every name (services, methods, upstreams), loads the
-//! descriptors, parses every template, builds the router and the targets,
-//! and collects every error with its place instead of stopping at the
-//! first. Nothing on the request path resolves a name again.
+//! [`crate::compile`] builds it from a `Config`, resolving every name once;
+//! nothing here resolves a config name, parses a template or reports a
+//! config error. A runtime is shared as an `Arc` and replaced whole.
 
-mod auth;
-mod compile;
-mod issues;
-mod jwt_auth;
-mod passthrough;
-mod policies;
-mod rate_limit;
-mod resilience;
-mod routes;
-mod settings;
 mod table;
 
-use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-pub use auth::api_key_settings;
-pub use compile::compile;
-pub use issues::{CompileErrors, ConfigIssue};
-pub use jwt_auth::jwt_settings;
-pub use rate_limit::rate_limit_settings;
 pub use table::routes_table;
 
 use crate::{
@@ -35,19 +19,14 @@ use crate::{
     upstream::Upstream,
 };
 
-/// Limits on what a client may send, resolved from the config.
+/// Limits on the request body, resolved from the config and applied per
+/// request (the head's are the listener's: [`crate::server::HeadLimits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct BodyLimits {
     /// The largest request body.
     pub max_body_bytes: usize,
-    /// The largest request head.
-    pub max_header_bytes: usize,
-    /// The time a client has to send the request head (HTTP/1).
-    pub header_read_timeout: Duration,
     /// The time a client has to send the request body.
     pub body_read_timeout: Duration,
-    /// The most requests one HTTP/2 connection may have open at once.
-    pub max_concurrent_streams: u32,
 }
 
 /// One line of the route table, as `protogate routes` prints it.
@@ -103,31 +82,44 @@ pub struct RouteTables {
 
 /// A compiled configuration.
 pub struct Runtime {
-    listen: SocketAddr,
-    admin_listen: Option<SocketAddr>,
     router: Router<TranscodedRoute>,
     prefixes: PrefixTable<ProxiedRoute>,
     services: ServiceTable<ProxiedRoute>,
     routes: Vec<RouteSummary>,
-    limits: Limits,
+    body_limits: BodyLimits,
     upstreams: BTreeMap<String, Arc<Upstream>>,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("listen", &self.listen).field("routes", &self.routes.len()).finish()
+        f.debug_struct("Runtime").field("routes", &self.routes.len()).finish()
     }
 }
 
-impl Runtime {
-    /// The address to listen on.
-    pub fn listen(&self) -> SocketAddr {
-        self.listen
-    }
+/// What a [`Runtime`] is made of, as the compiler hands it over.
+pub struct RuntimeParts {
+    /// The routing tables.
+    pub tables: RouteTables,
+    /// The route table, in config order.
+    pub routes: Vec<RouteSummary>,
+    /// The limits on request bodies.
+    pub body_limits: BodyLimits,
+    /// The upstreams the routes use, by name.
+    pub upstreams: BTreeMap<String, Arc<Upstream>>,
+}
 
-    /// The address of the admin listener, if one is configured.
-    pub fn admin_listen(&self) -> Option<SocketAddr> {
-        self.admin_listen
+impl Runtime {
+    /// A runtime made of `parts`.
+    pub fn new(parts: RuntimeParts) -> Self {
+        let RuntimeParts { tables, routes, body_limits, upstreams } = parts;
+        Self {
+            router: tables.templates.build(),
+            prefixes: tables.prefixes,
+            services: tables.services,
+            routes,
+            body_limits,
+            upstreams,
+        }
     }
 
     /// The routing table.
@@ -155,9 +147,9 @@ impl Runtime {
         &self.routes
     }
 
-    /// The client limits.
-    pub fn limits(&self) -> Limits {
-        self.limits
+    /// The limits on request bodies.
+    pub fn body_limits(&self) -> BodyLimits {
+        self.body_limits
     }
 
     /// The upstreams that routes use, by name.

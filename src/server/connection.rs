@@ -17,7 +17,8 @@ use hyper::{
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::{net::TcpStream, sync::watch};
 
-use crate::{gateway::Gateway, observe::Connection, runtime::Limits};
+use super::HeadLimits;
+use crate::{gateway::Gateway, observe::Connection};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
@@ -29,7 +30,7 @@ const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// only the start of the HTTP/2 preface (rare: clients send it whole).
 const PREFACE_REPEEK: Duration = Duration::from_millis(5);
 
-/// The two protocols' connection settings, built once from the limits.
+/// The two protocols' connection settings, built once from the head's limits.
 pub(super) struct Protocols {
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
@@ -38,7 +39,7 @@ pub(super) struct Protocols {
 }
 
 impl Protocols {
-    pub(super) fn new(limits: Limits) -> Self {
+    pub(super) fn new(limits: HeadLimits) -> Self {
         let mut http1 = http1::Builder::new();
         http1
             .timer(TokioTimer::new())

@@ -2,9 +2,12 @@
 //! peeking at their first bytes ([`connection`]), applies the limits on the
 //! request head, and hands every request to the [`Gateway`]. Shuts down
 //! gracefully: it stops accepting, then lets open connections finish their
-//! requests for a grace period.
+//! requests for a grace period. Its addresses and head limits
+//! ([`ListenerSettings`]) are given when it starts, apart from the runtime
+//! that a reload swaps.
 
 mod connection;
+mod settings;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -16,6 +19,7 @@ use tokio::{
 
 use crate::gateway::Gateway;
 use connection::Protocols;
+pub use settings::{HeadLimits, ListenerChange, ListenerSettings};
 
 /// How long open connections get to finish after shutdown is asked.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -41,12 +45,13 @@ impl RunningServer {
     }
 }
 
-/// Binds `listen` and serves `gateway` in a background task.
-pub async fn start(listen: SocketAddr, gateway: Arc<Gateway>) -> io::Result<RunningServer> {
+/// Binds `listen` and serves `gateway` in a background task, each
+/// connection held to `head`.
+pub async fn start(listen: SocketAddr, head: HeadLimits, gateway: Arc<Gateway>) -> io::Result<RunningServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_asked) = oneshot::channel();
-    let protocols = Arc::new(Protocols::new(gateway.runtime().limits()));
+    let protocols = Arc::new(Protocols::new(head));
     let task = tokio::spawn(accept_loop(listener, gateway, protocols, shutdown_asked));
     Ok(RunningServer { addr, shutdown, task })
 }

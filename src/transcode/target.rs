@@ -15,7 +15,7 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header, uri::PathAndQuery};
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
-use tonic::{codec::CompressionEncoding, metadata::MetadataMap};
+use tonic::{codec::CompressionEncoding, metadata::MetadataMap, transport::Channel};
 
 use super::{
     bind::RequestBinder,
@@ -31,7 +31,7 @@ pub use super::{
 };
 use crate::{
     observe::X_REQUEST_ID,
-    upstream::{Outcome, Picked, TryFailure, Upstream, never_sent},
+    upstream::{CallError, Outcome, Tried, TryError, TryFailure, Upstream, never_sent},
 };
 
 /// How tonic's message starts when a reply frame is over the decoding limit
@@ -43,11 +43,7 @@ const TONIC_TOO_LARGE: [(tonic::Code, &str); 2] = [
 
 /// A failed try, what it says about the endpoint, and whether it may be
 /// sent again.
-struct Failed {
-    error: TranscodeError,
-    outcome: Outcome,
-    retry: TryFailure,
-}
+type Failed = TryError<TranscodeError>;
 
 impl From<RenderError> for Failed {
     /// The endpoint answered; the gateway could not render the answer.
@@ -125,49 +121,48 @@ impl TranscodeTarget {
             self.metadata.request_metadata(headers, context.peer().ip(), request.host).into_headers();
         metadata.insert(X_REQUEST_ID, context.request_id().clone());
         let mut call = Some((message, MetadataMap::from_headers(metadata)));
-        let mut tries = self.upstream.tries(self.idempotent).reporting_to(context.clone());
-        let mut last_error = None;
-        loop {
-            let remaining = deadline.at.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(TranscodeError::DeadlineExceeded(budget));
+        let answered = self
+            .upstream
+            .call_with_retries(self.idempotent, deadline.at, context.clone(), |picked, attempt| {
+                // The request is kept (cloned) only while another try may follow.
+                let call = if attempt.last { call.take() } else { call.clone() };
+                let channel = picked.channel();
+                async move {
+                    let Some((message, metadata)) = call else {
+                        let error = TranscodeError::Internal("a call was tried after its last try".into());
+                        return Tried::Failed(Failed {
+                            error,
+                            outcome: Outcome::Ignored,
+                            retry: TryFailure::Final,
+                        });
+                    };
+                    let mut request = tonic::Request::new(message);
+                    *request.metadata_mut() = metadata;
+                    request.set_timeout(deadline.at.saturating_duration_since(Instant::now()));
+                    match self.attempt(channel, request, deadline).await {
+                        Ok(response) => Tried::Answer(response),
+                        Err(failed) => Tried::Failed(failed),
+                    }
+                }
+            })
+            .await;
+        match answered {
+            Ok((response, picked)) => {
+                picked.finish(Outcome::Success);
+                Ok(response)
             }
-            let picked = match tries.pick() {
-                Ok(picked) => picked,
-                // A retry that finds no endpoint ends with the last failure.
-                Err(unavailable) => {
-                    return Err(last_error.unwrap_or_else(|| {
-                        self.failed(tonic::Status::unavailable(unavailable.to_string()), None)
-                    }));
-                }
-            };
-            // The request is kept (cloned) only while another try may follow.
-            let (message, metadata): (DynamicMessage, MetadataMap) =
-                if tries.may_retry() { call.clone() } else { call.take() }
-                    .ok_or_else(|| TranscodeError::Internal("a call was tried after its last try".into()))?;
-            let mut request = tonic::Request::new(message);
-            *request.metadata_mut() = metadata;
-            request.set_timeout(remaining);
-            // Dropped with this future when the client goes away: Ignored.
-            let failed = match self.attempt(&picked, request, deadline).await {
-                Ok(response) => {
-                    picked.finish(Outcome::Success);
-                    return Ok(response);
-                }
-                Err(failed) => failed,
-            };
-            picked.finish(failed.outcome);
-            let Some(pause) = tries.retry_after(failed.retry, deadline.at) else { return Err(failed.error) };
-            tracing::debug!(method = self.method.full_name(), error = %failed.error, ?pause, "retrying");
-            last_error = Some(failed.error);
-            tokio::time::sleep(pause).await;
+            Err(CallError::Failed(error)) => Err(error),
+            Err(CallError::Expired) => Err(TranscodeError::DeadlineExceeded(budget)),
+            Err(CallError::Unavailable(unavailable)) => {
+                Err(self.failed(tonic::Status::unavailable(unavailable.to_string()), None))
+            }
         }
     }
 
-    /// One try on `picked`, within the deadline.
+    /// One try on an endpoint's `channel`, within the deadline.
     async fn attempt(
         &self,
-        picked: &Picked,
+        channel: Option<Channel>,
         call: tonic::Request<DynamicMessage>,
         deadline: Deadline,
     ) -> Result<Response<Bytes>, Failed> {
@@ -176,7 +171,7 @@ impl TranscodeTarget {
             outcome: deadline.outcome,
             retry: TryFailure::Final,
         };
-        match tokio::time::timeout_at(deadline.at.into(), self.invoke(picked, call)).await {
+        match tokio::time::timeout_at(deadline.at.into(), self.invoke(channel, call)).await {
             Ok(Ok(response)) => Ok(response),
             // tonic's channel enforces the grpc-timeout it sends, and reports
             // its own expiry as CANCELLED; a deadline that passed is a 504.
@@ -202,11 +197,11 @@ impl TranscodeTarget {
 
     async fn invoke(
         &self,
-        picked: &Picked,
+        channel: Option<Channel>,
         call: tonic::Request<prost_reflect::DynamicMessage>,
     ) -> Result<Response<Bytes>, Failed> {
         // Compile gives transcoded routes gRPC upstreams only.
-        let channel = picked.channel().ok_or_else(|| Failed {
+        let channel = channel.ok_or_else(|| Failed {
             error: TranscodeError::Internal("a transcoded route has an HTTP upstream".into()),
             outcome: Outcome::Ignored,
             retry: TryFailure::Final,

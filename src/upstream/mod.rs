@@ -3,11 +3,12 @@
 //!
 //! Each endpoint of a gRPC upstream has one HTTP/2 channel (tonic's
 //! `Channel`), created once at compile time, connected lazily, reconnected
-//! by tonic when it drops, and shared by every request. A target takes
-//! [`Upstream::tries`] for a call, asks it for an endpoint per try
-//! ([`Tries::pick`], src/upstream/retry.rs: a failed call may be tried
-//! again within the upstream's retry budget) and reports how each try went
-//! with [`Picked::finish`]; balancing, health, outlier ejection and the
+//! by tonic when it drops, and shared by every request. A target makes its
+//! call through [`Upstream::call_with_retries`] (src/upstream/call.rs), the
+//! one retry loop: it picks an endpoint per try, reports how each failed
+//! try went, and tries again when src/upstream/retry.rs allows it, within
+//! the upstream's retry budget; the target reports the answer's outcome
+//! with [`Picked::finish`]. Balancing, health, outlier ejection and the
 //! circuit breaker live behind those calls.
 //!
 //! Targets never learn how an endpoint was chosen.
@@ -19,6 +20,7 @@
 
 mod balance;
 mod breaker;
+mod call;
 mod endpoint;
 mod failure;
 mod health;
@@ -42,12 +44,13 @@ use http::Uri;
 
 pub use balance::Balancing;
 pub use breaker::{BreakerSettings, BreakerState};
+pub use call::{Attempt, CallError, Tried, TryError};
 pub use endpoint::{Endpoint, EndpointState};
 pub use failure::{FailureCodes, code_named, code_names};
 pub use health::{HealthCheckKind, HealthCheckSettings};
 pub use outlier::OutlierSettings;
 pub use picked::{Picked, TryListener};
-pub use retry::{RetrySettings, Tries, TryFailure, is_idempotent_method, never_sent};
+pub use retry::{RetrySettings, TryFailure, is_idempotent_method, never_sent};
 pub use settings::{UpstreamError, UpstreamProtocol, UpstreamSettings, endpoint_uri};
 pub use snapshot::{EndpointSnapshot, UpstreamSnapshot};
 pub use tls::{ClientIdentity, TlsFileError, TlsSettings};

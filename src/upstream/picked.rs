@@ -8,7 +8,7 @@ use std::{net::SocketAddr, sync::Arc, time::Instant};
 use http::{HeaderValue, Uri};
 use tonic::transport::Channel;
 
-use super::{Outcome, Pool, breaker::Permit, endpoint::InFlight};
+use super::{Endpoint, Outcome, Pool, breaker::Permit, endpoint::InFlight};
 
 /// Hears the tries of one call: which endpoint each went to, and how it
 /// ended. This room does not know who listens (the request's context).
@@ -54,6 +54,11 @@ impl Picked {
     /// The upstream's name.
     pub fn upstream(&self) -> &str {
         &self.pool.name
+    }
+
+    /// The endpoint itself, for a try that outlives this borrow.
+    pub fn endpoint(&self) -> &Arc<Endpoint> {
+        self.in_flight.endpoint()
     }
 
     /// The endpoint's gRPC channel (`None` for an HTTP upstream).

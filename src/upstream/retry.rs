@@ -151,7 +151,7 @@ impl RetryPolicy {
 
 /// The tries of one call: picks endpoints and decides on retries.
 #[derive(Debug)]
-pub struct Tries<'a> {
+pub(super) struct Tries<'a> {
     upstream: &'a Upstream,
     idempotent: bool,
     /// Tries started so far.
@@ -166,7 +166,7 @@ pub struct Tries<'a> {
 impl Upstream {
     /// The tries of a new call; `idempotent` when sending it twice is
     /// harmless. Counts the call in the retry budget.
-    pub fn tries(&self, idempotent: bool) -> Tries<'_> {
+    pub(super) fn tries(&self, idempotent: bool) -> Tries<'_> {
         self.pool.retry.budget.deposit();
         Tries { upstream: self, idempotent, started: 0, tried: Vec::new(), listener: None }
     }
@@ -174,14 +174,14 @@ impl Upstream {
 
 impl Tries<'_> {
     /// These tries, each told to `listener` when picked and when ended.
-    pub fn reporting_to(mut self, listener: Arc<dyn TryListener>) -> Self {
+    pub(super) fn reporting_to(mut self, listener: Arc<dyn TryListener>) -> Self {
         self.listener = Some(listener);
         self
     }
 
     /// An endpoint for the next try: one this call has not failed on when
     /// there is such a candidate, else any candidate.
-    pub fn pick(&mut self) -> Result<Picked, Unavailable> {
+    pub(super) fn pick(&mut self) -> Result<Picked, Unavailable> {
         self.started = self.started.saturating_add(1);
         let mut picked = self.upstream.pick_avoiding(&self.tried, Instant::now())?;
         if let Some(listener) = &self.listener {
@@ -197,14 +197,14 @@ impl Tries<'_> {
 
     /// Whether another try could follow the current one (so its request
     /// must be kept).
-    pub fn may_retry(&self) -> bool {
+    pub(super) fn may_retry(&self) -> bool {
         self.started < self.upstream.pool.retry.settings.attempts.get()
     }
 
     /// After a try failed with `failure`: the pause before the next try, or
     /// `None` when the call must end with this failure (not retryable, no
     /// tries left, no time before `deadline`, or no budget).
-    pub fn retry_after(&mut self, failure: TryFailure, deadline: Instant) -> Option<Duration> {
+    pub(super) fn retry_after(&mut self, failure: TryFailure, deadline: Instant) -> Option<Duration> {
         let policy = &self.upstream.pool.retry;
         let retryable = match failure {
             TryFailure::NotSent => true,

@@ -3,14 +3,14 @@
 
 use std::{path::Path, sync::Arc};
 
-use protogate::{admin, config::Config, demo::DemoBackend, gateway::Gateway, runtime};
+use protogate::{admin, compile, config::Config, demo::DemoBackend, gateway::Gateway};
 
 use crate::support::gateway::{DEMO_CONFIG, json_of};
 
 async fn admin_for(yaml: &str) -> admin::AdminServer {
     let config = Config::from_yaml(yaml, "test config").unwrap();
-    let runtime = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[]).await.unwrap();
-    admin::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(runtime))).await.unwrap()
+    let compiled = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[]).await.unwrap();
+    admin::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(compiled.runtime))).await.unwrap()
 }
 
 #[tokio::test]

@@ -6,10 +6,10 @@
 use std::process::Command;
 
 use protogate::{
+    compile::{CompileErrors, Place, api_key_settings},
     config::ApiKeyConfig,
     error::GatewayError,
     policy::auth::{ApiKeyPolicy, AuthError, hash_key},
-    runtime::{CompileErrors, api_key_settings},
 };
 
 use super::jwt::request;
@@ -22,8 +22,12 @@ fn policy(extra: &str) -> ApiKeyPolicy {
     );
     let config: ApiKeyConfig = serde_saphyr::from_str(&yaml).unwrap();
     let mut errors = CompileErrors::default();
-    let settings = api_key_settings(&config, "policies.partner-key.api_key", &mut errors)
-        .unwrap_or_else(|| panic!("{errors}"));
+    let settings = api_key_settings(
+        &config,
+        &Place::root().key("policies").key("partner-key").key("api_key"),
+        &mut errors,
+    )
+    .unwrap_or_else(|| panic!("{errors}"));
     ApiKeyPolicy::new(settings).unwrap()
 }
 
@@ -75,7 +79,7 @@ fn a_key_in_the_query_is_cut_out_of_the_uri() {
                 hash_key("a+b/c=")
             ))
             .unwrap(),
-            "p",
+            &Place::root().key("p"),
             &mut CompileErrors::default(),
         )
         .unwrap(),
@@ -92,7 +96,14 @@ fn config_problems_are_reported_with_their_place() {
     );
     let config: ApiKeyConfig = serde_saphyr::from_str(&yaml).unwrap();
     let mut errors = CompileErrors::default();
-    assert!(api_key_settings(&config, "policies.partner-key.api_key", &mut errors).is_none());
+    assert!(
+        api_key_settings(
+            &config,
+            &Place::root().key("policies").key("partner-key").key("api_key"),
+            &mut errors
+        )
+        .is_none()
+    );
     let text = errors.to_string();
     for expected in [
         "policies.partner-key.api_key: takes the credential from one place; header and query are set",

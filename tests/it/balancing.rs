@@ -11,10 +11,10 @@ use std::{
 };
 
 use protogate::{
+    compile,
     config::Config,
     demo::DemoBackend,
     gateway::Gateway,
-    runtime,
     server::{self, RunningServer},
     upstream::{BreakerState, Upstream, UpstreamSnapshot},
 };
@@ -52,12 +52,13 @@ impl Pool {
             timeout.as_millis()
         );
         let config = Config::from_yaml(&yaml, "test config").unwrap();
-        let runtime = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+        let compiled = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
             .await
             .unwrap_or_else(|errors| panic!("the test config does not compile:\n{errors}"));
-        let upstream = runtime.upstreams()["demo"].clone();
+        let upstream = compiled.runtime.upstreams()["demo"].clone();
+        let gateway = Arc::new(Gateway::new(compiled.runtime));
         let gateway =
-            server::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(runtime))).await.unwrap();
+            server::start("127.0.0.1:0".parse().unwrap(), compiled.listeners.head, gateway).await.unwrap();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
         Self { backends: backends.into_iter().map(Some).collect(), addrs, upstream, gateway, client }
     }

@@ -91,7 +91,7 @@ async fn native_grpc_clients_use_the_same_port() {
 async fn a_route_to_an_upstream_of_the_wrong_protocol_is_a_config_error() {
     let yaml = CONFIG.replace("upstream: legacy, methods", "upstream: demo, methods");
     let config = protogate::config::Config::from_yaml(&yaml, "t").unwrap();
-    let errors = protogate::runtime::compile(&config, std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+    let errors = protogate::compile::compile(&config, std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &[])
         .await
         .unwrap_err();
     assert!(

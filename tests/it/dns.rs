@@ -12,12 +12,12 @@
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use protogate::{
-    admin,
+    admin, compile,
     config::Config,
     demo::DemoBackend,
     gateway::Gateway,
     proxy::{ClientSettings, HttpClient, ProxySettings, ProxyTarget},
-    runtime, server,
+    server,
     upstream::{Upstream, UpstreamProtocol},
 };
 use serde_json::Value;
@@ -34,12 +34,13 @@ const DEADLINE: Duration = Duration::from_secs(5);
 /// Compiles `yaml` and serves it, with the admin listener.
 async fn serve(yaml: &str) -> (server::RunningServer, admin::AdminServer) {
     let config = Config::from_yaml(yaml, "test config").unwrap();
-    let runtime = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+    let compiled = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
         .await
         .unwrap_or_else(|errors| panic!("the test config does not compile:\n{errors}"));
-    let gateway = Arc::new(Gateway::new(runtime));
+    let gateway = Arc::new(Gateway::new(compiled.runtime));
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    (server::start(listen, gateway.clone()).await.unwrap(), admin::start(listen, gateway).await.unwrap())
+    let server = server::start(listen, compiled.listeners.head, gateway.clone()).await.unwrap();
+    (server, admin::start(listen, gateway).await.unwrap())
 }
 
 /// The endpoints of the only upstream, from the admin API.

@@ -7,7 +7,7 @@
 
 use std::{path::Path, time::Duration};
 
-use protogate::{config::Config, demo::DemoBackend, runtime, server::RunningServer};
+use protogate::{compile, config::Config, demo::DemoBackend, server::RunningServer};
 use tokio::time::Instant;
 use tonic_health::ServingStatus;
 
@@ -159,7 +159,7 @@ routes:
   - grpc: { service: demo.v1.Echo, upstream: grpc }
 "#;
     let config = Config::from_yaml(yaml, "test config").unwrap();
-    let errors = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[]).await.unwrap_err();
+    let errors = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[]).await.unwrap_err();
     let places: Vec<&str> = errors.issues.iter().map(|issue| issue.place.as_str()).collect();
     assert_eq!(
         places,

@@ -9,10 +9,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use http::{Request, request::Parts};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, jwk::Jwk};
 use protogate::{
+    compile::{CompileErrors, Place, jwt_settings},
     config::JwtConfig,
     error::GatewayError,
     policy::auth::{AuthError, JwtPolicy},
-    runtime::{CompileErrors, jwt_settings},
 };
 use serde_json::{Value, json};
 
@@ -64,8 +64,13 @@ pub fn parse_config(yaml: &str) -> JwtConfig {
 
 pub async fn policy(yaml: &str) -> JwtPolicy {
     let mut errors = CompileErrors::default();
-    let settings = jwt_settings(&parse_config(yaml), Path::new(KEYS), "policies.t.jwt", &mut errors)
-        .unwrap_or_else(|| panic!("{errors}"));
+    let settings = jwt_settings(
+        &parse_config(yaml),
+        Path::new(KEYS),
+        &Place::root().key("policies").key("t").key("jwt"),
+        &mut errors,
+    )
+    .unwrap_or_else(|| panic!("{errors}"));
     JwtPolicy::new(settings).await.unwrap()
 }
 

@@ -2,13 +2,18 @@
 
 use std::path::Path;
 
-use protogate::runtime::{CompileErrors, jwt_settings};
+use protogate::compile::{CompileErrors, Place, jwt_settings};
 
 use super::jwt::{KEYS, parse_config};
 
 fn compile_errors(yaml: &str) -> String {
     let mut errors = CompileErrors::default();
-    let settings = jwt_settings(&parse_config(yaml), Path::new(KEYS), "policies.users-jwt.jwt", &mut errors);
+    let settings = jwt_settings(
+        &parse_config(yaml),
+        Path::new(KEYS),
+        &Place::root().key("policies").key("users-jwt").key("jwt"),
+        &mut errors,
+    );
     assert!(settings.is_none(), "{yaml} compiled");
     errors.to_string()
 }

@@ -11,11 +11,11 @@ use std::{
 };
 
 use protogate::{
+    compile,
     config::Config,
     demo::DemoBackend,
     gateway::Gateway,
     observe::{Observer, Phase, RequestContext},
-    runtime,
     server::{self, RunningServer},
 };
 use tokio::sync::Notify;
@@ -100,10 +100,11 @@ impl Setup {
         let yaml =
             CONFIG.replace("{backend}", &backend.addr().to_string()).replace("{legacy}", &legacy.to_string());
         let config = Config::from_yaml(&yaml, "test config").unwrap();
-        let runtime = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[]).await.unwrap();
+        let compiled = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[]).await.unwrap();
         let recorder = Arc::new(Recorder::default());
-        let gateway = Arc::new(Gateway::with_observer(runtime, recorder.clone()));
-        let gateway = server::start("127.0.0.1:0".parse().unwrap(), gateway).await.unwrap();
+        let gateway = Arc::new(Gateway::with_observer(compiled.runtime, recorder.clone()));
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let gateway = server::start(listen, compiled.listeners.head, gateway).await.unwrap();
         Self { _backend: backend, gateway, recorder, client: reqwest::Client::new() }
     }
 

@@ -88,7 +88,7 @@ async fn responses_carry_cors_headers_for_allowed_origins_errors_included() {
 async fn unknown_policies_are_config_errors_with_a_suggestion() {
     let yaml = CONFIG.replace("default_policies: [browsers]", "default_policies: [browser]");
     let config = protogate::config::Config::from_yaml(&yaml, "t").unwrap();
-    let errors = protogate::runtime::compile(&config, std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+    let errors = protogate::compile::compile(&config, std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &[])
         .await
         .unwrap_err();
     assert!(

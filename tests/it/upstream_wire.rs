@@ -143,7 +143,7 @@ upstreams:
 routes: []
 "#;
     let config = protogate::config::Config::from_yaml(yaml, "t").unwrap();
-    let Err(errors) = protogate::runtime::compile(&config, std::path::Path::new("/"), &[]).await else {
+    let Err(errors) = protogate::compile::compile(&config, std::path::Path::new("/"), &[]).await else {
         panic!("the config compiled");
     };
     let text = errors.to_string();

@@ -1,5 +1,5 @@
 //! What a rate limit is made of, checked: the rate, the burst, the key, the
-//! store. Built by hand or from the config (`runtime::rate_limit_settings`).
+//! store. Built by hand or from the config (`compile::rate_limit_settings`).
 
 use std::{fmt, str::FromStr, time::Duration};
 

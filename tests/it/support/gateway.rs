@@ -3,10 +3,10 @@
 use std::{path::Path, sync::Arc};
 
 use protogate::{
+    compile,
     config::Config,
     demo::DemoBackend,
     gateway::Gateway,
-    runtime,
     server::{self, RunningServer},
 };
 
@@ -77,10 +77,13 @@ impl Harness {
 /// Compiles `yaml` (paths relative to the crate root) and serves it on an ephemeral port.
 pub async fn start_gateway(yaml: &str) -> RunningServer {
     let config = Config::from_yaml(yaml, "test config").unwrap();
-    let runtime = runtime::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+    let compiled = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
         .await
         .unwrap_or_else(|errors| panic!("the test config does not compile:\n{errors}"));
-    server::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(runtime))).await.unwrap()
+    let head = compiled.listeners.head;
+    server::start("127.0.0.1:0".parse().unwrap(), head, Arc::new(Gateway::new(compiled.runtime)))
+        .await
+        .unwrap()
 }
 
 /// Status and JSON body of a response (panics with the text when it is not JSON).

@@ -9,7 +9,7 @@ use http::Uri;
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 
 use super::{
-    CompileErrors,
+    CompileErrors, Place,
     auth::{credential_source, header_name},
     settings::duration,
 };
@@ -32,7 +32,7 @@ const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 pub fn jwt_settings(
     config: &JwtConfig,
     base_dir: &Path,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Option<JwtSettings> {
     let before = errors.issues.len();
@@ -42,7 +42,7 @@ pub fn jwt_settings(
     let audiences = match &config.audiences {
         None => {
             errors.push(
-                format!("{place}.audiences"),
+                place.key("audiences"),
                 "required: the audiences tokens must be issued for (`audiences: []` accepts any)",
             );
             Vec::new()
@@ -50,22 +50,22 @@ pub fn jwt_settings(
         Some(audiences) => {
             for (index, audience) in audiences.iter().enumerate() {
                 if audience.is_empty() {
-                    errors.push(format!("{place}.audiences[{index}]"), "must not be empty");
+                    errors.push(place.key("audiences").index(index), "must not be empty");
                 }
             }
             audiences.clone()
         }
     };
     if config.issuer.as_deref() == Some("") {
-        errors.push(format!("{place}.issuer"), "must not be empty");
+        errors.push(place.key("issuer"), "must not be empty");
     }
     let leeway = config.leeway.map_or(DEFAULT_LEEWAY, |leeway| leeway.0);
     if leeway > LONGEST_LEEWAY {
-        errors.push(format!("{place}.leeway"), format!("{leeway:?} is longer than the longest allowed, 1h"));
+        errors.push(place.key("leeway"), format!("{leeway:?} is longer than the longest allowed, 1h"));
     }
     for (index, scope) in config.scopes.iter().enumerate() {
         if scope.is_empty() || scope.contains(char::is_whitespace) {
-            errors.push(format!("{place}.scopes[{index}]"), "a scope is one word without spaces");
+            errors.push(place.key("scopes").index(index), "a scope is one word without spaces");
         }
     }
     let source = credential_source(
@@ -78,12 +78,12 @@ pub fn jwt_settings(
         .forward_claims
         .iter()
         .filter_map(|(claim, header)| {
-            header_name(header, &format!("{place}.forward_claims.{claim}"), errors)
+            header_name(header, &place.key("forward_claims").key(claim), errors)
                 .map(|name| (claim.clone(), name))
         })
         .collect();
     let cache_ttl =
-        duration(config.cache.max_ttl, DEFAULT_CACHE_TTL, &format!("{place}.cache.max_ttl"), errors);
+        duration(config.cache.max_ttl, DEFAULT_CACHE_TTL, &place.key("cache").key("max_ttl"), errors);
     let settings = JwtSettings {
         algorithms,
         keys: keys?,
@@ -107,7 +107,7 @@ pub fn jwt_settings(
 fn algorithms_of(
     configured: Option<&[String]>,
     symmetric: bool,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Vec<Algorithm> {
     let Some(names) = configured else {
@@ -121,11 +121,11 @@ fn algorithms_of(
         };
     };
     if names.is_empty() {
-        errors.push(format!("{place}.algorithms"), "must name at least one algorithm");
+        errors.push(place.key("algorithms"), "must name at least one algorithm");
     }
     let mut algorithms = Vec::new();
     for (index, name) in names.iter().enumerate() {
-        let here = format!("{place}.algorithms[{index}]");
+        let here = place.key("algorithms").index(index);
         if name.eq_ignore_ascii_case("none") {
             errors.push(here, "unsigned tokens (alg none) are never accepted");
             continue;
@@ -157,7 +157,7 @@ fn key_source(
     config: &JwtConfig,
     base_dir: &Path,
     accepted: &[Algorithm],
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Option<KeySource> {
     let given = [
@@ -174,21 +174,21 @@ fn key_source(
         );
         return None;
     }
-    let read = |path: &Path, here: String, errors: &mut CompileErrors| {
+    let read = |path: &Path, here: Place, errors: &mut CompileErrors| {
         std::fs::read(base_dir.join(path))
             .map_err(|error| errors.push(here, format!("cannot read {}: {error}", path.display())))
             .ok()
     };
     let (here, keys) = if let Some(jwks) = &config.jwks {
-        return jwks_source(jwks, base_dir, accepted, &format!("{place}.jwks"), errors);
+        return jwks_source(jwks, base_dir, accepted, &place.key("jwks"), errors);
     } else if let Some(pem) = &config.public_key {
-        (format!("{place}.public_key"), KeySet::from_pem(pem.as_bytes(), accepted))
+        (place.key("public_key"), KeySet::from_pem(pem.as_bytes(), accepted))
     } else if let Some(path) = &config.public_key_file {
-        let here = format!("{place}.public_key_file");
+        let here = place.key("public_key_file");
         let pem = read(path, here.clone(), errors)?;
         (here, KeySet::from_pem(&pem, accepted))
     } else if let Some(path) = &config.secret_file {
-        let here = format!("{place}.secret_file");
+        let here = place.key("secret_file");
         let mut secret = read(path, here.clone(), errors)?;
         // `echo secret > file` adds a newline that is not part of the secret.
         if secret.ends_with(b"\n") {
@@ -200,7 +200,7 @@ fn key_source(
         (here, KeySet::from_secret(&secret, accepted))
     } else {
         let variable = config.secret_env.as_deref().unwrap_or_default();
-        let here = format!("{place}.secret_env");
+        let here = place.key("secret_env");
         let Ok(secret) = std::env::var(variable) else {
             errors.push(here, format!("the environment variable {variable:?} is not set (or not UTF-8)"));
             return None;
@@ -214,12 +214,12 @@ fn jwks_source(
     jwks: &JwksConfig,
     base_dir: &Path,
     accepted: &[Algorithm],
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Option<KeySource> {
     match (&jwks.url, &jwks.file) {
         (Some(url), None) => {
-            let here = format!("{place}.url");
+            let here = place.key("url");
             let uri = match url.parse::<Uri>() {
                 Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => uri,
                 _ => {
@@ -229,9 +229,9 @@ fn jwks_source(
             };
             Some(KeySource::Remote(JwksUrl {
                 url: uri,
-                refresh: duration(jwks.refresh, DEFAULT_REFRESH, &format!("{place}.refresh"), errors),
-                cooldown: duration(jwks.cooldown, DEFAULT_COOLDOWN, &format!("{place}.cooldown"), errors),
-                timeout: duration(jwks.timeout, DEFAULT_FETCH_TIMEOUT, &format!("{place}.timeout"), errors),
+                refresh: duration(jwks.refresh, DEFAULT_REFRESH, &place.key("refresh"), errors),
+                cooldown: duration(jwks.cooldown, DEFAULT_COOLDOWN, &place.key("cooldown"), errors),
+                timeout: duration(jwks.timeout, DEFAULT_FETCH_TIMEOUT, &place.key("timeout"), errors),
             }))
         }
         (None, Some(path)) => {
@@ -241,10 +241,10 @@ fn jwks_source(
                 ("timeout", jwks.timeout.is_some()),
             ] {
                 if given {
-                    errors.push(format!("{place}.{key}"), "applies to a JWKS url only");
+                    errors.push(place.key(key), "applies to a JWKS url only");
                 }
             }
-            let here = format!("{place}.file");
+            let here = place.key("file");
             let json = std::fs::read(base_dir.join(path))
                 .map_err(|error| {
                     errors.push(here.clone(), format!("cannot read {}: {error}", path.display()))

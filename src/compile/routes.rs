@@ -9,7 +9,7 @@ use http::Method;
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
 use super::{
-    CompileErrors, Guarded, RouteSummary, RouteTables, issues::unknown_name, policies::Policies,
+    CompileErrors, Place, issues::unknown_name, passthrough::GrpcPassthrough, policies::Policies,
     settings::duration,
 };
 use crate::{
@@ -17,6 +17,7 @@ use crate::{
     http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
     policy::PolicyChain,
     proxy::HttpClient,
+    runtime::{Guarded, RouteSummary, RouteTables},
     schema::Schema,
     transcode::{
         bind::{BindOptions, RequestBinder},
@@ -43,7 +44,7 @@ pub(super) struct RoutesBuilder<'e> {
 
 /// A `grpc` route as the config gives it, with its compiled policies.
 struct GrpcRouteContext<'a> {
-    place: &'a str,
+    place: &'a Place,
     grpc: &'a GrpcRouteConfig,
     route: &'a RouteConfig,
     chain: Arc<PolicyChain>,
@@ -53,7 +54,7 @@ struct GrpcRouteContext<'a> {
 /// What one route's bindings share.
 struct RouteContext<'a> {
     chain: Arc<PolicyChain>,
-    place: &'a str,
+    place: &'a Place,
     upstream: &'a Arc<Upstream>,
     metadata: &'a Arc<MetadataRules>,
     timeout: Duration,
@@ -65,14 +66,18 @@ struct SelectedMethod {
     method: MethodDescriptor,
     /// `Some(place)` when listed in `grpc.methods`: a method asked for by
     /// name that cannot be served is an error, not a silent skip.
-    listed_at: Option<String>,
+    listed_at: Option<Place>,
 }
 
 impl<'e> RoutesBuilder<'e> {
     /// Routes whose calls default to the deadline of `transcoding.timeout`.
     pub(super) fn new(config: &Config, policies: Policies, errors: &'e mut CompileErrors) -> Self {
-        let default_timeout =
-            duration(config.transcoding.timeout, DEFAULT_TIMEOUT, "transcoding.timeout", errors);
+        let default_timeout = duration(
+            config.transcoding.timeout,
+            DEFAULT_TIMEOUT,
+            &Place::root().key("transcoding").key("timeout"),
+            errors,
+        );
         Self {
             tables: RouteTables::default(),
             summaries: Vec::new(),
@@ -98,7 +103,7 @@ impl<'e> RoutesBuilder<'e> {
         upstreams: &BTreeMap<String, Arc<Upstream>>,
         metadata: &Arc<MetadataRules>,
     ) {
-        let place = format!("routes[{index}]");
+        let place = Place::root().key("routes").index(index);
         let chain = self.policies.chain(&place, &route.policies, config, self.errors);
         match (&route.grpc, &route.http) {
             (Some(grpc), None) => {
@@ -117,7 +122,7 @@ impl<'e> RoutesBuilder<'e> {
     /// `transcoding.timeout`.
     pub(super) fn route_timeout(
         &mut self,
-        place: &str,
+        place: &Place,
         route: &RouteConfig,
         upstream: &str,
         config: &Config,
@@ -126,17 +131,17 @@ impl<'e> RoutesBuilder<'e> {
         let fallback = duration(
             upstream_timeout,
             self.default_timeout,
-            &format!("upstreams.{upstream}.timeout"),
+            &Place::root().key("upstreams").key(upstream).key("timeout"),
             self.errors,
         );
-        duration(route.timeout, fallback, &format!("{place}.timeout"), self.errors)
+        duration(route.timeout, fallback, &place.key("timeout"), self.errors)
     }
 
     /// The upstream a route names, if it exists and speaks `protocol`;
     /// errors at `place` otherwise.
     pub(super) fn upstream_for<'u>(
         &mut self,
-        place: &str,
+        place: &Place,
         name: &str,
         protocol: ProtocolConfig,
         config: &Config,
@@ -174,16 +179,19 @@ impl<'e> RoutesBuilder<'e> {
         if service.is_none() {
             let known = schema.pool().services().map(|s| s.full_name().to_owned()).collect::<Vec<_>>();
             let message = unknown_name("service", &grpc.service, known.iter().map(String::as_str));
-            self.errors.push(format!("{place}.grpc.service"), message);
+            self.errors.push(place.key("grpc").key("service"), message);
         }
-        let upstream_place = format!("{place}.grpc.upstream");
+        let upstream_place = place.key("grpc").key("upstream");
         let upstream =
             self.upstream_for(&upstream_place, &grpc.upstream, ProtocolConfig::Grpc, config, upstreams);
         let timeout = self.route_timeout(place, route, &grpc.upstream, config);
         let (Some(service), Some(upstream)) = (service, upstream) else { return };
         if grpc.passthrough.unwrap_or(true) {
             let upstream_config = &config.upstreams[&grpc.upstream];
-            self.add_grpc_passthrough(place, service.full_name(), upstream, timeout, upstream_config, &chain);
+            // Native calls reach only the methods the route lists, as REST calls do.
+            let methods = (!grpc.methods.is_empty()).then(|| grpc.methods.clone());
+            let target = GrpcPassthrough { service: service.full_name(), methods, upstream, timeout };
+            self.add_grpc_passthrough(place, target, upstream_config, &chain);
         }
         let json = route.json.or(config.transcoding.json);
         // What the route's policies set on requests (verified claims, the
@@ -199,7 +207,7 @@ impl<'e> RoutesBuilder<'e> {
         }
         if self.summaries.len() == routes_before && self.errors.issues.len() == errors_before {
             self.errors.push(
-                format!("{place}.grpc.service"),
+                place.key("grpc").key("service"),
                 format!(
                     "{name} has no method with a google.api.http annotation \
                      (set transcoding.unannotated_methods: true to expose them as POST /{name}/<Method>)",
@@ -217,7 +225,7 @@ impl<'e> RoutesBuilder<'e> {
         context: &RouteContext<'_>,
     ) {
         let method = &selected.method;
-        let place = selected.listed_at.clone().unwrap_or_else(|| format!("{}.grpc.service", context.place));
+        let place = selected.listed_at.clone().unwrap_or_else(|| context.place.key("grpc").key("service"));
         if method.is_client_streaming() || method.is_server_streaming() {
             // Streaming is not served yet: a service that has such methods
             // still gets its unary ones.
@@ -249,7 +257,7 @@ impl<'e> RoutesBuilder<'e> {
         &mut self,
         method: &MethodDescriptor,
         binding: Binding,
-        place: &str,
+        place: &Place,
         context: &RouteContext<'_>,
     ) {
         let what = format!("{} ({} {})", method.full_name(), binding.method, binding.template);
@@ -328,7 +336,7 @@ fn json_options(json: JsonConfig) -> (BindOptions, RenderOptions) {
 fn selected_methods(
     service: &ServiceDescriptor,
     grpc: &GrpcRouteConfig,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Vec<SelectedMethod> {
     if grpc.methods.is_empty() {
@@ -336,7 +344,7 @@ fn selected_methods(
     }
     let mut selected = Vec::new();
     for (index, name) in grpc.methods.iter().enumerate() {
-        let listed_at = format!("{place}.grpc.methods[{index}]");
+        let listed_at = place.key("grpc").key("methods").index(index);
         match service.methods().find(|m| m.name() == name) {
             Some(method) => selected.push(SelectedMethod { method, listed_at: Some(listed_at) }),
             None => {

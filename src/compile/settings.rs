@@ -1,12 +1,16 @@
-//! Config values checked and resolved with their defaults: limits,
-//! durations, forwarded headers. Each refusal names its place.
+//! Config values checked and resolved with their defaults: addresses,
+//! limits, durations, forwarded headers. Each refusal names its place.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use http::HeaderName;
 
-use super::{CompileErrors, Limits};
-use crate::config::{self, ByteSize, Config};
+use super::{CompileErrors, Place};
+use crate::{
+    config::{self, ByteSize, Config},
+    runtime::BodyLimits,
+    server::HeadLimits,
+};
 
 const DEFAULT_MAX_BODY: u64 = 4 << 20;
 const DEFAULT_MAX_HEADER: u64 = 64 << 10;
@@ -17,38 +21,43 @@ const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// can overflow the clocks they are added to.
 const LONGEST_DURATION: Duration = Duration::from_secs(24 * 3600);
 
-/// The client limits.
-pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> Limits {
+/// A listening address (`listen`, `admin.listen`); `None` after an error.
+pub(super) fn address(text: &str, place: &Place, errors: &mut CompileErrors) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>().map_err(|e| errors.push(place, format!("{text:?}: {e}"))).ok()
+}
+
+/// The client limits: the body's, applied per request, and the head's,
+/// applied by the listener (checked in the order of the config's keys).
+pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLimits, HeadLimits) {
     let limits = &config.limits;
-    Limits {
-        max_body_bytes: size(limits.max_body_bytes, DEFAULT_MAX_BODY, "limits.max_body_bytes", errors),
-        max_header_bytes: size(
-            limits.max_header_bytes,
-            DEFAULT_MAX_HEADER,
-            "limits.max_header_bytes",
-            errors,
-        ),
-        header_read_timeout: duration(
-            limits.header_read_timeout,
-            DEFAULT_HEADER_READ_TIMEOUT,
-            "limits.header_read_timeout",
-            errors,
-        ),
-        body_read_timeout: duration(
-            limits.body_read_timeout,
-            DEFAULT_BODY_READ_TIMEOUT,
-            "limits.body_read_timeout",
-            errors,
-        ),
-        max_concurrent_streams: match limits.max_concurrent_streams {
-            Some(0) => {
-                errors.push("limits.max_concurrent_streams", "must be at least 1");
-                DEFAULT_MAX_CONCURRENT_STREAMS
-            }
-            Some(streams) => streams,
-            None => DEFAULT_MAX_CONCURRENT_STREAMS,
-        },
-    }
+    let place = Place::root().key("limits");
+    let max_body_bytes = size(limits.max_body_bytes, DEFAULT_MAX_BODY, &place.key("max_body_bytes"), errors);
+    let max_header_bytes =
+        size(limits.max_header_bytes, DEFAULT_MAX_HEADER, &place.key("max_header_bytes"), errors);
+    let header_read_timeout = duration(
+        limits.header_read_timeout,
+        DEFAULT_HEADER_READ_TIMEOUT,
+        &place.key("header_read_timeout"),
+        errors,
+    );
+    let body_read_timeout = duration(
+        limits.body_read_timeout,
+        DEFAULT_BODY_READ_TIMEOUT,
+        &place.key("body_read_timeout"),
+        errors,
+    );
+    let max_concurrent_streams = match limits.max_concurrent_streams {
+        Some(0) => {
+            errors.push(place.key("max_concurrent_streams"), "must be at least 1");
+            DEFAULT_MAX_CONCURRENT_STREAMS
+        }
+        Some(streams) => streams,
+        None => DEFAULT_MAX_CONCURRENT_STREAMS,
+    };
+    (
+        BodyLimits { max_body_bytes, body_read_timeout },
+        HeadLimits { max_header_bytes, header_read_timeout, max_concurrent_streams },
+    )
 }
 
 /// A duration from the config, or `default`; refused when zero or longer
@@ -56,7 +65,7 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> Limits {
 pub(super) fn duration(
     value: Option<config::Duration>,
     default: Duration,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Duration {
     let Some(config::Duration(value)) = value else { return default };
@@ -71,7 +80,7 @@ pub(super) fn duration(
     }
 }
 
-fn size(value: Option<ByteSize>, default: u64, place: &str, errors: &mut CompileErrors) -> usize {
+fn size(value: Option<ByteSize>, default: u64, place: &Place, errors: &mut CompileErrors) -> usize {
     let bytes = value.map_or(default, |size| size.0);
     usize::try_from(bytes).unwrap_or_else(|_| {
         errors.push(place, format!("{bytes} bytes is too large for this machine"));
@@ -96,7 +105,7 @@ fn is_reserved_header(name: &HeaderName) -> bool {
 pub(super) fn forwarded_headers(config: &Config, errors: &mut CompileErrors) -> Vec<HeaderName> {
     let mut allow = Vec::new();
     for (index, name) in config.transcoding.forward_headers.iter().enumerate() {
-        let place = format!("transcoding.forward_headers[{index}]");
+        let place = Place::root().key("transcoding").key("forward_headers").index(index);
         match HeaderName::from_bytes(name.as_bytes()) {
             Ok(header) if is_reserved_header(&header) => errors.push(
                 place,

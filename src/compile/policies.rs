@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 use http::{HeaderName, Method};
 
 use super::{
-    CompileErrors, api_key_settings, issues::unknown_name, jwt_settings, rate_limit_settings,
+    CompileErrors, Place, api_key_settings, issues::unknown_name, jwt_settings, rate_limit_settings,
     settings::duration,
 };
 use crate::{
@@ -49,7 +49,7 @@ impl Policies {
         }
         let policies = Self { named, defaults: config.default_policies.clone() };
         for (index, name) in config.default_policies.iter().enumerate() {
-            policies.check_name(&format!("default_policies[{index}]"), name, config, errors);
+            policies.check_name(&Place::root().key("default_policies").index(index), name, config, errors);
         }
         policies
     }
@@ -57,22 +57,22 @@ impl Policies {
     /// The chain of a route that lists `names` (at `place`).
     pub(super) fn chain(
         &self,
-        place: &str,
+        place: &Place,
         names: &[String],
         config: &Config,
         errors: &mut CompileErrors,
     ) -> Arc<PolicyChain> {
         for (index, name) in names.iter().enumerate() {
-            self.check_name(&format!("{place}.policies[{index}]"), name, config, errors);
+            self.check_name(&place.key("policies").index(index), name, config, errors);
         }
-        let mut chain = PolicyChain { route: Arc::from(place), ..PolicyChain::default() };
+        let mut chain = PolicyChain { route: Arc::from(place.as_str()), ..PolicyChain::default() };
         let listed = self.defaults.iter().chain(names).filter_map(|name| Some((name, self.named.get(name)?)));
         for (name, policy) in listed {
             match policy {
                 Compiled::Cors(policy) => {
                     if chain.cors.replace(policy.clone()).is_some() {
                         let message = format!("{name:?} is a second CORS policy; a route has at most one");
-                        errors.push(format!("{place}.policies"), message);
+                        errors.push(place.key("policies"), message);
                     }
                 }
                 Compiled::Authenticator(authenticator) => chain.authenticators.push(authenticator.clone()),
@@ -83,12 +83,12 @@ impl Policies {
         if !chain.principal_limits.is_empty() && chain.authenticators.is_empty() {
             let message = "a rate limit keyed on the consumer or a claim needs an authentication policy \
                            (jwt or api_key) on the route";
-            errors.push(format!("{place}.policies"), message);
+            errors.push(place.key("policies"), message);
         }
         Arc::new(chain)
     }
 
-    fn check_name(&self, place: &str, name: &str, config: &Config, errors: &mut CompileErrors) {
+    fn check_name(&self, place: &Place, name: &str, config: &Config, errors: &mut CompileErrors) {
         if !config.policies.contains_key(name) {
             errors.push(place, unknown_name("policy", name, config.policies.keys().map(String::as_str)));
         }
@@ -101,13 +101,13 @@ async fn compile_one(
     base_dir: &Path,
     errors: &mut CompileErrors,
 ) -> Option<Compiled> {
-    let place = format!("policies.{name}");
+    let place = Place::root().key("policies").key(name);
     match policy {
         PolicyConfig { cors: Some(cors), jwt: None, api_key: None, rate_limit: None } => {
-            Some(Compiled::Cors(Arc::new(cors_policy(&format!("{place}.cors"), cors, errors))))
+            Some(Compiled::Cors(Arc::new(cors_policy(&place.key("cors"), cors, errors))))
         }
         PolicyConfig { jwt: Some(jwt), cors: None, api_key: None, rate_limit: None } => {
-            let place = format!("{place}.jwt");
+            let place = place.key("jwt");
             let settings = jwt_settings(jwt, base_dir, &place, errors)?;
             match JwtPolicy::new(settings).await {
                 Ok(policy) => Some(Compiled::Authenticator(Authenticator::Jwt(Arc::new(policy)))),
@@ -115,7 +115,7 @@ async fn compile_one(
             }
         }
         PolicyConfig { api_key: Some(api_key), cors: None, jwt: None, rate_limit: None } => {
-            let place = format!("{place}.api_key");
+            let place = place.key("api_key");
             let settings = api_key_settings(api_key, &place, errors)?;
             match ApiKeyPolicy::new(settings) {
                 Ok(policy) => Some(Compiled::Authenticator(Authenticator::ApiKey(Arc::new(policy)))),
@@ -123,7 +123,7 @@ async fn compile_one(
             }
         }
         PolicyConfig { rate_limit: Some(limit), cors: None, jwt: None, api_key: None } => {
-            let place = format!("{place}.rate_limit");
+            let place = place.key("rate_limit");
             let settings = rate_limit_settings(limit, name, &place, base_dir, errors)?;
             let needs_principal = matches!(settings.key, LimitKey::Consumer | LimitKey::Claim(_));
             match RateLimitPolicy::new(settings).await {
@@ -135,21 +135,21 @@ async fn compile_one(
     }
 }
 
-fn fail(errors: &mut CompileErrors, place: String, message: impl std::fmt::Display) -> Option<Compiled> {
+fn fail(errors: &mut CompileErrors, place: Place, message: impl std::fmt::Display) -> Option<Compiled> {
     errors.push(place, message);
     None
 }
 
-fn cors_policy(place: &str, config: &CorsConfig, errors: &mut CompileErrors) -> CorsPolicy {
+fn cors_policy(place: &Place, config: &CorsConfig, errors: &mut CompileErrors) -> CorsPolicy {
     let mut origins = Vec::new();
     for (index, origin) in config.allow_origins.iter().enumerate() {
         match OriginPattern::parse(origin) {
             Ok(pattern) => origins.push(pattern),
-            Err(message) => errors.push(format!("{place}.allow_origins[{index}]"), message),
+            Err(message) => errors.push(place.key("allow_origins").index(index), message),
         }
     }
     if config.allow_origins.is_empty() {
-        errors.push(format!("{place}.allow_origins"), "list at least one origin (or *)");
+        errors.push(place.key("allow_origins"), "list at least one origin (or *)");
     }
     let methods = if config.allow_methods.is_empty() {
         vec![Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE]
@@ -159,7 +159,7 @@ fn cors_policy(place: &str, config: &CorsConfig, errors: &mut CompileErrors) -> 
             match Method::from_bytes(method.as_bytes()) {
                 Ok(method) => methods.push(method),
                 Err(_) => errors
-                    .push(format!("{place}.allow_methods[{index}]"), format!("{method:?} is not a method")),
+                    .push(place.key("allow_methods").index(index), format!("{method:?} is not a method")),
             }
         }
         methods
@@ -168,26 +168,26 @@ fn cors_policy(place: &str, config: &CorsConfig, errors: &mut CompileErrors) -> 
     let allow_headers = if config.allow_headers.is_empty() {
         vec![HeaderName::from_static("authorization"), HeaderName::from_static("content-type")]
     } else {
-        header_names(&format!("{place}.allow_headers"), &config.allow_headers, errors)
+        header_names(&place.key("allow_headers"), &config.allow_headers, errors)
     };
     CorsPolicy::new(CorsSettings {
         origins,
         methods,
         allow_headers,
         allow_any_header,
-        expose_headers: header_names(&format!("{place}.expose_headers"), &config.expose_headers, errors),
+        expose_headers: header_names(&place.key("expose_headers"), &config.expose_headers, errors),
         credentials: config.allow_credentials,
-        max_age: duration(config.max_age, DEFAULT_MAX_AGE, &format!("{place}.max_age"), errors),
+        max_age: duration(config.max_age, DEFAULT_MAX_AGE, &place.key("max_age"), errors),
     })
 }
 
 /// The header names of a list (`*`, handled by the caller, skipped).
-fn header_names(place: &str, names: &[String], errors: &mut CompileErrors) -> Vec<HeaderName> {
+fn header_names(place: &Place, names: &[String], errors: &mut CompileErrors) -> Vec<HeaderName> {
     let mut headers = Vec::new();
     for (index, name) in names.iter().enumerate().filter(|(_, name)| *name != "*") {
         match HeaderName::from_bytes(name.as_bytes()) {
             Ok(header) => headers.push(header),
-            Err(_) => errors.push(format!("{place}[{index}]"), format!("{name:?} is not a header name")),
+            Err(_) => errors.push(place.index(index), format!("{name:?} is not a header name")),
         }
     }
     headers

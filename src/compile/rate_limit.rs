@@ -8,7 +8,7 @@ use std::{net::IpAddr, path::Path, time::Duration};
 use http::HeaderName;
 use ipnet::IpNet;
 
-use super::{CompileErrors, settings::duration};
+use super::{CompileErrors, Place, settings::duration};
 use crate::{
     config::{RateLimitConfig, RateLimitStoreConfig, RedisConfig},
     policy::rate_limit::{
@@ -26,36 +26,36 @@ const LONGEST_REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 pub fn rate_limit_settings(
     config: &RateLimitConfig,
     name: &str,
-    place: &str,
+    place: &Place,
     base_dir: &Path,
     errors: &mut CompileErrors,
 ) -> Option<RateLimitSettings> {
     let before = errors.issues.len();
     let key = key_of(config, place, errors);
-    let rate = rate_of(&config.rate, &format!("{place}.rate"), errors);
+    let rate = rate_of(&config.rate, &place.key("rate"), errors);
     let default_burst = rate.map_or(1, |rate| rate.count().min(MAX_BURST));
-    let burst = burst_of(config.burst, default_burst, &format!("{place}.burst"), errors);
+    let burst = burst_of(config.burst, default_burst, &place.key("burst"), errors);
     let max_keys = match config.max_keys.map(usize::try_from) {
         None => DEFAULT_MAX_KEYS,
         Some(Ok(keys)) if keys > 0 => keys,
         Some(_) => {
-            errors.push(format!("{place}.max_keys"), "must be at least 1 (and fit this machine)");
+            errors.push(place.key("max_keys"), "must be at least 1 (and fit this machine)");
             DEFAULT_MAX_KEYS
         }
     };
     let store = match (config.store, &config.redis) {
         (RateLimitStoreConfig::Local, None) => {
             if config.fallback.is_some() {
-                errors.push(format!("{place}.fallback"), "applies only with store: redis");
+                errors.push(place.key("fallback"), "applies only with store: redis");
             }
             Some(Store::Local)
         }
         (RateLimitStoreConfig::Local, Some(_)) => {
-            errors.push(format!("{place}.redis"), "is set but store is local: add store: redis or remove it");
+            errors.push(place.key("redis"), "is set but store is local: add store: redis or remove it");
             None
         }
         (RateLimitStoreConfig::Redis, None) => {
-            errors.push(format!("{place}.redis"), "is required with store: redis");
+            errors.push(place.key("redis"), "is required with store: redis");
             None
         }
         (RateLimitStoreConfig::Redis, Some(redis)) => {
@@ -69,7 +69,7 @@ pub fn rate_limit_settings(
     Some(RateLimitSettings { key: key?, limit: Limit { rate: rate?, burst }, store: store?, max_keys })
 }
 
-fn key_of(config: &RateLimitConfig, place: &str, errors: &mut CompileErrors) -> Option<LimitKey> {
+fn key_of(config: &RateLimitConfig, place: &Place, errors: &mut CompileErrors) -> Option<LimitKey> {
     let text = config.key.trim();
     let key = match text.split_once(':') {
         None if text == "ip" => {
@@ -81,33 +81,33 @@ fn key_of(config: &RateLimitConfig, place: &str, errors: &mut CompileErrors) -> 
             let name = name.trim();
             let parsed = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok();
             if parsed.is_none() {
-                errors.push(format!("{place}.key"), format!("invalid header name {name:?}"));
+                errors.push(place.key("key"), format!("invalid header name {name:?}"));
             }
             parsed.map(LimitKey::Header)
         }
         Some(("claim", name)) if !name.trim().is_empty() => Some(LimitKey::Claim(name.trim().to_owned())),
         _ => {
             errors.push(
-                format!("{place}.key"),
+                place.key("key"),
                 format!("invalid key {text:?}: write ip, header:<name>, consumer, claim:<name> or route"),
             );
             None
         }
     };
     if text != "ip" && !config.trusted_proxies.is_empty() {
-        errors.push(format!("{place}.trusted_proxies"), "applies only with key: ip");
+        errors.push(place.key("trusted_proxies"), "applies only with key: ip");
     }
     key
 }
 
-fn trusted_proxies(config: &RateLimitConfig, place: &str, errors: &mut CompileErrors) -> Vec<IpNet> {
+fn trusted_proxies(config: &RateLimitConfig, place: &Place, errors: &mut CompileErrors) -> Vec<IpNet> {
     let mut nets = Vec::with_capacity(config.trusted_proxies.len());
     for (index, text) in config.trusted_proxies.iter().enumerate() {
         let text = text.trim();
         match text.parse::<IpNet>().or_else(|_| text.parse::<IpAddr>().map(IpNet::from)) {
             Ok(net) => nets.push(net),
             Err(_) => errors.push(
-                format!("{place}.trusted_proxies[{index}]"),
+                place.key("trusted_proxies").index(index),
                 format!(
                     "invalid address or CIDR block {text:?} (write 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32)"
                 ),
@@ -117,11 +117,11 @@ fn trusted_proxies(config: &RateLimitConfig, place: &str, errors: &mut CompileEr
     nets
 }
 
-fn rate_of(text: &str, place: &str, errors: &mut CompileErrors) -> Option<Rate> {
+fn rate_of(text: &str, place: &Place, errors: &mut CompileErrors) -> Option<Rate> {
     text.parse::<Rate>().map_err(|message| errors.push(place, message)).ok()
 }
 
-fn burst_of(burst: Option<u32>, default: u32, place: &str, errors: &mut CompileErrors) -> u32 {
+fn burst_of(burst: Option<u32>, default: u32, place: &Place, errors: &mut CompileErrors) -> u32 {
     match burst {
         None => default,
         Some(burst) if (1..=MAX_BURST).contains(&burst) => burst,
@@ -137,28 +137,26 @@ fn redis_of(
     redis: &RedisConfig,
     limit: Option<Limit>,
     name: &str,
-    place: &str,
+    place: &Place,
     base_dir: &Path,
     errors: &mut CompileErrors,
 ) -> Option<RedisSettings> {
-    let redis_place = format!("{place}.redis");
+    let redis_place = place.key("redis");
     if let Err(error) = check_redis_url(&redis.url) {
-        errors.push(format!("{redis_place}.url"), error);
+        errors.push(redis_place.key("url"), error);
     }
     let password = password_of(redis, &redis_place, base_dir, errors);
-    let timeout = duration(redis.timeout, DEFAULT_REDIS_TIMEOUT, &format!("{redis_place}.timeout"), errors);
+    let timeout = duration(redis.timeout, DEFAULT_REDIS_TIMEOUT, &redis_place.key("timeout"), errors);
     if timeout > LONGEST_REDIS_TIMEOUT {
-        errors.push(
-            format!("{redis_place}.timeout"),
-            format!("{timeout:?} is longer than the longest allowed, 1s"),
-        );
+        errors
+            .push(redis_place.key("timeout"), format!("{timeout:?} is longer than the longest allowed, 1s"));
     }
     let fallback = match &config.fallback {
         None => limit,
         Some(fallback) => {
-            let fallback_place = format!("{place}.fallback");
+            let fallback_place = place.key("fallback");
             let rate = match &fallback.rate {
-                Some(text) => rate_of(text, &format!("{fallback_place}.rate"), errors),
+                Some(text) => rate_of(text, &fallback_place.key("rate"), errors),
                 None => limit.map(|limit| limit.rate),
             };
             let default_burst = match (&fallback.rate, rate, limit) {
@@ -166,7 +164,7 @@ fn redis_of(
                 (_, Some(rate), _) => rate.count().min(MAX_BURST),
                 _ => 1,
             };
-            let burst = burst_of(fallback.burst, default_burst, &format!("{fallback_place}.burst"), errors);
+            let burst = burst_of(fallback.burst, default_burst, &fallback_place.key("burst"), errors);
             rate.map(|rate| Limit { rate, burst })
         }
     };
@@ -182,11 +180,11 @@ fn redis_of(
 /// `Some(None)`: no password; `None`: an error was recorded.
 fn password_of(
     redis: &RedisConfig,
-    place: &str,
+    place: &Place,
     base_dir: &Path,
     errors: &mut CompileErrors,
 ) -> Option<Option<Secret>> {
-    let secret = |text: &str, place: String, errors: &mut CompileErrors| {
+    let secret = |text: &str, place: Place, errors: &mut CompileErrors| {
         let text = text.trim();
         if text.is_empty() {
             errors.push(place, "the password is empty");
@@ -201,19 +199,16 @@ fn password_of(
             None
         }
         (Some(path), None) => match std::fs::read_to_string(base_dir.join(path)) {
-            Ok(text) => secret(&text, format!("{place}.password_file"), errors),
+            Ok(text) => secret(&text, place.key("password_file"), errors),
             Err(error) => {
-                errors.push(
-                    format!("{place}.password_file"),
-                    format!("cannot read {}: {error}", path.display()),
-                );
+                errors.push(place.key("password_file"), format!("cannot read {}: {error}", path.display()));
                 None
             }
         },
         (None, Some(variable)) => match std::env::var(variable) {
-            Ok(text) => secret(&text, format!("{place}.password_env"), errors),
+            Ok(text) => secret(&text, place.key("password_env"), errors),
             Err(_) => {
-                errors.push(format!("{place}.password_env"), format!("the variable {variable} is not set"));
+                errors.push(place.key("password_env"), format!("the variable {variable} is not set"));
                 None
             }
         },
@@ -224,8 +219,6 @@ fn password_of(
 mod tests {
     use super::*;
 
-    const PLACE: &str = "policies.per-user.rate_limit";
-
     fn compile(yaml: &str) -> Result<RateLimitSettings, String> {
         compile_in(yaml, Path::new("."))
     }
@@ -233,7 +226,8 @@ mod tests {
     fn compile_in(yaml: &str, base_dir: &Path) -> Result<RateLimitSettings, String> {
         let config: RateLimitConfig = serde_saphyr::from_str(yaml).map_err(|e| e.to_string())?;
         let mut errors = CompileErrors::default();
-        let settings = rate_limit_settings(&config, "per-user", PLACE, base_dir, &mut errors);
+        let place = Place::root().key("policies").key("per-user").key("rate_limit");
+        let settings = rate_limit_settings(&config, "per-user", &place, base_dir, &mut errors);
         match settings {
             Some(settings) if errors.is_empty() => Ok(settings),
             _ => Err(errors.to_string()),

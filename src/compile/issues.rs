@@ -3,11 +3,13 @@
 
 use std::fmt;
 
+use super::Place;
+
 /// One problem, and where in the config it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigIssue {
     /// The place: a path into the config such as `routes[2].grpc.upstream`.
-    pub place: String,
+    pub place: Place,
     /// What is wrong.
     pub message: String,
 }
@@ -21,7 +23,7 @@ pub struct CompileErrors {
 
 impl CompileErrors {
     /// Records a problem.
-    pub fn push(&mut self, place: impl Into<String>, message: impl fmt::Display) {
+    pub fn push(&mut self, place: impl Into<Place>, message: impl fmt::Display) {
         self.issues.push(ConfigIssue { place: place.into(), message: message.to_string() });
     }
 
@@ -68,8 +70,8 @@ mod tests {
     #[test]
     fn lists_every_issue_on_its_own_line() {
         let mut errors = CompileErrors::default();
-        errors.push("listen", "bad");
-        errors.push("routes[0].grpc.upstream", "worse");
+        errors.push(Place::root().key("listen"), "bad");
+        errors.push(Place::root().key("routes").index(0).key("grpc").key("upstream"), "worse");
         assert_eq!(errors.to_string(), "listen: bad\nroutes[0].grpc.upstream: worse");
     }
 }

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use http::{HeaderName, HeaderValue, Method};
 
-use super::{Guarded, RouteSummary, routes::RoutesBuilder};
+use super::{Place, routes::RoutesBuilder, upstreams::DEFAULT_CONNECT_TIMEOUT};
 use crate::{
     config::{Config, HeaderRulesConfig, HttpRouteConfig, ProtocolConfig, RouteConfig, UpstreamConfig},
     policy::PolicyChain,
@@ -15,23 +15,34 @@ use crate::{
         ClientSettings, HeaderRules, HttpClient, PrefixRewrite, ProxySettings, ProxyTarget, TlsSettings,
     },
     router::PrefixKey,
+    runtime::{Guarded, RouteSummary},
     upstream::Upstream,
 };
 
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// A service that takes native gRPC calls, and what they go to.
+pub(super) struct GrpcPassthrough<'a> {
+    /// The service's full name.
+    pub(super) service: &'a str,
+    /// The methods served (`None`: all).
+    pub(super) methods: Option<Vec<String>>,
+    /// Its upstream.
+    pub(super) upstream: &'a Arc<Upstream>,
+    /// The deadline for the response head.
+    pub(super) timeout: Duration,
+}
 
 impl RoutesBuilder<'_> {
     /// Compiles a pass-through route.
     pub(super) fn add_http_route(
         &mut self,
-        place: &str,
+        place: &Place,
         http: &HttpRouteConfig,
         route: &RouteConfig,
         chain: Arc<PolicyChain>,
         config: &Config,
         upstreams: &BTreeMap<String, Arc<Upstream>>,
     ) {
-        let upstream_place = format!("{place}.http.upstream");
+        let upstream_place = place.key("http").key("upstream");
         let upstream =
             self.upstream_for(&upstream_place, &http.upstream, ProtocolConfig::Http, config, upstreams);
         let timeout = self.route_timeout(place, route, &http.upstream, config);
@@ -42,19 +53,19 @@ impl RoutesBuilder<'_> {
                 PrefixRewrite::Replace(replacement.clone())
             }
             (false, Some(_)) => {
-                self.errors.push(format!("{place}.http.replace_prefix"), "must start with /");
+                self.errors.push(place.key("http").key("replace_prefix"), "must start with /");
                 PrefixRewrite::Keep
             }
             (true, Some(_)) => {
-                self.errors.push(format!("{place}.http"), "set `strip_prefix` or `replace_prefix`, not both");
+                self.errors.push(place.key("http"), "set `strip_prefix` or `replace_prefix`, not both");
                 PrefixRewrite::Keep
             }
         };
         let methods = self.methods_of(place, &http.methods);
         let request_headers =
-            self.header_rules(&format!("{place}.http.request_headers"), &http.request_headers);
+            self.header_rules(&place.key("http").key("request_headers"), &http.request_headers);
         let response_headers =
-            self.header_rules(&format!("{place}.http.response_headers"), &http.response_headers);
+            self.header_rules(&place.key("http").key("response_headers"), &http.response_headers);
         let Some(upstream) = upstream else { return };
         let Some(client) = self.client_for(upstream, &config.upstreams[&http.upstream]) else { return };
         let settings = ProxySettings {
@@ -73,7 +84,7 @@ impl RoutesBuilder<'_> {
         let key =
             PrefixKey { prefix: http.prefix.clone(), host: http.host.clone(), methods: methods.clone() };
         if let Err(error) = self.tables.prefixes.insert(key, target) {
-            return self.errors.push(format!("{place}.http.prefix"), error);
+            return self.errors.push(place.key("http").key("prefix"), error);
         }
         let method_names: Vec<&str> = methods.iter().map(Method::as_str).collect();
         self.summaries.push(RouteSummary {
@@ -86,25 +97,24 @@ impl RoutesBuilder<'_> {
         });
     }
 
-    /// Native gRPC calls to `service`, proxied as they are to `upstream`.
+    /// Native gRPC calls to a service, proxied as they are to its upstream.
     pub(super) fn add_grpc_passthrough(
         &mut self,
-        place: &str,
-        service: &str,
-        upstream: &Arc<Upstream>,
-        timeout: Duration,
+        place: &Place,
+        passthrough: GrpcPassthrough<'_>,
         upstream_config: &UpstreamConfig,
         chain: &Arc<PolicyChain>,
     ) {
+        let GrpcPassthrough { service, methods, upstream, timeout } = passthrough;
         let Some(client) = self.client_for(upstream, upstream_config) else { return };
         let settings = ProxySettings::whole(timeout, true);
         let target = ProxyTarget::new(settings, upstream.clone(), client);
         let target = Arc::new(Guarded { target, policies: chain.clone() });
-        if !self.tables.services.insert(service, target) {
+        if !self.tables.services.insert(service, methods, target) {
             let message = format!(
                 "{service} already takes native gRPC calls through an earlier route (set passthrough: false on one)"
             );
-            return self.errors.push(format!("{place}.grpc.passthrough"), message);
+            return self.errors.push(place.key("grpc").key("passthrough"), message);
         }
         self.summaries.push(RouteSummary {
             method: "POST".into(),
@@ -133,19 +143,19 @@ impl RoutesBuilder<'_> {
                 Some(client)
             }
             Err(error) => {
-                self.errors.push(format!("upstreams.{}", upstream.name()), error);
+                self.errors.push(Place::root().key("upstreams").key(upstream.name()), error);
                 None
             }
         }
     }
 
-    fn methods_of(&mut self, place: &str, names: &[String]) -> Vec<Method> {
+    fn methods_of(&mut self, place: &Place, names: &[String]) -> Vec<Method> {
         let mut methods = Vec::new();
         for (index, name) in names.iter().enumerate() {
             match Method::from_bytes(name.as_bytes()) {
                 Ok(method) => methods.push(method),
                 Err(_) => self.errors.push(
-                    format!("{place}.http.methods[{index}]"),
+                    place.key("http").key("methods").index(index),
                     format!("{name:?} is not an HTTP method"),
                 ),
             }
@@ -153,15 +163,13 @@ impl RoutesBuilder<'_> {
         methods
     }
 
-    fn header_rules(&mut self, place: &str, config: &HeaderRulesConfig) -> HeaderRules {
+    fn header_rules(&mut self, place: &Place, config: &HeaderRulesConfig) -> HeaderRules {
         let mut rules = HeaderRules::default();
         for (name, value) in &config.set {
             match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
                 (Ok(name), Ok(value)) => rules.set.push((name, value)),
-                (Err(_), _) => {
-                    self.errors.push(format!("{place}.set"), format!("{name:?} is not a header name"))
-                }
-                (_, Err(_)) => self.errors.push(format!("{place}.set.{name}"), "not a valid header value"),
+                (Err(_), _) => self.errors.push(place.key("set"), format!("{name:?} is not a header name")),
+                (_, Err(_)) => self.errors.push(place.key("set").key(name), "not a valid header value"),
             }
         }
         for (index, name) in config.remove.iter().enumerate() {
@@ -172,12 +180,12 @@ impl RoutesBuilder<'_> {
                 }
                 Some(_) => self
                     .errors
-                    .push(format!("{place}.remove[{index}]"), format!("{name:?} is not a header prefix")),
+                    .push(place.key("remove").index(index), format!("{name:?} is not a header prefix")),
                 None => match HeaderName::from_bytes(lowercase.as_bytes()) {
                     Ok(name) => rules.remove.push(name),
                     Err(_) => self
                         .errors
-                        .push(format!("{place}.remove[{index}]"), format!("{name:?} is not a header name")),
+                        .push(place.key("remove").index(index), format!("{name:?} is not a header name")),
                 },
             }
         }

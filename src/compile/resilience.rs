@@ -4,7 +4,7 @@
 
 use std::{num::NonZeroU32, time::Duration};
 
-use super::{CompileErrors, settings::duration};
+use super::{CompileErrors, Place, settings::duration};
 use crate::{
     config::{BalancingConfig, BreakerConfig, OutlierConfig, Ratio, RetryConfig},
     suggest::closest,
@@ -30,20 +30,24 @@ pub(super) fn balancing_of(balancing: BalancingConfig) -> Balancing {
 }
 
 /// `upstreams.<name>.outlier`; `place` is the upstream's.
-pub(super) fn outlier_of(config: &OutlierConfig, place: &str, errors: &mut CompileErrors) -> OutlierSettings {
+pub(super) fn outlier_of(
+    config: &OutlierConfig,
+    place: &Place,
+    errors: &mut CompileErrors,
+) -> OutlierSettings {
     let default = OutlierSettings::default();
-    let place = format!("{place}.outlier");
+    let place = place.key("outlier");
     let base_ejection =
-        duration(config.base_ejection, default.base_ejection, &format!("{place}.base_ejection"), errors);
+        duration(config.base_ejection, default.base_ejection, &place.key("base_ejection"), errors);
     let mut max_ejection = duration(
         config.max_ejection,
         default.max_ejection.max(base_ejection),
-        &format!("{place}.max_ejection"),
+        &place.key("max_ejection"),
         errors,
     );
     if max_ejection < base_ejection {
         errors.push(
-            format!("{place}.max_ejection"),
+            place.key("max_ejection"),
             format!("{max_ejection:?} is shorter than base_ejection ({base_ejection:?})"),
         );
         max_ejection = base_ejection;
@@ -51,10 +55,8 @@ pub(super) fn outlier_of(config: &OutlierConfig, place: &str, errors: &mut Compi
     let max_ejected_percent = match config.max_ejected_percent {
         None => default.max_ejected_percent,
         Some(percent) => u8::try_from(percent).ok().filter(|&p| p <= 100).unwrap_or_else(|| {
-            errors.push(
-                format!("{place}.max_ejected_percent"),
-                format!("{percent} is not a percentage (0 to 100)"),
-            );
+            errors
+                .push(place.key("max_ejected_percent"), format!("{percent} is not a percentage (0 to 100)"));
             default.max_ejected_percent
         }),
     };
@@ -62,7 +64,7 @@ pub(super) fn outlier_of(config: &OutlierConfig, place: &str, errors: &mut Compi
         consecutive_failures: at_least_one(
             config.consecutive_failures,
             default.consecutive_failures,
-            &format!("{place}.consecutive_failures"),
+            &place.key("consecutive_failures"),
             errors,
         ),
         base_ejection,
@@ -72,27 +74,28 @@ pub(super) fn outlier_of(config: &OutlierConfig, place: &str, errors: &mut Compi
 }
 
 /// `upstreams.<name>.breaker`; `place` is the upstream's.
-pub(super) fn breaker_of(config: &BreakerConfig, place: &str, errors: &mut CompileErrors) -> BreakerSettings {
+pub(super) fn breaker_of(
+    config: &BreakerConfig,
+    place: &Place,
+    errors: &mut CompileErrors,
+) -> BreakerSettings {
     let default = BreakerSettings::default();
-    let place = format!("{place}.breaker");
+    let place = place.key("breaker");
     let failure_ratio_ppm = match config.failure_ratio {
         None => default.failure_ratio_ppm,
         Some(Ratio(ppm)) => {
             u32::try_from(ppm).ok().filter(|&ppm| ppm > 0 && ppm <= 1_000_000).unwrap_or_else(|| {
                 errors.push(
-                    format!("{place}.failure_ratio"),
+                    place.key("failure_ratio"),
                     format!("{} is not a ratio above 0 and at most 1 (or 100%)", ppm as f64 / 1e6),
                 );
                 default.failure_ratio_ppm
             })
         }
     };
-    let window = duration(config.window, default.window, &format!("{place}.window"), errors);
+    let window = duration(config.window, default.window, &place.key("window"), errors);
     let window = if window < SHORTEST_WINDOW {
-        errors.push(
-            format!("{place}.window"),
-            format!("{window:?} is shorter than the shortest allowed, 100ms"),
-        );
+        errors.push(place.key("window"), format!("{window:?} is shorter than the shortest allowed, 100ms"));
         default.window
     } else {
         window
@@ -102,20 +105,20 @@ pub(super) fn breaker_of(config: &BreakerConfig, place: &str, errors: &mut Compi
         minimum_calls: at_least_one(
             config.minimum_calls,
             default.minimum_calls,
-            &format!("{place}.minimum_calls"),
+            &place.key("minimum_calls"),
             errors,
         ),
         window,
         open_duration: duration(
             config.open_duration,
             default.open_duration,
-            &format!("{place}.open_duration"),
+            &place.key("open_duration"),
             errors,
         ),
         half_open_calls: at_least_one(
             config.half_open_calls,
             default.half_open_calls,
-            &format!("{place}.half_open_calls"),
+            &place.key("half_open_calls"),
             errors,
         ),
     }
@@ -124,13 +127,13 @@ pub(super) fn breaker_of(config: &BreakerConfig, place: &str, errors: &mut Compi
 /// `upstreams.<name>.failure_codes`; `place` is the upstream's.
 pub(super) fn failure_codes_of(
     names: Option<&[String]>,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> FailureCodes {
     let Some(names) = names else { return FailureCodes::default() };
     let mut codes = Vec::new();
     for (index, name) in names.iter().enumerate() {
-        let place = format!("{place}.failure_codes[{index}]");
+        let place = place.key("failure_codes").index(index);
         match code_named(name) {
             Some(tonic::Code::Ok) => errors.push(place, "OK is a success, never a failure"),
             Some(code) => codes.push(code),
@@ -146,16 +149,16 @@ pub(super) fn failure_codes_of(
 }
 
 /// `upstreams.<name>.retry`; `place` is the upstream's.
-pub(super) fn retry_of(config: &RetryConfig, place: &str, errors: &mut CompileErrors) -> RetrySettings {
+pub(super) fn retry_of(config: &RetryConfig, place: &Place, errors: &mut CompileErrors) -> RetrySettings {
     let default = RetrySettings::default();
-    let place = format!("{place}.retry");
+    let place = place.key("retry");
     let mut bounded = |value: Option<u32>, default: u32, range: std::ops::RangeInclusive<u32>, key: &str| {
         let value = value.unwrap_or(default);
         if range.contains(&value) {
             value
         } else {
             errors.push(
-                format!("{place}.{key}"),
+                place.key(key),
                 format!("{value} is out of range ({} to {})", range.start(), range.end()),
             );
             default
@@ -170,18 +173,12 @@ pub(super) fn retry_of(config: &RetryConfig, place: &str, errors: &mut CompileEr
     );
     let min_per_second =
         bounded(config.min_per_second, default.min_per_second, 0..=MOST_PER_SECOND, "min_per_second");
-    let backoff = duration(config.backoff, default.backoff, &format!("{place}.backoff"), errors);
-    let mut max_backoff = duration(
-        config.max_backoff,
-        default.max_backoff.max(backoff),
-        &format!("{place}.max_backoff"),
-        errors,
-    );
+    let backoff = duration(config.backoff, default.backoff, &place.key("backoff"), errors);
+    let mut max_backoff =
+        duration(config.max_backoff, default.max_backoff.max(backoff), &place.key("max_backoff"), errors);
     if max_backoff < backoff {
-        errors.push(
-            format!("{place}.max_backoff"),
-            format!("{max_backoff:?} is shorter than backoff ({backoff:?})"),
-        );
+        errors
+            .push(place.key("max_backoff"), format!("{max_backoff:?} is shorter than backoff ({backoff:?})"));
         max_backoff = backoff;
     }
     RetrySettings {
@@ -193,7 +190,7 @@ pub(super) fn retry_of(config: &RetryConfig, place: &str, errors: &mut CompileEr
     }
 }
 
-fn at_least_one(value: Option<u32>, default: u32, place: &str, errors: &mut CompileErrors) -> u32 {
+fn at_least_one(value: Option<u32>, default: u32, place: &Place, errors: &mut CompileErrors) -> u32 {
     match value {
         Some(0) => {
             errors.push(place, "must be at least 1");
@@ -217,9 +214,10 @@ mod tests {
     fn resolve(yaml: &str) -> (OutlierSettings, BreakerSettings, FailureCodes, Vec<String>) {
         let config = upstream(yaml);
         let mut errors = CompileErrors::default();
-        let outlier = outlier_of(&config.outlier, "upstreams.u", &mut errors);
-        let breaker = breaker_of(&config.breaker, "upstreams.u", &mut errors);
-        let codes = failure_codes_of(config.failure_codes.as_deref(), "upstreams.u", &mut errors);
+        let place = Place::root().key("upstreams").key("u");
+        let outlier = outlier_of(&config.outlier, &place, &mut errors);
+        let breaker = breaker_of(&config.breaker, &place, &mut errors);
+        let codes = failure_codes_of(config.failure_codes.as_deref(), &place, &mut errors);
         let issues = errors.issues.iter().map(|i| format!("{}: {}", i.place, i.message)).collect();
         (outlier, breaker, codes, issues)
     }

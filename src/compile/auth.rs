@@ -5,9 +5,7 @@
 
 use http::HeaderName;
 
-use super::settings::is_protocol_header;
-
-use super::CompileErrors;
+use super::{CompileErrors, Place, settings::is_protocol_header};
 use crate::{
     config::ApiKeyConfig,
     policy::auth::{ApiKey, ApiKeySettings, CredentialSource, parse_sha256},
@@ -25,7 +23,7 @@ const RESERVED_PREFIXES: &[&str] = &["content-", "x-forwarded-"];
 /// when the config is wrong.
 pub fn api_key_settings(
     config: &ApiKeyConfig,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Option<ApiKeySettings> {
     let before = errors.issues.len();
@@ -33,33 +31,30 @@ pub fn api_key_settings(
     let source =
         credential_source([("header", &config.header), ("query", &config.query)], default, place, errors);
     if config.keys.is_empty() {
-        errors.push(format!("{place}.keys"), "needs at least one key");
+        errors.push(place.key("keys"), "needs at least one key");
     }
     let mut keys: Vec<ApiKey> = Vec::new();
     for (index, entry) in config.keys.iter().enumerate() {
-        let here = format!("{place}.keys[{index}]");
+        let here = place.key("keys").index(index);
         if entry.consumer.is_empty() || http::HeaderValue::from_str(&entry.consumer).is_err() {
-            errors.push(format!("{here}.consumer"), "must be a non-empty name of visible characters");
+            errors.push(here.key("consumer"), "must be a non-empty name of visible characters");
         }
         let Some(sha256) = parse_sha256(&entry.sha256) else {
             errors.push(
-                format!("{here}.sha256"),
+                here.key("sha256"),
                 "is not a SHA-256 (64 hex digits); `protogate hash-key <KEY>` prints the hash of a key",
             );
             continue;
         };
         if let Some(other) = keys.iter().find(|key| key.sha256 == sha256) {
-            errors.push(
-                format!("{here}.sha256"),
-                format!("the same key is already given to {:?}", other.consumer),
-            );
+            errors.push(here.key("sha256"), format!("the same key is already given to {:?}", other.consumer));
         }
         keys.push(ApiKey { consumer: entry.consumer.clone(), sha256 });
     }
     let consumer_header = config
         .consumer_header
         .as_ref()
-        .and_then(|name| header_name(name, &format!("{place}.consumer_header"), errors));
+        .and_then(|name| header_name(name, &place.key("consumer_header"), errors));
     let settings = ApiKeySettings { source: source?, keys, consumer_header, forward_key: config.forward_key };
     (errors.issues.len() == before).then_some(settings)
 }
@@ -68,7 +63,7 @@ pub fn api_key_settings(
 pub(super) fn credential_source<const N: usize>(
     options: [(&str, &Option<String>); N],
     default: CredentialSource,
-    place: &str,
+    place: &Place,
     errors: &mut CompileErrors,
 ) -> Option<CredentialSource> {
     let given: Vec<(&str, &String)> =
@@ -83,7 +78,7 @@ pub(super) fn credential_source<const N: usize>(
             return None;
         }
     };
-    let here = format!("{place}.{key}");
+    let here = place.key(key);
     if value.is_empty() {
         errors.push(here, "must not be empty");
         return None;
@@ -104,7 +99,7 @@ pub(super) fn credential_source<const N: usize>(
 
 /// A header a policy sets for the backend: a valid name, not one the
 /// protocol or the gateway owns.
-pub(super) fn header_name(name: &str, place: &str, errors: &mut CompileErrors) -> Option<HeaderName> {
+pub(super) fn header_name(name: &str, place: &Place, errors: &mut CompileErrors) -> Option<HeaderName> {
     let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
         errors.push(place, format!("{name:?} is not a header name"));
         return None;

@@ -1,0 +1,157 @@
+//! What the listeners are given when they start: their addresses and the
+//! limits on the request head. These live apart from the swappable
+//! [`crate::runtime::Runtime`]: swapping a runtime cannot apply them, so
+//! [`ListenerSettings::changes`] says which of them a new config changes
+//! (for a reload to rebind, or to say that a restart is needed).
+
+use std::{fmt, net::SocketAddr, time::Duration};
+
+/// Limits on the request head, applied to each connection a listener accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadLimits {
+    /// The largest request head.
+    pub max_header_bytes: usize,
+    /// The time a client has to send its first bytes and (HTTP/1) the request head.
+    pub header_read_timeout: Duration,
+    /// The most requests one HTTP/2 connection may have open at once.
+    pub max_concurrent_streams: u32,
+}
+
+/// Every listener of a config, as it is bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerSettings {
+    /// The gateway's address (`listen`).
+    pub listen: SocketAddr,
+    /// The admin listener's address (`admin.listen`), if there is one.
+    pub admin_listen: Option<SocketAddr>,
+    /// The limits on the request head (`limits.*` of the head).
+    pub head: HeadLimits,
+}
+
+/// One listener setting that differs between two configs, with the value
+/// before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerChange {
+    /// `listen`.
+    Listen(SocketAddr, SocketAddr),
+    /// `admin.listen`, added, removed or moved.
+    AdminListen(Option<SocketAddr>, Option<SocketAddr>),
+    /// `limits.max_header_bytes`.
+    MaxHeaderBytes(usize, usize),
+    /// `limits.header_read_timeout`.
+    HeaderReadTimeout(Duration, Duration),
+    /// `limits.max_concurrent_streams`.
+    MaxConcurrentStreams(u32, u32),
+}
+
+impl ListenerSettings {
+    /// What `next` changes, in the order above; empty when nothing does.
+    pub fn changes(&self, next: &Self) -> Vec<ListenerChange> {
+        let (before, after) = (&self.head, &next.head);
+        [
+            (self.listen != next.listen).then_some(ListenerChange::Listen(self.listen, next.listen)),
+            (self.admin_listen != next.admin_listen)
+                .then_some(ListenerChange::AdminListen(self.admin_listen, next.admin_listen)),
+            (before.max_header_bytes != after.max_header_bytes)
+                .then_some(ListenerChange::MaxHeaderBytes(before.max_header_bytes, after.max_header_bytes)),
+            (before.header_read_timeout != after.header_read_timeout).then_some(
+                ListenerChange::HeaderReadTimeout(before.header_read_timeout, after.header_read_timeout),
+            ),
+            (before.max_concurrent_streams != after.max_concurrent_streams).then_some(
+                ListenerChange::MaxConcurrentStreams(
+                    before.max_concurrent_streams,
+                    after.max_concurrent_streams,
+                ),
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+impl ListenerChange {
+    /// The config key that changed.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Listen(..) => "listen",
+            Self::AdminListen(..) => "admin.listen",
+            Self::MaxHeaderBytes(..) => "limits.max_header_bytes",
+            Self::HeaderReadTimeout(..) => "limits.header_read_timeout",
+            Self::MaxConcurrentStreams(..) => "limits.max_concurrent_streams",
+        }
+    }
+}
+
+/// `listen changed: 127.0.0.1:8080 → 0.0.0.0:8080`.
+impl fmt::Display for ListenerChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let address = |addr: &Option<SocketAddr>| addr.map_or_else(|| "none".to_owned(), |a| a.to_string());
+        let (before, after) = match self {
+            Self::Listen(before, after) => (before.to_string(), after.to_string()),
+            Self::AdminListen(before, after) => (address(before), address(after)),
+            Self::MaxHeaderBytes(before, after) => (before.to_string(), after.to_string()),
+            Self::HeaderReadTimeout(before, after) => (format!("{before:?}"), format!("{after:?}")),
+            Self::MaxConcurrentStreams(before, after) => (before.to_string(), after.to_string()),
+        };
+        write!(f, "{} changed: {before} → {after}", self.key())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ListenerSettings {
+        ListenerSettings {
+            listen: "127.0.0.1:8080".parse().unwrap(),
+            admin_listen: None,
+            head: HeadLimits {
+                max_header_bytes: 65_536,
+                header_read_timeout: Duration::from_secs(10),
+                max_concurrent_streams: 100,
+            },
+        }
+    }
+
+    #[test]
+    fn the_same_settings_change_nothing() {
+        assert_eq!(settings().changes(&settings()), []);
+    }
+
+    #[test]
+    fn every_setting_that_differs_is_reported_with_its_key_and_values() {
+        let before = settings();
+        let after = ListenerSettings {
+            listen: "0.0.0.0:8080".parse().unwrap(),
+            admin_listen: Some("127.0.0.1:9901".parse().unwrap()),
+            head: HeadLimits {
+                max_header_bytes: 1024,
+                header_read_timeout: Duration::from_millis(500),
+                max_concurrent_streams: 10,
+            },
+        };
+        let changes: Vec<String> = before.changes(&after).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            changes,
+            [
+                "listen changed: 127.0.0.1:8080 → 0.0.0.0:8080",
+                "admin.listen changed: none → 127.0.0.1:9901",
+                "limits.max_header_bytes changed: 65536 → 1024",
+                "limits.header_read_timeout changed: 10s → 500ms",
+                "limits.max_concurrent_streams changed: 100 → 10",
+            ]
+        );
+        let removed = after.changes(&ListenerSettings { admin_listen: None, ..after });
+        assert_eq!(removed, [ListenerChange::AdminListen(after.admin_listen, None)]);
+        assert_eq!(removed[0].key(), "admin.listen");
+    }
+
+    #[test]
+    fn one_head_limit_changed_is_the_only_change() {
+        let before = settings();
+        let after =
+            ListenerSettings { head: HeadLimits { max_concurrent_streams: 200, ..before.head }, ..before };
+        assert_eq!(before.changes(&after), [ListenerChange::MaxConcurrentStreams(100, 200)]);
+    }
+}
