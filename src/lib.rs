@@ -10,9 +10,15 @@
 //!   request to the gateway. Its settings ([`server::ListenerSettings`])
 //!   apply when it starts, apart from the runtime.
 //! - [`gateway`]: one request against the current [`runtime::Runtime`]:
-//!   route lookup, body limit, the target, the error response.
-//! - [`router`]: the route tables: a segment trie of transcoded bindings,
-//!   pass-through prefixes, and native gRPC services.
+//!   its context, the router's decision, body limit, the target, the error
+//!   response.
+//! - [`observe`]: the per-request context (connection, arrival, request id,
+//!   trace slot, route id) and the observer that sees each request's named
+//!   phases (metrics, access log and spans hang off it).
+//! - [`router`]: the one dispatcher ([`router::decide`]: the host, the
+//!   normalised path and the dispatch order) over the route tables: a
+//!   segment trie of transcoded bindings, pass-through prefixes, and native
+//!   gRPC services.
 //! - [`policy`]: what a route asks of a request first: CORS,
 //!   [`policy::auth`] (JWT, API keys, mTLS), [`policy::rate_limit`].
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
@@ -51,6 +57,7 @@ pub mod demo;
 pub mod error;
 pub mod gateway;
 pub mod http_rule;
+pub mod observe;
 pub mod policy;
 pub mod proto;
 pub mod proxy;

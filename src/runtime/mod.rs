@@ -17,9 +17,9 @@ pub use store::{Shelf, StateStore};
 pub use table::routes_table;
 
 use crate::{
-    policy::PolicyChain,
+    policy::{PolicyChain, cors::CorsPolicy},
     proxy::ProxyTarget,
-    router::{PrefixTable, Router, RouterBuilder, ServiceTable},
+    router::{AnswersPreflights, PrefixTable, Router, RouterBuilder, ServiceTable, Tables},
     transcode::{bind::InputLimits, target::TranscodeTarget},
     upstream::Upstream,
 };
@@ -60,6 +60,14 @@ pub struct Guarded<T> {
     pub target: T,
     /// The route's policy chain.
     pub policies: Arc<PolicyChain>,
+}
+
+impl<T> AnswersPreflights for Guarded<T> {
+    type Answerer = CorsPolicy;
+
+    fn preflight_answerer(&self) -> Option<&CorsPolicy> {
+        self.policies.cors()
+    }
 }
 
 /// A transcoded binding's entry in the routing table.
@@ -128,6 +136,11 @@ impl Runtime {
     /// The routing table.
     pub fn router(&self) -> &Router<TranscodedRoute> {
         &self.router
+    }
+
+    /// The three indexes, for [`crate::router::decide`].
+    pub fn tables(&self) -> Tables<'_, TranscodedRoute, ProxiedRoute> {
+        Tables { templates: &self.router, prefixes: &self.prefixes, services: &self.services }
     }
 
     /// The pass-through routes.

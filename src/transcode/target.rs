@@ -15,7 +15,7 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header, uri::PathAndQuery};
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
-use tonic::{codec::CompressionEncoding, transport::Channel};
+use tonic::{codec::CompressionEncoding, metadata::MetadataMap, transport::Channel};
 
 use super::{
     bind::RequestBinder,
@@ -29,7 +29,10 @@ pub use super::{
     error::TranscodeError,
     parts::{TargetParts, TranscodeRequest},
 };
-use crate::upstream::{CallError, Outcome, Tried, TryError, TryFailure, Upstream, never_sent};
+use crate::{
+    observe::X_REQUEST_ID,
+    upstream::{CallError, Outcome, Tried, TryError, TryFailure, Upstream, never_sent},
+};
 
 /// How tonic's message starts when a reply frame is over the decoding limit
 /// (OUT_OF_RANGE), and when a gzip'd one grows over it (RESOURCE_EXHAUSTED).
@@ -116,18 +119,18 @@ impl TranscodeTarget {
         };
         // The deadline runs from the request's arrival: reading and binding
         // the body count against it.
-        let deadline = Deadline { at: request.received_at + budget, budget, outcome };
+        let context = request.context;
+        let deadline = Deadline { at: context.received_at() + budget, budget, outcome };
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let message =
             self.binder.bind(request.captures, request.parts.uri.query(), &request.body, content_type)?;
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| request.parts.uri.authority().map(|a| a.as_str()));
-        let mut call = Some((message, self.metadata.request_metadata(headers, request.peer, host)?));
+        let mut metadata =
+            self.metadata.request_metadata(headers, context.peer().ip(), request.host)?.into_headers();
+        metadata.insert(X_REQUEST_ID, context.request_id().clone());
+        let mut call = Some((message, MetadataMap::from_headers(metadata)));
         let answered = self
             .upstream
-            .call_with_retries(self.idempotent, deadline.at, |picked, attempt| {
+            .call_with_retries(self.idempotent, deadline.at, context.clone(), |picked, attempt| {
                 // The request is kept (cloned) only while another try may follow.
                 let call = if attempt.last { call.take() } else { call.clone() };
                 let channel = picked.channel();

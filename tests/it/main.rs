@@ -29,6 +29,7 @@ mod library;
 mod listener;
 mod metadata;
 mod metadata_limits;
+mod observe;
 mod passthrough_limits;
 mod pipeline;
 mod policies;
