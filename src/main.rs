@@ -1,6 +1,7 @@
 //! The `protogate` command: parses flags and calls the library.
 
 use std::{
+    io::IsTerminal,
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::Arc,
@@ -62,10 +63,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Diagnostics go to stderr, coloured only for a terminal: stdout is
+    // what a command prints (`protogate routes | head`).
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match Cli::parse().command {
         Command::Run { config } => serve(compile_file(&config).await?).await,

@@ -18,6 +18,7 @@ mod jwt_config;
 mod killed_endpoint;
 mod library;
 mod listener;
+mod logs;
 mod metadata;
 mod pipeline;
 mod policies;
