@@ -17,7 +17,10 @@ use protogate::{
     gateway::Gateway,
     runtime,
     schema::DescriptorSource,
-    server,
+    server::{
+        self, Shutdown,
+        shutdown::{StopSignals, Stopped},
+    },
 };
 
 /// A REST-to-gRPC API gateway that loads protobuf descriptors at run time.
@@ -127,9 +130,13 @@ async fn compile_file(path: &Path) -> anyhow::Result<Compiled> {
 async fn serve(compiled: Compiled) -> anyhow::Result<()> {
     let Compiled { runtime, listeners } = compiled;
     let gateway = Arc::new(Gateway::new(runtime));
+    // Listening to signals first: one that comes while starting is not missed.
+    let signals = StopSignals::listen().context("cannot listen to SIGTERM and SIGINT")?;
+    let shutdown = Shutdown::new(listeners.shutdown);
     let admin = match listeners.admin_listen {
         Some(addr) => {
-            let admin = admin::start(addr, gateway.clone())
+            let options = admin::AdminOptions { draining: shutdown.draining() };
+            let admin = admin::start(addr, gateway.clone(), options)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (admin)"))?;
             tracing::info!(addr = %admin.addr(), "the admin API is serving");
@@ -142,28 +149,11 @@ async fn serve(compiled: Compiled) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %running.addr(), "protogate is serving");
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    running.shutdown().await;
+    if let Stopped::Forced(signal) = shutdown.run(signals, vec![running]).await {
+        std::process::exit(signal.exit_code());
+    }
     if let Some(admin) = admin {
         admin.shutdown().await;
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

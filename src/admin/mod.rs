@@ -3,8 +3,9 @@
 //! public network).
 //!
 //! - `GET /healthz`: the process is alive.
-//! - `GET /readyz`: a config is loaded and every upstream a route uses has
-//!   a healthy endpoint (503 listing the ones that do not).
+//! - `GET /readyz`: a config is loaded, the process is not stopping, and
+//!   every upstream a route uses has a healthy endpoint (503 listing the
+//!   ones that do not, or saying that it drains).
 //! - `GET /routes`: the route table.
 //! - `GET /upstreams`: every upstream's breaker and endpoints (healthy,
 //!   ejected, in flight).
@@ -17,7 +18,21 @@ use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::{gateway::Gateway, upstream::UpstreamSnapshot};
+use crate::{gateway::Gateway, server::Draining, upstream::UpstreamSnapshot};
+
+/// What the admin API is given besides the gateway.
+#[derive(Debug, Clone, Default)]
+pub struct AdminOptions {
+    /// Raised when the process begins to stop: `/readyz` then answers 503.
+    pub draining: Draining,
+}
+
+/// What every handler reads.
+#[derive(Clone)]
+struct AdminState {
+    gateway: Arc<Gateway>,
+    draining: Draining,
+}
 
 /// The admin listener, running in the background.
 #[derive(Debug)]
@@ -41,7 +56,11 @@ impl AdminServer {
 }
 
 /// Binds `listen` and serves the admin API for `gateway`.
-pub async fn start(listen: SocketAddr, gateway: Arc<Gateway>) -> io::Result<AdminServer> {
+pub async fn start(
+    listen: SocketAddr,
+    gateway: Arc<Gateway>,
+    options: AdminOptions,
+) -> io::Result<AdminServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let app = Router::new()
@@ -49,7 +68,7 @@ pub async fn start(listen: SocketAddr, gateway: Arc<Gateway>) -> io::Result<Admi
         .route("/readyz", get(readyz))
         .route("/routes", get(routes))
         .route("/upstreams", get(upstreams))
-        .with_state(gateway);
+        .with_state(AdminState { gateway, draining: options.draining });
     let (shutdown, shutdown_asked) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serving = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -66,20 +85,23 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>) {
-    let runtime = gateway.runtime();
+async fn readyz(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
+    let runtime = state.gateway.runtime();
     let unready: Vec<&str> = runtime
         .upstreams()
         .values()
         .filter(|upstream| !upstream.has_healthy_endpoint())
         .map(|upstream| upstream.name())
         .collect();
-    let status = if unready.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "ready": unready.is_empty(), "upstreams_without_healthy_endpoint": unready })))
+    let draining = state.draining.is_draining();
+    let ready = unready.is_empty() && !draining;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({ "ready": ready, "draining": draining, "upstreams_without_healthy_endpoint": unready });
+    (status, Json(body))
 }
 
-async fn routes(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
-    let runtime = gateway.runtime();
+async fn routes(State(state): State<AdminState>) -> Json<Value> {
+    let runtime = state.gateway.runtime();
     let routes: Vec<Value> = runtime
         .routes()
         .iter()
@@ -97,6 +119,6 @@ async fn routes(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
     Json(Value::Array(routes))
 }
 
-async fn upstreams(State(gateway): State<Arc<Gateway>>) -> Json<Vec<UpstreamSnapshot>> {
-    Json(gateway.runtime().upstreams().values().map(|upstream| upstream.snapshot()).collect())
+async fn upstreams(State(state): State<AdminState>) -> Json<Vec<UpstreamSnapshot>> {
+    Json(state.gateway.runtime().upstreams().values().map(|upstream| upstream.snapshot()).collect())
 }

@@ -9,7 +9,7 @@ use super::{CompileErrors, Place};
 use crate::{
     config::{self, ByteSize, Config},
     runtime::BodyLimits,
-    server::HeadLimits,
+    server::{HeadLimits, ShutdownSettings},
 };
 
 const DEFAULT_MAX_BODY: u64 = 4 << 20;
@@ -58,6 +58,18 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLim
         BodyLimits { max_body_bytes, body_read_timeout },
         HeadLimits { max_header_bytes, header_read_timeout, max_concurrent_streams },
     )
+}
+
+/// `shutdown.delay` (zero allowed) and `shutdown.drain`.
+pub(super) fn shutdown_of(config: &Config, errors: &mut CompileErrors) -> ShutdownSettings {
+    let place = Place::root().key("shutdown");
+    let defaults = ShutdownSettings::default();
+    let delay = match config.shutdown.delay {
+        Some(config::Duration(Duration::ZERO)) => Duration::ZERO,
+        delay => duration(delay, defaults.delay, &place.key("delay"), errors),
+    };
+    let drain = duration(config.shutdown.drain, defaults.drain, &place.key("drain"), errors);
+    ShutdownSettings { delay, drain }
 }
 
 /// A duration from the config, or `default`; refused when zero or longer

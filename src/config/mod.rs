@@ -76,6 +76,21 @@ pub struct Config {
     /// Policies every route gets, before its own.
     #[serde(default)]
     pub default_policies: Vec<String>,
+    /// How the gateway stops on SIGTERM or SIGINT.
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+}
+
+/// The graceful stop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long the listeners keep accepting after the signal, while
+    /// `/readyz` answers 503 (default 0s).
+    pub delay: Option<Duration>,
+    /// How long open requests and streams get to finish once the
+    /// listeners stop; what is left is closed (default 30s).
+    pub drain: Option<Duration>,
 }
 
 /// One named policy: exactly one kind.

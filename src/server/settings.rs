@@ -1,10 +1,12 @@
-//! What the listeners are given when they start: their addresses and the
-//! limits on the request head. These live apart from the swappable
+//! What the listeners are given when they start: their addresses, the
+//! limits on the request head, and how they stop (`shutdown.*`). These live apart from the swappable
 //! [`crate::runtime::Runtime`]: swapping a runtime cannot apply them, so
 //! [`ListenerSettings::changes`] says which of them a new config changes
 //! (for a reload to rebind, or to say that a restart is needed).
 
 use std::{fmt, net::SocketAddr, time::Duration};
+
+use super::ShutdownSettings;
 
 /// Limits on the request head, applied to each connection a listener accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub struct ListenerSettings {
     pub admin_listen: Option<SocketAddr>,
     /// The limits on the request head (`limits.*` of the head).
     pub head: HeadLimits,
+    /// How the listeners stop (`shutdown.delay`, `shutdown.drain`).
+    pub shutdown: ShutdownSettings,
 }
 
 /// One listener setting that differs between two configs, with the value
@@ -42,6 +46,10 @@ pub enum ListenerChange {
     HeaderReadTimeout(Duration, Duration),
     /// `limits.max_concurrent_streams`.
     MaxConcurrentStreams(u32, u32),
+    /// `shutdown.delay`.
+    ShutdownDelay(Duration, Duration),
+    /// `shutdown.drain`.
+    ShutdownDrain(Duration, Duration),
 }
 
 impl ListenerSettings {
@@ -63,6 +71,10 @@ impl ListenerSettings {
                     after.max_concurrent_streams,
                 ),
             ),
+            (self.shutdown.delay != next.shutdown.delay)
+                .then_some(ListenerChange::ShutdownDelay(self.shutdown.delay, next.shutdown.delay)),
+            (self.shutdown.drain != next.shutdown.drain)
+                .then_some(ListenerChange::ShutdownDrain(self.shutdown.drain, next.shutdown.drain)),
         ]
         .into_iter()
         .flatten()
@@ -79,6 +91,8 @@ impl ListenerChange {
             Self::MaxHeaderBytes(..) => "limits.max_header_bytes",
             Self::HeaderReadTimeout(..) => "limits.header_read_timeout",
             Self::MaxConcurrentStreams(..) => "limits.max_concurrent_streams",
+            Self::ShutdownDelay(..) => "shutdown.delay",
+            Self::ShutdownDrain(..) => "shutdown.drain",
         }
     }
 }
@@ -91,7 +105,9 @@ impl fmt::Display for ListenerChange {
             Self::Listen(before, after) => (before.to_string(), after.to_string()),
             Self::AdminListen(before, after) => (address(before), address(after)),
             Self::MaxHeaderBytes(before, after) => (before.to_string(), after.to_string()),
-            Self::HeaderReadTimeout(before, after) => (format!("{before:?}"), format!("{after:?}")),
+            Self::HeaderReadTimeout(before, after)
+            | Self::ShutdownDelay(before, after)
+            | Self::ShutdownDrain(before, after) => (format!("{before:?}"), format!("{after:?}")),
             Self::MaxConcurrentStreams(before, after) => (before.to_string(), after.to_string()),
         };
         write!(f, "{} changed: {before} → {after}", self.key())
@@ -111,6 +127,7 @@ mod tests {
                 header_read_timeout: Duration::from_secs(10),
                 max_concurrent_streams: 100,
             },
+            shutdown: ShutdownSettings::default(),
         }
     }
 
@@ -130,6 +147,7 @@ mod tests {
                 header_read_timeout: Duration::from_millis(500),
                 max_concurrent_streams: 10,
             },
+            shutdown: ShutdownSettings { delay: Duration::from_secs(5), drain: Duration::from_secs(60) },
         };
         let changes: Vec<String> = before.changes(&after).iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -140,6 +158,8 @@ mod tests {
                 "limits.max_header_bytes changed: 65536 → 1024",
                 "limits.header_read_timeout changed: 10s → 500ms",
                 "limits.max_concurrent_streams changed: 100 → 10",
+                "shutdown.delay changed: 0ns → 5s",
+                "shutdown.drain changed: 30s → 60s",
             ]
         );
         let removed = after.changes(&ListenerSettings { admin_listen: None, ..after });

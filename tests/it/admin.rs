@@ -10,7 +10,13 @@ use crate::support::gateway::{DEMO_CONFIG, json_of};
 async fn admin_for(yaml: &str) -> admin::AdminServer {
     let config = Config::from_yaml(yaml, "test config").unwrap();
     let compiled = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[]).await.unwrap();
-    admin::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(compiled.runtime))).await.unwrap()
+    admin::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(Gateway::new(compiled.runtime)),
+        admin::AdminOptions::default(),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

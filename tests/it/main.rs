@@ -28,6 +28,7 @@ mod proxy_retry;
 mod rate_limit;
 mod readme;
 mod retry;
+mod shutdown;
 mod support;
 mod transcoding;
 mod upstream_wire;
