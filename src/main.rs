@@ -135,7 +135,7 @@ async fn serve(compiled: Compiled) -> anyhow::Result<()> {
     let shutdown = Shutdown::new(listeners.shutdown);
     let admin = match listeners.admin_listen {
         Some(addr) => {
-            let options = admin::AdminOptions { draining: shutdown.draining() };
+            let options = admin::AdminOptions { draining: shutdown.draining(), token: listeners.admin_token };
             let admin = admin::start(addr, gateway.clone(), options)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (admin)"))?;

@@ -10,7 +10,10 @@
 //! - `GET /upstreams`: every upstream's breaker and endpoints (healthy,
 //!   ejected, in flight).
 //!
-//! It reads the gateway's current runtime; it changes nothing.
+//! With a token (`admin.token_file`), every request must carry it
+//! ([`token`]). It reads the gateway's current runtime; it changes nothing.
+
+mod token;
 
 use std::{io, net::SocketAddr, sync::Arc};
 
@@ -19,12 +22,15 @@ use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 use crate::{gateway::Gateway, server::Draining, upstream::UpstreamSnapshot};
+pub use token::AdminToken;
 
 /// What the admin API is given besides the gateway.
 #[derive(Debug, Clone, Default)]
 pub struct AdminOptions {
     /// Raised when the process begins to stop: `/readyz` then answers 503.
     pub draining: Draining,
+    /// The bearer token every request must carry, if any.
+    pub token: Option<AdminToken>,
 }
 
 /// What every handler reads.
@@ -63,12 +69,16 @@ pub async fn start(
 ) -> io::Result<AdminServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/routes", get(routes))
         .route("/upstreams", get(upstreams))
         .with_state(AdminState { gateway, draining: options.draining });
+    if let Some(token) = options.token {
+        // Around the router: unknown paths are refused 401 too, not 404.
+        app = app.layer(axum::middleware::from_fn(move |request, next| token::require(token, request, next)));
+    }
     let (shutdown, shutdown_asked) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serving = axum::serve(listener, app).with_graceful_shutdown(async {

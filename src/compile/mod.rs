@@ -36,7 +36,7 @@ use crate::{
 };
 use policies::Policies;
 use routes::RoutesBuilder;
-use settings::{address, forwarded_headers, limits_of, shutdown_of};
+use settings::{address, admin_of, forwarded_headers, limits_of, shutdown_of};
 use upstreams::build_upstreams;
 
 /// A config compiled: the runtime requests read, swappable, and what the
@@ -60,10 +60,7 @@ pub async fn compile(
 ) -> Result<Compiled, CompileErrors> {
     let mut errors = CompileErrors::default();
     let listen = address(&config.listen, &Place::root().key("listen"), &mut errors);
-    let admin_listen = config
-        .admin
-        .as_ref()
-        .and_then(|admin| address(&admin.listen, &Place::root().key("admin").key("listen"), &mut errors));
+    let (admin_listen, admin_token) = admin_of(config, base_dir, &mut errors);
     let (body_limits, head) = limits_of(config, &mut errors);
     let shutdown = shutdown_of(config, &mut errors);
     let schema = load_schema(config, base_dir, builtin, &mut errors);
@@ -83,7 +80,10 @@ pub async fn compile(
             let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
             let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
             let runtime = Runtime::new(RuntimeParts { tables, routes: summaries, body_limits, upstreams });
-            Ok(Compiled { runtime, listeners: ListenerSettings { listen, admin_listen, head, shutdown } })
+            Ok(Compiled {
+                runtime,
+                listeners: ListenerSettings { listen, admin_listen, admin_token, head, shutdown },
+            })
         }
         _ => Err(errors),
     }

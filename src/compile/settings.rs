@@ -1,12 +1,13 @@
 //! Config values checked and resolved with their defaults: addresses,
 //! limits, durations, forwarded headers. Each refusal names its place.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
 use http::HeaderName;
 
 use super::{CompileErrors, Place};
 use crate::{
+    admin::AdminToken,
     config::{self, ByteSize, Config},
     runtime::BodyLimits,
     server::{HeadLimits, ShutdownSettings},
@@ -24,6 +25,40 @@ const LONGEST_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// A listening address (`listen`, `admin.listen`); `None` after an error.
 pub(super) fn address(text: &str, place: &Place, errors: &mut CompileErrors) -> Option<SocketAddr> {
     text.parse::<SocketAddr>().map_err(|e| errors.push(place, format!("{text:?}: {e}"))).ok()
+}
+
+/// The admin listener's address and token: an address that is not
+/// loopback needs `admin.token_file` or `admin.allow_public: true`.
+pub(super) fn admin_of(
+    config: &Config,
+    base_dir: &Path,
+    errors: &mut CompileErrors,
+) -> (Option<SocketAddr>, Option<AdminToken>) {
+    let Some(admin) = &config.admin else { return (None, None) };
+    let place = Place::root().key("admin");
+    let listen = address(&admin.listen, &place.key("listen"), errors);
+    let token = admin.token_file.as_ref().and_then(|path| {
+        let place = place.key("token_file");
+        match std::fs::read_to_string(base_dir.join(path)) {
+            Ok(text) if text.trim().is_empty() => errors.push(place, format!("{} is empty", path.display())),
+            Ok(text) => return Some(AdminToken::new(text.trim())),
+            Err(error) => errors.push(place, format!("cannot read {}: {error}", path.display())),
+        }
+        None
+    });
+    if let Some(addr) = listen.filter(|addr| !addr.ip().is_loopback())
+        && admin.token_file.is_none()
+        && !admin.allow_public
+    {
+        errors.push(
+            place.key("listen"),
+            format!(
+                "{addr} is not a loopback address: set admin.token_file (a bearer token every admin request \
+                 must carry) or admin.allow_public: true"
+            ),
+        );
+    }
+    (listen, token)
 }
 
 /// The client limits: the body's, applied per request, and the head's,

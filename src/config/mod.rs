@@ -137,7 +137,14 @@ pub struct CorsConfig {
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Its address; keep it off the public network (e.g. 127.0.0.1:9901).
+    /// An address that is not loopback needs `token_file` or `allow_public`.
     pub listen: String,
+    /// A file holding the bearer token every admin request must carry
+    /// (`Authorization: Bearer <token>`); surrounding whitespace is ignored.
+    pub token_file: Option<PathBuf>,
+    /// Serve on a non-loopback address without a token (default false).
+    #[serde(default)]
+    pub allow_public: bool,
 }
 
 fn default_listen() -> String {

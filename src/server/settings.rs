@@ -7,6 +7,7 @@
 use std::{fmt, net::SocketAddr, time::Duration};
 
 use super::ShutdownSettings;
+use crate::admin::AdminToken;
 
 /// Limits on the request head, applied to each connection a listener accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct ListenerSettings {
     pub listen: SocketAddr,
     /// The admin listener's address (`admin.listen`), if there is one.
     pub admin_listen: Option<SocketAddr>,
+    /// The bearer token of the admin API (`admin.token_file`), if any.
+    pub admin_token: Option<AdminToken>,
     /// The limits on the request head (`limits.*` of the head).
     pub head: HeadLimits,
     /// How the listeners stop (`shutdown.delay`, `shutdown.drain`).
@@ -40,6 +43,9 @@ pub enum ListenerChange {
     Listen(SocketAddr, SocketAddr),
     /// `admin.listen`, added, removed or moved.
     AdminListen(Option<SocketAddr>, Option<SocketAddr>),
+    /// `admin.token_file`: whether a token was set before and after (the
+    /// token itself is never shown).
+    AdminToken(bool, bool),
     /// `limits.max_header_bytes`.
     MaxHeaderBytes(usize, usize),
     /// `limits.header_read_timeout`.
@@ -60,6 +66,10 @@ impl ListenerSettings {
             (self.listen != next.listen).then_some(ListenerChange::Listen(self.listen, next.listen)),
             (self.admin_listen != next.admin_listen)
                 .then_some(ListenerChange::AdminListen(self.admin_listen, next.admin_listen)),
+            (self.admin_token != next.admin_token).then_some(ListenerChange::AdminToken(
+                self.admin_token.is_some(),
+                next.admin_token.is_some(),
+            )),
             (before.max_header_bytes != after.max_header_bytes)
                 .then_some(ListenerChange::MaxHeaderBytes(before.max_header_bytes, after.max_header_bytes)),
             (before.header_read_timeout != after.header_read_timeout).then_some(
@@ -88,6 +98,7 @@ impl ListenerChange {
         match self {
             Self::Listen(..) => "listen",
             Self::AdminListen(..) => "admin.listen",
+            Self::AdminToken(..) => "admin.token_file",
             Self::MaxHeaderBytes(..) => "limits.max_header_bytes",
             Self::HeaderReadTimeout(..) => "limits.header_read_timeout",
             Self::MaxConcurrentStreams(..) => "limits.max_concurrent_streams",
@@ -104,6 +115,11 @@ impl fmt::Display for ListenerChange {
         let (before, after) = match self {
             Self::Listen(before, after) => (before.to_string(), after.to_string()),
             Self::AdminListen(before, after) => (address(before), address(after)),
+            Self::AdminToken(before, after) => {
+                let token = |set: bool| if set { "a token" } else { "none" };
+                let after = if *before && *after { "another token" } else { token(*after) };
+                (token(*before).to_owned(), after.to_owned())
+            }
             Self::MaxHeaderBytes(before, after) => (before.to_string(), after.to_string()),
             Self::HeaderReadTimeout(before, after)
             | Self::ShutdownDelay(before, after)
@@ -122,6 +138,7 @@ mod tests {
         ListenerSettings {
             listen: "127.0.0.1:8080".parse().unwrap(),
             admin_listen: None,
+            admin_token: None,
             head: HeadLimits {
                 max_header_bytes: 65_536,
                 header_read_timeout: Duration::from_secs(10),
@@ -142,6 +159,7 @@ mod tests {
         let after = ListenerSettings {
             listen: "0.0.0.0:8080".parse().unwrap(),
             admin_listen: Some("127.0.0.1:9901".parse().unwrap()),
+            admin_token: Some(AdminToken::new("t")),
             head: HeadLimits {
                 max_header_bytes: 1024,
                 header_read_timeout: Duration::from_millis(500),
@@ -155,6 +173,7 @@ mod tests {
             [
                 "listen changed: 127.0.0.1:8080 → 0.0.0.0:8080",
                 "admin.listen changed: none → 127.0.0.1:9901",
+                "admin.token_file changed: none → a token",
                 "limits.max_header_bytes changed: 65536 → 1024",
                 "limits.header_read_timeout changed: 10s → 500ms",
                 "limits.max_concurrent_streams changed: 100 → 10",
