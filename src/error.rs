@@ -126,6 +126,7 @@ impl GatewayError {
 
     /// The response: the JSON body and the headers that go with it.
     pub fn into_response(self) -> Response<ResponseBody> {
+        self.log();
         let body = serde_json::json!({
             "code": self.code as i32,
             "message": self.message,
@@ -142,6 +143,7 @@ impl GatewayError {
     /// 200, `grpc-status` and `grpc-message` in the head), so the client
     /// sees the code itself rather than one guessed from an HTTP status.
     pub fn into_grpc_response(self) -> Response<ResponseBody> {
+        self.log();
         let mut response = Response::new(full(bytes::Bytes::new()));
         *response.headers_mut() = self.headers;
         let headers = response.headers_mut();
@@ -152,6 +154,23 @@ impl GatewayError {
             headers.insert("grpc-message", message);
         }
         response
+    }
+}
+
+impl GatewayError {
+    /// Every refusal, once, as it becomes a response: at debug level (a
+    /// flood of refusals must not flood the log), under the target
+    /// `protogate::refusal`; the message quoted, so that no client text can
+    /// start a log line of its own. It never holds a credential: the
+    /// policies' messages name what was wrong, never the value.
+    fn log(&self) {
+        tracing::debug!(
+            target: "protogate::refusal",
+            status = self.status.as_u16(),
+            code = ?self.code,
+            message = ?self.message,
+            "request refused"
+        );
     }
 }
 
@@ -202,6 +221,9 @@ impl From<TranscodeError> for GatewayError {
     fn from(error: TranscodeError) -> Self {
         match error {
             TranscodeError::Bind(error) => Self::bad_request(error.message),
+            TranscodeError::UnsupportedMediaType(message) => {
+                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::InvalidArgument, message)
+            }
             TranscodeError::Timeout(error) => Self::bad_request(error.to_string()),
             TranscodeError::DeadlineExceeded(_) => Self::from_grpc(Code::DeadlineExceeded, error.to_string()),
             TranscodeError::Upstream(failure) => {
@@ -211,6 +233,8 @@ impl From<TranscodeError> for GatewayError {
                 error.headers = failure.headers;
                 error
             }
+            TranscodeError::Unreachable(error) => Self::from_grpc(Code::Unavailable, error.to_string()),
+            TranscodeError::StreamingNotServed(_) => Self::from_grpc(Code::Unimplemented, error.to_string()),
             TranscodeError::NoReply | TranscodeError::ReplyTooLarge { .. } => {
                 Self::from_grpc(Code::Internal, error.to_string())
             }
@@ -230,6 +254,7 @@ impl From<AuthError> for GatewayError {
                 let challenge = match scheme {
                     Scheme::Bearer => "Bearer",
                     Scheme::ApiKey => "ApiKey",
+                    Scheme::ClientCertificate => "ClientCertificate",
                 };
                 Self::unauthenticated(message, HeaderValue::from_static(challenge))
             }
@@ -237,6 +262,7 @@ impl From<AuthError> for GatewayError {
                 let challenge = match scheme {
                     Scheme::Bearer => r#"Bearer error="invalid_token""#,
                     Scheme::ApiKey => "ApiKey",
+                    Scheme::ClientCertificate => "ClientCertificate",
                 };
                 Self::unauthenticated(message, HeaderValue::from_static(challenge))
             }
@@ -257,12 +283,15 @@ impl From<ProxyError> for GatewayError {
     fn from(error: ProxyError) -> Self {
         let message = error.to_string();
         match error {
-            ProxyError::Unavailable(_) | ProxyError::Unreachable { .. } => {
+            ProxyError::Unavailable(_) | ProxyError::Unreachable(_) => {
                 Self::from_grpc(Code::Unavailable, message)
             }
             ProxyError::Timeout { .. } => Self::from_grpc(Code::DeadlineExceeded, message),
+            ProxyError::PayloadTooLarge { limit } => Self::payload_too_large(limit),
             ProxyError::BadGateway { .. } => Self::bad_gateway(message),
-            ProxyError::RequestBody(_) | ProxyError::DotSegments(_) => Self::bad_request(message),
+            ProxyError::RequestBody(_) | ProxyError::DotSegments(_) | ProxyError::AmbiguousPath { .. } => {
+                Self::bad_request(message)
+            }
             // Client-building errors are compile errors; they reach no request.
             ProxyError::Pem { .. }
             | ProxyError::NativeRoots(_)

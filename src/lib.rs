@@ -5,15 +5,16 @@
 //!
 //! The rooms in the order a request meets them:
 //!
-//! - [`server`]: listeners, HTTP/1.1 and HTTP/2, limits on the request head,
-//!   graceful shutdown; hands each request to the gateway. Its settings
-//!   ([`server::ListenerSettings`]) apply when it starts, apart from the runtime.
+//! - [`server`]: listeners (cleartext or TLS, [`server::tls`]), HTTP/1.1
+//!   and HTTP/2, limits on the request head, graceful shutdown; hands each
+//!   request to the gateway. Its settings ([`server::ListenerSettings`])
+//!   apply when it starts, apart from the runtime.
 //! - [`gateway`]: one request against the current [`runtime::Runtime`]:
 //!   route lookup, body limit, the target, the error response.
 //! - [`router`]: the route tables: a segment trie of transcoded bindings,
 //!   pass-through prefixes, and native gRPC services.
 //! - [`policy`]: what a route asks of a request first: CORS,
-//!   [`policy::auth`] (JWT, API keys), [`policy::rate_limit`].
+//!   [`policy::auth`] (JWT, API keys, mTLS), [`policy::rate_limit`].
 //! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a
@@ -33,8 +34,9 @@
 //!   body limits, upstreams), swapped whole.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code
-//! generated from proto/), [`rpc_status`], [`body`] and [`suggest`]
-//! (closest-name suggestions for error messages).
+//! generated from proto/), [`rpc_status`], [`body`], [`suggest`]
+//! (closest-name suggestions for error messages) and [`tls_info`] (what a
+//! request's TLS session established, for the rooms that read it).
 
 pub mod admin;
 pub mod body;
@@ -54,5 +56,6 @@ pub mod schema;
 pub mod server;
 pub mod suggest;
 mod task;
+pub mod tls_info;
 pub mod transcode;
 pub mod upstream;

@@ -1,9 +1,14 @@
 //! The `protogate` command: parses flags and calls the library.
+//!
+//! A failure is printed as one message (its causes after it, each once),
+//! never with a backtrace: a mistake in a config is not a crash, whatever
+//! `RUST_BACKTRACE` says.
 
 use std::{
     io::IsTerminal,
     net::SocketAddr,
     path::{Path, PathBuf},
+    process::ExitCode,
     sync::Arc,
 };
 
@@ -58,14 +63,18 @@ enum Command {
     },
     /// Runs the built-in demo: a bookstore gRPC backend and the gateway in front of it.
     Demo {
-        /// Where the gateway listens.
+        /// Where the gateway listens (port 0: any free port, printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Where the demo's gRPC backend listens; the examples expect
+        /// 127.0.0.1:50051 (default: any free loopback port, printed).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        backend_listen: SocketAddr,
     },
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     // Diagnostics go to stderr, coloured only for a terminal: stdout is
     // what a command prints (`protogate routes | head`).
     tracing_subscriber::fmt()
@@ -75,15 +84,49 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match Cli::parse().command {
-        Command::Run { config } => serve(compile_file(&config).await?).await,
+    match run(Cli::parse().command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", report(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes, `: `-separated, leaving out a cause whose text
+/// the message already carries (`cannot read x: No such file` is not
+/// followed by `No such file` again).
+fn report(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run { config } => {
+            Serving::start(compile_file(&config).await?.compiled).await?.run().await;
+            Ok(())
+        }
         Command::Validate { config } => {
-            let compiled = compile_file(&config).await?;
-            println!("{}: ok, {} routes", config.display(), compiled.runtime.routes().len());
+            let loaded = compile_file(&config).await?;
+            let compiled = &loaded.compiled;
+            let (routes, listeners) = (compiled.runtime.routes().len(), compiled.listeners.listeners.len());
+            println!("{}: ok, {routes} routes, {listeners} listener(s){}", config.display(), loaded.note());
             Ok(())
         }
         Command::Routes { config } => {
-            print!("{}", runtime::routes_table(compile_file(&config).await?.runtime.routes()));
+            let loaded = compile_file(&config).await?;
+            print!("{}", runtime::routes_table(loaded.compiled.runtime.routes()));
+            if loaded.no_descriptors {
+                println!("# no descriptors: pass-through routes only");
+            }
             Ok(())
         }
         Command::HashKey { key } => {
@@ -97,13 +140,16 @@ async fn main() -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
+            if key.is_empty() {
+                bail!("the key is empty: give a key (or write one on standard input)");
+            }
             println!("{}", protogate::policy::auth::hash_key(&key));
             Ok(())
         }
-        Command::Demo { listen } => {
-            let backend = DemoBackend::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        Command::Demo { listen, backend_listen } => {
+            let backend = DemoBackend::start(backend_listen)
                 .await
-                .context("cannot start the demo backend")?;
+                .with_context(|| format!("cannot start the demo backend on {backend_listen}"))?;
             let config = demo::gateway_config(backend.addr(), listen);
             let builtin = [DescriptorSource::Embedded {
                 name: "demo".into(),
@@ -112,48 +158,90 @@ async fn main() -> anyhow::Result<()> {
             let compiled = compile::compile(&config, Path::new("."), &builtin)
                 .await
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
-            println!("{}", demo::welcome(listen, backend.addr()));
-            serve(compiled).await
+            let serving = Serving::start(compiled).await?;
+            let gateway = serving.addr().context("the demo config has no listener")?;
+            println!("{}", demo::welcome(gateway, backend.addr()));
+            serving.run().await;
+            Ok(())
         }
     }
 }
 
-async fn compile_file(path: &Path) -> anyhow::Result<Compiled> {
+/// A config file compiled.
+struct Loaded {
+    compiled: Compiled,
+    /// It lists no descriptor source (valid when every route passes through).
+    no_descriptors: bool,
+}
+
+impl Loaded {
+    /// What `validate` adds after the route count.
+    fn note(&self) -> &'static str {
+        if self.no_descriptors { " (no descriptors: pass-through routes only)" } else { "" }
+    }
+}
+
+async fn compile_file(path: &Path) -> anyhow::Result<Loaded> {
     let config = Config::from_file(path)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
     match compile::compile(&config, base_dir, &[]).await {
-        Ok(compiled) => Ok(compiled),
+        Ok(compiled) => Ok(Loaded { compiled, no_descriptors: config.descriptors.is_empty() }),
         Err(errors) => bail!("{} has {} problem(s):\n{errors}", path.display(), errors.issues.len()),
     }
 }
 
-async fn serve(compiled: Compiled) -> anyhow::Result<()> {
-    let Compiled { runtime, listeners } = compiled;
-    let gateway = Arc::new(Gateway::new(runtime));
-    // Listening to signals first: one that comes while starting is not missed.
-    let signals = StopSignals::listen().context("cannot listen to SIGTERM and SIGINT")?;
-    let shutdown = Shutdown::new(listeners.shutdown);
-    let admin = match listeners.admin_listen {
-        Some(addr) => {
-            let options = admin::AdminOptions { draining: shutdown.draining(), token: listeners.admin_token };
-            let admin = admin::start(addr, gateway.clone(), options)
+/// The gateway (its listeners and its admin listener) serving.
+struct Serving {
+    listeners: Vec<server::RunningServer>,
+    admin: Option<admin::AdminServer>,
+    shutdown: Shutdown,
+    signals: StopSignals,
+}
+
+impl Serving {
+    async fn start(compiled: Compiled) -> anyhow::Result<Self> {
+        let Compiled { runtime, listeners } = compiled;
+        let gateway = Arc::new(Gateway::new(runtime));
+        // Listening to signals first: one that comes while starting is not missed.
+        let signals = StopSignals::listen().context("cannot listen to SIGTERM and SIGINT")?;
+        let shutdown = Shutdown::new(listeners.shutdown);
+        let admin = match listeners.admin_listen {
+            Some(addr) => {
+                let options =
+                    admin::AdminOptions { draining: shutdown.draining(), token: listeners.admin_token };
+                let admin = admin::start(addr, gateway.clone(), options)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (admin)"))?;
+                tracing::info!(addr = %admin.addr(), "the admin API is serving");
+                Some(admin)
+            }
+            None => None,
+        };
+        let mut running = Vec::with_capacity(listeners.listeners.len());
+        for listener in listeners.listeners {
+            let (addr, tls) = (listener.addr, listener.tls.is_some());
+            let server = server::start_listener(listener, listeners.head, gateway.clone())
                 .await
-                .with_context(|| format!("cannot listen on {addr} (admin)"))?;
-            tracing::info!(addr = %admin.addr(), "the admin API is serving");
-            Some(admin)
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(addr = %server.addr(), tls, "protogate is serving");
+            running.push(server);
         }
-        None => None,
-    };
-    let listen = listeners.listen;
-    let running = server::start(listen, listeners.head, gateway)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(addr = %running.addr(), "protogate is serving");
-    if let Stopped::Forced(signal) = shutdown.run(signals, vec![running]).await {
-        std::process::exit(signal.exit_code());
+        Ok(Self { listeners: running, admin, shutdown, signals })
     }
-    if let Some(admin) = admin {
-        admin.shutdown().await;
+
+    /// Where the first listener listens.
+    fn addr(&self) -> Option<SocketAddr> {
+        self.listeners.first().map(server::RunningServer::addr)
     }
-    Ok(())
+
+    /// Serves until SIGTERM or SIGINT, then stops in phases
+    /// (`server::shutdown`); a second signal exits at once, with 128 + its number.
+    async fn run(self) {
+        if let Stopped::Forced(signal) = self.shutdown.run(self.signals, self.listeners).await {
+            std::process::exit(signal.exit_code());
+        }
+        if let Some(admin) = self.admin {
+            admin.shutdown().await;
+        }
+    }
 }

@@ -21,7 +21,9 @@ use crate::{
 const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 const LONGEST_LEEWAY: Duration = Duration::from_secs(3600);
 const DEFAULT_REFRESH: Duration = Duration::from_secs(300);
-const DEFAULT_COOLDOWN: Duration = Duration::from_secs(30);
+/// Common JWKS clients allow about ten fetches a minute; a key an identity
+/// provider starts using at once is refused for this long at most.
+const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5);
 const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_CACHE_ENTRIES: u64 = 10_000;
 const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);

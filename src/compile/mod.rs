@@ -10,6 +10,8 @@
 mod auth;
 mod issues;
 mod jwt_auth;
+mod listeners;
+mod mtls_auth;
 mod passthrough;
 mod place;
 mod policies;
@@ -17,6 +19,7 @@ mod rate_limit;
 mod resilience;
 mod routes;
 mod settings;
+mod success_status;
 mod upstreams;
 
 use std::{collections::BTreeSet, path::Path, sync::Arc};
@@ -36,7 +39,7 @@ use crate::{
 };
 use policies::Policies;
 use routes::RoutesBuilder;
-use settings::{address, admin_of, forwarded_headers, limits_of, shutdown_of};
+use settings::{admin_of, forwarded_headers, limits_of, shutdown_of};
 use upstreams::build_upstreams;
 
 /// A config compiled: the runtime requests read, swappable, and what the
@@ -59,7 +62,7 @@ pub async fn compile(
     builtin: &[DescriptorSource],
 ) -> Result<Compiled, CompileErrors> {
     let mut errors = CompileErrors::default();
-    let listen = address(&config.listen, &Place::root().key("listen"), &mut errors);
+    let listeners = listeners::listeners_of(config, base_dir, &mut errors);
     let (admin_listen, admin_token) = admin_of(config, base_dir, &mut errors);
     let (body_limits, head) = limits_of(config, &mut errors);
     let shutdown = shutdown_of(config, &mut errors);
@@ -68,21 +71,21 @@ pub async fn compile(
     let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
 
     let policies = Policies::compile(config, base_dir, &mut errors).await;
-    let mut routes = RoutesBuilder::new(config, policies, &mut errors);
-    if let Some(schema) = &schema {
-        for (index, route) in config.routes.iter().enumerate() {
-            routes.add_route(index, route, config, schema, &upstreams, &metadata);
-        }
+    let mut routes = RoutesBuilder::new(config, policies, body_limits, &mut errors);
+    // Without the schema (a descriptor source failed), routes are still
+    // checked for everything that does not need it.
+    for (index, route) in config.routes.iter().enumerate() {
+        routes.add_route(index, route, config, schema.as_ref(), &upstreams, &metadata);
     }
     let (tables, summaries) = routes.finish();
-    match (listen, schema, errors.is_empty()) {
-        (Some(listen), Some(_), true) => {
+    match (schema, errors.is_empty()) {
+        (Some(_), true) => {
             let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
             let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
             let runtime = Runtime::new(RuntimeParts { tables, routes: summaries, body_limits, upstreams });
             Ok(Compiled {
                 runtime,
-                listeners: ListenerSettings { listen, admin_listen, admin_token, head, shutdown },
+                listeners: ListenerSettings { listeners, admin_listen, admin_token, head, shutdown },
             })
         }
         _ => Err(errors),
@@ -111,10 +114,17 @@ fn load_schema(
             ),
         }
     }
-    if sources.is_empty() {
-        errors
-            .push(Place::root().key("descriptors"), "no descriptor source: add a `file` or a `proto` entry");
-        return None;
-    }
-    Schema::load(&sources).map_err(|e| errors.push(Place::root().key("descriptors"), e)).ok()
+    // Pass-through routes need no descriptors: no source is an empty schema.
+    let offset = builtin.len();
+    Schema::load(&sources)
+        .map_err(|failures| {
+            for failure in failures {
+                let place = match failure.source.and_then(|index| index.checked_sub(offset)) {
+                    Some(index) => Place::root().key("descriptors").index(index),
+                    None => Place::root().key("descriptors"),
+                };
+                errors.push(place, failure.error);
+            }
+        })
+        .ok()
 }

@@ -62,6 +62,14 @@ impl RoutesBuilder<'_> {
             }
         };
         let methods = self.methods_of(place, &http.methods);
+        let max_body_bytes = match http.max_body_bytes.map(|size| usize::try_from(size.0)) {
+            None => self.limits.max_body_bytes,
+            Some(Ok(bytes)) => bytes,
+            Some(Err(_)) => {
+                self.errors.push(place.key("http").key("max_body_bytes"), "too large for this machine");
+                self.limits.max_body_bytes
+            }
+        };
         let request_headers =
             self.header_rules(&place.key("http").key("request_headers"), &http.request_headers);
         let response_headers =
@@ -76,6 +84,8 @@ impl RoutesBuilder<'_> {
             timeout,
             preserve_host: http.preserve_host,
             grpc: false,
+            allow_encoded_slashes: http.allow_encoded_slashes,
+            max_body_bytes: Some(max_body_bytes),
         };
         let target = Arc::new(Guarded {
             target: ProxyTarget::new(settings, upstream.clone(), client),

@@ -7,14 +7,14 @@ use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 use http::{HeaderName, Method};
 
 use super::{
-    CompileErrors, Place, api_key_settings, issues::unknown_name, jwt_settings, rate_limit_settings,
-    settings::duration,
+    CompileErrors, Place, api_key_settings, issues::unknown_name, jwt_settings, mtls_auth::mtls_settings,
+    rate_limit_settings, settings::duration,
 };
 use crate::{
     config::{Config, CorsConfig, PolicyConfig},
     policy::{
         Authenticator, PolicyChain,
-        auth::{ApiKeyPolicy, JwtPolicy},
+        auth::{ApiKeyPolicy, JwtPolicy, MtlsPolicy},
         cors::{CorsPolicy, CorsSettings, OriginPattern},
         rate_limit::{LimitKey, RateLimitPolicy},
     },
@@ -82,7 +82,7 @@ impl Policies {
         }
         if !chain.principal_limits.is_empty() && chain.authenticators.is_empty() {
             let message = "a rate limit keyed on the consumer or a claim needs an authentication policy \
-                           (jwt or api_key) on the route";
+                           (jwt, api_key or mtls) on the route";
             errors.push(place.key("policies"), message);
         }
         Arc::new(chain)
@@ -103,10 +103,10 @@ async fn compile_one(
 ) -> Option<Compiled> {
     let place = Place::root().key("policies").key(name);
     match policy {
-        PolicyConfig { cors: Some(cors), jwt: None, api_key: None, rate_limit: None } => {
+        PolicyConfig { cors: Some(cors), jwt: None, api_key: None, rate_limit: None, mtls: None } => {
             Some(Compiled::Cors(Arc::new(cors_policy(&place.key("cors"), cors, errors))))
         }
-        PolicyConfig { jwt: Some(jwt), cors: None, api_key: None, rate_limit: None } => {
+        PolicyConfig { jwt: Some(jwt), cors: None, api_key: None, rate_limit: None, mtls: None } => {
             let place = place.key("jwt");
             let settings = jwt_settings(jwt, base_dir, &place, errors)?;
             match JwtPolicy::new(settings).await {
@@ -114,7 +114,7 @@ async fn compile_one(
                 Err(error) => fail(errors, place, error),
             }
         }
-        PolicyConfig { api_key: Some(api_key), cors: None, jwt: None, rate_limit: None } => {
+        PolicyConfig { api_key: Some(api_key), cors: None, jwt: None, rate_limit: None, mtls: None } => {
             let place = place.key("api_key");
             let settings = api_key_settings(api_key, &place, errors)?;
             match ApiKeyPolicy::new(settings) {
@@ -122,7 +122,7 @@ async fn compile_one(
                 Err(error) => fail(errors, place, error),
             }
         }
-        PolicyConfig { rate_limit: Some(limit), cors: None, jwt: None, api_key: None } => {
+        PolicyConfig { rate_limit: Some(limit), cors: None, jwt: None, api_key: None, mtls: None } => {
             let place = place.key("rate_limit");
             let settings = rate_limit_settings(limit, name, &place, base_dir, errors)?;
             let needs_principal = matches!(settings.key, LimitKey::Consumer | LimitKey::Claim(_));
@@ -131,7 +131,14 @@ async fn compile_one(
                 Err(error) => fail(errors, place, error),
             }
         }
-        _ => fail(errors, place, "a policy has exactly one kind: cors, jwt, api_key or rate_limit"),
+        PolicyConfig { mtls: Some(mtls), cors: None, jwt: None, api_key: None, rate_limit: None } => {
+            let place = place.key("mtls");
+            match MtlsPolicy::new(mtls_settings(mtls, &place, errors)?) {
+                Ok(policy) => Some(Compiled::Authenticator(Authenticator::Mtls(Arc::new(policy)))),
+                Err(error) => fail(errors, place, error),
+            }
+        }
+        _ => fail(errors, place, "a policy has exactly one kind: cors, jwt, api_key, mtls or rate_limit"),
     }
 }
 

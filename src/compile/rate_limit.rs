@@ -76,6 +76,7 @@ fn key_of(config: &RateLimitConfig, place: &Place, errors: &mut CompileErrors) -
             Some(LimitKey::ClientIp { trusted_proxies: trusted_proxies(config, place, errors) })
         }
         None if text == "consumer" => Some(LimitKey::Consumer),
+        None if text == "client_cert" => Some(LimitKey::ClientCertificate),
         None if text == "route" => Some(LimitKey::Route),
         Some(("header", name)) => {
             let name = name.trim();
@@ -89,7 +90,9 @@ fn key_of(config: &RateLimitConfig, place: &Place, errors: &mut CompileErrors) -
         _ => {
             errors.push(
                 place.key("key"),
-                format!("invalid key {text:?}: write ip, header:<name>, consumer, claim:<name> or route"),
+                format!(
+                    "invalid key {text:?}: write ip, header:<name>, client_cert, consumer, claim:<name> or route"
+                ),
             );
             None
         }
@@ -146,6 +149,7 @@ fn redis_of(
         errors.push(redis_place.key("url"), error);
     }
     let password = password_of(redis, &redis_place, base_dir, errors);
+    let ca_pem = ca_of(redis, &redis_place, base_dir, errors);
     let timeout = duration(redis.timeout, DEFAULT_REDIS_TIMEOUT, &redis_place.key("timeout"), errors);
     if timeout > LONGEST_REDIS_TIMEOUT {
         errors
@@ -174,7 +178,35 @@ fn redis_of(
         timeout,
         key_prefix: redis.key_prefix.clone().unwrap_or_else(|| format!("protogate:rl:{name}:")),
         fallback: fallback?,
+        ca_pem: ca_pem?,
     })
+}
+
+/// The CA certificates of `ca_file`, read now: `Some(None)` without one;
+/// `None`: an error was recorded.
+fn ca_of(
+    redis: &RedisConfig,
+    place: &Place,
+    base_dir: &Path,
+    errors: &mut CompileErrors,
+) -> Option<Option<Vec<u8>>> {
+    let Some(path) = &redis.ca_file else { return Some(None) };
+    let place = place.key("ca_file");
+    if !redis.url.starts_with("rediss://") {
+        errors.push(place, "applies to a rediss:// url only");
+        return None;
+    }
+    match std::fs::read(base_dir.join(path)) {
+        Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => Some(Some(pem)),
+        Ok(_) => {
+            errors.push(place, format!("{} holds no PEM certificate", path.display()));
+            None
+        }
+        Err(error) => {
+            errors.push(place, format!("cannot read {}: {error}", path.display()));
+            None
+        }
+    }
 }
 
 /// `Some(None)`: no password; `None`: an error was recorded.

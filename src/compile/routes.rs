@@ -10,17 +10,17 @@ use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
 use super::{
     CompileErrors, Place, issues::unknown_name, passthrough::GrpcPassthrough, policies::Policies,
-    settings::duration,
+    settings::duration, success_status::SuccessStatuses,
 };
 use crate::{
     config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig},
     http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
     policy::PolicyChain,
     proxy::HttpClient,
-    runtime::{Guarded, RouteSummary, RouteTables},
+    runtime::{BodyLimits, Guarded, RouteSummary, RouteTables},
     schema::Schema,
     transcode::{
-        bind::{BindOptions, RequestBinder},
+        bind::{BindOptions, InputLimits, RequestBinder},
         idempotency::is_idempotent,
         metadata::MetadataRules,
         render::{RenderOptions, ResponseRenderer},
@@ -36,6 +36,8 @@ pub(super) struct RoutesBuilder<'e> {
     pub(super) tables: RouteTables,
     pub(super) summaries: Vec<RouteSummary>,
     pub(super) default_timeout: Duration,
+    /// The client limits: bodies, and what a binder may parse.
+    pub(super) limits: BodyLimits,
     /// One HTTP client per upstream that pass-through targets use.
     pub(super) clients: BTreeMap<String, HttpClient>,
     policies: Policies,
@@ -59,6 +61,7 @@ struct RouteContext<'a> {
     metadata: &'a Arc<MetadataRules>,
     timeout: Duration,
     json: JsonConfig,
+    statuses: SuccessStatuses,
 }
 
 /// A method the route takes, and whether the config named it.
@@ -70,8 +73,14 @@ struct SelectedMethod {
 }
 
 impl<'e> RoutesBuilder<'e> {
-    /// Routes whose calls default to the deadline of `transcoding.timeout`.
-    pub(super) fn new(config: &Config, policies: Policies, errors: &'e mut CompileErrors) -> Self {
+    /// Routes whose calls default to the deadline of `transcoding.timeout`
+    /// and that read input within `limits`.
+    pub(super) fn new(
+        config: &Config,
+        policies: Policies,
+        limits: BodyLimits,
+        errors: &'e mut CompileErrors,
+    ) -> Self {
         let default_timeout = duration(
             config.transcoding.timeout,
             DEFAULT_TIMEOUT,
@@ -82,6 +91,7 @@ impl<'e> RoutesBuilder<'e> {
             tables: RouteTables::default(),
             summaries: Vec::new(),
             default_timeout,
+            limits,
             clients: BTreeMap::new(),
             policies,
             errors,
@@ -99,7 +109,7 @@ impl<'e> RoutesBuilder<'e> {
         index: usize,
         route: &RouteConfig,
         config: &Config,
-        schema: &Schema,
+        schema: Option<&Schema>,
         upstreams: &BTreeMap<String, Arc<Upstream>>,
         metadata: &Arc<MetadataRules>,
     ) {
@@ -166,26 +176,25 @@ impl<'e> RoutesBuilder<'e> {
         }
     }
 
+    /// A `grpc` route. Without a schema (a descriptor source failed, and
+    /// that is reported), everything but the service is still checked.
     fn add_grpc_route(
         &mut self,
         route_context: GrpcRouteContext<'_>,
         config: &Config,
-        schema: &Schema,
+        schema: Option<&Schema>,
         upstreams: &BTreeMap<String, Arc<Upstream>>,
     ) {
         let GrpcRouteContext { place, grpc, route, chain, metadata } = route_context;
         let errors_before = self.errors.issues.len();
-        let service = schema.pool().get_service_by_name(&grpc.service);
-        if service.is_none() {
-            let known = schema.pool().services().map(|s| s.full_name().to_owned()).collect::<Vec<_>>();
-            let message = unknown_name("service", &grpc.service, known.iter().map(String::as_str));
-            self.errors.push(place.key("grpc").key("service"), message);
-        }
+        let service = schema.and_then(|schema| self.service_of(place, grpc, schema));
         let upstream_place = place.key("grpc").key("upstream");
         let upstream =
             self.upstream_for(&upstream_place, &grpc.upstream, ProtocolConfig::Grpc, config, upstreams);
         let timeout = self.route_timeout(place, route, &grpc.upstream, config);
-        let (Some(service), Some(upstream)) = (service, upstream) else { return };
+        let statuses =
+            SuccessStatuses::new(&grpc.success_status, &place.key("grpc").key("success_status"), self.errors);
+        let (Some(schema), Some(service), Some(upstream)) = (schema, service, upstream) else { return };
         if grpc.passthrough.unwrap_or(true) {
             let upstream_config = &config.upstreams[&grpc.upstream];
             // Native calls reach only the methods the route lists, as REST calls do.
@@ -200,11 +209,12 @@ impl<'e> RoutesBuilder<'e> {
             Some(_) => Arc::new(metadata.with_more(chain.forwarded_headers())),
             None => metadata.clone(),
         };
-        let context = RouteContext { place, upstream, metadata: &metadata, timeout, json, chain };
+        let context = RouteContext { place, upstream, metadata: &metadata, timeout, json, chain, statuses };
         let routes_before = self.summaries.len();
         for selected in selected_methods(&service, grpc, place, self.errors) {
             self.add_method(&selected, schema, config.transcoding.unannotated_methods, &context);
         }
+        context.statuses.finish(&service, self.errors);
         if self.summaries.len() == routes_before && self.errors.issues.len() == errors_before {
             self.errors.push(
                 place.key("grpc").key("service"),
@@ -217,6 +227,26 @@ impl<'e> RoutesBuilder<'e> {
         }
     }
 
+    /// The service a route names, in `schema`; an error at its place if
+    /// there is none (saying so when no descriptors are loaded at all).
+    fn service_of(
+        &mut self,
+        place: &Place,
+        grpc: &GrpcRouteConfig,
+        schema: &Schema,
+    ) -> Option<ServiceDescriptor> {
+        let service = schema.pool().get_service_by_name(&grpc.service);
+        if service.is_none() {
+            let known = schema.pool().services().map(|s| s.full_name().to_owned()).collect::<Vec<_>>();
+            let mut message = unknown_name("service", &grpc.service, known.iter().map(String::as_str));
+            if schema.pool().files().len() == 0 {
+                message.push_str(": no descriptors are loaded (a `grpc` route needs a `descriptors` entry)");
+            }
+            self.errors.push(place.key("grpc").key("service"), message);
+        }
+        service
+    }
+
     fn add_method(
         &mut self,
         selected: &SelectedMethod,
@@ -226,16 +256,16 @@ impl<'e> RoutesBuilder<'e> {
     ) {
         let method = &selected.method;
         let place = selected.listed_at.clone().unwrap_or_else(|| context.place.key("grpc").key("service"));
-        if method.is_client_streaming() || method.is_server_streaming() {
+        let streaming = method.is_client_streaming() || method.is_server_streaming();
+        if streaming {
             // Streaming is not served yet: a service that has such methods
-            // still gets its unary ones.
+            // still gets its unary ones, and their paths answer 501.
             if selected.listed_at.is_some() {
                 self.errors
                     .push(place, format!("{} is a streaming method, not supported yet", method.full_name()));
-            } else {
-                tracing::warn!(method = method.full_name(), "streaming method skipped: not supported yet");
+                return;
             }
-            return;
+            tracing::warn!(method = method.full_name(), "streaming method answers 501: not served yet");
         }
         let bindings = match bindings_of_method(method, schema, unannotated_methods) {
             Ok(bindings) => bindings,
@@ -249,7 +279,7 @@ impl<'e> RoutesBuilder<'e> {
             return self.errors.push(place, message);
         }
         for binding in bindings {
-            self.add_binding(method, binding, &place, context);
+            self.add_binding(method, binding, &place, streaming, context);
         }
     }
 
@@ -258,10 +288,11 @@ impl<'e> RoutesBuilder<'e> {
         method: &MethodDescriptor,
         binding: Binding,
         place: &Place,
+        streaming: bool,
         context: &RouteContext<'_>,
     ) {
         let what = format!("{} ({} {})", method.full_name(), binding.method, binding.template);
-        let (bind_options, render_options) = json_options(context.json);
+        let (bind_options, render_options) = json_options(context.json, self.limits.input);
         let variables: Vec<Vec<String>> =
             binding.template.variables().iter().map(|v| v.field_path.clone()).collect();
         let fill_update_mask =
@@ -287,6 +318,8 @@ impl<'e> RoutesBuilder<'e> {
             timeout: context.timeout,
             metadata: context.metadata.clone(),
             idempotent: is_idempotent(method, &binding.method),
+            success_status: context.statuses.of(method, &binding),
+            streaming,
         });
         let guarded = Arc::new(Guarded { target, policies: context.chain.clone() });
         let summary = RouteSummary {
@@ -318,8 +351,9 @@ impl<'e> RoutesBuilder<'e> {
 }
 
 /// The binding and rendering switches, defaults filled in.
-fn json_options(json: JsonConfig) -> (BindOptions, RenderOptions) {
+fn json_options(json: JsonConfig, limits: InputLimits) -> (BindOptions, RenderOptions) {
     let bind = BindOptions {
+        limits,
         reject_unknown_fields: json.reject_unknown_fields.unwrap_or(false),
         reject_unknown_query_parameters: json.reject_unknown_query_parameters.unwrap_or(false),
         query_plus_is_literal: json.query_plus_is_literal.unwrap_or(false),

@@ -1,5 +1,6 @@
-//! Config values checked and resolved with their defaults: addresses,
-//! limits, durations, forwarded headers. Each refusal names its place.
+//! Config values checked and resolved with their defaults: listen
+//! addresses, limits, durations, forwarded headers. Each refusal names its
+//! place.
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
@@ -11,6 +12,7 @@ use crate::{
     config::{self, ByteSize, Config},
     runtime::BodyLimits,
     server::{HeadLimits, ShutdownSettings},
+    transcode::bind::InputLimits,
 };
 
 const DEFAULT_MAX_BODY: u64 = 4 << 20;
@@ -18,13 +20,34 @@ const DEFAULT_MAX_HEADER: u64 = 64 << 10;
 const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
+/// serde_json's recursion limit: a deeper `limits.max_json_depth` would be its error, not ours.
+const MAX_JSON_DEPTH: usize = 128;
 /// No duration in the config may be longer: timers past it serve no one and
 /// can overflow the clocks they are added to.
 const LONGEST_DURATION: Duration = Duration::from_secs(24 * 3600);
 
-/// A listening address (`listen`, `admin.listen`); `None` after an error.
+/// A listening address (`listen`, `admin.listen`): an IP address and a
+/// port; `None` after an error. A host name is refused with the addresses
+/// to write instead: which of its addresses to bind is the operator's
+/// choice, not the resolver's.
 pub(super) fn address(text: &str, place: &Place, errors: &mut CompileErrors) -> Option<SocketAddr> {
-    text.parse::<SocketAddr>().map_err(|e| errors.push(place, format!("{text:?}: {e}"))).ok()
+    let error = match text.parse::<SocketAddr>() {
+        Ok(address) => return Some(address),
+        Err(error) => error,
+    };
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() && !host.contains(':') => {
+            errors.push(
+                place,
+                format!(
+                    "{text:?} is not an IP address and port: write 127.0.0.1:{port} (or [::1]:{port}, 0.0.0.0:{port})"
+                ),
+            );
+        }
+        _ => errors
+            .push(place, format!("{text:?}: {error} (write an IP address and a port, e.g. 127.0.0.1:8080)")),
+    }
+    None
 }
 
 /// The admin listener's address and token: an address that is not
@@ -90,7 +113,7 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLim
         None => DEFAULT_MAX_CONCURRENT_STREAMS,
     };
     (
-        BodyLimits { max_body_bytes, body_read_timeout },
+        BodyLimits { max_body_bytes, body_read_timeout, input: input_limits(limits, &place, errors) },
         HeadLimits { max_header_bytes, header_read_timeout, max_concurrent_streams },
     )
 }
@@ -105,6 +128,31 @@ pub(super) fn shutdown_of(config: &Config, errors: &mut CompileErrors) -> Shutdo
     };
     let drain = duration(config.shutdown.drain, defaults.drain, &place.key("drain"), errors);
     ShutdownSettings { delay, drain }
+}
+
+/// The bounds on what one request may make a binder parse.
+fn input_limits(limits: &config::LimitsConfig, place: &Place, errors: &mut CompileErrors) -> InputLimits {
+    let default = InputLimits::DEFAULT;
+    let max_json_depth = match limits.max_json_depth {
+        Some(depth @ 1..=MAX_JSON_DEPTH) => depth,
+        Some(_) => {
+            let message =
+                format!("must be from 1 to {MAX_JSON_DEPTH} (the JSON parser's own recursion limit)");
+            errors.push(place.key("max_json_depth"), message);
+            default.max_json_depth
+        }
+        None => default.max_json_depth,
+    };
+    InputLimits {
+        max_json_depth,
+        max_query_params: limits.max_query_params.unwrap_or(default.max_query_params),
+        max_query_value_bytes: size(
+            limits.max_query_value_bytes,
+            default.max_query_value_bytes as u64,
+            &place.key("max_query_value_bytes"),
+            errors,
+        ),
+    }
 }
 
 /// A duration from the config, or `default`; refused when zero or longer

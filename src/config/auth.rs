@@ -115,3 +115,29 @@ pub struct ApiKeyEntryConfig {
     /// The key's SHA-256, 64 hex digits.
     pub sha256: String,
 }
+
+/// A client-certificate (mTLS) policy: the certificate was verified in the
+/// TLS handshake (`listeners[].tls.client_auth`); this names its consumer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsConfig {
+    /// The accepted certificates and their consumers. Default (left out):
+    /// every verified certificate, its subject's common name (CN) naming
+    /// the consumer.
+    pub consumers: Option<Vec<MtlsConsumerConfig>>,
+    /// The request header the consumer's name is sent to the backend in (default: not sent).
+    pub consumer_header: Option<String>,
+}
+
+/// One accepted client certificate: exactly one of `common_name` or `san`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsConsumerConfig {
+    /// Who holds it: rate limits and logs use this name.
+    pub consumer: String,
+    /// The subject's common name (CN) the certificate carries.
+    pub common_name: Option<String>,
+    /// A subject alternative name the certificate carries (a DNS name, URI,
+    /// e-mail address or IP address, written as text).
+    pub san: Option<String>,
+}

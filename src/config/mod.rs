@@ -9,6 +9,8 @@
 //! This room reads files; it starts nothing.
 
 mod auth;
+mod error;
+mod listener;
 mod rate_limit;
 mod resilience;
 mod transport;
@@ -18,41 +20,27 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Deserialize;
 
-pub use auth::{ApiKeyConfig, ApiKeyEntryConfig, JwksConfig, JwtConfig, TokenCacheConfig};
+pub use auth::{
+    ApiKeyConfig, ApiKeyEntryConfig, JwksConfig, JwtConfig, MtlsConfig, MtlsConsumerConfig, TokenCacheConfig,
+};
+pub use error::ConfigError;
+use error::parse_error;
+pub use listener::{CertificateConfig, ClientAuthConfig, ClientAuthMode, ListenerConfig, ServerTlsConfig};
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
 pub use transport::{CompressionConfig, TlsConfig};
 pub use units::{ByteSize, Duration, Ratio};
 
-/// A config that cannot be read or parsed.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The YAML does not parse into the schema.
-    #[error("{origin}: {message}")]
-    Parse {
-        /// The file (or "inline config").
-        origin: String,
-        /// The parser's message, with line and column.
-        message: String,
-    },
-}
-
 /// The whole gateway configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The address the gateway listens on (default 127.0.0.1:8080).
-    #[serde(default = "default_listen")]
-    pub listen: String,
+    /// The address of the gateway's one cleartext listener (default
+    /// 127.0.0.1:8080 when `listeners` is not set either).
+    pub listen: Option<String>,
+    /// Several listeners, each cleartext or TLS; instead of `listen`.
+    #[serde(default)]
+    pub listeners: Vec<ListenerConfig>,
     /// Descriptor sources, merged into one pool.
     #[serde(default)]
     pub descriptors: Vec<DescriptorConfig>,
@@ -105,6 +93,8 @@ pub struct PolicyConfig {
     pub api_key: Option<ApiKeyConfig>,
     /// A rate limit.
     pub rate_limit: Option<RateLimitConfig>,
+    /// A verified client certificate (mTLS) proves which consumer calls.
+    pub mtls: Option<MtlsConfig>,
 }
 
 /// A CORS policy.
@@ -145,10 +135,6 @@ pub struct AdminConfig {
     /// Serve on a non-loopback address without a token (default false).
     #[serde(default)]
     pub allow_public: bool,
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:8080".into()
 }
 
 /// One descriptor source: exactly one of `file` or `proto`.
@@ -278,6 +264,11 @@ pub struct GrpcRouteConfig {
     /// Also proxy native gRPC requests for the service (`content-type:
     /// application/grpc`) to the upstream as they are (default true).
     pub passthrough: Option<bool>,
+    /// The success status of bindings, by method name (`CreateBook: 201`,
+    /// every binding of the method) or by binding (`"POST /v1/shelves": 201`);
+    /// default 200. A backend's `x-http-code` reply metadata wins.
+    #[serde(default)]
+    pub success_status: BTreeMap<String, u16>,
 }
 
 /// A pass-through route.
@@ -301,6 +292,12 @@ pub struct HttpRouteConfig {
     /// Forward the client's `Host` instead of the endpoint's (default false).
     #[serde(default)]
     pub preserve_host: bool,
+    /// Forward paths with encoded slashes (`%2F`), refused by default
+    /// (default false).
+    #[serde(default)]
+    pub allow_encoded_slashes: bool,
+    /// The largest request body forwarded (default `limits.max_body_bytes`).
+    pub max_body_bytes: Option<ByteSize>,
     /// Headers set on or removed from the forwarded request.
     #[serde(default)]
     pub request_headers: HeaderRulesConfig,
@@ -389,13 +386,18 @@ pub struct LimitsConfig {
     pub body_read_timeout: Option<Duration>,
     /// The most requests one HTTP/2 connection may have open at once (default 100).
     pub max_concurrent_streams: Option<u32>,
+    /// The deepest nesting of a JSON body, objects and arrays (default 64, at most 128).
+    pub max_json_depth: Option<usize>,
+    /// The most query parameters of a transcoded request (default 256).
+    pub max_query_params: Option<usize>,
+    /// The longest query parameter name or value, as sent (default 8KiB).
+    pub max_query_value_bytes: Option<ByteSize>,
 }
 
 impl Config {
     /// Parses YAML; `origin` names the source in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        serde_saphyr::from_str(text)
-            .map_err(|error| ConfigError::Parse { origin: origin.to_owned(), message: error.to_string() })
+        serde_saphyr::from_str(text).map_err(|error| parse_error(&error, origin))
     }
 
     /// Reads and parses a YAML file.
@@ -413,7 +415,8 @@ mod tests {
     #[test]
     fn the_smallest_config_parses_with_defaults() {
         let config = Config::from_yaml("routes: []", "t").unwrap();
-        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(config.listen, None);
+        assert!(config.listeners.is_empty());
         assert!(config.routes.is_empty());
     }
 
@@ -421,7 +424,8 @@ mod tests {
     fn unknown_keys_are_errors_that_say_where() {
         let error = Config::from_yaml("listen: 127.0.0.1:1\nupstream: {}\n", "gw.yaml").unwrap_err();
         let text = error.to_string();
-        assert!(text.starts_with("gw.yaml: "), "{text}");
+        assert!(text.starts_with("gw.yaml:2:1: unknown field `upstream`"), "{text}");
+        assert!(!text.contains("<input>") && !text.contains("line 2 column 1"), "{text}");
         assert!(text.contains("upstream"), "{text}");
     }
 

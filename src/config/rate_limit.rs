@@ -12,8 +12,8 @@ use super::units::Duration;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
-    /// What a request is counted under: `ip`, `header:<name>`, `consumer`,
-    /// `claim:<name>` or `route`.
+    /// What a request is counted under: `ip`, `header:<name>`,
+    /// `client_cert`, `consumer`, `claim:<name>` or `route`.
     pub key: String,
     /// The sustained rate, `N/s`, `N/m` or `N/h`.
     pub rate: String,
@@ -60,6 +60,9 @@ pub struct RedisConfig {
     pub timeout: Option<Duration>,
     /// Prepended to the keys in Redis (default `protogate:rl:<policy>:`).
     pub key_prefix: Option<String>,
+    /// With `rediss://`: a PEM file of the CA certificates to trust instead
+    /// of the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The limit applied while Redis is unreachable.

@@ -1,7 +1,8 @@
 //! The `demo.v1.Echo` service, the backend of the gateway's integration
 //! tests: it echoes requests, fails on demand with details, metadata and
 //! trailers, sleeps, reports the request metadata it saw (and, in the
-//! `x-demo-backend` reply header, which backend saw it), and takes and
+//! `x-demo-backend` reply header, which backend saw it; `x-reply-<key>`
+//! request metadata comes back as `<key>` reply metadata), and takes and
 //! returns raw `google.api.HttpBody` payloads.
 
 use std::collections::{BTreeMap, HashMap};
@@ -120,7 +121,16 @@ impl Echo for EchoService {
     }
 
     async fn metadata(&self, request: Request<()>) -> Result<Response<MetadataReply>, Status> {
-        let mut response = Response::new(MetadataReply { received: ascii_entries(request.metadata()) });
+        let received = ascii_entries(request.metadata());
+        let mut response = Response::new(MetadataReply { received: received.clone() });
+        // `x-reply-<key>: v` asks for `<key>: v` in the reply's metadata.
+        for (key, value) in &received {
+            if let Some(key) = key.strip_prefix("x-reply-")
+                && let (Ok(key), Ok(value)) = (key.parse::<AsciiMetadataKey>(), value.parse())
+            {
+                response.metadata_mut().insert(key, value);
+            }
+        }
         response.metadata_mut().insert("x-echo-header", MetadataValue::from_static("hello"));
         response.metadata_mut().insert("x-demo-backend", self.backend.clone());
         Ok(response)

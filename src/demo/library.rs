@@ -4,14 +4,16 @@
 //! Book ids are unique across shelves and survive a move, so GetBook also
 //! finds a book by id alone when `shelf` is 0 (the `/v1/books/{book}`
 //! binding). The store sits behind a std `Mutex` that is never held across an
-//! `.await`.
+//! `.await`. CreateBook answers with `x-http-code: 201` and the new book's
+//! `x-http-header-location`, which the gateway turns into `201 Created` and
+//! `Location`.
 
 mod book;
 mod store;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, metadata::MetadataValue};
 
 use crate::proto::demo::v1::library_server::Library;
 use crate::proto::demo::v1::{
@@ -101,7 +103,14 @@ impl Library for LibraryService {
         let book = req.book.ok_or_else(|| Status::invalid_argument("book is required"))?;
         validate_book(&book)?;
         let created = self.store().add_book(req.shelf, book).ok_or_else(|| shelf_not_found(req.shelf))?;
-        Ok(Response::new(created))
+        // Through the gateway: 201 Created, with the new book's location.
+        let location = format!("/v1/shelves/{}/books/{}", req.shelf, created.id);
+        let mut response = Response::new(created);
+        response.metadata_mut().insert("x-http-code", MetadataValue::from_static("201"));
+        if let Ok(location) = location.parse() {
+            response.metadata_mut().insert("x-http-header-location", location);
+        }
+        Ok(response)
     }
 
     async fn get_book(&self, request: Request<GetBookRequest>) -> Result<Response<Book>, Status> {

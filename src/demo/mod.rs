@@ -196,7 +196,7 @@ pub fn gateway_config(backend: SocketAddr, listen: SocketAddr) -> crate::config:
         ..Default::default()
     };
     Config {
-        listen: listen.to_string(),
+        listen: Some(listen.to_string()),
         upstreams: [(
             "demo".to_owned(),
             UpstreamConfig { endpoints: vec![format!("http://{backend}")], ..Default::default() },
@@ -207,7 +207,9 @@ pub fn gateway_config(backend: SocketAddr, listen: SocketAddr) -> crate::config:
     }
 }
 
-/// What `protogate demo` prints: where things are, and requests to try.
+/// What `protogate demo` prints: where things are, and requests to try, in
+/// an order where each works after the ones before it (the move takes book
+/// 3, which no later line reads on shelf 1).
 pub fn welcome(listen: SocketAddr, backend: SocketAddr) -> String {
     format!(
         "protogate demo: the gateway listens on http://{listen}, the gRPC backend on {backend}\n\
@@ -215,10 +217,10 @@ pub fn welcome(listen: SocketAddr, backend: SocketAddr) -> String {
          curl -s http://{listen}/v1/shelves\n  \
          curl -s http://{listen}/v1/shelves/1/books/2\n  \
          curl -s 'http://{listen}/v1/shelves/1/books?genre=FICTION&page_size=5'\n  \
-         curl -s -X POST http://{listen}/v1/shelves/1/books -d '{{\"title\":\"Dune\",\"author\":\"Frank Herbert\",\"genre\":\"FICTION\"}}'\n  \
-         curl -s -X PATCH http://{listen}/v1/shelves/1/books/2 -d '{{\"title\":\"A new title\"}}'\n  \
-         curl -s -X POST http://{listen}/v1/shelves/1/books/2:move -d '{{\"toShelf\":\"2\"}}'\n  \
-         curl -s http://{listen}/v1/shelves/2/books/2/cover\n  \
+         curl -si http://{listen}/v1/shelves/1/books --json '{{\"title\":\"Dune\",\"author\":\"Frank Herbert\",\"genre\":\"FICTION\"}}'   # 201 Created\n  \
+         curl -s -X PATCH http://{listen}/v1/shelves/1/books/2 --json '{{\"title\":\"A new title\"}}'\n  \
+         curl -s http://{listen}/v1/shelves/1/books/3:move --json '{{\"toShelf\":\"2\"}}'\n  \
+         curl -s http://{listen}/v1/shelves/2/books/3/cover\n  \
          curl -s http://{listen}/v1/shelves/9   # a NOT_FOUND from the backend, as 404\n\
          Press Ctrl-C to stop."
     )

@@ -22,12 +22,12 @@ use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use tonic::Code;
 
 use crate::{
-    body::{BoxError, ResponseBody},
+    body::{BoxError, ResponseBody, full},
     error::GatewayError,
     policy::cors,
     router::{RouteError, ServiceLookup},
@@ -56,8 +56,21 @@ impl Gateway {
         self.runtime.store(Arc::new(runtime));
     }
 
-    /// Serves one request from a client at `peer`.
+    /// Serves one request from a client at `peer`. A `HEAD` request is
+    /// served as its `GET` would be (the router matches it so), without the
+    /// body.
     pub async fn handle<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        if request.method() == Method::HEAD {
+            return without_body(self.dispatch(request, peer).await);
+        }
+        self.dispatch(request, peer).await
+    }
+
+    async fn dispatch<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -111,6 +124,18 @@ impl Gateway {
             Err(error) => refuse(GatewayError::from((error, request.method(), request.uri().path())), grpc),
         }
     }
+}
+
+/// The response to a `HEAD` request: the head of `response`, with the
+/// length its body would have had.
+fn without_body(response: Response<ResponseBody>) -> Response<ResponseBody> {
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = body.size_hint().exact()
+        && !parts.headers.contains_key(header::CONTENT_LENGTH)
+    {
+        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Response::from_parts(parts, full(Bytes::new()))
 }
 
 /// A refusal in the client's protocol. A gRPC client gets a trailers-only

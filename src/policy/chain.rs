@@ -8,11 +8,11 @@ use std::{net::IpAddr, sync::Arc};
 use http::{HeaderMap, HeaderName, request::Parts};
 
 use super::{
-    auth::{ApiKeyPolicy, AuthError, JwtPolicy, Principal},
+    auth::{ApiKeyPolicy, AuthError, JwtPolicy, MtlsPolicy, Principal},
     cors::CorsPolicy,
     rate_limit::{Decision, KeyContext, RateLimitPolicy},
 };
-use crate::error::GatewayError;
+use crate::{error::GatewayError, tls_info::TlsInfo};
 
 /// One way a route lets callers prove who they are.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub enum Authenticator {
     Jwt(Arc<JwtPolicy>),
     /// An API key.
     ApiKey(Arc<ApiKeyPolicy>),
+    /// A client certificate (mTLS).
+    Mtls(Arc<MtlsPolicy>),
 }
 
 impl Authenticator {
@@ -28,6 +30,7 @@ impl Authenticator {
         match self {
             Self::Jwt(jwt) => jwt.authenticate(parts).await,
             Self::ApiKey(key) => key.authenticate(parts),
+            Self::Mtls(mtls) => mtls.authenticate(parts),
         }
     }
 
@@ -36,6 +39,7 @@ impl Authenticator {
         match self {
             Self::Jwt(jwt) => jwt.forwarded_headers(),
             Self::ApiKey(key) => key.forwarded_headers(),
+            Self::Mtls(mtls) => mtls.forwarded_headers(),
         }
     }
 }
@@ -90,8 +94,11 @@ impl PolicyChain {
                     return Err(refused(GatewayError::from(refusal), &headers, tightest.as_ref()));
                 }
             };
-            let context =
-                KeyContext { consumer: principal.consumer.as_deref(), claims: Some(&principal.claims) };
+            let context = KeyContext {
+                consumer: principal.consumer.as_deref(),
+                claims: Some(&principal.claims),
+                ..KeyContext::default()
+            };
             self.limit(&self.principal_limits, parts, peer, context, &mut tightest, &headers).await?;
         }
         if let Some(decision) = &tightest {
@@ -126,6 +133,8 @@ impl PolicyChain {
         tightest: &mut Option<Decision>,
         headers: &HeaderMap,
     ) -> Result<(), Box<GatewayError>> {
+        let client_certificate = TlsInfo::client_of(&parts.extensions).and_then(|client| client.identity());
+        let context = KeyContext { client_certificate, ..context };
         for limit in limits {
             let key = limit.key_of(&parts.headers, peer, context, &self.route);
             let decision = limit.check(&key).await;

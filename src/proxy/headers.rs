@@ -122,13 +122,15 @@ pub(super) struct Forwarded<'a> {
     pub peer: IpAddr,
     /// The host the client asked for (`Host`, or the HTTP/2 authority).
     pub host: Option<&'a HeaderValue>,
+    /// Whether the client's connection was TLS (`X-Forwarded-Proto: https`).
+    pub https: bool,
     /// The `Via` entry, e.g. `1.1 protogate`.
     pub via: HeaderValue,
 }
 
 /// Appends the peer to `X-Forwarded-For` and `Via`, and sets
-/// `X-Forwarded-Proto` (`http`: the gateway listens in cleartext) and
-/// `X-Forwarded-Host`, replacing what the client sent.
+/// `X-Forwarded-Proto` (`https` for a client on a TLS listener, else
+/// `http`) and `X-Forwarded-Host`, replacing what the client sent.
 pub(super) fn add_forwarded(headers: &mut HeaderMap, forwarded: Forwarded<'_>) {
     let peer = forwarded.peer.to_string();
     let previous: Vec<&str> =
@@ -138,7 +140,8 @@ pub(super) fn add_forwarded(headers: &mut HeaderMap, forwarded: Forwarded<'_>) {
     if let Ok(value) = HeaderValue::from_str(&chain) {
         headers.insert(X_FORWARDED_FOR, value);
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    let proto = if forwarded.https { "https" } else { "http" };
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     match forwarded.host {
         Some(host) => headers.insert(X_FORWARDED_HOST, host.clone()),
         None => headers.remove(X_FORWARDED_HOST),
@@ -203,11 +206,24 @@ mod tests {
         let mut headers =
             map(&[("x-forwarded-for", "10.0.0.1"), ("x-forwarded-proto", "https"), ("via", "1.0 edge")]);
         let host = HeaderValue::from_static("api.example.com");
-        let forwarded =
-            Forwarded { peer: [127, 0, 0, 1].into(), host: Some(&host), via: via(http::Version::HTTP_11) };
+        let forwarded = Forwarded {
+            peer: [127, 0, 0, 1].into(),
+            host: Some(&host),
+            https: false,
+            via: via(http::Version::HTTP_11),
+        };
         add_forwarded(&mut headers, forwarded);
         assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(headers["x-forwarded-proto"], "http");
+        let mut over_tls = HeaderMap::new();
+        let forwarded = Forwarded {
+            peer: [127, 0, 0, 1].into(),
+            host: None,
+            https: true,
+            via: via(http::Version::HTTP_2),
+        };
+        add_forwarded(&mut over_tls, forwarded);
+        assert_eq!(over_tls["x-forwarded-proto"], "https");
         assert_eq!(headers["x-forwarded-host"], "api.example.com");
         let via: Vec<_> = headers.get_all("via").iter().collect();
         assert_eq!(via, ["1.0 edge", "1.1 protogate"]);

@@ -20,6 +20,7 @@ mod headers;
 mod report;
 mod resend;
 mod rewrite;
+mod separators;
 mod target;
 
 use std::{path::PathBuf, time::Duration};
@@ -29,8 +30,8 @@ pub use headers::{HeaderRules, is_hop_by_hop};
 pub use rewrite::PrefixRewrite;
 pub use target::ProxyTarget;
 
-use crate::upstream::Unavailable;
 pub use crate::upstream::{ClientIdentity, TlsSettings};
+use crate::upstream::{Unavailable, Unreachable};
 
 /// How one pass-through route forwards, compiled from its config.
 #[derive(Debug, Clone)]
@@ -52,6 +53,15 @@ pub struct ProxySettings {
     /// the path forwarded as-is (`rewrite` is not applied), `te: trailers`
     /// and trailers kept, failures read from `grpc-status`.
     pub grpc: bool,
+    /// Forward paths with `%2F` (never beside a dot segment); by default
+    /// they are refused, as a backend decoding them could reach another
+    /// route's paths.
+    pub allow_encoded_slashes: bool,
+    /// The largest request body forwarded (`None`: any, as for native
+    /// gRPC, whose streams are bounded per message, not in all): a
+    /// `Content-Length` over it is refused before forwarding, a body that
+    /// grows past it aborts the upstream request; 413 either way.
+    pub max_body_bytes: Option<usize>,
 }
 
 impl ProxySettings {
@@ -66,6 +76,8 @@ impl ProxySettings {
             timeout,
             preserve_host: false,
             grpc,
+            allow_encoded_slashes: false,
+            max_body_bytes: None,
         }
     }
 }
@@ -77,11 +89,8 @@ pub enum ProxyError {
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
     /// The connection to the endpoint could not be opened.
-    #[error("upstream {upstream:?} is unreachable")]
-    Unreachable {
-        /// The upstream's name.
-        upstream: String,
-    },
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
     /// The response head did not arrive in time.
     #[error("upstream {upstream:?} did not answer within {timeout:?}")]
     Timeout {
@@ -98,12 +107,26 @@ pub enum ProxyError {
         /// What went wrong.
         reason: String,
     },
+    /// The request body is larger than the route allows.
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The client's request body failed while it was being forwarded.
     #[error("cannot read the request body: {0}")]
     RequestBody(String),
     /// A path the proxy refuses to forward.
     #[error("the path {0:?} has `.` or `..` segments")]
     DotSegments(String),
+    /// A path a backend could read as another one.
+    #[error("the path {path:?} is refused: it has {reason}, which a backend may read as another path")]
+    AmbiguousPath {
+        /// The path.
+        path: String,
+        /// What makes it ambiguous.
+        reason: &'static str,
+    },
     /// A PEM file could not be read or parsed.
     #[error("cannot read {path}: {source}")]
     Pem {

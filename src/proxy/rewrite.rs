@@ -7,7 +7,7 @@
 
 use http::uri::PathAndQuery;
 
-use super::ProxyError;
+use super::{ProxyError, separators::is_dot_segment};
 
 /// What becomes of a route's prefix in the upstream path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,12 +63,6 @@ pub(super) fn upstream_path(
     }
     PathAndQuery::try_from(rewritten)
         .map_err(|e| ProxyError::Internal(format!("the rewritten path of {path:?} is invalid: {e}")))
-}
-
-/// `.` or `..`, any dot possibly percent-encoded.
-fn is_dot_segment(segment: &str) -> bool {
-    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-    decoded == "." || decoded == ".."
 }
 
 #[cfg(test)]

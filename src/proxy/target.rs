@@ -13,7 +13,7 @@ use std::{error::Error as _, net::SocketAddr, sync::Arc, time::Instant};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request, uri::PathAndQuery};
 use http_body::Body;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
@@ -22,10 +22,11 @@ use super::{
     headers::{self, Forwarded},
     report,
     resend::CallBody,
-    rewrite,
+    rewrite, separators,
 };
 use crate::{
     body::{BoxError, ResponseBody},
+    tls_info::TlsInfo,
     upstream::{
         CallError, Endpoint, Outcome, Tried, TryError, TryFailure, Upstream, is_idempotent_method, never_sent,
     },
@@ -70,6 +71,11 @@ impl ProxyTarget {
 
         let original = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         let rewrite = if self.settings.grpc { &PrefixRewrite::Keep } else { &self.settings.rewrite };
+        if !self.settings.grpc
+            && let Some(reason) = separators::ambiguity(original.path(), self.settings.allow_encoded_slashes)
+        {
+            return Err(ProxyError::AmbiguousPath { path: original.path().to_owned(), reason });
+        }
         let path = rewrite::upstream_path(&self.settings.prefix, rewrite, &original)?;
 
         let host = parts
@@ -80,7 +86,12 @@ impl ProxyTarget {
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
         headers::add_forwarded(
             &mut parts.headers,
-            Forwarded { peer: peer.ip(), host: host.as_ref(), via: headers::via(parts.version) },
+            Forwarded {
+                peer: peer.ip(),
+                host: host.as_ref(),
+                https: TlsInfo::of(&parts.extensions).is_some(),
+                via: headers::via(parts.version),
+            },
         );
         // Without the client's Host, an endpoint resolved from a host name is
         // told the configured host (`Picked::host_header`).
@@ -96,7 +107,17 @@ impl ProxyTarget {
 
         let idempotent = is_idempotent_method(&parts.method);
         let replayable = client_upgrade.is_none();
-        let mut body = CallBody::new(body.map_err(Into::into).boxed_unsync(), !replayable);
+        let body = body.map_err(Into::into);
+        let body = match self.settings.max_body_bytes {
+            Some(limit) => {
+                if declared_length(&parts.headers).is_some_and(|length| length > limit as u64) {
+                    return Err(ProxyError::PayloadTooLarge { limit });
+                }
+                Limited::new(body, limit).boxed_unsync()
+            }
+            None => body.boxed_unsync(),
+        };
+        let mut body = CallBody::new(body, !replayable);
         let bodyless = body.is_empty();
         let mut parts = Some(parts);
         let deadline = Instant::now() + self.settings.timeout;
@@ -190,26 +211,32 @@ impl ProxyTarget {
     }
 
     /// A failed exchange with `endpoint`: what it says about the endpoint,
-    /// whether it may be retried, and what the client is told.
+    /// whether it may be retried, and what the client is told. A connection
+    /// that could not be opened is logged and told by the retry loop
+    /// (`Picked::unreachable`), with this error as its cause.
     fn failed(&self, endpoint: &Endpoint, error: &hyper_util::client::legacy::Error) -> TryError<ProxyError> {
-        let upstream = self.upstream.name().to_owned();
+        if error.is_connect() {
+            let error = self.bad_gateway(chain(error));
+            return TryError { error, outcome: Outcome::ConnectFailure, retry: TryFailure::NotSent };
+        }
         tracing::warn!(
-            %upstream,
+            upstream = %self.upstream.name(),
             endpoint = %endpoint.uri(),
             address = %endpoint.address(),
             error = %chain(error),
             "pass-through call failed"
         );
-        if error.is_connect() {
-            let error = ProxyError::Unreachable { upstream };
-            return TryError { error, outcome: Outcome::ConnectFailure, retry: TryFailure::NotSent };
-        }
         let client_body = std::iter::successors(error.source(), |e| (*e).source())
             .find_map(|e| e.downcast_ref::<hyper::Error>())
             .is_some_and(hyper::Error::is_user);
         if client_body {
             // The client's body failed: it says nothing of the endpoint.
-            let error = ProxyError::RequestBody(chain(error));
+            let too_large =
+                std::iter::successors(error.source(), |e| (*e).source()).any(|e| e.is::<LengthLimitError>());
+            let error = match (too_large, self.settings.max_body_bytes) {
+                (true, Some(limit)) => ProxyError::PayloadTooLarge { limit },
+                _ => ProxyError::RequestBody(chain(error)),
+            };
             return TryError { error, outcome: Outcome::Ignored, retry: TryFailure::Final };
         }
         let retry = TryFailure::of(Outcome::Failure, never_sent(error));
@@ -234,6 +261,11 @@ fn copy_head(parts: &request::Parts) -> request::Parts {
     copy.version = parts.version;
     copy.headers = parts.headers.clone();
     copy
+}
+
+/// The length a request's `Content-Length` declares, if it parses.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// The endpoint's scheme and authority with the forwarded path.

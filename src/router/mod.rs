@@ -28,6 +28,9 @@
 //!   less specific templates, and ends in [`RouteError::NotFound`] if none
 //!   is left.
 //! - A path that does not start with `/` matches nothing.
+//! - `HEAD` matches what `GET` matches, unless a template is bound to
+//!   `HEAD` itself (a server answers HEAD wherever it answers GET; the
+//!   gateway sends no body back), and `Allow` lists `HEAD` beside `GET`.
 
 use http::Method;
 
@@ -154,9 +157,12 @@ impl<T> Router<T> {
         let mut segments = Segments::parse(path).ok_or(RouteError::NotFound)?;
         let segments = segments.as_mut_slice();
         let methods = &self.table.methods;
-        if let Some((_, trie)) = methods.iter().find(|(known, _)| known == method)
-            && let Some((route, captures)) = self.table.find(trie, segments)
-        {
+        let mut tried = std::iter::once(method).chain((method == Method::HEAD).then_some(&Method::GET));
+        let found = tried.find_map(|method| {
+            let (_, trie) = methods.iter().find(|(known, _)| known == method)?;
+            self.table.find(trie, segments)
+        });
+        if let Some((route, captures)) = found {
             return Ok(RouteMatch { value: &route.value, captures });
         }
         let mut allow: Vec<Method> = methods
@@ -166,6 +172,9 @@ impl<T> Router<T> {
             .collect();
         if allow.is_empty() {
             return Err(RouteError::NotFound);
+        }
+        if allow.contains(&Method::GET) && !allow.contains(&Method::HEAD) {
+            allow.push(Method::HEAD);
         }
         allow.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         Err(RouteError::MethodNotAllowed { allow })

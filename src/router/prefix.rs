@@ -2,7 +2,8 @@
 //! limited to a host and to methods.
 //!
 //! Prefixes match whole segments of the normalised path: `/api` matches
-//! `/api` and `/api/users`, never `/apix`. Among the prefixes that match,
+//! `/api` and `/api/users`, never `/apix`; a request segment's path
+//! parameters are ignored (`/api;x/users` is under `/api`). Among the prefixes that match,
 //! the one with the most segments wins; at equal length a route limited to
 //! a host beats one that is not, then one limited to methods beats one that
 //! is not. A lookup scans the prefix routes; they are few next to the
@@ -95,7 +96,7 @@ impl<T> PrefixTable<T> {
                         .segments
                         .iter()
                         .zip(segments.iter())
-                        .all(|(prefix, segment)| cmp_canonical(prefix, segment).is_eq())
+                        .all(|(prefix, segment)| segment_matches(prefix, segment))
                     && entry
                         .host
                         .as_deref()
@@ -103,6 +104,21 @@ impl<T> PrefixTable<T> {
                     && (entry.methods.is_empty() || entry.methods.contains(method))
             })
             .map(|entry| &entry.value)
+    }
+}
+
+/// Whether a request segment is the prefix's (canonical) segment. Path
+/// parameters (`;x`) are not part of a segment's name: backends such as
+/// Tomcat and Spring drop them, so `/admin;x/` must meet the `/admin/`
+/// route's policies, not fall to a shorter prefix (unless the prefix itself
+/// has parameters, which then must match as written).
+fn segment_matches(prefix: &str, segment: &str) -> bool {
+    if cmp_canonical(prefix, segment).is_eq() {
+        return true;
+    }
+    match segment.split_once(';') {
+        Some((name, _)) if !prefix.contains(';') => cmp_canonical(prefix, name).is_eq(),
+        _ => false,
     }
 }
 
@@ -148,6 +164,12 @@ mod tests {
         assert_eq!(t.lookup(None, &Method::GET, "/apix").unwrap(), "/ None []");
         assert_eq!(t.lookup(None, &Method::GET, "/a%70i/v2").unwrap(), "/api/v2/ None []");
         assert_eq!(t.lookup(None, &Method::GET, "//api/../api/v2/").unwrap(), "/api/v2/ None []");
+        assert_eq!(t.lookup(None, &Method::GET, "/api;x/v2;y=1/z").unwrap(), "/api/v2/ None []");
+        assert_eq!(t.lookup(None, &Method::GET, "/api;/v1").unwrap(), "/api None []");
+        assert_eq!(t.lookup(None, &Method::GET, "/apix;/v2").unwrap(), "/ None []");
+        let params = table(&[("/", None, &[]), ("/a;v=1", None, &[])]);
+        assert_eq!(params.lookup(None, &Method::GET, "/a;v=1/b").unwrap(), "/a;v=1 None []");
+        assert_eq!(params.lookup(None, &Method::GET, "/a;v=2/b").unwrap(), "/ None []");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::{
     policy::PolicyChain,
     proxy::ProxyTarget,
     router::{PrefixTable, Router, RouterBuilder, ServiceTable},
-    transcode::target::TranscodeTarget,
+    transcode::{bind::InputLimits, target::TranscodeTarget},
     upstream::Upstream,
 };
 
@@ -27,6 +27,8 @@ pub struct BodyLimits {
     pub max_body_bytes: usize,
     /// The time a client has to send the request body.
     pub body_read_timeout: Duration,
+    /// What one request may make a transcoded route's binder parse.
+    pub input: InputLimits,
 }
 
 /// One line of the route table, as `protogate routes` prints it.

@@ -69,6 +69,16 @@ pub enum SchemaError {
     Pool(String),
 }
 
+/// A problem met while loading: the index of the source it belongs to
+/// (`None` for the merged set: a conflict, an invalid pool), and the error.
+#[derive(Debug)]
+pub struct SourceFailure {
+    /// The source's index in the list given to [`Schema::load`].
+    pub source: Option<usize>,
+    /// What went wrong.
+    pub error: SchemaError,
+}
+
 /// The loaded descriptors.
 #[derive(Debug, Clone)]
 pub struct Schema {
@@ -77,15 +87,28 @@ pub struct Schema {
 }
 
 impl Schema {
-    /// Loads and merges `sources`, in order.
-    pub fn load(sources: &[DescriptorSource]) -> Result<Self, SchemaError> {
+    /// Loads and merges `sources`, in order; none is an empty schema. A
+    /// source that fails does not stop the others from being read: every
+    /// failure is returned.
+    pub fn load(sources: &[DescriptorSource]) -> Result<Self, Vec<SourceFailure>> {
         let mut merged = file_set::MergedFiles::default();
-        for source in sources {
-            let bytes = source.encoded_file_set()?;
-            merged.add(&source.to_string(), &bytes)?;
+        let mut failures = Vec::new();
+        for (index, source) in sources.iter().enumerate() {
+            let added = source.encoded_file_set().and_then(|bytes| merged.add(&source.to_string(), &bytes));
+            if let Err(error) = added {
+                let source = match error {
+                    SchemaError::Conflict { .. } => None,
+                    _ => Some(index),
+                };
+                failures.push(SourceFailure { source, error });
+            }
         }
-        let pool = DescriptorPool::decode(merged.encode().as_slice())
-            .map_err(|error| SchemaError::Pool(error.to_string()))?;
+        if !failures.is_empty() {
+            return Err(failures);
+        }
+        let pool = DescriptorPool::decode(merged.encode().as_slice()).map_err(|error| {
+            vec![SourceFailure { source: None, error: SchemaError::Pool(error.to_string()) }]
+        })?;
         let http_option = pool.get_extension_by_name(HTTP_OPTION);
         Ok(Self { pool, http_option })
     }

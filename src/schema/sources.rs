@@ -66,9 +66,26 @@ impl DescriptorSource {
         resolver.add(GoogleApiResolver);
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true).include_source_info(false);
-        compiler.open_files(&files).map_err(|e| compile_error(e.to_string()))?;
+        compiler.open_files(&files).map_err(|e| compile_error(located(&e, root)))?;
         // protox's own encoding keeps every option, extensions included.
         Ok(compiler.encode_file_descriptor_set())
+    }
+}
+
+/// protox's message, after the file, line and column it points at
+/// (`root/notes/v1/notes.proto:12:5: expected ';'`), as protoc writes them.
+fn located(error: &protox::Error, root: &Path) -> String {
+    use miette::Diagnostic;
+    let position = error.labels().and_then(|mut labels| labels.next()).and_then(|label| {
+        let contents = error.source_code()?.read_span(label.inner(), 0, 0).ok()?;
+        Some((contents.line() + 1, contents.column() + 1))
+    });
+    match (error.file(), position) {
+        (Some(file), Some((line, column))) => {
+            format!("{}:{line}:{column}: {error}", root.join(file).display())
+        }
+        (Some(file), None) => format!("{}: {error}", root.join(file).display()),
+        (None, _) => error.to_string(),
     }
 }
 

@@ -18,7 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::{net::TcpStream, sync::watch};
 
 use super::HeadLimits;
-use crate::gateway::Gateway;
+use crate::{gateway::Gateway, tls_info::TlsInfo};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
@@ -59,6 +59,11 @@ impl Protocols {
             .keep_alive_timeout(HTTP2_KEEP_ALIVE);
         Self { http1, http2, header_read_timeout: limits.header_read_timeout }
     }
+
+    /// Time a client has to send its first bytes (or finish a TLS handshake).
+    pub(super) fn header_read_timeout(&self) -> Duration {
+        self.header_read_timeout
+    }
 }
 
 /// Serves `stream` until it ends, or until `drain` asks it to finish.
@@ -67,7 +72,7 @@ pub(super) async fn serve(
     peer: SocketAddr,
     gateway: Arc<Gateway>,
     protocols: Arc<Protocols>,
-    mut drain: watch::Receiver<bool>,
+    drain: watch::Receiver<bool>,
 ) {
     let is_http2 =
         match tokio::time::timeout(protocols.header_read_timeout, opens_with_http2_preface(&stream)).await {
@@ -75,15 +80,34 @@ pub(super) async fn serve(
             // Nothing (or only part of a preface) in time, or a reset: close.
             Ok(Err(_)) | Err(_) => return,
         };
-    let service = service_fn(move |request| {
+    serve_http(TokioIo::new(stream), is_http2, peer, gateway, protocols, drain, None).await;
+}
+
+/// Serves HTTP/2 or HTTP/1.1 on `io` (cleartext, or a TLS session whose
+/// [`TlsInfo`] each request then carries) until it ends, or until `drain`
+/// asks it to finish.
+pub(super) async fn serve_http<I>(
+    io: I,
+    is_http2: bool,
+    peer: SocketAddr,
+    gateway: Arc<Gateway>,
+    protocols: Arc<Protocols>,
+    mut drain: watch::Receiver<bool>,
+    tls: Option<Arc<TlsInfo>>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
         let gateway = gateway.clone();
+        if let Some(tls) = &tls {
+            request.extensions_mut().insert(tls.clone());
+        }
         // hyper keeps room for one request's future in every connection,
         // idle or not: boxed, that room is a pointer instead of the whole
         // (several KiB) state of `handle`.
         let handling = Box::pin(async move { gateway.handle(request, peer).await });
         async move { Ok::<_, Infallible>(handling.await) }
     });
-    let io = TokioIo::new(stream);
     let outcome = if is_http2 {
         let connection = pin!(protocols.http2.serve_connection(io, service));
         until_drained(connection, &mut drain, http2::Connection::graceful_shutdown).await

@@ -1,15 +1,17 @@
-//! The listener: accepts connections, tells HTTP/1.1 from HTTP/2 by
-//! peeking at their first bytes ([`connection`]), applies the limits on the
-//! request head, and hands every request to the [`Gateway`]. Shuts down
-//! gracefully: it stops accepting, then lets open connections finish their
-//! requests for the drain, and closes those still open after it; the
-//! process's stop in phases is [`shutdown`]. Its addresses and head limits
-//! ([`ListenerSettings`]) are given when it starts, apart from the runtime
+//! The listeners: accept connections, terminate TLS on TLS listeners
+//! ([`tls`]), tell HTTP/1.1 from HTTP/2 (by ALPN over TLS, by peeking at
+//! the first bytes in cleartext: [`connection`]), apply the limits on the
+//! request head, and hand every request to the [`Gateway`]. Shut down
+//! gracefully: stop accepting, then let open connections finish their
+//! requests for the drain, and close those still open after it; the
+//! process's stop in phases is [`shutdown`]. Their addresses, TLS and head
+//! limits ([`ListenerSettings`]) are given when they start, apart from the runtime
 //! that a reload swaps.
 
 mod connection;
 mod settings;
 pub mod shutdown;
+pub mod tls;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -19,10 +21,11 @@ use tokio::{
     task::{JoinHandle, JoinSet},
 };
 
-use crate::gateway::Gateway;
+use crate::{gateway::Gateway, task::TaskGuard};
 use connection::Protocols;
-pub use settings::{HeadLimits, ListenerChange, ListenerSettings};
+pub use settings::{HeadLimits, Listener, ListenerChange, ListenerSettings};
 pub use shutdown::{Draining, Shutdown, ShutdownSettings};
+use tls::{TlsEndpoint, TlsStats};
 
 /// A server running in the background.
 #[derive(Debug)]
@@ -30,12 +33,19 @@ pub struct RunningServer {
     addr: SocketAddr,
     shutdown: oneshot::Sender<Duration>,
     task: JoinHandle<usize>,
+    tls: Option<(Arc<TlsEndpoint>, TaskGuard)>,
 }
 
 impl RunningServer {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The counters of its TLS (certificate reloads, failed handshakes),
+    /// when it is a TLS listener.
+    pub fn tls_stats(&self) -> Option<&Arc<TlsStats>> {
+        self.tls.as_ref().map(|(endpoint, _)| endpoint.stats())
     }
 
     /// Stops accepting, lets open connections finish within `drain`, closes
@@ -46,19 +56,36 @@ impl RunningServer {
     }
 }
 
-/// Binds `listen` and serves `gateway` in a background task, each
-/// connection held to `head`.
+/// Binds `listen` and serves `gateway` in cleartext in a background task,
+/// each connection held to `head`.
 pub async fn start(listen: SocketAddr, head: HeadLimits, gateway: Arc<Gateway>) -> io::Result<RunningServer> {
-    let listener = TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
+    start_listener(Listener::plain(listen), head, gateway).await
+}
+
+/// Binds `listener` and serves `gateway` on it in a background task, each
+/// connection held to `head`; a TLS listener's certificate files are
+/// watched as long as it runs.
+pub async fn start_listener(
+    listener: Listener,
+    head: HeadLimits,
+    gateway: Arc<Gateway>,
+) -> io::Result<RunningServer> {
+    let socket = TcpListener::bind(listener.addr).await?;
+    let addr = socket.local_addr()?;
     let (shutdown, shutdown_asked) = oneshot::channel();
     let protocols = Arc::new(Protocols::new(head));
-    let task = tokio::spawn(accept_loop(listener, gateway, protocols, shutdown_asked));
-    Ok(RunningServer { addr, shutdown, task })
+    let tls = listener.tls.map(|endpoint| {
+        let watch = endpoint.watch();
+        (endpoint, watch)
+    });
+    let endpoint = tls.as_ref().map(|(endpoint, _)| endpoint.clone());
+    let task = tokio::spawn(accept_loop(socket, endpoint, gateway, protocols, shutdown_asked));
+    Ok(RunningServer { addr, shutdown, task, tls })
 }
 
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<Arc<TlsEndpoint>>,
     gateway: Arc<Gateway>,
     protocols: Arc<Protocols>,
     mut shutdown_asked: oneshot::Receiver<Duration>,
@@ -83,13 +110,11 @@ async fn accept_loop(
             drain = &mut shutdown_asked => break drain.unwrap_or(shutdown::DEFAULT_DRAIN),
         };
         let _ = stream.set_nodelay(true);
-        connections.spawn(connection::serve(
-            stream,
-            peer,
-            gateway.clone(),
-            protocols.clone(),
-            drain_signal.clone(),
-        ));
+        let (gateway, protocols, drain) = (gateway.clone(), protocols.clone(), drain_signal.clone());
+        match &tls {
+            Some(tls) => connections.spawn(tls::serve(stream, peer, tls.clone(), gateway, protocols, drain)),
+            None => connections.spawn(connection::serve(stream, peer, gateway, protocols, drain)),
+        };
     };
     drop(listener);
     draining.send_replace(true);

@@ -1,12 +1,13 @@
-//! What the listeners are given when they start: their addresses, the
-//! limits on the request head, and how they stop (`shutdown.*`). These live apart from the swappable
+//! What the listeners are given when they start: their addresses, their
+//! TLS, the limits on the request head, the admin API's token, and how
+//! they stop (`shutdown.*`). These live apart from the swappable
 //! [`crate::runtime::Runtime`]: swapping a runtime cannot apply them, so
 //! [`ListenerSettings::changes`] says which of them a new config changes
 //! (for a reload to rebind, or to say that a restart is needed).
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
-use super::ShutdownSettings;
+use super::{ShutdownSettings, tls::TlsEndpoint};
 use crate::admin::AdminToken;
 
 /// Limits on the request head, applied to each connection a listener accepts.
@@ -20,11 +21,43 @@ pub struct HeadLimits {
     pub max_concurrent_streams: u32,
 }
 
+/// One listener to start.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// The address to bind.
+    pub addr: SocketAddr,
+    /// TLS on it, or cleartext.
+    pub tls: Option<Arc<TlsEndpoint>>,
+}
+
+impl Listener {
+    /// A cleartext listener on `addr`.
+    pub fn plain(addr: SocketAddr) -> Self {
+        Self { addr, tls: None }
+    }
+
+    /// Whether `other` is configured the same (address, TLS settings; the
+    /// certificates' contents are reloaded apart).
+    fn same_as(&self, other: &Self) -> bool {
+        self.addr == other.addr
+            && self.tls.as_ref().map(|tls| tls.spec()) == other.tls.as_ref().map(|tls| tls.spec())
+    }
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.tls {
+            None => write!(f, "{}", self.addr),
+            Some(_) => write!(f, "{} (TLS)", self.addr),
+        }
+    }
+}
+
 /// Every listener of a config, as it is bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ListenerSettings {
-    /// The gateway's address (`listen`).
-    pub listen: SocketAddr,
+    /// The gateway's listeners (`listen`, or `listeners`).
+    pub listeners: Vec<Listener>,
     /// The admin listener's address (`admin.listen`), if there is one.
     pub admin_listen: Option<SocketAddr>,
     /// The bearer token of the admin API (`admin.token_file`), if any.
@@ -37,10 +70,10 @@ pub struct ListenerSettings {
 
 /// One listener setting that differs between two configs, with the value
 /// before and after.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenerChange {
-    /// `listen`.
-    Listen(SocketAddr, SocketAddr),
+    /// `listen` or `listeners`: an address or a TLS setting, each side listed.
+    Listen(String, String),
     /// `admin.listen`, added, removed or moved.
     AdminListen(Option<SocketAddr>, Option<SocketAddr>),
     /// `admin.token_file`: whether a token was set before and after (the
@@ -63,7 +96,8 @@ impl ListenerSettings {
     pub fn changes(&self, next: &Self) -> Vec<ListenerChange> {
         let (before, after) = (&self.head, &next.head);
         [
-            (self.listen != next.listen).then_some(ListenerChange::Listen(self.listen, next.listen)),
+            self.listeners_differ(next)
+                .then(|| ListenerChange::Listen(list(&self.listeners), list(&next.listeners))),
             (self.admin_listen != next.admin_listen)
                 .then_some(ListenerChange::AdminListen(self.admin_listen, next.admin_listen)),
             (self.admin_token != next.admin_token).then_some(ListenerChange::AdminToken(
@@ -90,6 +124,16 @@ impl ListenerSettings {
         .flatten()
         .collect()
     }
+
+    fn listeners_differ(&self, next: &Self) -> bool {
+        self.listeners.len() != next.listeners.len()
+            || self.listeners.iter().zip(&next.listeners).any(|(before, after)| !before.same_as(after))
+    }
+}
+
+/// `127.0.0.1:8080, 0.0.0.0:8443 (TLS)`.
+fn list(listeners: &[Listener]) -> String {
+    listeners.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 impl ListenerChange {
@@ -113,7 +157,7 @@ impl fmt::Display for ListenerChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let address = |addr: &Option<SocketAddr>| addr.map_or_else(|| "none".to_owned(), |a| a.to_string());
         let (before, after) = match self {
-            Self::Listen(before, after) => (before.to_string(), after.to_string()),
+            Self::Listen(before, after) => (before.clone(), after.clone()),
             Self::AdminListen(before, after) => (address(before), address(after)),
             Self::AdminToken(before, after) => {
                 let token = |set: bool| if set { "a token" } else { "none" };
@@ -136,7 +180,7 @@ mod tests {
 
     fn settings() -> ListenerSettings {
         ListenerSettings {
-            listen: "127.0.0.1:8080".parse().unwrap(),
+            listeners: vec![Listener::plain("127.0.0.1:8080".parse().unwrap())],
             admin_listen: None,
             admin_token: None,
             head: HeadLimits {
@@ -157,7 +201,7 @@ mod tests {
     fn every_setting_that_differs_is_reported_with_its_key_and_values() {
         let before = settings();
         let after = ListenerSettings {
-            listen: "0.0.0.0:8080".parse().unwrap(),
+            listeners: vec![Listener::plain("0.0.0.0:8080".parse().unwrap())],
             admin_listen: Some("127.0.0.1:9901".parse().unwrap()),
             admin_token: Some(AdminToken::new("t")),
             head: HeadLimits {
@@ -181,7 +225,7 @@ mod tests {
                 "shutdown.drain changed: 30s → 60s",
             ]
         );
-        let removed = after.changes(&ListenerSettings { admin_listen: None, ..after });
+        let removed = after.changes(&ListenerSettings { admin_listen: None, ..after.clone() });
         assert_eq!(removed, [ListenerChange::AdminListen(after.admin_listen, None)]);
         assert_eq!(removed[0].key(), "admin.listen");
     }
@@ -189,8 +233,10 @@ mod tests {
     #[test]
     fn one_head_limit_changed_is_the_only_change() {
         let before = settings();
-        let after =
-            ListenerSettings { head: HeadLimits { max_concurrent_streams: 200, ..before.head }, ..before };
+        let after = ListenerSettings {
+            head: HeadLimits { max_concurrent_streams: 200, ..before.head },
+            ..before.clone()
+        };
         assert_eq!(before.changes(&after), [ListenerChange::MaxConcurrentStreams(100, 200)]);
     }
 }

@@ -8,6 +8,7 @@ use super::{
     metadata::InvalidTimeout,
     render::RenderError,
 };
+use crate::upstream::Unreachable;
 
 /// Why a transcoded call failed.
 #[derive(Debug, thiserror::Error)]
@@ -15,15 +16,24 @@ pub enum TranscodeError {
     /// The request does not fit the method's input.
     #[error(transparent)]
     Bind(#[from] BindError),
+    /// A body of a type the route does not read.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A malformed `Grpc-Timeout` header.
     #[error(transparent)]
     Timeout(#[from] InvalidTimeout),
     /// The deadline passed before the backend replied.
     #[error("the backend did not reply within {0:?}")]
     DeadlineExceeded(Duration),
-    /// The backend answered with an error status (or could not be reached).
+    /// The backend answered with an error status (or its connection broke).
     #[error("{}", .0.message)]
     Upstream(Box<UpstreamFailure>),
+    /// No connection to the endpoint could be opened.
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
+    /// A streaming method, which the gateway does not serve yet.
+    #[error("{0} is a streaming method: streaming is not served yet")]
+    StreamingNotServed(String),
     /// The backend ended the call without a reply.
     #[error("the backend ended the call without a reply")]
     NoReply,
@@ -49,6 +59,7 @@ impl From<BindFailure> for TranscodeError {
     fn from(failure: BindFailure) -> Self {
         match failure {
             BindFailure::Invalid(error) => Self::Bind(error),
+            BindFailure::UnsupportedMediaType(message) => Self::UnsupportedMediaType(message),
             BindFailure::Internal(_) => Self::Internal(failure.to_string()),
         }
     }

@@ -5,11 +5,14 @@
 //! `X-Forwarded-For` / `X-Forwarded-Host` say who called and which host
 //! they asked for. `Grpc-Timeout` is read as the client's deadline.
 //! Coming out: the reply's header metadata becomes `Grpc-Metadata-<key>`
-//! headers and its trailers `Grpc-Trailer-<key>`.
+//! headers and its trailers `Grpc-Trailer-<key>`, except two reserved keys
+//! of a successful reply's header metadata (see [`take_reply_overrides`]):
+//! `x-http-code` (grpc-gateway's convention) sets the HTTP status, and
+//! `x-http-header-<name>` sets the response header `<name>`.
 
 use std::{net::IpAddr, time::Duration};
 
-use http::{HeaderMap, HeaderName, HeaderValue, header};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use tonic::metadata::MetadataMap;
 
 const METADATA_PREFIX: &str = "grpc-metadata-";
@@ -17,6 +20,18 @@ const TRAILER_PREFIX: &str = "grpc-trailer-";
 const GRPC_TIMEOUT: &str = "grpc-timeout";
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const X_FORWARDED_HOST: &str = "x-forwarded-host";
+const X_HTTP_CODE: &str = "x-http-code";
+const X_HTTP_HEADER_PREFIX: &str = "x-http-header-";
+
+/// What a backend chose for the HTTP response of a successful call,
+/// through reserved reply metadata.
+#[derive(Debug, Default)]
+pub struct ReplyOverrides {
+    /// The status (`x-http-code`), a 2xx or 3xx.
+    pub status: Option<StatusCode>,
+    /// The headers (`x-http-header-<name>`).
+    pub headers: HeaderMap,
+}
 
 /// Which request headers reach the backend as metadata, compiled once.
 #[derive(Debug, Clone, Default)]
@@ -96,6 +111,60 @@ pub fn client_timeout(headers: &HeaderMap) -> Result<Option<Duration>, InvalidTi
     Ok(Some(duration))
 }
 
+/// Takes the reserved keys out of a reply's header metadata: `x-http-code`
+/// (a 2xx or 3xx status) and `x-http-header-<name>` (a response header;
+/// not one the gateway or the protocol owns: `content-*`, hop-by-hop
+/// headers, `grpc-*`). Values that do not qualify are dropped with a
+/// warning naming the method, since the backend, not the client, is wrong.
+pub fn take_reply_overrides(metadata: &mut HeaderMap, method: &str) -> ReplyOverrides {
+    let mut overrides = ReplyOverrides::default();
+    if let Some(code) = metadata.remove(X_HTTP_CODE) {
+        let status = code.to_str().ok().and_then(|text| text.parse::<StatusCode>().ok());
+        match status {
+            Some(status) if status.is_success() || status.is_redirection() => overrides.status = Some(status),
+            _ => {
+                tracing::warn!(method, value = ?code, "reply metadata x-http-code ignored: not a 2xx or 3xx status")
+            }
+        }
+    }
+    if !metadata.keys().any(|name| name.as_str().starts_with(X_HTTP_HEADER_PREFIX)) {
+        return overrides;
+    }
+    let mut last_name = None;
+    for (name, value) in std::mem::take(metadata) {
+        if let Some(name) = name {
+            last_name = Some(name);
+        }
+        let Some(name) = &last_name else { continue };
+        let Some(header) = name.as_str().strip_prefix(X_HTTP_HEADER_PREFIX) else {
+            metadata.append(name.clone(), value);
+            continue;
+        };
+        match HeaderName::from_bytes(header.as_bytes()) {
+            Ok(header) if is_settable_reply_header(&header) => {
+                overrides.headers.append(header, value);
+            }
+            _ => tracing::warn!(
+                method,
+                header,
+                "reply metadata x-http-header-{header} ignored: the gateway owns that header"
+            ),
+        }
+    }
+    overrides
+}
+
+/// Whether a backend may set `name` on the response through
+/// `x-http-header-<name>`.
+fn is_settable_reply_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    is_application_metadata_name(name)
+        && !name.is_empty()
+        && !name.starts_with("content-")
+        && !name.starts_with("proxy-")
+        && !matches!(name, "connection" | "keep-alive" | "upgrade" | "host")
+}
+
 /// Adds the reply's header metadata as `Grpc-Metadata-*` headers to `out`.
 pub fn add_header_metadata(metadata: MetadataMap, out: &mut HeaderMap) {
     add_prefixed(metadata.into_headers(), METADATA_PREFIX, out);
@@ -124,7 +193,10 @@ fn add_prefixed(headers: HeaderMap, prefix: &str, out: &mut HeaderMap) {
 /// Whether a reply header is the application's metadata rather than the
 /// protocol's own.
 fn is_application_metadata(name: &HeaderName) -> bool {
-    let name = name.as_str();
+    is_application_metadata_name(name.as_str())
+}
+
+fn is_application_metadata_name(name: &str) -> bool {
     !(name.starts_with("grpc-")
         || name == "content-type"
         || name == "content-length"

@@ -33,16 +33,20 @@ pub(super) fn is_transport_error(status: &tonic::Status) -> bool {
         && !in_chain::<tonic::TimeoutExpired>(status)
 }
 
-/// The errors that caused `status`, `: `-separated (tonic's own message
-/// for a broken connection is only "transport error").
+/// The errors that caused `status`, `: `-separated, each once (tonic's own
+/// message for a broken connection is only "transport error").
 pub(super) fn causes(status: &tonic::Status) -> String {
     let mut text = String::new();
     let mut source = status.source();
     while let Some(error) = source {
-        if !text.is_empty() {
-            text.push_str(": ");
+        // A cause that repeats its wrapper's text adds nothing.
+        let cause = error.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
         }
-        text.push_str(&error.to_string());
         source = error.source();
     }
     text

@@ -48,4 +48,8 @@ pub struct TargetParts {
     /// Whether calling the method twice is harmless (see
     /// [`super::idempotency::is_idempotent`]).
     pub idempotent: bool,
+    /// The status of a success, unless the backend's `x-http-code` says otherwise.
+    pub success_status: http::StatusCode,
+    /// A streaming method: answered `501` without a call until streaming is served.
+    pub streaming: bool,
 }

@@ -70,6 +70,8 @@ pub struct TranscodeTarget {
     metadata: Arc<MetadataRules>,
     pool: DescriptorPool,
     idempotent: bool,
+    success_status: StatusCode,
+    streaming: bool,
 }
 
 impl TranscodeTarget {
@@ -88,6 +90,8 @@ impl TranscodeTarget {
             timeout: parts.timeout,
             metadata: parts.metadata,
             idempotent: parts.idempotent,
+            success_status: parts.success_status,
+            streaming: parts.streaming,
         }
     }
 
@@ -98,6 +102,9 @@ impl TranscodeTarget {
 
     /// Serves one request.
     pub async fn call(&self, request: TranscodeRequest<'_>) -> Result<Response<Bytes>, TranscodeError> {
+        if self.streaming {
+            return Err(TranscodeError::StreamingNotServed(self.method.full_name().to_owned()));
+        }
         let headers = &request.parts.headers;
         let client_timeout = metadata::client_timeout(headers)?;
         let budget = client_timeout.map_or(self.timeout, |client| client.min(self.timeout));
@@ -222,8 +229,13 @@ impl TranscodeTarget {
             .await
             .map_err(|status| self.call_failed(status, None))?;
         let (header_metadata, mut stream, _) = reply.into_parts();
+        let mut reply_metadata = header_metadata.into_headers();
+        let overrides = metadata::take_reply_overrides(&mut reply_metadata, self.method.full_name());
         let mut headers = HeaderMap::new();
-        metadata::add_header_metadata(header_metadata, &mut headers);
+        metadata::add_header_metadata(
+            tonic::metadata::MetadataMap::from_headers(reply_metadata),
+            &mut headers,
+        );
         let message = match stream.message().await {
             Ok(Some(message)) => message,
             // The endpoint answered, if not by the protocol.
@@ -239,10 +251,19 @@ impl TranscodeTarget {
             Ok(None) => {}
             Err(status) => return Err(self.call_failed(status, Some(headers))),
         }
+        let status = overrides.status.unwrap_or(self.success_status);
+        headers.extend(overrides.headers);
+        // A status whose response has no content gets no body.
+        if matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
+            let mut response = Response::new(Bytes::new());
+            *response.status_mut() = status;
+            *response.headers_mut() = headers;
+            return Ok(response);
+        }
         let rendered = self.renderer.render(&message)?;
         headers.insert(header::CONTENT_TYPE, rendered.content_type);
         let mut response = Response::new(rendered.body);
-        *response.status_mut() = StatusCode::OK;
+        *response.status_mut() = status;
         *response.headers_mut() = headers;
         Ok(response)
     }
@@ -256,6 +277,8 @@ impl TranscodeTarget {
         // the backend went away. A connection that failed otherwise (a TLS
         // alert after the handshake) is UNKNOWN to tonic: unavailable too.
         let status = match status.code() {
+            // Told to the client as `Unreachable`; the causes go to the log.
+            _ if outcome == Outcome::ConnectFailure => tonic::Status::unavailable(outcome::causes(&status)),
             tonic::Code::Cancelled if outcome::is_transport_error(&status) => tonic::Status::unavailable(
                 format!("the connection to the backend closed: {}", status.message()),
             ),

@@ -8,10 +8,16 @@
 //! starts) and whose future says how the try went ([`Tried`]): an answer,
 //! or a failure with its outcome and what it proves ([`TryError`]). The target never picks, never
 //! counts tries and never sleeps; this room never learns the protocol.
+//!
+//! A try whose connection could not be opened ([`Outcome::ConnectFailure`])
+//! is told the same way for every target: its error becomes
+//! [`Unreachable`] (naming the upstream), and the original is logged as the
+//! cause, with the endpoint, at most once a second per upstream
+//! ([`Picked::unreachable`]).
 
 use std::{fmt::Display, future::Future, time::Instant};
 
-use super::{Outcome, Picked, TryFailure, Unavailable, Upstream};
+use super::{Outcome, Picked, TryFailure, Unavailable, Unreachable, Upstream};
 
 /// What a try is told about its place in the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +85,7 @@ impl Upstream {
         mut try_once: F,
     ) -> Result<(T, Picked), CallError<E>>
     where
-        E: Display,
+        E: Display + From<Unreachable>,
         F: FnMut(&Picked, Attempt) -> Fut,
         Fut: Future<Output = Tried<T, E>>,
     {
@@ -109,17 +115,26 @@ impl Upstream {
                     }
                 }
                 Tried::Failed(failure) => match tries.retry_after(failure.retry, deadline) {
-                    None => {
-                        picked.finish(failure.outcome);
-                        return Err(CallError::Failed(failure.error));
-                    }
+                    None => return Err(CallError::Failed(settle(picked, failure))),
                     Some(pause) => (failure, pause),
                 },
             };
-            picked.finish(failure.outcome);
-            tracing::debug!(upstream = self.name(), error = %failure.error, ?pause, "retrying");
-            last_error = Some(failure.error);
+            let error = settle(picked, failure);
+            tracing::debug!(upstream = self.name(), %error, ?pause, "retrying");
+            last_error = Some(error);
             tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// Reports a failed try's outcome to its endpoint; the error it leaves
+/// (a connection that could not be opened becomes [`Unreachable`]).
+fn settle<E: Display + From<Unreachable>>(picked: Picked, failure: TryError<E>) -> E {
+    match failure.outcome {
+        Outcome::ConnectFailure => picked.unreachable(&failure.error).into(),
+        outcome => {
+            picked.finish(outcome);
+            failure.error
         }
     }
 }

@@ -80,6 +80,7 @@ fn pool() -> Arc<Pool> {
         breaker: Breaker::new(BreakerSettings::default()),
         failure_codes: Default::default(),
         retry: RetryPolicy::new(RetrySettings::default()),
+        unreachable_log: crate::upstream::LogLimiter::new(std::time::Instant::now()),
     })
 }
 

@@ -32,6 +32,7 @@ mod retry;
 mod settings;
 mod snapshot;
 mod tls;
+mod unreachable;
 
 use std::{
     net::SocketAddr,
@@ -54,6 +55,8 @@ pub use retry::{RetrySettings, TryFailure, is_idempotent_method, never_sent};
 pub use settings::{UpstreamError, UpstreamProtocol, UpstreamSettings, endpoint_uri};
 pub use snapshot::{EndpointSnapshot, UpstreamSnapshot};
 pub use tls::{ClientIdentity, TlsFileError, TlsSettings};
+use unreachable::LogLimiter;
+pub use unreachable::Unreachable;
 
 use crate::task::TaskGuard;
 use balance::Balancer;
@@ -144,6 +147,8 @@ struct Pool {
     breaker: Breaker,
     failure_codes: FailureCodes,
     retry: RetryPolicy,
+    /// Warnings of endpoints that cannot be reached, rate-limited.
+    unreachable_log: LogLimiter,
 }
 
 impl Upstream {
@@ -168,6 +173,7 @@ impl Upstream {
             breaker: Breaker::new(settings.breaker),
             failure_codes: settings.failure_codes,
             retry: RetryPolicy::new(settings.retry),
+            unreachable_log: LogLimiter::new(std::time::Instant::now()),
         });
         let mut members = Membership::new(pool.clone(), settings, tls)?;
         let names = members.names();

@@ -7,7 +7,7 @@ use std::{net::SocketAddr, sync::Arc, time::Instant};
 use http::{HeaderValue, Uri};
 use tonic::transport::Channel;
 
-use super::{Endpoint, Outcome, Pool, breaker::Permit, endpoint::InFlight};
+use super::{Endpoint, Outcome, Pool, Unreachable, breaker::Permit, endpoint::InFlight};
 
 /// An endpoint chosen for one call, counted in its in-flight calls until
 /// dropped. Dropping it without [`Picked::finish`] counts as
@@ -59,6 +59,27 @@ impl Picked {
     /// `None` for an IP literal.
     pub fn host_header(&self) -> Option<&HeaderValue> {
         self.in_flight.endpoint().host_header()
+    }
+
+    /// Reports a connection to this endpoint that could not be opened
+    /// (`cause` says why): a [`Outcome::ConnectFailure`], a warning naming
+    /// the upstream and the endpoint (at most one a second per upstream),
+    /// and the error the client is told.
+    pub fn unreachable(self, cause: &dyn std::fmt::Display) -> Unreachable {
+        let now = Instant::now();
+        if let Some(suppressed) = self.pool.unreachable_log.allow(now) {
+            tracing::warn!(
+                upstream = %self.pool.name,
+                endpoint = %self.uri(),
+                address = %self.address(),
+                error = %cause,
+                similar_warnings_left_out = suppressed,
+                "upstream is unreachable"
+            );
+        }
+        let upstream = self.pool.name.clone();
+        self.finish_at(Outcome::ConnectFailure, now);
+        Unreachable { upstream }
     }
 
     /// Reports how the call went, to outlier detection and the breaker.

@@ -105,8 +105,16 @@ pub fn endpoint_uri(endpoint: &str) -> Result<Uri, UpstreamError> {
         }
         None => return Err(invalid("no scheme (write http://host:port)".into())),
     }
-    if uri.host().is_none() {
+    if uri.host().is_none_or(str::is_empty) {
         return Err(invalid("no host".into()));
+    }
+    // `http::Uri` takes any digits as a port; a socket takes 1 to 65535.
+    let host_and_port = uri.authority().and_then(|a| a.as_str().rsplit('@').next()).unwrap_or_default();
+    if let Some((_, port)) = host_and_port.rsplit_once(':')
+        && !port.ends_with(']')
+        && port.parse::<u16>().ok().filter(|&port| port != 0).is_none()
+    {
+        return Err(invalid(format!("port {port} is out of range (1 to 65535)")));
     }
     Ok(uri)
 }

@@ -4,21 +4,28 @@
 
 use std::{fs, path::Path, process::Command};
 
-fn protogate(args: &[&str]) -> (bool, String) {
+pub(crate) fn protogate(args: &[&str]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_protogate")).args(args).output().unwrap();
     let text =
         String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), text)
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(&path, text).unwrap();
     path.display().to_string()
 }
 
-const DEMO_PB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/descriptors/demo.pb");
+/// Fails naming the first of `expected` that `text` lacks.
+pub(crate) fn assert_reports(text: &str, expected: &[&str]) {
+    for expected in expected {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+pub(crate) const DEMO_PB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/descriptors/demo.pb");
 
 #[test]
 fn the_readme_example_validates() {
@@ -50,15 +57,16 @@ routes:
     );
     let (ok, text) = protogate(&["validate", "--config", &config]);
     assert!(!ok);
-    for expected in [
-        "listen: \"not an address\"",
-        "upstreams.broken.endpoints[0]: invalid endpoint \"ftp://127.0.0.1:1\"",
-        "routes[0].grpc.upstream: unknown upstream \"libary\" (did you mean \"library\"?)",
-        "routes[1].grpc.service: unknown service \"demo.v1.Libary\" (did you mean \"demo.v1.Library\"?)",
-        "routes[2].grpc.methods[0]: unknown method \"Echoo\" (did you mean \"Echo\"?)",
-    ] {
-        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
-    }
+    assert_reports(
+        &text,
+        &[
+            "listen: \"not an address\"",
+            "upstreams.broken.endpoints[0]: invalid endpoint \"ftp://127.0.0.1:1\"",
+            "routes[0].grpc.upstream: unknown upstream \"libary\" (did you mean \"library\"?)",
+            "routes[1].grpc.service: unknown service \"demo.v1.Libary\" (did you mean \"demo.v1.Library\"?)",
+            "routes[2].grpc.methods[0]: unknown method \"Echoo\" (did you mean \"Echo\"?)",
+        ],
+    );
 }
 
 #[test]
@@ -178,20 +186,21 @@ limits: {{ body_read_timeout: 0s, max_concurrent_streams: 0 }}
     );
     let (ok, text) = protogate(&["validate", "--config", &config]);
     assert!(!ok);
-    for expected in [
-        "upstreams.u.endpoints[1]: invalid endpoint \"127.0.0.1:2\"",
-        "upstreams.u.endpoints[2]: invalid endpoint \"ftp://x\"",
-        "upstreams.u.connect_timeout: must be longer than 0",
-        "routes[0].timeout: 172800s is longer than the longest allowed, 24h",
-        "routes[1].grpc.methods[1]: demo.v1.Echo.Unannotated has no google.api.http annotation",
-        "transcoding.forward_headers[1]: \"host\" cannot be forwarded",
-        "transcoding.forward_headers[2]: \"grpc-timeout\" cannot be forwarded",
-        "transcoding.forward_headers[3]: \"bad header\" is not a header name",
-        "limits.body_read_timeout: must be longer than 0",
-        "limits.max_concurrent_streams: must be at least 1",
-    ] {
-        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
-    }
+    assert_reports(
+        &text,
+        &[
+            "upstreams.u.endpoints[1]: invalid endpoint \"127.0.0.1:2\"",
+            "upstreams.u.endpoints[2]: invalid endpoint \"ftp://x\"",
+            "upstreams.u.connect_timeout: must be longer than 0",
+            "routes[0].timeout: 172800s is longer than the longest allowed, 24h",
+            "routes[1].grpc.methods[1]: demo.v1.Echo.Unannotated has no google.api.http annotation",
+            "transcoding.forward_headers[1]: \"host\" cannot be forwarded",
+            "transcoding.forward_headers[2]: \"grpc-timeout\" cannot be forwarded",
+            "transcoding.forward_headers[3]: \"bad header\" is not a header name",
+            "limits.body_read_timeout: must be longer than 0",
+            "limits.max_concurrent_streams: must be at least 1",
+        ],
+    );
     assert!(!text.contains("x-ok"), "{text}");
 }
 
@@ -237,4 +246,56 @@ fn the_edge_example_validates() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/edge.yaml");
     let (ok, text) = protogate(&["validate", "--config", example]);
     assert!(ok, "{text}");
+}
+
+/// Runs the binary with `RUST_BACKTRACE=1` in its environment (as on many
+/// developer machines) and `stdin` as its standard input.
+fn protogate_backtrace(args: &[&str], stdin: &[u8]) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_protogate"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn a_config_error_is_one_message_without_a_backtrace_even_with_rust_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.yaml").display().to_string();
+    let (ok, text) = protogate_backtrace(&["validate", "--config", &missing], b"");
+    assert!(!ok);
+    assert_eq!(text.matches("No such file").count(), 1, "the cause is printed once:\n{text}");
+    assert!(text.contains("missing.yaml"), "{text}");
+    let config = write(dir.path(), "gw.yaml", "routez: []\n");
+    for config in [&missing, &config] {
+        let (ok, text) = protogate_backtrace(&["validate", "--config", config], b"");
+        assert!(!ok);
+        assert!(!text.to_lowercase().contains("backtrace"), "{text}");
+        assert!(
+            !text.contains("Caused by") && !text.contains("main.rs"),
+            "a message, not a crash report:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn hash_key_refuses_an_empty_key() {
+    let (ok, text) = protogate_backtrace(&["hash-key", ""], b"");
+    assert!(!ok && text.contains("empty"), "{text}");
+    let (ok, text) = protogate_backtrace(&["hash-key"], b"");
+    assert!(!ok && text.contains("empty"), "{text}");
+    let (ok, text) = protogate_backtrace(&["hash-key"], b"\n");
+    assert!(!ok && text.contains("empty"), "{text}");
+    let (ok, text) = protogate_backtrace(&["hash-key"], b"s3cret\n");
+    assert!(ok, "{text}");
+    assert_eq!(text.trim(), "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0");
 }

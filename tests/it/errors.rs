@@ -82,7 +82,7 @@ async fn no_route_is_404_saying_so_and_wrong_method_is_405_with_allow() {
 
     let response = gateway.client.post(gateway.url("/v1/shelves/1")).send().await.unwrap();
     assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "DELETE, GET");
+    assert_eq!(response.headers()["allow"], "DELETE, GET, HEAD");
     let (_, body) = json_of(response).await;
     assert_eq!(body["code"], 12);
 }
@@ -210,4 +210,47 @@ async fn the_upstream_deadline_applies_to_routes_without_their_own() {
     let (status, body) = gateway.get_json("/v1/sleep/5000").await;
     assert_eq!((status, body["code"].clone()), (504, json!(4)), "{body}");
     assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_reads_the_same_for_every_kind_of_route() {
+    let yaml = r#"
+listen: 127.0.0.1:0
+descriptors: [{ file: descriptors/demo.pb }]
+upstreams:
+  notes: { endpoints: ["http://127.0.0.1:1"] }
+  legacy: { protocol: http, endpoints: ["http://127.0.0.1:1"] }
+routes:
+  - grpc: { service: demo.v1.Library, upstream: notes }
+  - http: { prefix: /legacy/, upstream: legacy }
+"#;
+    let gateway = start_gateway(yaml).await;
+    let expected = |upstream: &str| format!("upstream {upstream:?} is unreachable");
+    let (status, body) =
+        json_of(reqwest::get(format!("http://{}/v1/shelves/1", gateway.addr())).await.unwrap()).await;
+    assert_eq!(
+        (status, body["message"].as_str().unwrap()),
+        (503, expected("notes").as_str()),
+        "REST: {body}"
+    );
+    let (status, body) =
+        json_of(reqwest::get(format!("http://{}/legacy/x", gateway.addr())).await.unwrap()).await;
+    assert_eq!(
+        (status, body["message"].as_str().unwrap()),
+        (503, expected("legacy").as_str()),
+        "HTTP: {body}"
+    );
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", gateway.addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut library = protogate::proto::demo::v1::library_client::LibraryClient::new(channel);
+    let status =
+        library.get_shelf(protogate::proto::demo::v1::GetShelfRequest { shelf: 1 }).await.unwrap_err();
+    assert_eq!(
+        (status.code(), status.message()),
+        (tonic::Code::Unavailable, expected("notes").as_str()),
+        "gRPC"
+    );
 }

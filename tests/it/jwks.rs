@@ -1,14 +1,15 @@
 //! A JWKS URL served by a real HTTP server on 127.0.0.1:0 that the tests
 //! change: a rotation is picked up without restart (refetch on an unknown
-//! `kid`, at most once per cool-down), a failing server keeps the last good
-//! keys, a withdrawn key's tokens stop passing, a token's `jku` is never
-//! fetched.
+//! `kid`, at most once per cool-down, 5s by default), a burst of unknown
+//! kids costs a bounded number of fetches, a failing server keeps the last
+//! good keys, a failed first fetch is retried on the cool-down, a withdrawn
+//! key's tokens stop passing, a token's `jku` is never fetched.
 
 use std::{
     convert::Infallible,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -32,13 +33,13 @@ struct Served {
 }
 
 #[derive(Clone)]
-struct JwksServer {
-    addr: SocketAddr,
+pub(super) struct JwksServer {
+    pub(super) addr: SocketAddr,
     served: Arc<Mutex<Served>>,
 }
 
 impl JwksServer {
-    async fn start(keys: Vec<Value>) -> Self {
+    pub(super) async fn start(keys: Vec<Value>) -> Self {
         let served = Arc::new(Mutex::new(Served::default()));
         let server = Self { addr: ([127, 0, 0, 1], 0).into(), served };
         server.serve_keys(keys);
@@ -78,7 +79,12 @@ impl JwksServer {
         served.body = body.to_owned();
     }
 
-    fn hits(&self, path: &str) -> usize {
+    /// Every path asked for, in order.
+    pub(super) fn paths(&self) -> Vec<String> {
+        self.served.lock().unwrap().hits.clone()
+    }
+
+    pub(super) fn hits(&self, path: &str) -> usize {
         self.served.lock().unwrap().hits.iter().filter(|hit| *hit == path).count()
     }
 
@@ -88,7 +94,7 @@ impl JwksServer {
     }
 }
 
-fn k1() -> Value {
+pub(super) fn k1() -> Value {
     jwk(Algorithm::RS256, "rsa.key", "k1")
 }
 
@@ -208,4 +214,72 @@ async fn dropping_the_policy_stops_its_refresh_task() {
     let after_drop = server.hits("/jwks.json");
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(server.hits("/jwks.json"), after_drop);
+}
+
+/// The default cool-down between fetches for unknown kids, as documented.
+const DEFAULT_COOLDOWN: Duration = Duration::from_secs(5);
+
+/// Authenticates a `file`/`kid` token every 100ms until it passes (a
+/// refused token is not cached, so one is signed); the time it took, or
+/// `None` past `within`.
+async fn accepted_within(policy: &JwtPolicy, file: &str, kid: &str, within: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let token = token(file, kid);
+    while start.elapsed() < within {
+        if policy.authenticate(&mut bearer(&token)).await.is_ok() {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_new_kid_is_accepted_within_the_default_cooldown() {
+    let server = JwksServer::start(vec![k1()]).await;
+    let policy = server.policy("refresh: 1h").await;
+    server.serve_keys(vec![k1(), k2()]);
+    let took = accepted_within(&policy, "rsa2.key", "k2", DEFAULT_COOLDOWN * 5).await;
+    assert!(took.is_some(), "k2 still refused after {:?}", DEFAULT_COOLDOWN * 5);
+}
+
+#[tokio::test]
+async fn a_failed_first_fetch_is_retried_on_the_default_cooldown() {
+    let server = JwksServer::start(vec![]).await;
+    server.fail(StatusCode::SERVICE_UNAVAILABLE, "");
+    let policy = server.policy("refresh: 1h").await;
+    server.serve_keys(vec![k1()]);
+    let took = accepted_within(&policy, "rsa.key", "k1", DEFAULT_COOLDOWN * 5).await;
+    assert!(took.is_some(), "k1 still refused after {:?}", DEFAULT_COOLDOWN * 5);
+}
+
+#[tokio::test]
+async fn a_burst_of_unknown_kids_costs_a_bounded_number_of_fetches() {
+    let server = JwksServer::start(vec![k1()]).await;
+    let cooldown = Duration::from_millis(500);
+    let policy = server.policy("cooldown: 500ms, refresh: 1h").await;
+    let start = Instant::now();
+    // Unsigned look-alikes: the kid is looked up before any signature is
+    // checked, and signing 300 tokens would only load the machine.
+    let burst = (0..300).map(|i| {
+        let policy = &policy;
+        async move { policy.authenticate(&mut bearer(&unsigned_token(&format!("unknown-{i}")))).await }
+    });
+    let results = futures_util::future::join_all(burst).await;
+    let elapsed = start.elapsed();
+    assert!(results.iter().all(|r| matches!(r, Err(AuthError::Invalid(..)))), "{:?}", results.first());
+    // The start-up fetch, then at most one per cool-down that began during the burst.
+    let allowed = 1 + 1 + (elapsed.as_millis() / cooldown.as_millis()) as usize;
+    let fetches = server.hits("/jwks.json");
+    assert!(fetches <= allowed, "{fetches} fetches for 300 unknown kids in {elapsed:?}");
+    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+}
+
+/// A token whose header names `kid` and whose signature is garbage.
+fn unsigned_token(kid: &str) -> String {
+    use base64::Engine as _;
+    let encode = |json: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string());
+    let header = encode(json!({ "alg": "RS256", "typ": "JWT", "kid": kid }));
+    let claims = encode(claims(json!({})));
+    format!("{header}.{claims}.c2lnbmF0dXJl")
 }

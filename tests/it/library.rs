@@ -23,7 +23,7 @@ async fn create_update_move_and_delete_a_book() {
             r#"{"title":"Dune","author":"Frank Herbert","genre":"FICTION","pages":412}"#,
         )
         .await;
-    assert_eq!(status, 200, "{created}");
+    assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
 
     // The mask is filled from the keys sent: only the title changes.

@@ -27,11 +27,7 @@ fn settings(prefix: &str, rewrite: PrefixRewrite) -> ProxySettings {
     ProxySettings {
         prefix: prefix.to_owned(),
         rewrite,
-        request_headers: HeaderRules::default(),
-        response_headers: HeaderRules::default(),
-        timeout: Duration::from_secs(5),
-        preserve_host: false,
-        grpc: false,
+        ..ProxySettings::whole(Duration::from_secs(5), false)
     }
 }
 

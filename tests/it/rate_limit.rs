@@ -33,6 +33,7 @@ fn redis_settings(url: String, limit: Limit, timeout: Duration, password: Option
         timeout,
         key_prefix: "protogate:rl:test:".to_owned(),
         fallback: limit,
+        ca_pem: None,
     };
     RateLimitSettings { key: LimitKey::Route, limit, store: Store::Redis(redis), max_keys: 1000 }
 }
@@ -250,4 +251,31 @@ async fn a_policy_starts_and_limits_locally_when_redis_is_unreachable() {
     assert!(!policy.check("k").await.allowed, "the fallback applies the limit");
     assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
     assert_eq!(policy.fallback_decisions(), 2);
+}
+
+#[tokio::test]
+async fn redis_over_tls_with_a_test_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, tls) = crate::support::http_backends::test_pki(dir.path(), "127.0.0.1");
+    let ca = tls.ca_file.unwrap();
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    let Some(redis) = RedisServer::start_tls(&cert, &key, &ca) else { return };
+    assert!(redis.url().starts_with("rediss://"));
+    let shared = limit(3, Duration::from_secs(3600), 3);
+    let timeout = Duration::from_secs(1);
+    let mut settings = redis_settings(redis.url(), shared, timeout, None);
+    if let Store::Redis(redis) = &mut settings.store {
+        redis.ca_pem = Some(std::fs::read(&ca).unwrap());
+    }
+    let one = Arc::new(RateLimitPolicy::new(settings.clone()).await.unwrap());
+    let two = Arc::new(RateLimitPolicy::new(settings).await.unwrap());
+    // One budget in Redis: 3 pass in all, whichever policy asks.
+    let passed = concurrent_checks(&[one.clone(), two.clone()], "tls", 8).await;
+    assert_eq!(passed, 3);
+    assert_eq!((one.fallback_decisions(), two.fallback_decisions()), (0, 0), "Redis decided every request");
+
+    // Without the test CA the server is not trusted: decided locally.
+    let untrusted = RateLimitPolicy::new(redis_settings(redis.url(), shared, timeout, None)).await.unwrap();
+    untrusted.check("x").await;
+    assert_eq!(untrusted.fallback_decisions(), 1);
 }

@@ -1,6 +1,7 @@
 //! A JWKS URL: fetched at start, refreshed periodically by a task, and
-//! fetched again when a token names an unknown `kid` (at most once per
-//! cool-down, one fetch at a time). A failed fetch keeps the last good set.
+//! fetched again when a token names an unknown `kid` or no set was fetched
+//! yet (at most once per cool-down per JWKS, whatever the number of such
+//! requests, one fetch at a time). A failed fetch keeps the last good set.
 
 use std::{
     sync::Arc,

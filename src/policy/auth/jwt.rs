@@ -186,7 +186,10 @@ impl JwtPolicy {
         }
         let kid = header.kid.as_deref();
         let mut keys = self.current_keys();
-        if let (Selection::UnknownKid, Keys::Remote(remote)) = (keys.select(kid, alg), &self.keys) {
+        // An unknown kid, or no keys yet (a failed first fetch): fetch again,
+        // at most once per cool-down whoever asks.
+        let unknown = keys.is_empty() || matches!(keys.select(kid, alg), Selection::UnknownKid);
+        if let (true, Keys::Remote(remote)) = (unknown, &self.keys) {
             if remote.refresh_for_unknown_kid().await {
                 self.cache.clear();
             }

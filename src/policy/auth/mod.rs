@@ -1,4 +1,5 @@
-//! Authentication: who is calling, proven by a JWT or an API key.
+//! Authentication: who is calling, proven by a JWT, an API key or a
+//! client certificate (mTLS, verified by the listener).
 //!
 //! A policy takes the credential from where it is configured (a header, the
 //! query string, a cookie), verifies it, and returns a [`Principal`] that
@@ -26,6 +27,7 @@ mod credential;
 mod jwks;
 mod jwt;
 mod keys;
+mod mtls;
 
 use std::sync::Arc;
 
@@ -35,6 +37,7 @@ pub use api_key::{ApiKey, ApiKeyPolicy, ApiKeySettings, hash_key, parse_sha256};
 pub use credential::CredentialSource;
 pub use jwt::{JwksUrl, JwtPolicy, JwtSettings, KeySource};
 pub use keys::{KeyError, KeySet};
+pub use mtls::{CertificateMatch, MtlsConsumer, MtlsPolicy, MtlsSettings};
 
 /// Who made a request, as an authentication policy proved it.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +57,8 @@ pub enum Scheme {
     Bearer,
     /// An API key.
     ApiKey,
+    /// A client certificate (mTLS).
+    ClientCertificate,
 }
 
 /// A refused request.

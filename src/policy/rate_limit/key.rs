@@ -1,5 +1,6 @@
 //! What a request is counted under: the client's address (through trusted
-//! proxies), a header, the API-key consumer, a JWT claim, or the route.
+//! proxies), a header, the client certificate, the API-key consumer, a JWT
+//! claim, or the route.
 //!
 //! A key is `k:<value>` for a value of at most [`MAX_INLINE_KEY`] bytes of
 //! UTF-8, `h:<sha256 hex>` for a longer or non-UTF-8 value (so a hostile
@@ -33,6 +34,9 @@ pub enum LimitKey {
     },
     /// A request header's value (the first, when repeated).
     Header(HeaderName),
+    /// The verified client certificate of the connection (mTLS): its
+    /// subject, or its first alternative name when the subject is empty.
+    ClientCertificate,
     /// The consumer an API key authenticated.
     Consumer,
     /// A top-level claim of the verified JWT: a string as it is, a number
@@ -43,9 +47,12 @@ pub enum LimitKey {
 }
 
 /// Who the request was authenticated as, when it was: filled in by the
-/// authentication policies that ran before a claim-keyed limit.
+/// authentication policies that ran before a claim-keyed limit, and by the
+/// TLS session the request came over.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KeyContext<'a> {
+    /// The identity of the verified client certificate.
+    pub client_certificate: Option<&'a str>,
     /// The API-key consumer.
     pub consumer: Option<&'a str>,
     /// The verified JWT claims.
@@ -60,6 +67,9 @@ impl LimitKey {
                 encode(client_ip(headers, peer, trusted_proxies).to_string().as_bytes())
             }
             Self::Header(name) => headers.get(name).map_or_else(absent, |value| encode(value.as_bytes())),
+            Self::ClientCertificate => {
+                context.client_certificate.map_or_else(absent, |id| encode(id.as_bytes()))
+            }
             Self::Consumer => context.consumer.map_or_else(absent, |consumer| encode(consumer.as_bytes())),
             Self::Claim(name) => match context.claims.and_then(|claims| claims.get(name)) {
                 Some(Value::String(text)) => encode(text.as_bytes()),
@@ -167,19 +177,26 @@ mod tests {
         let mut request = HeaderMap::new();
         request.insert("x-tenant", "acme".parse().unwrap());
         let claims = serde_json::json!({"sub": "alice", "n": 7, "roles": ["a"]});
-        let context = KeyContext { consumer: Some("partner"), claims: claims.as_object() };
+        let context = KeyContext {
+            consumer: Some("partner"),
+            claims: claims.as_object(),
+            client_certificate: Some("CN=a"),
+        };
         let peer = ip("1.2.3.4");
         let key = |kind: LimitKey| kind.key_of(&request, peer, context, "/v1/things");
         assert_eq!(key(LimitKey::ClientIp { trusted_proxies: vec![] }), "k:1.2.3.4");
         assert_eq!(key(LimitKey::Header(HeaderName::from_static("x-tenant"))), "k:acme");
         assert_eq!(key(LimitKey::Header(HeaderName::from_static("x-other"))), ABSENT_KEY);
         assert_eq!(key(LimitKey::Consumer), "k:partner");
+        assert_eq!(key(LimitKey::ClientCertificate), "k:CN=a");
         assert_eq!(key(LimitKey::Claim("sub".into())), "k:alice");
         assert_eq!(key(LimitKey::Claim("n".into())), "k:7");
         assert_eq!(key(LimitKey::Claim("roles".into())), ABSENT_KEY);
         assert_eq!(key(LimitKey::Route), "k:/v1/things");
         let anonymous = LimitKey::Consumer.key_of(&request, peer, KeyContext::default(), "/");
         assert_eq!(anonymous, ABSENT_KEY);
+        let cleartext = LimitKey::ClientCertificate.key_of(&request, peer, KeyContext::default(), "/");
+        assert_eq!(cleartext, ABSENT_KEY);
     }
 
     #[test]

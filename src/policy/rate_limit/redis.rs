@@ -16,7 +16,7 @@ use std::{
 };
 
 use redis::{
-    Client, ConnectionInfo, IntoConnectionInfo, Script,
+    Client, ConnectionInfo, IntoConnectionInfo, Script, TlsCertificates,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 
@@ -92,7 +92,14 @@ impl RedisStore {
             let redis = info.redis_settings().clone().set_password(password.expose());
             info = info.set_redis_settings(redis);
         }
-        let client = Client::open(info).map_err(|e| url_error(e.to_string()))?;
+        let client = match &settings.ca_pem {
+            Some(pem) => {
+                let certificates = TlsCertificates { client_tls: None, root_cert: Some(pem.clone()) };
+                Client::build_with_tls(info, certificates)
+            }
+            None => Client::open(info),
+        }
+        .map_err(|e| url_error(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_number_of_retries(2)

@@ -124,7 +124,7 @@ pub enum Store {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisSettings {
     /// `redis://host:port/db` or `rediss://` (TLS, with the system's
-    /// roots); a username may be in it, a password may not.
+    /// roots unless `ca_pem`); a username may be in it, a password may not.
     pub url: String,
     /// The password (read from a file or the environment).
     pub password: Option<Secret>,
@@ -135,6 +135,9 @@ pub struct RedisSettings {
     pub key_prefix: String,
     /// The limit applied in this process while Redis is unreachable.
     pub fallback: Limit,
+    /// With `rediss://`: the CA certificates (PEM) trusted instead of the
+    /// system's roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// A rate-limit policy's settings.

@@ -105,11 +105,11 @@ fn verbs_depend_on_the_method() {
     assert_eq!(post, ("/a/{id}:cancel".into(), binds(&[("id", "1")])));
     assert_eq!(lookup(&r, "POST", "/a/1:%63ancel").expect("encoded verb").0, "/a/{id}:cancel");
     assert_eq!(lookup(&r, "POST", "/a/1:cancel/").expect("trailing slash").0, "/a/{id}:cancel");
-    assert_eq!(lookup(&r, "POST", "/a/1"), Err(RouteError::MethodNotAllowed { allow: vec![Method::GET] }));
+    let get_head = || Err(RouteError::MethodNotAllowed { allow: vec![Method::GET, Method::HEAD] });
+    assert_eq!(lookup(&r, "POST", "/a/1"), get_head());
     assert_eq!(bound(&r, "/x:cancel").0, "/x:cancel");
     assert_eq!(lookup(&r, "GET", "/x"), Err(RouteError::NotFound));
-    let stemless = Err(RouteError::MethodNotAllowed { allow: vec![Method::GET] });
-    assert_eq!(lookup(&r, "POST", "/a/:cancel"), stemless, "no stem: no verb");
+    assert_eq!(lookup(&r, "POST", "/a/:cancel"), get_head(), "no stem: no verb");
     assert_eq!(bound(&r, "/a/:cancel").1, binds(&[("id", ":cancel")]));
     let r = router(&[("GET", "/{n=a/*}:v"), ("GET", "/{n=**}")]);
     assert_eq!(bound(&r, "/a:x/b:v"), ("/{n=**}".into(), binds(&[("n", "a:x/b:v")])));
@@ -121,11 +121,13 @@ fn method_not_allowed_versus_not_found() {
     let r =
         router(&[("PUT", "/a"), ("GET", "/a"), ("DELETE", "/b/{x}"), ("PATCH", "/b/**"), ("GET", "/c/{x}")]);
     let allow = |methods: &[Method]| Err(RouteError::MethodNotAllowed { allow: methods.to_vec() });
-    assert_eq!(lookup(&r, "POST", "/a"), allow(&[Method::GET, Method::PUT]));
+    assert_eq!(lookup(&r, "POST", "/a"), allow(&[Method::GET, Method::HEAD, Method::PUT]));
     assert_eq!(lookup(&r, "GET", "/b/1"), allow(&[Method::DELETE, Method::PATCH]));
     assert_eq!(lookup(&r, "GET", "/b/1/2"), allow(&[Method::PATCH]));
     assert_eq!(lookup(&r, "GET", "/d"), Err(RouteError::NotFound));
-    assert_eq!(lookup(&r, "POST", "/c/ok"), allow(&[Method::GET]));
+    assert_eq!(lookup(&r, "POST", "/c/ok"), allow(&[Method::GET, Method::HEAD]));
+    assert_eq!(lookup(&r, "HEAD", "/c/ok").expect("HEAD as GET").0, "/c/{x}");
+    assert_eq!(lookup(&r, "HEAD", "/b/1"), allow(&[Method::DELETE, Method::PATCH]));
     assert_eq!(lookup(&r, "POST", "/c/%FF"), Err(RouteError::NotFound), "the GET capture fails too");
     assert_eq!(lookup(&r, "GET", "/a").expect("GET").0, "/a");
 }
@@ -187,6 +189,6 @@ fn ten_thousand_routes() {
     assert_eq!(lookup(&r, "GET", "/s/n/v10000"), Err(RouteError::NotFound));
     assert_eq!(
         lookup(&r, "PUT", "/r5/items/7"),
-        Err(RouteError::MethodNotAllowed { allow: vec![Method::GET] })
+        Err(RouteError::MethodNotAllowed { allow: vec![Method::GET, Method::HEAD] })
     );
 }

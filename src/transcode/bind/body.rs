@@ -12,6 +12,7 @@
 use bytes::Bytes;
 use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, MessageDescriptor, Value};
 use serde::de::IgnoredAny;
+use serde_path_to_error::{Path, Track};
 
 use super::error::{BindError, BindFailure, internal};
 use super::plan::BodyPlan;
@@ -39,9 +40,9 @@ pub(super) fn read_json(
     let descriptor = plan.root().descriptor();
     match deserialize(descriptor, body, true) {
         Ok(message) => Ok(Read { message, paths: None }),
-        Err(error) if reject_unknown => Err(json_error(&error)),
+        Err(error) if reject_unknown => Err(error),
         Err(_) => {
-            let message = deserialize(descriptor, body, false).map_err(|e| json_error(&e))?;
+            let message = deserialize(descriptor, body, false)?;
             if !plan.has_enums() {
                 return Ok(Read { message, paths: None });
             }
@@ -63,7 +64,7 @@ pub(super) fn read_field_value(
 ) -> Result<Option<Value>, BindError> {
     // The body must be one JSON value before it is spliced into an object,
     // or `"a","other":1` would set a sibling field.
-    serde_json::from_slice::<IgnoredAny>(body).map_err(|e| json_error(&e))?;
+    serde_json::from_slice::<IgnoredAny>(body).map_err(|e| json_error(&e, None))?;
     let name = field.json_name();
     let mut wrapped = Vec::with_capacity(body.len() + name.len() + 4);
     wrapped.extend_from_slice(b"{\"");
@@ -92,18 +93,28 @@ pub(super) fn http_body(
     Ok(raw)
 }
 
+/// Reads `body` as `message`; an error names the field path where it happened.
 fn deserialize(
     message: &MessageDescriptor,
     body: &[u8],
     deny_unknown: bool,
-) -> Result<DynamicMessage, serde_json::Error> {
+) -> Result<DynamicMessage, BindError> {
     let options = DeserializeOptions::new().deny_unknown_fields(deny_unknown);
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let read = DynamicMessage::deserialize_with_options(message.clone(), &mut deserializer, &options)?;
-    deserializer.end()?;
+    let mut track = Track::new();
+    let tracked = serde_path_to_error::Deserializer::new(&mut deserializer, &mut track);
+    let read = DynamicMessage::deserialize_with_options(message.clone(), tracked, &options)
+        .map_err(|error| json_error(&error, Some(&track.path())))?;
+    deserializer.end().map_err(|error| json_error(&error, None))?;
     Ok(read)
 }
 
-fn json_error(error: &serde_json::Error) -> BindError {
-    BindError::new(format!("invalid JSON body: {error}"))
+/// A body that is not the JSON of its message: the parser's message, after
+/// the field path (as the client wrote its keys: `author.email`, `tags[2]`)
+/// when the error is inside a field.
+pub(super) fn json_error(error: &serde_json::Error, path: Option<&Path>) -> BindError {
+    match path.filter(|path| path.iter().next().is_some()) {
+        Some(path) => BindError::new(format!("invalid JSON body: field {:?}: {error}", path.to_string())),
+        None => BindError::new(format!("invalid JSON body: {error}")),
+    }
 }

@@ -22,6 +22,9 @@ pub enum BindFailure {
     /// The client's input does not fit the message (a 400).
     #[error(transparent)]
     Invalid(#[from] BindError),
+    /// A body of a type the binding does not read (a 415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The gateway's own binding is inconsistent with the message it
     /// builds (a bug, or descriptors that changed under it: a 500).
     #[error("inconsistent request binding: {0}")]

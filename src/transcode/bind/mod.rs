@@ -21,6 +21,7 @@
 mod body;
 mod error;
 mod plan;
+mod prescan;
 mod query;
 mod scalar;
 mod walk;
@@ -45,6 +46,32 @@ pub struct BindOptions {
     pub reject_unknown_query_parameters: bool,
     /// Keep `+` in query values literal instead of reading it as a space.
     pub query_plus_is_literal: bool,
+    /// Bounds on what one request may make the binder parse.
+    pub limits: InputLimits,
+}
+
+/// Bounds on the input of one request, each refusal a 400 naming its
+/// `limits.*` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    /// The deepest nesting of a JSON body (objects and arrays).
+    pub max_json_depth: usize,
+    /// The most query parameters.
+    pub max_query_params: usize,
+    /// The longest query parameter name or value, in bytes as sent.
+    pub max_query_value_bytes: usize,
+}
+
+impl InputLimits {
+    /// The defaults: 64 levels, 256 parameters, 8 KiB.
+    pub const DEFAULT: Self =
+        Self { max_json_depth: 64, max_query_params: 256, max_query_value_bytes: 8 << 10 };
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// The request side of one binding, compiled.
@@ -136,12 +163,16 @@ impl RequestBinder {
             )));
         }
         let reject_unknown = self.options.reject_unknown_fields;
+        if matches!(self.body, Body::Json { .. } | Body::Value { .. }) && !body.is_empty() {
+            check_json_type(content_type)?;
+        }
         let mut message = DynamicMessage::new(self.input.clone());
         // The update-mask paths, when reading the body collected them.
         let mut mask_paths = None;
         match &self.body {
             Body::None => {}
             Body::Json { at, plan } if !body.is_empty() => {
+                prescan::check(body, &self.options.limits)?;
                 let read = body::read_json(plan, body, reject_unknown, self.update_mask.is_some())?;
                 mask_paths = read.paths;
                 place(&mut message, at.as_ref(), read.message)?;
@@ -151,6 +182,7 @@ impl RequestBinder {
                 place(&mut message, at.as_ref(), body::http_body(read_as, fields, body, content_type)?)?;
             }
             Body::Value { at, parent } if !body.is_empty() => {
+                prescan::check(body, &self.options.limits)?;
                 if let Some(value) = body::read_field_value(parent, at.leaf(), body, reject_unknown)? {
                     set_at(&mut message, at, value)?;
                 }
@@ -158,8 +190,12 @@ impl RequestBinder {
             Body::Value { .. } => {}
         }
         let whole_body = matches!(&self.body, Body::Json { at: None, .. } | Body::Raw { at: None, .. });
-        if let (false, Some(query)) = (whole_body, query) {
-            query::merge_unset(&mut message, query::query_message(&self.input, query, &self.options)?)?;
+        match query {
+            Some(query) if whole_body => self.no_query_parameters(query)?,
+            Some(query) => {
+                query::merge_unset(&mut message, query::query_message(&self.input, query, &self.options)?)?
+            }
+            None => {}
         }
         for (variable, capture) in self.variables.iter().zip(captures) {
             let value = scalar::parse_value(&variable.form, capture, &variable.name)?;
@@ -170,6 +206,41 @@ impl RequestBinder {
         }
         Ok(message)
     }
+}
+
+impl RequestBinder {
+    /// With `body: "*"` no field is left for the query: a parameter is
+    /// refused when unknown parameters are, else logged at debug level.
+    fn no_query_parameters(&self, query: &str) -> Result<(), BindError> {
+        let Some(key) = query::first_key(query) else { return Ok(()) };
+        if self.options.reject_unknown_query_parameters {
+            return Err(BindError::new(format!(
+                "query parameter {key:?}: the body fills the whole message (body: \"*\"), so no field takes query parameters"
+            )));
+        }
+        tracing::debug!(
+            message = self.input.full_name(),
+            parameter = key,
+            "query ignored: the body fills the whole message"
+        );
+        Ok(())
+    }
+}
+
+/// Refuses a body whose `Content-Type` is not JSON (`application/json`, or
+/// `application/<anything>+json`, with any parameters); a body without one
+/// is read as JSON.
+fn check_json_type(content_type: Option<&str>) -> Result<(), BindFailure> {
+    let Some(content_type) = content_type else { return Ok(()) };
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || essence.strip_prefix("application/").is_some_and(|subtype| subtype.ends_with("+json"));
+    if is_json {
+        return Ok(());
+    }
+    Err(BindFailure::UnsupportedMediaType(format!(
+        "unsupported Content-Type {content_type:?}: this route reads a JSON body (send Content-Type: application/json)"
+    )))
 }
 
 impl UpdateMask {

@@ -33,9 +33,25 @@ pub(super) fn query_message(
     options: &BindOptions,
 ) -> Result<DynamicMessage, BindFailure> {
     let plus_is_space = !options.query_plus_is_literal;
+    let limits = &options.limits;
     let mut message = DynamicMessage::new(input.clone());
-    for pair in query.split('&') {
+    for (index, pair) in query.split('&').filter(|pair| !pair.is_empty()).enumerate() {
+        if index >= limits.max_query_params {
+            return Err(BindError::new(format!(
+                "more than {} query parameters (limits.max_query_params)",
+                limits.max_query_params
+            ))
+            .into());
+        }
         let Some((raw_key, raw_value)) = pair.split_once('=') else { continue };
+        if raw_key.len().max(raw_value.len()) > limits.max_query_value_bytes {
+            return Err(BindError::new(format!(
+                "query parameter {:?}: longer than {} bytes (limits.max_query_value_bytes)",
+                raw_key.char_indices().nth(64).map_or(raw_key, |(end, _)| &raw_key[..end]),
+                limits.max_query_value_bytes
+            ))
+            .into());
+        }
         let key = decode(raw_key, plus_is_space)?;
         if key.is_empty() {
             continue;
@@ -44,6 +60,12 @@ pub(super) fn query_message(
         set_param(&mut message, &key, &value, options)?;
     }
     Ok(message)
+}
+
+/// The first key of `query` that a parameter would set (raw, as sent): a
+/// pair with `=` and a key, as [`query_message`] reads them.
+pub(super) fn first_key(query: &str) -> Option<&str> {
+    query.split('&').filter_map(|pair| pair.split_once('=')).map(|(key, _)| key).find(|key| !key.is_empty())
 }
 
 /// Moves every field of `source` into `target` that `target` does not have

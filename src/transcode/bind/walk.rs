@@ -18,6 +18,9 @@
 use prost_reflect::{FieldDescriptor, Kind};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use serde_path_to_error::Track;
+
+use super::body::json_error;
 use super::error::BindError;
 use super::plan::{MessageRef, ValuePlan};
 use super::scalar::invalid;
@@ -35,9 +38,10 @@ pub(super) fn walk(
     let mut paths = Vec::new();
     let collect = collect_paths.then(|| Paths { prefix: String::new(), paths: &mut paths });
     let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let mut track = Track::new();
     Object { message, check: check_enums, collect }
-        .deserialize(&mut deserializer)
-        .map_err(|e| BindError::new(format!("invalid JSON body: {e}")))?;
+        .deserialize(serde_path_to_error::Deserializer::new(&mut deserializer, &mut track))
+        .map_err(|e| json_error(&e, Some(&track.path())))?;
     Ok(paths)
 }
 

@@ -9,12 +9,13 @@ use bytes::Bytes;
 use super::{
     binder, binder_with, body_selector, bytes, client_error, demo_message, json, kitchen, test_message,
 };
-use crate::transcode::bind::{BindOptions, RequestBinder};
+use crate::transcode::bind::{BindFailure, BindOptions, InputLimits, RequestBinder};
 
 const STRICT: BindOptions = BindOptions {
     reject_unknown_fields: true,
     reject_unknown_query_parameters: false,
     query_plus_is_literal: false,
+    limits: InputLimits::DEFAULT,
 };
 
 fn bind_body(body_field: &str, body: &str) -> Result<serde_json::Value, String> {
@@ -163,4 +164,77 @@ fn update_mask_from_the_body_keys() {
         mask_paths(&off.bind(&["1".to_owned(), "2".to_owned()], None, &body, None).unwrap(), "update_mask")
             .is_empty()
     );
+}
+
+#[test]
+fn a_type_error_names_the_field_path() {
+    let cases = [
+        ("*", r#"{"id": 5}"#, "field \"id\": invalid type: integer `5`"),
+        ("*", r#"{"nested": {"firstName": 5}}"#, "field \"nested.firstName\":"),
+        ("*", r#"{"tags": ["a", "b", 3]}"#, "field \"tags[2]\":"),
+        ("*", r#"{"items": [{}, {"child": {"count": "x"}}]}"#, "field \"items[1].child.count\":"),
+        ("*", r#"{"nope": 1, "colors": ["RED", "Purple"]}"#, "field \"colors[1]\":"),
+        ("nested", r#"{"child": {"firstName": []}}"#, "field \"child.firstName\":"),
+        ("tags", r#"["a", 1]"#, "field \"tags[1]\":"),
+    ];
+    for (body_field, body, expected) in cases {
+        let error = bind_body(body_field, body).unwrap_err();
+        assert!(error.starts_with("invalid JSON body: ") && error.contains(expected), "{body}: {error}");
+    }
+    let strict = binder_with(&kitchen(), &[], "*", STRICT).bind(&[], None, &bytes(r#"{"id": 5}"#), None);
+    let Err(failure) = strict else { panic!("a type error was accepted") };
+    assert!(client_error(failure).contains("field \"id\""), "strict reading names it too");
+    // Errors outside any field say so without a path.
+    assert_eq!(bind_body("*", "[]").unwrap_err().find("field"), None);
+}
+
+#[test]
+fn query_parameters_on_a_whole_body_binding_are_refused_when_asked() {
+    let strict = BindOptions { reject_unknown_query_parameters: true, ..BindOptions::default() };
+    let body = bytes(r#"{"id": "x"}"#);
+    let refused = binder_with(&kitchen(), &[], "*", strict).bind(&[], Some("a=1&tags=t"), &body, None);
+    let Err(failure) = refused else { panic!("a query parameter with body: \"*\" was accepted") };
+    let error = client_error(failure);
+    assert!(error.contains("query parameter \"a\"") && error.contains("body: \"*\""), "{error}");
+    // An empty query, or one of empty pairs, is no parameter.
+    for query in ["", "&"] {
+        let bound = binder_with(&kitchen(), &[], "*", strict).bind(&[], Some(query), &body, None);
+        assert_eq!(json(&bound.unwrap()), json!({"id": "x"}), "{query:?}");
+    }
+    // By default they are ignored (and logged at debug level).
+    let bound = binder(&kitchen(), &[], "*").bind(&[], Some("a=1&tags=t"), &body, None).unwrap();
+    assert_eq!(json(&bound), json!({"id": "x"}));
+}
+
+#[test]
+fn a_body_that_is_not_json_is_unsupported_media() {
+    let body = bytes(r#"{"id": "x"}"#);
+    for (content_type, accepted) in [
+        (None, true),
+        (Some("application/json"), true),
+        (Some("Application/JSON; charset=utf-8"), true),
+        (Some("application/merge-patch+json"), true),
+        (Some("text/plain"), false),
+        (Some("application/x-www-form-urlencoded"), false),
+        (Some("application/jsonx"), false),
+    ] {
+        for body_field in ["*", "nested", "tags"] {
+            let body = if body_field == "tags" { bytes(r#"["a"]"#) } else { body.clone() };
+            let bound = binder(&kitchen(), &[], body_field).bind(&[], None, &body, content_type);
+            match bound {
+                Ok(_) => assert!(accepted, "{content_type:?} {body_field}"),
+                Err(failure @ BindFailure::Invalid(_)) => panic!("{content_type:?} {body_field}: {failure}"),
+                Err(failure) => {
+                    let message = failure.to_string();
+                    assert!(!accepted, "{content_type:?} {body_field}: {message}");
+                    let sent = content_type.unwrap_or_default();
+                    assert!(message.starts_with("unsupported Content-Type"), "{message}");
+                    assert!(message.contains(sent) && message.contains("application/json"), "{message}");
+                }
+            }
+        }
+    }
+    // No body, no type to check.
+    let empty = binder(&kitchen(), &[], "*").bind(&[], None, &Bytes::new(), Some("text/plain"));
+    assert!(empty.is_ok());
 }

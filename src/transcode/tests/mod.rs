@@ -90,7 +90,7 @@ fn bytes(body: impl AsRef<[u8]>) -> Bytes {
 fn client_error(failure: BindFailure) -> String {
     match failure {
         BindFailure::Invalid(error) => error.message,
-        BindFailure::Internal(message) => panic!("a client error was reported as internal: {message}"),
+        other => panic!("a client's 400 was reported as: {other}"),
     }
 }
 

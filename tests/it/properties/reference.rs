@@ -4,7 +4,8 @@
 //! differ, literal > `*` > `**`; a template that ends beats a `**` that
 //! would take nothing; of two `**`, the one that takes fewer segments). A
 //! verb split off the last segment is tried first when some template of
-//! the method has it. Written for clarity, not speed: strings allocated
+//! the method has it. HEAD takes GET's templates when none of its own
+//! matches, and `Allow` names HEAD beside GET. Written for clarity, not speed: strings allocated
 //! freely, no trie, no shared code with the router.
 
 use http::Method;
@@ -192,11 +193,20 @@ pub fn decide(routes: &[(Method, PathTemplate)], method: &Method, path: &str) ->
     if let Some((index, captures)) = best(of(routes, method), &segments) {
         return Decision::Found(index, captures);
     }
+    // HEAD is served wherever GET is, unless a template is bound to HEAD itself.
+    if method == Method::HEAD
+        && let Some((index, captures)) = best(of(routes, &Method::GET), &segments)
+    {
+        return Decision::Found(index, captures);
+    }
     let mut allow: Vec<Method> = Vec::new();
     for (other, _) in routes {
         if other != method && !allow.contains(other) && best(of(routes, other), &segments).is_some() {
             allow.push(other.clone());
         }
+    }
+    if allow.contains(&Method::GET) && !allow.contains(&Method::HEAD) {
+        allow.push(Method::HEAD);
     }
     allow.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     if allow.is_empty() { Decision::NotFound } else { Decision::MethodNotAllowed(allow) }

@@ -22,6 +22,17 @@ routes:
   - grpc: { service: demo.v1.Echo, upstream: demo }
 "#;
 
+/// The head of a config with the demo backend (`demo`) and an HTTP echo
+/// backend (`legacy`, see [`Harness::with_echo_backend`]); routes and
+/// policies follow.
+pub const DEMO_AND_LEGACY: &str = r#"
+listen: 127.0.0.1:0
+descriptors: [{ file: descriptors/demo.pb }]
+upstreams:
+  demo: { endpoints: ["http://{backend}"] }
+  legacy: { protocol: http, endpoints: ["http://{legacy}"] }
+"#;
+
 /// A running backend and gateway, stopped when dropped.
 pub struct Harness {
     backend: DemoBackend,

@@ -3,5 +3,8 @@
 pub mod binary;
 pub mod gateway;
 pub mod http_backends;
+pub mod process;
 pub mod raw_grpc;
+pub mod raw_h2;
 pub mod redis;
+pub mod tls;

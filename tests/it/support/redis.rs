@@ -7,6 +7,7 @@
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -16,6 +17,8 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     password: Option<String>,
+    /// TLS only, with these PEM files: certificate, key, CA.
+    tls: Option<[PathBuf; 3]>,
     dir: tempfile::TempDir,
 }
 
@@ -31,7 +34,18 @@ impl RedisServer {
         Self::start_with(Some(password.to_owned()))
     }
 
+    /// A server that speaks TLS only (no cleartext port), with the server
+    /// certificate `cert` and key `key`; `ca` for clients it would verify
+    /// (it asks none for a certificate).
+    pub fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Option<Self> {
+        Self::start_as(None, Some([cert.to_path_buf(), key.to_path_buf(), ca.to_path_buf()]))
+    }
+
     fn start_with(password: Option<String>) -> Option<Self> {
+        Self::start_as(password, None)
+    }
+
+    fn start_as(password: Option<String>, tls: Option<[PathBuf; 3]>) -> Option<Self> {
         if !installed() {
             let message =
                 "redis-server is not installed: install it (apt-get install redis-server) to run this test";
@@ -42,14 +56,15 @@ impl RedisServer {
         }
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut server = Self { child: None, port, password, dir };
+        let mut server = Self { child: None, port, password, tls, dir };
         server.restart();
         Some(server)
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>`, or `rediss://` with TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Kills the server (SIGKILL), as a crash would.
@@ -65,17 +80,20 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.kill();
         let mut command = Command::new("redis-server");
+        let port = self.port.to_string();
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some([cert, key, ca]) => command
+                .args(["--port", "0", "--tls-port", &port, "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .arg("--tls-ca-cert-file")
+                .arg(ca),
+        };
         command
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -95,9 +113,13 @@ impl RedisServer {
         }
     }
 
-    /// Whether the server answers PING (or says it wants a password).
+    /// Whether the server answers PING (or says it wants a password); with
+    /// TLS, whether it accepts connections.
     fn answers(&self) -> bool {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        if self.tls.is_some() {
+            return true;
+        }
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         let mut reply = [0u8; 7];
         stream.write_all(b"PING\r\n").is_ok()
