@@ -21,7 +21,8 @@
 //!   call (balancing, outlier ejection, circuit breaker); the one retry
 //!   loop both targets call through.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
-//! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams).
+//! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams),
+//!   behind a bearer token when one is configured.
 //!
 //! Built once, before any request:
 //!
