@@ -35,11 +35,10 @@ use crate::{
     runtime::{Runtime, RuntimeParts},
     schema::{DescriptorSource, Schema},
     server::ListenerSettings,
-    transcode::metadata::MetadataRules,
 };
 use policies::Policies;
 use routes::RoutesBuilder;
-use settings::{admin_of, forwarded_headers, limits_of, shutdown_of};
+use settings::{admin_of, limits_of, metadata_rules, shutdown_of};
 use upstreams::build_upstreams;
 
 /// A config compiled: the runtime requests read, swappable, and what the
@@ -68,7 +67,7 @@ pub async fn compile(
     let shutdown = shutdown_of(config, &mut errors);
     let schema = load_schema(config, base_dir, builtin, &mut errors);
     let upstreams = build_upstreams(config, base_dir, &mut errors);
-    let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
+    let metadata = Arc::new(metadata_rules(config, &mut errors));
 
     let policies = Policies::compile(config, base_dir, &mut errors).await;
     let mut routes = RoutesBuilder::new(config, policies, body_limits, &mut errors);

@@ -334,6 +334,8 @@ pub struct TranscodingConfig {
     /// and `Grpc-Metadata-*`.
     #[serde(default)]
     pub forward_headers: Vec<String>,
+    /// The most metadata forwarded with a call, all entries together (default 8KiB).
+    pub max_metadata_bytes: Option<ByteSize>,
     /// The default deadline of a call (default 30s).
     pub timeout: Option<Duration>,
 }

@@ -9,6 +9,7 @@
 //! that a reload swaps.
 
 mod connection;
+mod drain;
 mod settings;
 pub mod shutdown;
 pub mod tls;

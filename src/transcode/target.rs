@@ -20,7 +20,7 @@ use tonic::{codec::CompressionEncoding, transport::Channel};
 use super::{
     bind::RequestBinder,
     codec::DynamicCodec,
-    failure::{StatusArrival, UpstreamFailure},
+    failure::{self, StatusArrival, UpstreamFailure},
     metadata::{self, MetadataRules},
     outcome,
     render::{RenderError, ResponseRenderer},
@@ -124,7 +124,7 @@ impl TranscodeTarget {
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| request.parts.uri.authority().map(|a| a.as_str()));
-        let mut call = Some((message, self.metadata.request_metadata(headers, request.peer, host)));
+        let mut call = Some((message, self.metadata.request_metadata(headers, request.peer, host)?));
         let answered = self
             .upstream
             .call_with_retries(self.idempotent, deadline.at, |picked, attempt| {
@@ -276,16 +276,23 @@ impl TranscodeTarget {
         // and tonic calls that CANCELLED; but no client cancelled anything:
         // the backend went away. A connection that failed otherwise (a TLS
         // alert after the handshake) is UNKNOWN to tonic: unavailable too.
-        let status = match status.code() {
-            // Told to the client as `Unreachable`; the causes go to the log.
-            _ if outcome == Outcome::ConnectFailure => tonic::Status::unavailable(outcome::causes(&status)),
-            tonic::Code::Cancelled if outcome::is_transport_error(&status) => tonic::Status::unavailable(
-                format!("the connection to the backend closed: {}", status.message()),
-            ),
-            tonic::Code::Unknown if outcome::is_transport_error(&status) => tonic::Status::unavailable(
-                format!("the connection to the backend failed: {}", outcome::causes(&status)),
-            ),
-            _ => status,
+        // A backend refusing with an HTTP status is named by it.
+        let status = if let Some(refusal) = failure::http_refusal(&status) {
+            refusal
+        } else {
+            match status.code() {
+                // Told to the client as `Unreachable`; the causes go to the log.
+                _ if outcome == Outcome::ConnectFailure => {
+                    tonic::Status::unavailable(outcome::causes(&status))
+                }
+                tonic::Code::Cancelled if outcome::is_transport_error(&status) => tonic::Status::unavailable(
+                    format!("the connection to the backend closed: {}", status.message()),
+                ),
+                tonic::Code::Unknown if outcome::is_transport_error(&status) => tonic::Status::unavailable(
+                    format!("the connection to the backend failed: {}", outcome::causes(&status)),
+                ),
+                _ => status,
+            }
         };
         Failed { error: self.failed(status, reply_headers), outcome, retry }
     }

@@ -3,8 +3,10 @@
 pub mod binary;
 pub mod gateway;
 pub mod http_backends;
+pub mod lcg;
 pub mod process;
 pub mod raw_grpc;
 pub mod raw_h2;
+pub mod raw_http;
 pub mod redis;
 pub mod tls;
