@@ -5,6 +5,7 @@
 //! `RUST_BACKTRACE` says.
 
 use std::{
+    io::IsTerminal,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::ExitCode,
@@ -21,7 +22,10 @@ use protogate::{
     reload::{ConfigSource, Reloader, Triggers},
     runtime::{self, RouteDiff},
     schema::DescriptorSource,
-    server,
+    server::{
+        self, Shutdown,
+        shutdown::{StopSignals, Stopped},
+    },
 };
 
 /// A REST-to-gRPC API gateway that loads protobuf descriptors at run time.
@@ -81,10 +85,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Diagnostics go to stderr, coloured only for a terminal: stdout is
+    // what a command prints (`protogate routes | head`).
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match run(Cli::parse().command).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -202,18 +210,28 @@ async fn compile_file(path: &Path) -> anyhow::Result<Loaded> {
 struct Serving {
     listeners: Vec<server::RunningServer>,
     admin: Option<admin::AdminServer>,
+    shutdown: Shutdown,
+    signals: StopSignals,
     _triggers: Triggers,
 }
 
 impl Serving {
     async fn start(reloader: Arc<Reloader>) -> anyhow::Result<Self> {
+        // Listening to signals first: one that comes while starting is not missed.
+        let signals = StopSignals::listen().context("cannot listen to SIGTERM and SIGINT")?;
         // Before "serving" is logged: from then on, SIGHUP reloads.
         let triggers = reloader.start_triggers().context("cannot watch the config files")?;
         let listeners = reloader.listeners();
         let gateway = reloader.gateway();
+        let shutdown = Shutdown::new(listeners.shutdown);
         let admin = match listeners.admin_listen {
             Some(addr) => {
-                let admin = admin::start_reloading(addr, reloader.clone())
+                let options = admin::AdminOptions {
+                    draining: shutdown.draining(),
+                    token: listeners.admin_token,
+                    reloader: Some(reloader.clone()),
+                };
+                let admin = admin::start(addr, gateway.clone(), options)
                     .await
                     .with_context(|| format!("cannot listen on {addr} (admin)"))?;
                 tracing::info!(addr = %admin.addr(), "the admin API is serving");
@@ -231,7 +249,7 @@ impl Serving {
             tracing::info!(addr = %server.addr(), tls, generation, "protogate is serving");
             running.push(server);
         }
-        Ok(Self { listeners: running, admin, _triggers: triggers })
+        Ok(Self { listeners: running, admin, shutdown, signals, _triggers: triggers })
     }
 
     /// Where the first listener listens.
@@ -239,35 +257,14 @@ impl Serving {
         self.listeners.first().map(server::RunningServer::addr)
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+    /// Serves until SIGTERM or SIGINT, then stops in phases
+    /// (`server::shutdown`); a second signal exits at once, with 128 + its number.
     async fn run(self) {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        // Every listener stops accepting at once, then each drains.
-        let stopping: Vec<_> =
-            self.listeners.into_iter().map(|server| tokio::spawn(server.shutdown())).collect();
-        for stopped in stopping {
-            let _ = stopped.await;
+        if let Stopped::Forced(signal) = self.shutdown.run(self.signals, self.listeners).await {
+            std::process::exit(signal.exit_code());
         }
         if let Some(admin) = self.admin {
             admin.shutdown().await;
         }
     }
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

@@ -38,7 +38,7 @@ use crate::{
 };
 use policies::Policies;
 use routes::RoutesBuilder;
-use settings::{address, limits_of, metadata_rules};
+use settings::{admin_of, limits_of, metadata_rules, shutdown_of};
 use upstreams::build_upstreams;
 
 /// A config compiled: the runtime requests read, swappable, and what the
@@ -77,11 +77,9 @@ pub async fn compile_keeping(
     let mut errors = CompileErrors::default();
     let mut store = StateStore::default();
     let listeners = listeners::listeners_of(config, base_dir, &mut errors);
-    let admin_listen = config
-        .admin
-        .as_ref()
-        .and_then(|admin| address(&admin.listen, &Place::root().key("admin").key("listen"), &mut errors));
+    let (admin_listen, admin_token) = admin_of(config, base_dir, &mut errors);
     let (body_limits, head) = limits_of(config, &mut errors);
+    let shutdown = shutdown_of(config, &mut errors);
     let schema = load_schema(config, base_dir, builtin, &mut errors);
     let upstreams = build_upstreams(config, base_dir, kept, &mut store, &mut errors);
     let metadata = Arc::new(metadata_rules(config, &mut errors));
@@ -101,7 +99,10 @@ pub async fn compile_keeping(
             store.upstreams.retain(|name| used.contains(name));
             let parts = RuntimeParts { tables, routes: summaries, body_limits, upstreams, store };
             let runtime = Runtime::new(parts);
-            Ok(Compiled { runtime, listeners: ListenerSettings { listeners, admin_listen, head } })
+            Ok(Compiled {
+                runtime,
+                listeners: ListenerSettings { listeners, admin_listen, admin_token, head, shutdown },
+            })
         }
         _ => Err(errors),
     }

@@ -2,15 +2,16 @@
 //! addresses, limits, durations, forwarded headers. Each refusal names its
 //! place.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
 use http::HeaderName;
 
 use super::{CompileErrors, Place};
 use crate::{
+    admin::AdminToken,
     config::{self, ByteSize, Config},
     runtime::BodyLimits,
-    server::HeadLimits,
+    server::{HeadLimits, ShutdownSettings},
     transcode::{bind::InputLimits, metadata::MetadataRules},
 };
 
@@ -51,6 +52,40 @@ pub(super) fn address(text: &str, place: &Place, errors: &mut CompileErrors) -> 
     None
 }
 
+/// The admin listener's address and token: an address that is not
+/// loopback needs `admin.token_file` or `admin.allow_public: true`.
+pub(super) fn admin_of(
+    config: &Config,
+    base_dir: &Path,
+    errors: &mut CompileErrors,
+) -> (Option<SocketAddr>, Option<AdminToken>) {
+    let Some(admin) = &config.admin else { return (None, None) };
+    let place = Place::root().key("admin");
+    let listen = address(&admin.listen, &place.key("listen"), errors);
+    let token = admin.token_file.as_ref().and_then(|path| {
+        let place = place.key("token_file");
+        match std::fs::read_to_string(base_dir.join(path)) {
+            Ok(text) if text.trim().is_empty() => errors.push(place, format!("{} is empty", path.display())),
+            Ok(text) => return Some(AdminToken::new(text.trim())),
+            Err(error) => errors.push(place, format!("cannot read {}: {error}", path.display())),
+        }
+        None
+    });
+    if let Some(addr) = listen.filter(|addr| !addr.ip().is_loopback())
+        && admin.token_file.is_none()
+        && !admin.allow_public
+    {
+        errors.push(
+            place.key("listen"),
+            format!(
+                "{addr} is not a loopback address: set admin.token_file (a bearer token every admin request \
+                 must carry) or admin.allow_public: true"
+            ),
+        );
+    }
+    (listen, token)
+}
+
 /// The client limits: the body's, applied per request, and the head's,
 /// applied by the listener (checked in the order of the config's keys).
 pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLimits, HeadLimits) {
@@ -83,6 +118,18 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLim
         BodyLimits { max_body_bytes, body_read_timeout, input: input_limits(limits, &place, errors) },
         HeadLimits { max_header_bytes, header_read_timeout, max_concurrent_streams },
     )
+}
+
+/// `shutdown.delay` (zero allowed) and `shutdown.drain`.
+pub(super) fn shutdown_of(config: &Config, errors: &mut CompileErrors) -> ShutdownSettings {
+    let place = Place::root().key("shutdown");
+    let defaults = ShutdownSettings::default();
+    let delay = match config.shutdown.delay {
+        Some(config::Duration(Duration::ZERO)) => Duration::ZERO,
+        delay => duration(delay, defaults.delay, &place.key("delay"), errors),
+    };
+    let drain = duration(config.shutdown.drain, defaults.drain, &place.key("drain"), errors);
+    ShutdownSettings { delay, drain }
 }
 
 /// The bounds on what one request may make a binder parse.

@@ -66,6 +66,21 @@ pub struct Config {
     /// Policies every route gets, before its own.
     #[serde(default)]
     pub default_policies: Vec<String>,
+    /// How the gateway stops on SIGTERM or SIGINT.
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+}
+
+/// The graceful stop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long the listeners keep accepting after the signal, while
+    /// `/readyz` answers 503 (default 0s).
+    pub delay: Option<Duration>,
+    /// How long open requests and streams get to finish once the
+    /// listeners stop; what is left is closed (default 30s).
+    pub drain: Option<Duration>,
 }
 
 /// One named policy: exactly one kind.
@@ -114,7 +129,14 @@ pub struct CorsConfig {
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Its address; keep it off the public network (e.g. 127.0.0.1:9901).
+    /// An address that is not loopback needs `token_file` or `allow_public`.
     pub listen: String,
+    /// A file holding the bearer token every admin request must carry
+    /// (`Authorization: Bearer <token>`); surrounding whitespace is ignored.
+    pub token_file: Option<PathBuf>,
+    /// Serve on a non-loopback address without a token (default false).
+    #[serde(default)]
+    pub allow_public: bool,
 }
 
 /// One descriptor source: exactly one of `file` or `proto`.

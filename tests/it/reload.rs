@@ -124,7 +124,9 @@ async fn a_broken_reload_is_refused_while_the_old_config_serves() {
         demo_config(backend.addr(), "", ECHO_ROUTE)
     );
     let site = Site::start(&yaml).await;
-    let admin = admin::start_reloading("127.0.0.1:0".parse().unwrap(), site.reloader.clone()).await.unwrap();
+    let options = admin::AdminOptions { reloader: Some(site.reloader.clone()), ..Default::default() };
+    let gateway = site.reloader.gateway().clone();
+    let admin = admin::start("127.0.0.1:0".parse().unwrap(), gateway, options).await.unwrap();
     let admin_url = |path: &str| format!("http://{}{path}", admin.addr());
 
     site.rewrite(&yaml.replace("upstream: demo", "upstream: demoo"));

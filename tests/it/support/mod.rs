@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: real servers on ephemeral ports.
 
+pub mod binary;
 pub mod counting_proxy;
 pub mod gateway;
 pub mod http_backends;
