@@ -13,6 +13,7 @@ mod error;
 mod listener;
 mod rate_limit;
 mod resilience;
+mod stream;
 mod transport;
 mod units;
 
@@ -28,6 +29,7 @@ use error::parse_error;
 pub use listener::{CertificateConfig, ClientAuthConfig, ClientAuthMode, ListenerConfig, ServerTlsConfig};
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
+pub use stream::{SseCounter, SseIdConfig, StreamConfig, StreamFramingConfig};
 pub use transport::{CompressionConfig, TlsConfig};
 pub use units::{ByteSize, Duration, Ratio};
 
@@ -247,6 +249,9 @@ pub struct GrpcRouteConfig {
     /// default 200. A backend's `x-http-code` reply metadata wins.
     #[serde(default)]
     pub success_status: BTreeMap<String, u16>,
+    /// How its server-streaming methods are served over REST.
+    #[serde(default)]
+    pub stream: StreamConfig,
 }
 
 /// A pass-through route.

@@ -10,7 +10,7 @@ use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::{
-    body::{BoxError, ResponseBody, full},
+    body::{BoxError, ResponseBody},
     error::GatewayError,
     router::{RouteError, normalize_path},
     runtime::{ProxiedRoute, Runtime},
@@ -39,8 +39,7 @@ where
     .await
     .map_err(|_| GatewayError::body_too_slow(limits.body_read_timeout))??;
     let request = TranscodeRequest { parts: &parts, captures, body, peer: peer.ip(), received_at };
-    let response = target.call(request).await?;
-    Ok(response.map(full))
+    Ok(target.call(request).await?)
 }
 
 /// The pass-through route of a request, by the longest prefix of its

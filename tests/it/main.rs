@@ -34,6 +34,7 @@ mod proxy_retry;
 mod rate_limit;
 mod readme;
 mod retry;
+mod streaming;
 mod support;
 mod tls;
 mod transcoding;
