@@ -234,7 +234,8 @@ pub fn welcome(listen: SocketAddr, backend: SocketAddr) -> String {
          curl -s -X PATCH http://{listen}/v1/shelves/1/books/2 --json '{{\"title\":\"A new title\"}}'\n  \
          curl -s http://{listen}/v1/shelves/1/books/3:move --json '{{\"toShelf\":\"2\"}}'\n  \
          curl -s http://{listen}/v1/shelves/2/books/3/cover\n  \
-         curl -s http://{listen}/v1/shelves/9   # a NOT_FOUND from the backend, as 404\n\
+         curl -s http://{listen}/v1/shelves/9   # a NOT_FOUND from the backend, as 404\n  \
+         curl -sN 'http://{listen}/v1/stream/count/3?delayMillis=500'   # a server stream, NDJSON\n\
          Press Ctrl-C to stop."
     )
 }
