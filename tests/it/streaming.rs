@@ -284,38 +284,30 @@ async fn client_and_bidirectional_streams_still_answer_501() {
     assert_eq!((status, body["code"].clone()), (501, json!(12)), "{body}");
 }
 
-#[tokio::test]
-async fn idle_timeout_and_max_duration_end_the_stream_with_their_status() {
-    let harness = Harness::with_config(&config("idle_timeout: 100ms")).await;
-    let body = harness
-        .client
-        .get(harness.url("/v1/stream/count/3?delayMillis=2000"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+/// The NDJSON lines of `path` on a route with `limit`, ending with the
+/// limit's DEADLINE_EXCEEDED naming `key`; and the harness.
+async fn ended_by_limit(limit: &str, path: &str, key: &str) -> (Vec<Value>, Harness) {
+    let harness = Harness::with_config(&config(limit)).await;
+    let body = harness.client.get(harness.url(path)).send().await.unwrap().text().await.unwrap();
     let frames = lines(&body);
-    assert_eq!(frames.len(), 2, "{body}");
-    assert_eq!(frames[1]["error"]["code"], 4);
-    assert!(frames[1]["error"]["message"].as_str().unwrap().contains("idle_timeout"), "{body}");
+    let last = &frames.last().unwrap()["error"];
+    assert_eq!(last["code"], 4, "{body}");
+    assert!(last["message"].as_str().unwrap().contains(key), "{body}");
+    (frames, harness)
+}
+
+#[tokio::test]
+async fn idle_timeout_ends_the_stream_with_its_status_and_cancels_the_backend() {
+    let (frames, harness) =
+        ended_by_limit("idle_timeout: 100ms", "/v1/stream/count/3?delayMillis=2000", "idle_timeout").await;
+    assert_eq!(frames.len(), 2, "{frames:?}");
     let probe = harness.backend().stream_probe();
     assert!(eventually(|| probe.cancelled() == 1).await, "the backend's stream was not cancelled");
+}
 
-    let harness = Harness::with_config(&config("max_duration: 300ms")).await;
-    let body = harness
-        .client
-        .get(harness.url("/v1/stream/count/1000?delayMillis=50"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let frames = lines(&body);
-    let last = frames.last().unwrap();
-    assert_eq!(last["error"]["code"], 4, "{body}");
-    assert!(last["error"]["message"].as_str().unwrap().contains("max_duration"), "{body}");
-    assert!(frames.len() < 100, "{body}");
+#[tokio::test]
+async fn max_duration_ends_the_stream_with_its_status() {
+    let (frames, _harness) =
+        ended_by_limit("max_duration: 300ms", "/v1/stream/count/1000?delayMillis=50", "max_duration").await;
+    assert!(frames.len() < 100, "{frames:?}");
 }
