@@ -23,7 +23,8 @@
 //!   call (balancing, outlier ejection, circuit breaker); the one retry
 //!   loop both targets call through.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
-//! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams).
+//! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams,
+//!   the running config, reload).
 //!
 //! Built once, before any request:
 //!
@@ -33,7 +34,11 @@
 //! - [`compile`]: `Config` → [`runtime::Runtime`] and the listeners'
 //!   settings, collecting every error with its [`compile::Place`].
 //! - [`runtime`]: the immutable runtime requests read (route tables,
-//!   body limits, upstreams), swapped whole.
+//!   body limits, upstreams), swapped whole, and its
+//!   [`runtime::StateStore`] of what outlives a reload.
+//! - [`reload`]: the [`reload::Reloader`]: a new runtime compiled beside the
+//!   running one and swapped in (file watcher, SIGHUP, `POST /reload`),
+//!   generations, refused reloads.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code
 //! generated from proto/), [`rpc_status`], [`body`], [`suggest`]
@@ -51,6 +56,7 @@ pub mod http_rule;
 pub mod policy;
 pub mod proto;
 pub mod proxy;
+pub mod reload;
 pub mod router;
 pub mod rpc_status;
 pub mod runtime;

@@ -18,8 +18,8 @@ use protogate::{
     compile::{self, Compiled},
     config::Config,
     demo::{self, DemoBackend},
-    gateway::Gateway,
-    runtime,
+    reload::{ConfigSource, Reloader, Triggers},
+    runtime::{self, RouteDiff},
     schema::DescriptorSource,
     server,
 };
@@ -51,6 +51,16 @@ enum Command {
         /// The YAML config.
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Lists the routes a config adds, removes and changes against another
+    /// (e.g. the one running), compiling both.
+    Diff {
+        /// The new YAML config.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The config to compare it with.
+        #[arg(long)]
+        against: PathBuf,
     },
     /// Prints the SHA-256 of an API key, as `api_key.keys[].sha256` wants it.
     HashKey {
@@ -103,7 +113,8 @@ fn report(error: &anyhow::Error) -> String {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run { config } => {
-            Serving::start(compile_file(&config).await?.compiled).await?.run().await;
+            let reloader = Reloader::start(ConfigSource::File(config), Vec::new()).await?;
+            Serving::start(reloader).await?.run().await;
             Ok(())
         }
         Command::Validate { config } => {
@@ -119,6 +130,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if loaded.no_descriptors {
                 println!("# no descriptors: pass-through routes only");
             }
+            Ok(())
+        }
+        Command::Diff { config, against } => {
+            let (new, old) = (compile_file(&config).await?, compile_file(&against).await?);
+            print!("{}", RouteDiff::between(old.compiled.runtime.routes(), new.compiled.runtime.routes()));
             Ok(())
         }
         Command::HashKey { key } => {
@@ -147,10 +163,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 name: "demo".into(),
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
             }];
-            let compiled = compile::compile(&config, Path::new("."), &builtin)
-                .await
-                .map_err(|errors| anyhow::anyhow!("{errors}"))?;
-            let serving = Serving::start(compiled).await?;
+            let source = ConfigSource::Fixed { config: Box::new(config), base_dir: PathBuf::from(".") };
+            let serving = Serving::start(Reloader::start(source, builtin.to_vec()).await?).await?;
             let gateway = serving.addr().context("the demo config has no listener")?;
             println!("{}", demo::welcome(gateway, backend.addr()));
             serving.run().await;
@@ -182,19 +196,24 @@ async fn compile_file(path: &Path) -> anyhow::Result<Loaded> {
     }
 }
 
-/// The gateway (its listeners and its admin listener) serving.
+/// The gateway (its listeners and its admin listener) serving, and
+/// reloading its config on SIGHUP, on a change of its files and on
+/// `POST /reload`.
 struct Serving {
     listeners: Vec<server::RunningServer>,
     admin: Option<admin::AdminServer>,
+    _triggers: Triggers,
 }
 
 impl Serving {
-    async fn start(compiled: Compiled) -> anyhow::Result<Self> {
-        let Compiled { runtime, listeners } = compiled;
-        let gateway = Arc::new(Gateway::new(runtime));
+    async fn start(reloader: Arc<Reloader>) -> anyhow::Result<Self> {
+        // Before "serving" is logged: from then on, SIGHUP reloads.
+        let triggers = reloader.start_triggers().context("cannot watch the config files")?;
+        let listeners = reloader.listeners();
+        let gateway = reloader.gateway();
         let admin = match listeners.admin_listen {
             Some(addr) => {
-                let admin = admin::start(addr, gateway.clone())
+                let admin = admin::start_reloading(addr, reloader.clone())
                     .await
                     .with_context(|| format!("cannot listen on {addr} (admin)"))?;
                 tracing::info!(addr = %admin.addr(), "the admin API is serving");
@@ -203,15 +222,16 @@ impl Serving {
             None => None,
         };
         let mut running = Vec::with_capacity(listeners.listeners.len());
-        for listener in listeners.listeners {
+        for listener in listeners.listeners.iter().cloned() {
             let (addr, tls) = (listener.addr, listener.tls.is_some());
             let server = server::start_listener(listener, listeners.head, gateway.clone())
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
-            tracing::info!(addr = %server.addr(), tls, "protogate is serving");
+            let generation = reloader.generation();
+            tracing::info!(addr = %server.addr(), tls, generation, "protogate is serving");
             running.push(server);
         }
-        Ok(Self { listeners: running, admin })
+        Ok(Self { listeners: running, admin, _triggers: triggers })
     }
 
     /// Where the first listener listens.

@@ -8,8 +8,13 @@
 //! - `GET /routes`: the route table.
 //! - `GET /upstreams`: every upstream's breaker and endpoints (healthy,
 //!   ejected, in flight).
+//! - With a [`Reloader`] ([`start_reloading`]): `GET /config` and
+//!   `POST /reload` (see `reload.rs`).
 //!
-//! It reads the gateway's current runtime; it changes nothing.
+//! It reads the gateway's current runtime; only `POST /reload` changes
+//! anything, through the reloader.
+
+mod reload;
 
 use std::{io, net::SocketAddr, sync::Arc};
 
@@ -17,7 +22,7 @@ use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::{gateway::Gateway, upstream::UpstreamSnapshot};
+use crate::{gateway::Gateway, reload::Reloader, upstream::UpstreamSnapshot};
 
 /// The admin listener, running in the background.
 #[derive(Debug)]
@@ -42,14 +47,31 @@ impl AdminServer {
 
 /// Binds `listen` and serves the admin API for `gateway`.
 pub async fn start(listen: SocketAddr, gateway: Arc<Gateway>) -> io::Result<AdminServer> {
+    serve(listen, gateway, None).await
+}
+
+/// Binds `listen` and serves the admin API for the gateway of `reloader`,
+/// with `/config` and `POST /reload`.
+pub async fn start_reloading(listen: SocketAddr, reloader: Arc<Reloader>) -> io::Result<AdminServer> {
+    serve(listen, reloader.gateway().clone(), Some(reloader)).await
+}
+
+async fn serve(
+    listen: SocketAddr,
+    gateway: Arc<Gateway>,
+    reloader: Option<Arc<Reloader>>,
+) -> io::Result<AdminServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/routes", get(routes))
         .route("/upstreams", get(upstreams))
         .with_state(gateway);
+    if let Some(reloader) = reloader {
+        app = app.merge(reload::routes(reloader));
+    }
     let (shutdown, shutdown_asked) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serving = axum::serve(listener, app).with_graceful_shutdown(async {

@@ -11,13 +11,15 @@ use crate::{
     config::{self, ByteSize, Config},
     runtime::BodyLimits,
     server::HeadLimits,
-    transcode::bind::InputLimits,
+    transcode::{bind::InputLimits, metadata::MetadataRules},
 };
 
 const DEFAULT_MAX_BODY: u64 = 4 << 20;
 const DEFAULT_MAX_HEADER: u64 = 64 << 10;
 const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Below the 16 KiB header limit common to gRPC servers (tonic, grpc-go).
+const DEFAULT_MAX_METADATA: u64 = 8 << 10;
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// serde_json's recursion limit: a deeper `limits.max_json_depth` would be its error, not ours.
 const MAX_JSON_DEPTH: usize = 128;
@@ -149,8 +151,20 @@ fn is_reserved_header(name: &HeaderName) -> bool {
         || name.as_str().starts_with("x-forwarded-")
 }
 
+/// What transcoded calls forward as metadata: `transcoding.forward_headers`,
+/// within `transcoding.max_metadata_bytes`.
+pub(super) fn metadata_rules(config: &Config, errors: &mut CompileErrors) -> MetadataRules {
+    let place = Place::root().key("transcoding").key("max_metadata_bytes");
+    let mut max_bytes = size(config.transcoding.max_metadata_bytes, DEFAULT_MAX_METADATA, &place, errors);
+    if max_bytes == 0 {
+        errors.push(place, "must be at least 1 byte");
+        max_bytes = DEFAULT_MAX_METADATA as usize;
+    }
+    MetadataRules::new(forwarded_headers(config, errors), max_bytes)
+}
+
 /// The headers of `transcoding.forward_headers`.
-pub(super) fn forwarded_headers(config: &Config, errors: &mut CompileErrors) -> Vec<HeaderName> {
+fn forwarded_headers(config: &Config, errors: &mut CompileErrors) -> Vec<HeaderName> {
     let mut allow = Vec::new();
     for (index, name) in config.transcoding.forward_headers.iter().enumerate() {
         let place = Place::root().key("transcoding").key("forward_headers").index(index);

@@ -12,6 +12,7 @@ mod auth;
 mod error;
 mod listener;
 mod rate_limit;
+mod redact;
 mod resilience;
 mod stream;
 mod transport;
@@ -28,6 +29,7 @@ pub use error::ConfigError;
 use error::parse_error;
 pub use listener::{CertificateConfig, ClientAuthConfig, ClientAuthMode, ListenerConfig, ServerTlsConfig};
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
+pub use redact::{REDACTED, redacted};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
 pub use stream::{SseCounter, SseIdConfig, StreamConfig, StreamFramingConfig};
 pub use transport::{CompressionConfig, TlsConfig};
@@ -317,6 +319,8 @@ pub struct TranscodingConfig {
     /// and `Grpc-Metadata-*`.
     #[serde(default)]
     pub forward_headers: Vec<String>,
+    /// The most metadata forwarded with a call, all entries together (default 8KiB).
+    pub max_metadata_bytes: Option<ByteSize>,
     /// The default deadline of a call (default 30s).
     pub timeout: Option<Duration>,
 }

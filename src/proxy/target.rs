@@ -103,7 +103,7 @@ impl ProxyTarget {
         };
         self.settings.request_headers.apply(&mut parts.headers);
         // hyper speaks the upstream's version; the request only says "not HTTP/1.0".
-        parts.version = Version::HTTP_11;
+        let client_version = std::mem::replace(&mut parts.version, Version::HTTP_11);
 
         let idempotent = is_idempotent_method(&parts.method);
         let replayable = client_upgrade.is_none();
@@ -201,6 +201,10 @@ impl ProxyTarget {
         headers::remove_hop_by_hop(headers, upgrade_back);
         headers.append(header::VIA, via);
         self.settings.response_headers.apply(headers);
+        // The client's side keeps the client's version: an HTTP/1.0 upstream
+        // must not turn an HTTP/1.1 client's keep-alive connection into one
+        // that closes after every response.
+        *response.version_mut() = client_version;
         let response = response.map(|body| body.map_err(BoxError::from).boxed_unsync());
         if switched {
             // The tunnel's bytes say nothing more about the endpoint.

@@ -10,14 +10,19 @@
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
+use http::Request;
 use hyper::{
+    body::Incoming,
     server::conn::{http1, http2},
     service::service_fn,
 };
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::{net::TcpStream, sync::watch};
 
-use super::HeadLimits;
+use super::{
+    HeadLimits,
+    drain::{self, DrainRule},
+};
 use crate::{gateway::Gateway, tls_info::TlsInfo};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
@@ -97,21 +102,35 @@ pub(super) async fn serve_http<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        let gateway = gateway.clone();
-        if let Some(tls) = &tls {
-            request.extensions_mut().insert(tls.clone());
-        }
-        // hyper keeps room for one request's future in every connection,
-        // idle or not: boxed, that room is a pointer instead of the whole
-        // (several KiB) state of `handle`.
-        let handling = Box::pin(async move { gateway.handle(request, peer).await });
-        async move { Ok::<_, Infallible>(handling.await) }
-    });
     let outcome = if is_http2 {
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            let gateway = gateway.clone();
+            if let Some(tls) = &tls {
+                request.extensions_mut().insert(tls.clone());
+            }
+            // hyper keeps room for one request's future in every connection,
+            // idle or not: boxed, that room is a pointer instead of the whole
+            // (several KiB) state of `handle`.
+            let handling = Box::pin(async move { gateway.handle(request, peer).await });
+            async move { Ok::<_, Infallible>(handling.await) }
+        });
         let connection = pin!(protocols.http2.serve_connection(io, service));
         until_drained(connection, &mut drain, http2::Connection::graceful_shutdown).await
     } else {
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            let gateway = gateway.clone();
+            if let Some(tls) = &tls {
+                request.extensions_mut().insert(tls.clone());
+            }
+            let (parts, body) = request.into_parts();
+            // What the gateway leaves unread is drained or closes the connection.
+            let (body, watch) = drain::track(body, &parts.headers);
+            let handling = Box::pin(async move {
+                let response = gateway.handle(Request::from_parts(parts, body), peer).await;
+                watch.settle(response, || DrainRule::of(gateway.runtime().body_limits()))
+            });
+            async move { Ok::<_, Infallible>(handling.await) }
+        });
         let connection = pin!(protocols.http1.serve_connection(io, service).with_upgrades());
         until_drained(connection, &mut drain, http1::UpgradeableConnection::graceful_shutdown).await
     };

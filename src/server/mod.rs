@@ -8,6 +8,7 @@
 //! that a reload swaps.
 
 mod connection;
+mod drain;
 mod settings;
 pub mod tls;
 

@@ -20,7 +20,7 @@ use tonic::{codec::CompressionEncoding, codec::Streaming, metadata::MetadataMap,
 use super::{
     bind::RequestBinder,
     codec::DynamicCodec,
-    failure::{StatusArrival, UpstreamFailure},
+    failure::{self, StatusArrival, UpstreamFailure},
     metadata::{self, MetadataRules, ReplyOverrides},
     outcome,
     render::{RenderError, ResponseRenderer},
@@ -160,7 +160,7 @@ impl TranscodeTarget {
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| request.parts.uri.authority().map(|a| a.as_str()));
-        let metadata = self.metadata.request_metadata(headers, request.peer, host);
+        let metadata = self.metadata.request_metadata(headers, request.peer, host)?;
         Ok(Prepared { deadline, message, metadata })
     }
 
@@ -340,16 +340,23 @@ impl TranscodeTarget {
         // and tonic calls that CANCELLED; but no client cancelled anything:
         // the backend went away. A connection that failed otherwise (a TLS
         // alert after the handshake) is UNKNOWN to tonic: unavailable too.
-        let status = match status.code() {
-            // Told to the client as `Unreachable`; the causes go to the log.
-            _ if outcome == Outcome::ConnectFailure => tonic::Status::unavailable(outcome::causes(&status)),
-            tonic::Code::Cancelled if outcome::is_transport_error(&status) => tonic::Status::unavailable(
-                format!("the connection to the backend closed: {}", status.message()),
-            ),
-            tonic::Code::Unknown if outcome::is_transport_error(&status) => tonic::Status::unavailable(
-                format!("the connection to the backend failed: {}", outcome::causes(&status)),
-            ),
-            _ => status,
+        // A backend refusing with an HTTP status is named by it.
+        let status = if let Some(refusal) = failure::http_refusal(&status) {
+            refusal
+        } else {
+            match status.code() {
+                // Told to the client as `Unreachable`; the causes go to the log.
+                _ if outcome == Outcome::ConnectFailure => {
+                    tonic::Status::unavailable(outcome::causes(&status))
+                }
+                tonic::Code::Cancelled if outcome::is_transport_error(&status) => tonic::Status::unavailable(
+                    format!("the connection to the backend closed: {}", status.message()),
+                ),
+                tonic::Code::Unknown if outcome::is_transport_error(&status) => tonic::Status::unavailable(
+                    format!("the connection to the backend failed: {}", outcome::causes(&status)),
+                ),
+                _ => status,
+            }
         };
         Failed { error: self.failed(status, reply_headers), outcome, retry }
     }
