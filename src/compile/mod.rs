@@ -19,6 +19,7 @@ mod rate_limit;
 mod resilience;
 mod routes;
 mod settings;
+mod streams;
 mod success_status;
 mod upstreams;
 

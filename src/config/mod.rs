@@ -14,6 +14,7 @@ mod listener;
 mod rate_limit;
 mod redact;
 mod resilience;
+mod stream;
 mod transport;
 mod units;
 
@@ -30,6 +31,7 @@ pub use listener::{CertificateConfig, ClientAuthConfig, ClientAuthMode, Listener
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
 pub use redact::{REDACTED, redacted};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
+pub use stream::{SseCounter, SseIdConfig, StreamConfig, StreamFramingConfig};
 pub use transport::{CompressionConfig, TlsConfig};
 pub use units::{ByteSize, Duration, Ratio};
 
@@ -271,6 +273,9 @@ pub struct GrpcRouteConfig {
     /// default 200. A backend's `x-http-code` reply metadata wins.
     #[serde(default)]
     pub success_status: BTreeMap<String, u16>,
+    /// How its server-streaming methods are served over REST.
+    #[serde(default)]
+    pub stream: StreamConfig,
 }
 
 /// A pass-through route.

@@ -10,7 +10,7 @@ use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::{
-    body::{BoxError, ResponseBody, full},
+    body::{BoxError, ResponseBody},
     error::GatewayError,
     observe::RequestContext,
     router,
@@ -40,8 +40,7 @@ where
     .map_err(|_| GatewayError::body_too_slow(limits.body_read_timeout))??;
     let host = router::request_host(&parts.headers, &parts.uri).map(|host| host.as_str());
     let request = TranscodeRequest { parts: &parts, captures, body, host, context };
-    let response = target.call(request).await?;
-    Ok(response.map(full))
+    Ok(target.call(request).await?)
 }
 
 /// `request` going on with the normalised `path` (its query kept), when the

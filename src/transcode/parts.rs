@@ -47,6 +47,9 @@ pub struct TargetParts {
     pub idempotent: bool,
     /// The status of a success, unless the backend's `x-http-code` says otherwise.
     pub success_status: http::StatusCode,
-    /// A streaming method: answered `501` without a call until streaming is served.
+    /// A client or bidirectional streaming method: answered `501` without
+    /// a call until such streams are served.
     pub streaming: bool,
+    /// A server-streaming method: how its stream is served.
+    pub server_stream: Option<super::stream::StreamSettings>,
 }

@@ -43,6 +43,7 @@ mod readme;
 mod reload;
 mod retry;
 mod shutdown;
+mod streaming;
 mod support;
 mod tls;
 mod transcoding;

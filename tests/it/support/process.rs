@@ -147,7 +147,7 @@ impl CurlLine {
         let mut words = words.into_iter().skip(1);
         while let Some(word) = words.next() {
             match word.as_str() {
-                "-s" | "-i" | "-si" => {}
+                "-s" | "-i" | "-si" | "-N" | "-sN" => {}
                 "-X" => line.method = words.next(),
                 "-H" => {
                     let header = words.next().unwrap();
