@@ -16,7 +16,7 @@
 
 use std::{env, fs, path::PathBuf};
 
-const DEMO_FILES: &[&str] = &["demo/v1/library.proto", "demo/v1/echo.proto"];
+const DEMO_FILES: &[&str] = &["demo/v1/library.proto", "demo/v1/echo.proto", "demo/v1/stream.proto"];
 const BENCH_FILES: &[&str] = &["bench/v1/bench.proto"];
 const GOOGLE_RPC_FILES: &[&str] =
     &["google/rpc/status.proto", "google/rpc/code.proto", "google/rpc/error_details.proto"];
