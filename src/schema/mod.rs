@@ -115,6 +115,9 @@ impl Schema {
         if !failures.is_empty() {
             return Err(failures);
         }
+        if sources.is_empty() {
+            return Ok(Self { pool: DescriptorPool::new(), http_option: None });
+        }
         if let Err(error) = merged.add_built_in(built_in::SOURCE_NAME, built_in::GOOGLE_RPC_SET) {
             return Err(vec![SourceFailure { source: None, error }]);
         }
