@@ -1,14 +1,16 @@
 //! Compiles the .proto sources under proto/ with protox, a pure-Rust
 //! protobuf compiler, so a fresh machine needs no protoc.
 //!
-//! Two sets, each compiled on its own: the demo (proto/demo) and the
-//! benchmark's service (proto/bench, used by examples/bench).
+//! Three sets, each compiled on its own: the demo (proto/demo), the
+//! benchmark's service (proto/bench, used by examples/bench) and the
+//! built-in google/rpc files (status, code, error details), which the
+//! gateway adds to every descriptor pool.
 //!
 //! Outputs:
 //! - the tonic/prost code of both (in OUT_DIR);
 //! - the encoded FileDescriptorSets: demo.pb in OUT_DIR (embedded by
 //!   `protogate demo`) and in descriptors/ (what a user points the gateway
-//!   at), bench.pb in OUT_DIR. Each is written from protox's own encoding,
+//!   at), bench.pb and google_rpc.pb in OUT_DIR. Each is written from protox's own encoding,
 //!   never re-encoded through prost-types, which would drop the
 //!   `google.api.http` options.
 
@@ -16,6 +18,8 @@ use std::{env, fs, path::PathBuf};
 
 const DEMO_FILES: &[&str] = &["demo/v1/library.proto", "demo/v1/echo.proto", "demo/v1/stream.proto"];
 const BENCH_FILES: &[&str] = &["bench/v1/bench.proto"];
+const GOOGLE_RPC_FILES: &[&str] =
+    &["google/rpc/status.proto", "google/rpc/code.proto", "google/rpc/error_details.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
@@ -25,10 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fs::write(out_dir.join("demo.pb"), &demo)?;
     write_if_changed(&PathBuf::from("descriptors/demo.pb"), &demo)?;
     fs::write(out_dir.join("bench.pb"), compiler(BENCH_FILES)?.encode_file_descriptor_set())?;
+    fs::write(out_dir.join("google_rpc.pb"), compiler(GOOGLE_RPC_FILES)?.encode_file_descriptor_set())?;
 
-    // The code of both sets in one pass, so shared packages (google.api)
+    // The code of every set in one pass, so shared packages (google.api)
     // are generated once, whole.
-    let all = compiler(&[DEMO_FILES, BENCH_FILES].concat())?;
+    let all = compiler(&[DEMO_FILES, BENCH_FILES, GOOGLE_RPC_FILES].concat())?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

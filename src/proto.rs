@@ -10,6 +10,10 @@ pub mod google {
     pub mod api {
         include!(concat!(env!("OUT_DIR"), "/google.api.rs"));
     }
+    /// `google.rpc`: Status, Code and the standard error details.
+    pub mod rpc {
+        include!(concat!(env!("OUT_DIR"), "/google.rpc.rs"));
+    }
 }
 
 /// `demo.*` packages.

@@ -3,32 +3,63 @@
 //!
 //! A `FileDescriptorSet` is `repeated FileDescriptorProto file = 1`; each
 //! file is kept as its encoded bytes and named by its field 1 (`name`). Two
-//! versions of a file are the same when their fields other than
-//! `source_code_info` (field 9) are byte for byte the same.
+//! copies of a file are one file when their bytes are the same or, failing
+//! that, when their [`FileShape`]s are (every team's protoc writes its own
+//! copy of google/api/http.proto, with its own file options). For the files
+//! the gateway builds in (`google/api/*`, `google/protobuf/*`,
+//! `google/rpc/*`) copies that agree on what both define are one file too,
+//! and the fuller copy is kept.
 
 use std::collections::HashMap;
 
-use prost::{
-    bytes::Buf,
-    encoding::{DecodeContext, WireType, decode_key, decode_varint, encode_key, encode_varint, skip_field},
-};
+use prost::encoding::{WireType, encode_key, encode_varint};
 
-use super::SchemaError;
+use super::{
+    SchemaError,
+    file_shape::{Agreement, Difference, FileShape},
+    raw::{fields, length_delimited_payload},
+};
 
 const SET_FILE: u32 = 1;
 const FILE_NAME: u32 = 1;
-const FILE_SOURCE_CODE_INFO: u32 = 9;
+
+/// The packages whose files another copy may extend (a newer googleapis).
+const BUILT_IN_PREFIXES: &[&str] = &["google/api/", "google/protobuf/", "google/rpc/"];
+
+/// One kept file and the source that brought the kept copy.
+#[derive(Debug)]
+struct Kept {
+    bytes: Vec<u8>,
+    source: String,
+}
+
+/// What to do with a copy that really disagrees with the one kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnConflict {
+    Refuse,
+    KeepFirst,
+}
 
 /// The files collected so far, in the order they were first seen.
 #[derive(Debug, Default)]
 pub(super) struct MergedFiles {
-    files: Vec<Vec<u8>>,
-    by_name: HashMap<String, (usize, String)>,
+    files: Vec<Kept>,
+    by_name: HashMap<String, usize>,
 }
 
 impl MergedFiles {
     /// Adds the files of one encoded set; `source` names it in errors.
     pub(super) fn add(&mut self, source: &str, set: &[u8]) -> Result<(), SchemaError> {
+        self.add_with(source, set, OnConflict::Refuse)
+    }
+
+    /// Adds the gateway's own files: a copy a source brought that
+    /// disagrees with one of them is kept, without an error.
+    pub(super) fn add_built_in(&mut self, source: &str, set: &[u8]) -> Result<(), SchemaError> {
+        self.add_with(source, set, OnConflict::KeepFirst)
+    }
+
+    fn add_with(&mut self, source: &str, set: &[u8], on_conflict: OnConflict) -> Result<(), SchemaError> {
         let malformed = |message: String| SchemaError::Malformed { source_name: source.to_owned(), message };
         for (tag, field) in fields(set).map_err(malformed)? {
             if tag != SET_FILE {
@@ -36,60 +67,62 @@ impl MergedFiles {
             }
             let file = length_delimited_payload(field).map_err(malformed)?;
             let name = file_name(file).map_err(malformed)?;
-            match self.by_name.get(&name) {
-                Some((index, first)) => {
-                    if !same_file(&self.files[*index], file).map_err(malformed)? {
-                        return Err(SchemaError::Conflict {
-                            file: name,
-                            first: first.clone(),
-                            second: source.to_owned(),
-                        });
-                    }
-                }
-                None => {
-                    self.by_name.insert(name, (self.files.len(), source.to_owned()));
-                    self.files.push(file.to_vec());
-                }
+            let Some(&index) = self.by_name.get(&name) else {
+                self.by_name.insert(name, self.files.len());
+                self.files.push(Kept { bytes: file.to_vec(), source: source.to_owned() });
+                continue;
+            };
+            let kept = &mut self.files[index];
+            if kept.bytes == file {
+                continue;
             }
+            let first = FileShape::of(&kept.bytes)
+                .map_err(|m| SchemaError::Malformed { source_name: kept.source.clone(), message: m })?;
+            let second = FileShape::of(file).map_err(malformed)?;
+            let built_in = BUILT_IN_PREFIXES.iter().any(|prefix| name.starts_with(prefix));
+            let difference = match first.compare(&second) {
+                Agreement::Same => continue,
+                Agreement::FirstIsFuller(_) if built_in => continue,
+                Agreement::SecondIsFuller(_) if built_in => {
+                    *kept = Kept { bytes: file.to_vec(), source: source.to_owned() };
+                    continue;
+                }
+                Agreement::FirstIsFuller(d) | Agreement::SecondIsFuller(d) | Agreement::Differs(d) => d,
+            };
+            if on_conflict == OnConflict::KeepFirst {
+                continue;
+            }
+            return Err(SchemaError::Conflict {
+                definition: describe(&difference, &kept.source, source),
+                file: name,
+                first: kept.source.clone(),
+                second: source.to_owned(),
+            });
         }
         Ok(())
     }
 
     /// The merged set, encoded.
     pub(super) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.files.iter().map(|f| f.len() + 8).sum());
+        let mut out = Vec::with_capacity(self.files.iter().map(|f| f.bytes.len() + 8).sum());
         for file in &self.files {
             encode_key(SET_FILE, WireType::LengthDelimited, &mut out);
-            encode_varint(file.len() as u64, &mut out);
-            out.extend_from_slice(file);
+            encode_varint(file.bytes.len() as u64, &mut out);
+            out.extend_from_slice(&file.bytes);
         }
         out
     }
 }
 
-/// Splits an encoded message into its top-level fields: the tag and the
-/// whole encoding of each field (key included).
-fn fields(message: &[u8]) -> Result<Vec<(u32, &[u8])>, String> {
-    let mut rest = message;
-    let mut out = Vec::new();
-    while rest.has_remaining() {
-        let before = rest;
-        let (tag, wire_type) = decode_key(&mut rest).map_err(|e| e.to_string())?;
-        skip_field(wire_type, tag, &mut rest, DecodeContext::default()).map_err(|e| e.to_string())?;
-        let used = before.len() - rest.len();
-        out.push((tag, &before[..used]));
+/// `field x.Y.z is `1 optional string json=z` in A and `2 ...` in B`, or
+/// `message x.Z is defined in A only`.
+fn describe(difference: &Difference, first: &str, second: &str) -> String {
+    let name = &difference.name;
+    match (&difference.first, &difference.second) {
+        (Some(a), Some(b)) => format!("{name} is `{a}` in {first} and `{b}` in {second}"),
+        (Some(_), None) => format!("{name} is defined in {first} only"),
+        (None, _) => format!("{name} is defined in {second} only"),
     }
-    Ok(out)
-}
-
-/// The payload of a length-delimited field given with its key.
-fn length_delimited_payload(mut field: &[u8]) -> Result<&[u8], String> {
-    let (_, wire_type) = decode_key(&mut field).map_err(|e| e.to_string())?;
-    if wire_type != WireType::LengthDelimited {
-        return Err(format!("expected a length-delimited field, found {wire_type:?}"));
-    }
-    let len = decode_varint(&mut field).map_err(|e| e.to_string())?;
-    usize::try_from(len).ok().and_then(|len| field.get(..len)).ok_or_else(|| "truncated field".to_owned())
 }
 
 fn file_name(file: &[u8]) -> Result<String, String> {
@@ -99,16 +132,6 @@ fn file_name(file: &[u8]) -> Result<String, String> {
         .ok_or_else(|| "a file has no name".to_owned())?;
     String::from_utf8(length_delimited_payload(field)?.to_vec())
         .map_err(|_| "a file name is not UTF-8".to_owned())
-}
-
-fn same_file(a: &[u8], b: &[u8]) -> Result<bool, String> {
-    if a == b {
-        return Ok(true);
-    }
-    let meaningful = |file| -> Result<Vec<(u32, &[u8])>, String> {
-        Ok(fields(file)?.into_iter().filter(|(tag, _)| *tag != FILE_SOURCE_CODE_INFO).collect())
-    };
-    Ok(meaningful(a)? == meaningful(b)?)
 }
 
 #[cfg(test)]
@@ -149,7 +172,10 @@ mod tests {
         let mut merged = MergedFiles::default();
         merged.add("first.pb", &set_of(vec![file("x.proto", "x")])).unwrap();
         let error = merged.add("second.pb", &set_of(vec![file("x.proto", "other")])).unwrap_err();
-        assert_eq!(error.to_string(), "x.proto differs between first.pb and second.pb");
+        assert_eq!(
+            error.to_string(),
+            "x.proto differs between first.pb and second.pb: package is `x` in first.pb and `other` in second.pb"
+        );
     }
 
     #[test]

@@ -5,16 +5,23 @@
 //! protox, or bytes embedded in the binary. Every source is handled as
 //! encoded bytes, never decoded through prost-types, whose `MethodOptions`
 //! would drop the `google.api.http` extension. Sources merge file by file: a
-//! file that two sources both carry must be the same in both (source info
-//! aside), or loading fails naming both.
+//! file that two sources both carry must define the same things in both
+//! (file options such as `go_package`, source info and encoding order
+//! aside; for google/api, google/protobuf and google/rpc files one copy may
+//! define more, and the fuller is kept), or loading fails naming both and
+//! the first definition that differs.
 //!
-//! `.proto` sources may import google/api/{http,annotations,httpbody}.proto
-//! and the well-known types without shipping them: both are built in.
+//! `.proto` sources may import google/api/{http,annotations,httpbody}.proto,
+//! google/rpc/{status,code,error_details}.proto and the well-known types
+//! without shipping them: all are built in, and the google/rpc files are in
+//! every pool, so that standard error details render as JSON.
 //!
 //! This room reads files and builds the pool; it knows nothing of routes.
 
+mod built_in;
 mod file_set;
-mod google_api;
+mod file_shape;
+mod raw;
 mod sources;
 
 use std::path::PathBuf;
@@ -55,7 +62,7 @@ pub enum SchemaError {
         message: String,
     },
     /// Two sources carry different versions of one file.
-    #[error("{file} differs between {first} and {second}")]
+    #[error("{file} differs between {first} and {second}: {definition}")]
     Conflict {
         /// The .proto file name.
         file: String,
@@ -63,6 +70,8 @@ pub enum SchemaError {
         first: String,
         /// The source that brought a different version.
         second: String,
+        /// The first definition that differs, as each source has it.
+        definition: String,
     },
     /// The merged files do not form a valid pool (a missing import, a duplicate symbol).
     #[error("the descriptor sources do not form a valid set: {0}")]
@@ -105,6 +114,12 @@ impl Schema {
         }
         if !failures.is_empty() {
             return Err(failures);
+        }
+        if sources.is_empty() {
+            return Ok(Self { pool: DescriptorPool::new(), http_option: None });
+        }
+        if let Err(error) = merged.add_built_in(built_in::SOURCE_NAME, built_in::GOOGLE_RPC_SET) {
+            return Err(vec![SourceFailure { source: None, error }]);
         }
         let pool = DescriptorPool::decode(merged.encode().as_slice()).map_err(|error| {
             vec![SourceFailure { source: None, error: SchemaError::Pool(error.to_string()) }]

@@ -8,7 +8,7 @@ use std::{
 
 use protox::file::{ChainFileResolver, GoogleFileResolver, IncludeFileResolver};
 
-use super::{SchemaError, google_api::GoogleApiResolver};
+use super::{SchemaError, built_in::BuiltInResolver};
 
 /// One descriptor source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl DescriptorSource {
         let mut resolver = ChainFileResolver::new();
         resolver.add(IncludeFileResolver::new(root.to_path_buf()));
         resolver.add(GoogleFileResolver::new());
-        resolver.add(GoogleApiResolver);
+        resolver.add(BuiltInResolver);
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true).include_source_info(false);
         compiler.open_files(&files).map_err(|e| compile_error(located(&e, root)))?;

@@ -8,6 +8,7 @@ mod balancing;
 mod cli;
 mod config_docs;
 mod demo_backend;
+mod descriptor_merge;
 mod dispatch;
 mod dns;
 mod edge_fuzz;

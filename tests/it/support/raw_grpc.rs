@@ -25,18 +25,29 @@ use tokio::net::TcpListener;
 /// `message` as the single gRPC frame (none when `None`) and `grpc_status` in
 /// the trailers, and lives as long as the test process.
 pub async fn start_raw_grpc(message: Option<Bytes>, grpc_status: &'static str) -> SocketAddr {
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from_static(grpc_status));
+    trailers.insert("x-raw-trailer", HeaderValue::from_static("from-trailers"));
+    start_raw_grpc_with_trailers(message, trailers).await
+}
+
+/// Like [`start_raw_grpc`], with the trailers given whole (a status with
+/// `grpc-status-details-bin`, say).
+pub async fn start_raw_grpc_with_trailers(message: Option<Bytes>, trailers: HeaderMap) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the raw gRPC server");
     let addr = listener.local_addr().expect("raw gRPC server address");
-    tokio::spawn(serve(listener, message, grpc_status));
+    tokio::spawn(serve(listener, message, trailers));
     addr
 }
 
-async fn serve(listener: TcpListener, message: Option<Bytes>, grpc_status: &'static str) {
+async fn serve(listener: TcpListener, message: Option<Bytes>, trailers: HeaderMap) {
     while let Ok((stream, _)) = listener.accept().await {
         let message = message.clone();
+        let trailers = trailers.clone();
         let service = service_fn(move |_: Request<Incoming>| {
             let message = message.clone();
-            async move { Ok::<_, Infallible>(reply(message.as_ref(), grpc_status)) }
+            let trailers = trailers.clone();
+            async move { Ok::<_, Infallible>(reply(message.as_ref(), trailers)) }
         });
         tokio::spawn(async move {
             // A client hanging up mid-call is no failure of the server.
@@ -48,8 +59,8 @@ async fn serve(listener: TcpListener, message: Option<Bytes>, grpc_status: &'sta
 }
 
 /// 200, `content-type: application/grpc`, `x-raw-header`; then the framed
-/// message, if any; then trailers `grpc-status`, `x-raw-trailer`.
-fn reply(message: Option<&Bytes>, grpc_status: &'static str) -> Response<Frames> {
+/// message, if any; then `trailers`.
+fn reply(message: Option<&Bytes>, trailers: HeaderMap) -> Response<Frames> {
     let mut frames = VecDeque::new();
     if let Some(message) = message {
         let mut frame = BytesMut::with_capacity(5 + message.len());
@@ -58,10 +69,6 @@ fn reply(message: Option<&Bytes>, grpc_status: &'static str) -> Response<Frames>
         frame.put_slice(message);
         frames.push_back(Frame::data(frame.freeze()));
     }
-
-    let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from_static(grpc_status));
-    trailers.insert("x-raw-trailer", HeaderValue::from_static("from-trailers"));
 
     Response::builder()
         .header("content-type", "application/grpc")
