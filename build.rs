@@ -14,7 +14,7 @@
 
 use std::{env, fs, path::PathBuf};
 
-const DEMO_FILES: &[&str] = &["demo/v1/library.proto", "demo/v1/echo.proto"];
+const DEMO_FILES: &[&str] = &["demo/v1/library.proto", "demo/v1/echo.proto", "demo/v1/stream.proto"];
 const BENCH_FILES: &[&str] = &["bench/v1/bench.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -225,6 +225,11 @@ impl From<TranscodeError> for GatewayError {
                 Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::InvalidArgument, message)
             }
             TranscodeError::Timeout(error) => Self::bad_request(error.to_string()),
+            TranscodeError::MetadataTooLarge(error) => Self::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                Code::ResourceExhausted,
+                error.to_string(),
+            ),
             TranscodeError::DeadlineExceeded(_) => Self::from_grpc(Code::DeadlineExceeded, error.to_string()),
             TranscodeError::Upstream(failure) => {
                 let failure = *failure;

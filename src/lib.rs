@@ -10,18 +10,28 @@
 //!   request to the gateway. Its settings ([`server::ListenerSettings`])
 //!   apply when it starts, apart from the runtime.
 //! - [`gateway`]: one request against the current [`runtime::Runtime`]:
-//!   route lookup, body limit, the target, the error response.
-//! - [`router`]: the route tables: a segment trie of transcoded bindings,
-//!   pass-through prefixes, and native gRPC services.
+//!   its context, the router's decision, body limit, the target, the error
+//!   response.
+//! - [`observe`]: the per-request context (connection, arrival, request id,
+//!   trace slot, route id) and the observer that sees each request's named
+//!   phases (metrics, access log and spans hang off it).
+//! - [`router`]: the one dispatcher ([`router::decide`]: the host, the
+//!   normalised path and the dispatch order) over the route tables: a
+//!   segment trie of transcoded bindings, pass-through prefixes, and native
+//!   gRPC services.
 //! - [`policy`]: what a route asks of a request first: CORS,
 //!   [`policy::auth`] (JWT, API keys, mTLS), [`policy::rate_limit`].
-//! - [`transcode`]: request binding, the dynamic gRPC call, response rendering.
+//! - [`transcode`]: request binding, the dynamic gRPC call, response
+//!   rendering; server streams framed as NDJSON, SSE, a JSON array or raw
+//!   bytes ([`transcode::stream`]).
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a
 //!   call (balancing, outlier ejection, circuit breaker); the one retry
 //!   loop both targets call through.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
-//! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams).
+//! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams,
+//!   the running config, reload), behind a bearer token when one is
+//!   configured.
 //!
 //! Built once, before any request:
 //!
@@ -31,7 +41,11 @@
 //! - [`compile`]: `Config` → [`runtime::Runtime`] and the listeners'
 //!   settings, collecting every error with its [`compile::Place`].
 //! - [`runtime`]: the immutable runtime requests read (route tables,
-//!   body limits, upstreams), swapped whole.
+//!   body limits, upstreams), swapped whole, and its
+//!   [`runtime::StateStore`] of what outlives a reload.
+//! - [`reload`]: the [`reload::Reloader`]: a new runtime compiled beside the
+//!   running one and swapped in (file watcher, SIGHUP, `POST /reload`),
+//!   generations, refused reloads.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code
 //! generated from proto/), [`rpc_status`], [`body`], [`suggest`]
@@ -46,9 +60,11 @@ pub mod demo;
 pub mod error;
 pub mod gateway;
 pub mod http_rule;
+pub mod observe;
 pub mod policy;
 pub mod proto;
 pub mod proxy;
+pub mod reload;
 pub mod router;
 pub mod rpc_status;
 pub mod runtime;

@@ -5,6 +5,7 @@
 //! `RUST_BACKTRACE` says.
 
 use std::{
+    io::IsTerminal,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::ExitCode,
@@ -18,10 +19,13 @@ use protogate::{
     compile::{self, Compiled},
     config::Config,
     demo::{self, DemoBackend},
-    gateway::Gateway,
-    runtime,
+    reload::{ConfigSource, Reloader, Triggers},
+    runtime::{self, RouteDiff},
     schema::DescriptorSource,
-    server,
+    server::{
+        self, Shutdown,
+        shutdown::{StopSignals, Stopped},
+    },
 };
 
 /// A REST-to-gRPC API gateway that loads protobuf descriptors at run time.
@@ -52,6 +56,16 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Lists the routes a config adds, removes and changes against another
+    /// (e.g. the one running), compiling both.
+    Diff {
+        /// The new YAML config.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The config to compare it with.
+        #[arg(long)]
+        against: PathBuf,
+    },
     /// Prints the SHA-256 of an API key, as `api_key.keys[].sha256` wants it.
     HashKey {
         /// The key; read from standard input when left out (out of the shell history).
@@ -71,10 +85,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Diagnostics go to stderr, coloured only for a terminal: stdout is
+    // what a command prints (`protogate routes | head`).
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match run(Cli::parse().command).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -103,7 +121,8 @@ fn report(error: &anyhow::Error) -> String {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run { config } => {
-            Serving::start(compile_file(&config).await?.compiled).await?.run().await;
+            let reloader = Reloader::start(ConfigSource::File(config), Vec::new()).await?;
+            Serving::start(reloader).await?.run().await;
             Ok(())
         }
         Command::Validate { config } => {
@@ -119,6 +138,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if loaded.no_descriptors {
                 println!("# no descriptors: pass-through routes only");
             }
+            Ok(())
+        }
+        Command::Diff { config, against } => {
+            let (new, old) = (compile_file(&config).await?, compile_file(&against).await?);
+            print!("{}", RouteDiff::between(old.compiled.runtime.routes(), new.compiled.runtime.routes()));
             Ok(())
         }
         Command::HashKey { key } => {
@@ -147,10 +171,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 name: "demo".into(),
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
             }];
-            let compiled = compile::compile(&config, Path::new("."), &builtin)
-                .await
-                .map_err(|errors| anyhow::anyhow!("{errors}"))?;
-            let serving = Serving::start(compiled).await?;
+            let source = ConfigSource::Fixed { config: Box::new(config), base_dir: PathBuf::from(".") };
+            let serving = Serving::start(Reloader::start(source, builtin.to_vec()).await?).await?;
             let gateway = serving.addr().context("the demo config has no listener")?;
             println!("{}", demo::welcome(gateway, backend.addr()));
             serving.run().await;
@@ -182,19 +204,34 @@ async fn compile_file(path: &Path) -> anyhow::Result<Loaded> {
     }
 }
 
-/// The gateway (its listeners and its admin listener) serving.
+/// The gateway (its listeners and its admin listener) serving, and
+/// reloading its config on SIGHUP, on a change of its files and on
+/// `POST /reload`.
 struct Serving {
     listeners: Vec<server::RunningServer>,
     admin: Option<admin::AdminServer>,
+    shutdown: Shutdown,
+    signals: StopSignals,
+    _triggers: Triggers,
 }
 
 impl Serving {
-    async fn start(compiled: Compiled) -> anyhow::Result<Self> {
-        let Compiled { runtime, listeners } = compiled;
-        let gateway = Arc::new(Gateway::new(runtime));
+    async fn start(reloader: Arc<Reloader>) -> anyhow::Result<Self> {
+        // Listening to signals first: one that comes while starting is not missed.
+        let signals = StopSignals::listen().context("cannot listen to SIGTERM and SIGINT")?;
+        // Before "serving" is logged: from then on, SIGHUP reloads.
+        let triggers = reloader.start_triggers().context("cannot watch the config files")?;
+        let listeners = reloader.listeners();
+        let gateway = reloader.gateway();
+        let shutdown = Shutdown::new(listeners.shutdown);
         let admin = match listeners.admin_listen {
             Some(addr) => {
-                let admin = admin::start(addr, gateway.clone())
+                let options = admin::AdminOptions {
+                    draining: shutdown.draining(),
+                    token: listeners.admin_token,
+                    reloader: Some(reloader.clone()),
+                };
+                let admin = admin::start(addr, gateway.clone(), options)
                     .await
                     .with_context(|| format!("cannot listen on {addr} (admin)"))?;
                 tracing::info!(addr = %admin.addr(), "the admin API is serving");
@@ -203,15 +240,16 @@ impl Serving {
             None => None,
         };
         let mut running = Vec::with_capacity(listeners.listeners.len());
-        for listener in listeners.listeners {
+        for listener in listeners.listeners.iter().cloned() {
             let (addr, tls) = (listener.addr, listener.tls.is_some());
             let server = server::start_listener(listener, listeners.head, gateway.clone())
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
-            tracing::info!(addr = %server.addr(), tls, "protogate is serving");
+            let generation = reloader.generation();
+            tracing::info!(addr = %server.addr(), tls, generation, "protogate is serving");
             running.push(server);
         }
-        Ok(Self { listeners: running, admin })
+        Ok(Self { listeners: running, admin, shutdown, signals, _triggers: triggers })
     }
 
     /// Where the first listener listens.
@@ -219,35 +257,14 @@ impl Serving {
         self.listeners.first().map(server::RunningServer::addr)
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+    /// Serves until SIGTERM or SIGINT, then stops in phases
+    /// (`server::shutdown`); a second signal exits at once, with 128 + its number.
     async fn run(self) {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        // Every listener stops accepting at once, then each drains.
-        let stopping: Vec<_> =
-            self.listeners.into_iter().map(|server| tokio::spawn(server.shutdown())).collect();
-        for stopped in stopping {
-            let _ = stopped.await;
+        if let Stopped::Forced(signal) = self.shutdown.run(self.signals, self.listeners).await {
+            std::process::exit(signal.exit_code());
         }
         if let Some(admin) = self.admin {
             admin.shutdown().await;
         }
     }
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

@@ -3,13 +3,21 @@
 //! public network).
 //!
 //! - `GET /healthz`: the process is alive.
-//! - `GET /readyz`: a config is loaded and every upstream a route uses has
-//!   a healthy endpoint (503 listing the ones that do not).
+//! - `GET /readyz`: a config is loaded, the process is not stopping, and
+//!   every upstream a route uses has a healthy endpoint (503 listing the
+//!   ones that do not, or saying that it drains).
 //! - `GET /routes`: the route table.
 //! - `GET /upstreams`: every upstream's breaker and endpoints (healthy,
 //!   ejected, in flight).
+//! - With a [`Reloader`] ([`AdminOptions::reloader`]): `GET /config` and
+//!   `POST /reload` (see `reload.rs`).
 //!
-//! It reads the gateway's current runtime; it changes nothing.
+//! With a token (`admin.token_file`), every request must carry it
+//! ([`token`]). It reads the gateway's current runtime; only `POST /reload`
+//! changes anything, through the reloader.
+
+mod reload;
+mod token;
 
 use std::{io, net::SocketAddr, sync::Arc};
 
@@ -17,7 +25,26 @@ use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::{gateway::Gateway, upstream::UpstreamSnapshot};
+use crate::{gateway::Gateway, reload::Reloader, server::Draining, upstream::UpstreamSnapshot};
+pub use token::AdminToken;
+
+/// What the admin API is given besides the gateway.
+#[derive(Clone, Default)]
+pub struct AdminOptions {
+    /// Raised when the process begins to stop: `/readyz` then answers 503.
+    pub draining: Draining,
+    /// The bearer token every request must carry, if any.
+    pub token: Option<AdminToken>,
+    /// The reloader behind `GET /config` and `POST /reload`, if any.
+    pub reloader: Option<Arc<Reloader>>,
+}
+
+/// What every handler reads.
+#[derive(Clone)]
+struct AdminState {
+    gateway: Arc<Gateway>,
+    draining: Draining,
+}
 
 /// The admin listener, running in the background.
 #[derive(Debug)]
@@ -41,15 +68,26 @@ impl AdminServer {
 }
 
 /// Binds `listen` and serves the admin API for `gateway`.
-pub async fn start(listen: SocketAddr, gateway: Arc<Gateway>) -> io::Result<AdminServer> {
+pub async fn start(
+    listen: SocketAddr,
+    gateway: Arc<Gateway>,
+    options: AdminOptions,
+) -> io::Result<AdminServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/routes", get(routes))
         .route("/upstreams", get(upstreams))
-        .with_state(gateway);
+        .with_state(AdminState { gateway, draining: options.draining });
+    if let Some(reloader) = options.reloader {
+        app = app.merge(reload::routes(reloader));
+    }
+    if let Some(token) = options.token {
+        // Around the router: unknown paths are refused 401 too, not 404.
+        app = app.layer(axum::middleware::from_fn(move |request, next| token::require(token, request, next)));
+    }
     let (shutdown, shutdown_asked) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serving = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -66,20 +104,23 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>) {
-    let runtime = gateway.runtime();
+async fn readyz(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
+    let runtime = state.gateway.runtime();
     let unready: Vec<&str> = runtime
         .upstreams()
         .values()
         .filter(|upstream| !upstream.has_healthy_endpoint())
         .map(|upstream| upstream.name())
         .collect();
-    let status = if unready.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "ready": unready.is_empty(), "upstreams_without_healthy_endpoint": unready })))
+    let draining = state.draining.is_draining();
+    let ready = unready.is_empty() && !draining;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({ "ready": ready, "draining": draining, "upstreams_without_healthy_endpoint": unready });
+    (status, Json(body))
 }
 
-async fn routes(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
-    let runtime = gateway.runtime();
+async fn routes(State(state): State<AdminState>) -> Json<Value> {
+    let runtime = state.gateway.runtime();
     let routes: Vec<Value> = runtime
         .routes()
         .iter()
@@ -97,6 +138,6 @@ async fn routes(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
     Json(Value::Array(routes))
 }
 
-async fn upstreams(State(gateway): State<Arc<Gateway>>) -> Json<Vec<UpstreamSnapshot>> {
-    Json(gateway.runtime().upstreams().values().map(|upstream| upstream.snapshot()).collect())
+async fn upstreams(State(state): State<AdminState>) -> Json<Vec<UpstreamSnapshot>> {
+    Json(state.gateway.runtime().upstreams().values().map(|upstream| upstream.snapshot()).collect())
 }

@@ -19,6 +19,7 @@ mod rate_limit;
 mod resilience;
 mod routes;
 mod settings;
+mod streams;
 mod success_status;
 mod upstreams;
 
@@ -32,14 +33,13 @@ pub use rate_limit::rate_limit_settings;
 
 use crate::{
     config::Config,
-    runtime::{Runtime, RuntimeParts},
+    runtime::{Runtime, RuntimeParts, StateStore},
     schema::{DescriptorSource, Schema},
     server::ListenerSettings,
-    transcode::metadata::MetadataRules,
 };
 use policies::Policies;
 use routes::RoutesBuilder;
-use settings::{address, forwarded_headers, limits_of};
+use settings::{admin_of, limits_of, metadata_rules, shutdown_of};
 use upstreams::build_upstreams;
 
 /// A config compiled: the runtime requests read, swappable, and what the
@@ -55,24 +55,37 @@ pub struct Compiled {
 /// Compiles `config`. Relative paths in it are taken from `base_dir` (the
 /// config file's directory); `builtin` descriptor sources are loaded before
 /// the config's own (the demo's embedded set). Must run inside a Tokio
-/// runtime (upstream channels are created, not connected).
+/// runtime (upstream channels are created, not connected). Everything is
+/// built fresh: [`compile_keeping`] is for a reload.
 pub async fn compile(
     config: &Config,
     base_dir: &Path,
     builtin: &[DescriptorSource],
 ) -> Result<Compiled, CompileErrors> {
-    let mut errors = CompileErrors::default();
-    let listeners = listeners::listeners_of(config, base_dir, &mut errors);
-    let admin_listen = config
-        .admin
-        .as_ref()
-        .and_then(|admin| address(&admin.listen, &Place::root().key("admin").key("listen"), &mut errors));
-    let (body_limits, head) = limits_of(config, &mut errors);
-    let schema = load_schema(config, base_dir, builtin, &mut errors);
-    let upstreams = build_upstreams(config, base_dir, &mut errors);
-    let metadata = Arc::new(MetadataRules::new(forwarded_headers(config, &mut errors)));
+    compile_keeping(config, base_dir, builtin, None).await
+}
 
-    let policies = Policies::compile(config, base_dir, &mut errors).await;
+/// Compiles `config` as [`compile`] does, keeping from `kept` (the store of
+/// the runtime being replaced) every upstream and stateful policy whose
+/// name and settings are unchanged. The new runtime's store holds what it
+/// uses, nothing else.
+pub async fn compile_keeping(
+    config: &Config,
+    base_dir: &Path,
+    builtin: &[DescriptorSource],
+    kept: Option<&StateStore>,
+) -> Result<Compiled, CompileErrors> {
+    let mut errors = CompileErrors::default();
+    let mut store = StateStore::default();
+    let listeners = listeners::listeners_of(config, base_dir, &mut errors);
+    let (admin_listen, admin_token) = admin_of(config, base_dir, &mut errors);
+    let (body_limits, head) = limits_of(config, &mut errors);
+    let shutdown = shutdown_of(config, &mut errors);
+    let schema = load_schema(config, base_dir, builtin, &mut errors);
+    let upstreams = build_upstreams(config, base_dir, kept, &mut store, &mut errors);
+    let metadata = Arc::new(metadata_rules(config, &mut errors));
+
+    let policies = Policies::compile(config, base_dir, kept, &mut store, &mut errors).await;
     let mut routes = RoutesBuilder::new(config, policies, body_limits, &mut errors);
     // Without the schema (a descriptor source failed), routes are still
     // checked for everything that does not need it.
@@ -84,8 +97,13 @@ pub async fn compile(
         (Some(_), true) => {
             let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
             let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
-            let runtime = Runtime::new(RuntimeParts { tables, routes: summaries, body_limits, upstreams });
-            Ok(Compiled { runtime, listeners: ListenerSettings { listeners, admin_listen, head } })
+            store.upstreams.retain(|name| used.contains(name));
+            let parts = RuntimeParts { tables, routes: summaries, body_limits, upstreams, store };
+            let runtime = Runtime::new(parts);
+            Ok(Compiled {
+                runtime,
+                listeners: ListenerSettings { listeners, admin_listen, admin_token, head, shutdown },
+            })
         }
         _ => Err(errors),
     }

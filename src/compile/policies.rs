@@ -1,6 +1,8 @@
 //! Named policies compiled once, and the chain of each route: the gateway's
 //! `default_policies`, then the route's own, sorted into the fixed order of
-//! [`crate::policy`].
+//! [`crate::policy`]. A rate limit or JWT policy whose name and settings
+//! are those of the runtime being replaced is kept (its buckets, Redis
+//! connection, JWKS and verified tokens with it).
 
 use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 
@@ -18,6 +20,7 @@ use crate::{
         cors::{CorsPolicy, CorsSettings, OriginPattern},
         rate_limit::{LimitKey, RateLimitPolicy},
     },
+    runtime::{Shelf, StateStore},
 };
 
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
@@ -39,11 +42,18 @@ pub(super) struct Policies {
 
 impl Policies {
     /// Compiles every policy of the config (JWKS URLs are fetched, Redis is
-    /// connected: a failure there is logged and retried, not fatal).
-    pub(super) async fn compile(config: &Config, base_dir: &Path, errors: &mut CompileErrors) -> Self {
+    /// connected: a failure there is logged and retried, not fatal), keeping
+    /// those `kept` has with equal settings; the stateful ones go into `next`.
+    pub(super) async fn compile(
+        config: &Config,
+        base_dir: &Path,
+        kept: Option<&StateStore>,
+        next: &mut StateStore,
+        errors: &mut CompileErrors,
+    ) -> Self {
         let mut named = BTreeMap::new();
         for (name, policy) in &config.policies {
-            if let Some(compiled) = compile_one(name, policy, base_dir, errors).await {
+            if let Some(compiled) = compile_one(name, policy, base_dir, (kept, &mut *next), errors).await {
                 named.insert(name.clone(), compiled);
             }
         }
@@ -99,6 +109,7 @@ async fn compile_one(
     name: &str,
     policy: &PolicyConfig,
     base_dir: &Path,
+    (kept, next): (Option<&StateStore>, &mut StateStore),
     errors: &mut CompileErrors,
 ) -> Option<Compiled> {
     let place = Place::root().key("policies").key(name);
@@ -109,8 +120,9 @@ async fn compile_one(
         PolicyConfig { jwt: Some(jwt), cors: None, api_key: None, rate_limit: None, mtls: None } => {
             let place = place.key("jwt");
             let settings = jwt_settings(jwt, base_dir, &place, errors)?;
-            match JwtPolicy::new(settings).await {
-                Ok(policy) => Some(Compiled::Authenticator(Authenticator::Jwt(Arc::new(policy)))),
+            let kept = kept.map(|kept| &kept.jwt);
+            match keep_or_build(name, settings, kept, &mut next.jwt, JwtPolicy::new).await {
+                Ok(policy) => Some(Compiled::Authenticator(Authenticator::Jwt(policy))),
                 Err(error) => fail(errors, place, error),
             }
         }
@@ -126,8 +138,9 @@ async fn compile_one(
             let place = place.key("rate_limit");
             let settings = rate_limit_settings(limit, name, &place, base_dir, errors)?;
             let needs_principal = matches!(settings.key, LimitKey::Consumer | LimitKey::Claim(_));
-            match RateLimitPolicy::new(settings).await {
-                Ok(policy) => Some(Compiled::RateLimit(Arc::new(policy), needs_principal)),
+            let kept = kept.map(|kept| &kept.rate_limits);
+            match keep_or_build(name, settings, kept, &mut next.rate_limits, RateLimitPolicy::new).await {
+                Ok(policy) => Some(Compiled::RateLimit(policy, needs_principal)),
                 Err(error) => fail(errors, place, error),
             }
         }
@@ -140,6 +153,30 @@ async fn compile_one(
         }
         _ => fail(errors, place, "a policy has exactly one kind: cors, jwt, api_key, mtls or rate_limit"),
     }
+}
+
+/// The policy `kept` has under `name` with equal settings, else one
+/// built; either way put in `next`.
+async fn keep_or_build<S, T, E, F>(
+    name: &str,
+    settings: S,
+    kept: Option<&Shelf<S, Arc<T>>>,
+    next: &mut Shelf<S, Arc<T>>,
+    build: impl FnOnce(S) -> F,
+) -> Result<Arc<T>, E>
+where
+    S: Clone + PartialEq,
+    F: Future<Output = Result<T, E>>,
+{
+    let policy = match kept.and_then(|kept| kept.get(name, &settings)) {
+        Some(policy) => {
+            tracing::debug!(policy = %name, "unchanged: its state is kept");
+            policy
+        }
+        None => Arc::new(build(settings.clone()).await?),
+    };
+    next.put(name, settings, policy.clone());
+    Ok(policy)
 }
 
 fn fail(errors: &mut CompileErrors, place: Place, message: impl std::fmt::Display) -> Option<Compiled> {

@@ -10,10 +10,10 @@ use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
 use super::{
     CompileErrors, Place, issues::unknown_name, passthrough::GrpcPassthrough, policies::Policies,
-    settings::duration, success_status::SuccessStatuses,
+    settings::duration, streams::stream_settings, success_status::SuccessStatuses,
 };
 use crate::{
-    config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig},
+    config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig, StreamConfig},
     http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
     policy::PolicyChain,
     proxy::HttpClient,
@@ -62,6 +62,7 @@ struct RouteContext<'a> {
     timeout: Duration,
     json: JsonConfig,
     statuses: SuccessStatuses,
+    stream: &'a StreamConfig,
 }
 
 /// A method the route takes, and whether the config named it.
@@ -209,7 +210,9 @@ impl<'e> RoutesBuilder<'e> {
             Some(_) => Arc::new(metadata.with_more(chain.forwarded_headers())),
             None => metadata.clone(),
         };
-        let context = RouteContext { place, upstream, metadata: &metadata, timeout, json, chain, statuses };
+        let stream = &grpc.stream;
+        let context =
+            RouteContext { place, upstream, metadata: &metadata, timeout, json, chain, statuses, stream };
         let routes_before = self.summaries.len();
         for selected in selected_methods(&service, grpc, place, self.errors) {
             self.add_method(&selected, schema, config.transcoding.unannotated_methods, &context);
@@ -256,10 +259,11 @@ impl<'e> RoutesBuilder<'e> {
     ) {
         let method = &selected.method;
         let place = selected.listed_at.clone().unwrap_or_else(|| context.place.key("grpc").key("service"));
-        let streaming = method.is_client_streaming() || method.is_server_streaming();
+        // Server streams are served; client and bidirectional streams are
+        // not yet: a service that has such methods still gets its others,
+        // and their paths answer 501.
+        let streaming = method.is_client_streaming();
         if streaming {
-            // Streaming is not served yet: a service that has such methods
-            // still gets its unary ones, and their paths answer 501.
             if selected.listed_at.is_some() {
                 self.errors
                     .push(place, format!("{} is a streaming method, not supported yet", method.full_name()));
@@ -320,6 +324,8 @@ impl<'e> RoutesBuilder<'e> {
             idempotent: is_idempotent(method, &binding.method),
             success_status: context.statuses.of(method, &binding),
             streaming,
+            server_stream: (method.is_server_streaming() && !streaming)
+                .then(|| stream_settings(context.stream, method, context.place, self.errors)),
         });
         let guarded = Arc::new(Guarded { target, policies: context.chain.clone() });
         let summary = RouteSummary {

@@ -2,22 +2,25 @@
 //! addresses, limits, durations, forwarded headers. Each refusal names its
 //! place.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
 use http::HeaderName;
 
 use super::{CompileErrors, Place};
 use crate::{
+    admin::AdminToken,
     config::{self, ByteSize, Config},
     runtime::BodyLimits,
-    server::HeadLimits,
-    transcode::bind::InputLimits,
+    server::{HeadLimits, ShutdownSettings},
+    transcode::{bind::InputLimits, metadata::MetadataRules},
 };
 
 const DEFAULT_MAX_BODY: u64 = 4 << 20;
 const DEFAULT_MAX_HEADER: u64 = 64 << 10;
 const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Below the 16 KiB header limit common to gRPC servers (tonic, grpc-go).
+const DEFAULT_MAX_METADATA: u64 = 8 << 10;
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// serde_json's recursion limit: a deeper `limits.max_json_depth` would be its error, not ours.
 const MAX_JSON_DEPTH: usize = 128;
@@ -47,6 +50,40 @@ pub(super) fn address(text: &str, place: &Place, errors: &mut CompileErrors) -> 
             .push(place, format!("{text:?}: {error} (write an IP address and a port, e.g. 127.0.0.1:8080)")),
     }
     None
+}
+
+/// The admin listener's address and token: an address that is not
+/// loopback needs `admin.token_file` or `admin.allow_public: true`.
+pub(super) fn admin_of(
+    config: &Config,
+    base_dir: &Path,
+    errors: &mut CompileErrors,
+) -> (Option<SocketAddr>, Option<AdminToken>) {
+    let Some(admin) = &config.admin else { return (None, None) };
+    let place = Place::root().key("admin");
+    let listen = address(&admin.listen, &place.key("listen"), errors);
+    let token = admin.token_file.as_ref().and_then(|path| {
+        let place = place.key("token_file");
+        match std::fs::read_to_string(base_dir.join(path)) {
+            Ok(text) if text.trim().is_empty() => errors.push(place, format!("{} is empty", path.display())),
+            Ok(text) => return Some(AdminToken::new(text.trim())),
+            Err(error) => errors.push(place, format!("cannot read {}: {error}", path.display())),
+        }
+        None
+    });
+    if let Some(addr) = listen.filter(|addr| !addr.ip().is_loopback())
+        && admin.token_file.is_none()
+        && !admin.allow_public
+    {
+        errors.push(
+            place.key("listen"),
+            format!(
+                "{addr} is not a loopback address: set admin.token_file (a bearer token every admin request \
+                 must carry) or admin.allow_public: true"
+            ),
+        );
+    }
+    (listen, token)
 }
 
 /// The client limits: the body's, applied per request, and the head's,
@@ -81,6 +118,18 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLim
         BodyLimits { max_body_bytes, body_read_timeout, input: input_limits(limits, &place, errors) },
         HeadLimits { max_header_bytes, header_read_timeout, max_concurrent_streams },
     )
+}
+
+/// `shutdown.delay` (zero allowed) and `shutdown.drain`.
+pub(super) fn shutdown_of(config: &Config, errors: &mut CompileErrors) -> ShutdownSettings {
+    let place = Place::root().key("shutdown");
+    let defaults = ShutdownSettings::default();
+    let delay = match config.shutdown.delay {
+        Some(config::Duration(Duration::ZERO)) => Duration::ZERO,
+        delay => duration(delay, defaults.delay, &place.key("delay"), errors),
+    };
+    let drain = duration(config.shutdown.drain, defaults.drain, &place.key("drain"), errors);
+    ShutdownSettings { delay, drain }
 }
 
 /// The bounds on what one request may make a binder parse.
@@ -149,8 +198,20 @@ fn is_reserved_header(name: &HeaderName) -> bool {
         || name.as_str().starts_with("x-forwarded-")
 }
 
+/// What transcoded calls forward as metadata: `transcoding.forward_headers`,
+/// within `transcoding.max_metadata_bytes`.
+pub(super) fn metadata_rules(config: &Config, errors: &mut CompileErrors) -> MetadataRules {
+    let place = Place::root().key("transcoding").key("max_metadata_bytes");
+    let mut max_bytes = size(config.transcoding.max_metadata_bytes, DEFAULT_MAX_METADATA, &place, errors);
+    if max_bytes == 0 {
+        errors.push(place, "must be at least 1 byte");
+        max_bytes = DEFAULT_MAX_METADATA as usize;
+    }
+    MetadataRules::new(forwarded_headers(config, errors), max_bytes)
+}
+
 /// The headers of `transcoding.forward_headers`.
-pub(super) fn forwarded_headers(config: &Config, errors: &mut CompileErrors) -> Vec<HeaderName> {
+fn forwarded_headers(config: &Config, errors: &mut CompileErrors) -> Vec<HeaderName> {
     let mut allow = Vec::new();
     for (index, name) in config.transcoding.forward_headers.iter().enumerate() {
         let place = Place::root().key("transcoding").key("forward_headers").index(index);

@@ -1,6 +1,7 @@
 //! `upstreams.<name>` compiled: endpoints, TLS, health checks and the
 //! resilience settings resolved, and each upstream built (its channels
-//! created, not connected). Each refusal names its place
+//! created, not connected), or kept from the runtime being replaced when
+//! its name and settings are the same. Each refusal names its place
 //! (`upstreams.library.endpoints[1]`).
 
 use std::{collections::BTreeMap, num::NonZeroU32, path::Path, sync::Arc, time::Duration};
@@ -14,6 +15,7 @@ use super::{
 };
 use crate::{
     config::{CompressionConfig, Config, HealthCheckConfig, ProtocolConfig, TlsConfig},
+    runtime::StateStore,
     upstream::{
         BuildError, ClientIdentity, HealthCheckKind, HealthCheckSettings, TlsSettings, Upstream,
         UpstreamProtocol, UpstreamSettings, endpoint_uri,
@@ -24,10 +26,13 @@ use crate::{
 pub(super) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_MAX_RESPONSE: u64 = 4 << 20;
 
-/// Every upstream of the config that builds, by name.
+/// Every upstream of the config that builds, by name: the one `kept` has
+/// under its name with equal settings, else a new one. Each goes into `next`.
 pub(super) fn build_upstreams(
     config: &Config,
     base_dir: &Path,
+    kept: Option<&StateStore>,
+    next: &mut StateStore,
     errors: &mut CompileErrors,
 ) -> BTreeMap<String, Arc<Upstream>> {
     let mut upstreams = BTreeMap::new();
@@ -81,9 +86,17 @@ pub(super) fn build_upstreams(
         if protocol == UpstreamProtocol::Http && settings.gzip {
             errors.push(place.key("compression"), "only for gRPC upstreams");
         }
+        if let Some(upstream) = kept.and_then(|kept| kept.upstreams.get(name, &settings)) {
+            tracing::debug!(upstream = %name, "unchanged: its connections and state are kept");
+            next.upstreams.put(name, settings, upstream.clone());
+            upstreams.insert(name.clone(), upstream);
+            continue;
+        }
         match Upstream::new(name, &settings) {
             Ok(built) => {
-                upstreams.insert(name.clone(), Arc::new(built));
+                let built = Arc::new(built);
+                next.upstreams.put(name, settings, built.clone());
+                upstreams.insert(name.clone(), built);
             }
             Err(BuildError::NoEndpoints) if !upstream.endpoints.is_empty() => {}
             Err(error @ (BuildError::NoEndpoints | BuildError::Endpoint(_))) => {

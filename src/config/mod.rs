@@ -12,7 +12,9 @@ mod auth;
 mod error;
 mod listener;
 mod rate_limit;
+mod redact;
 mod resilience;
+mod stream;
 mod transport;
 mod units;
 
@@ -27,7 +29,9 @@ pub use error::ConfigError;
 use error::parse_error;
 pub use listener::{CertificateConfig, ClientAuthConfig, ClientAuthMode, ListenerConfig, ServerTlsConfig};
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
+pub use redact::{REDACTED, redacted};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
+pub use stream::{SseCounter, SseIdConfig, StreamConfig, StreamFramingConfig};
 pub use transport::{CompressionConfig, TlsConfig};
 pub use units::{ByteSize, Duration, Ratio};
 
@@ -64,6 +68,21 @@ pub struct Config {
     /// Policies every route gets, before its own.
     #[serde(default)]
     pub default_policies: Vec<String>,
+    /// How the gateway stops on SIGTERM or SIGINT.
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+}
+
+/// The graceful stop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long the listeners keep accepting after the signal, while
+    /// `/readyz` answers 503 (default 0s).
+    pub delay: Option<Duration>,
+    /// How long open requests and streams get to finish once the
+    /// listeners stop; what is left is closed (default 30s).
+    pub drain: Option<Duration>,
 }
 
 /// One named policy: exactly one kind.
@@ -112,7 +131,14 @@ pub struct CorsConfig {
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Its address; keep it off the public network (e.g. 127.0.0.1:9901).
+    /// An address that is not loopback needs `token_file` or `allow_public`.
     pub listen: String,
+    /// A file holding the bearer token every admin request must carry
+    /// (`Authorization: Bearer <token>`); surrounding whitespace is ignored.
+    pub token_file: Option<PathBuf>,
+    /// Serve on a non-loopback address without a token (default false).
+    #[serde(default)]
+    pub allow_public: bool,
 }
 
 /// One descriptor source: exactly one of `file` or `proto`.
@@ -247,6 +273,9 @@ pub struct GrpcRouteConfig {
     /// default 200. A backend's `x-http-code` reply metadata wins.
     #[serde(default)]
     pub success_status: BTreeMap<String, u16>,
+    /// How its server-streaming methods are served over REST.
+    #[serde(default)]
+    pub stream: StreamConfig,
 }
 
 /// A pass-through route.
@@ -312,6 +341,8 @@ pub struct TranscodingConfig {
     /// and `Grpc-Metadata-*`.
     #[serde(default)]
     pub forward_headers: Vec<String>,
+    /// The most metadata forwarded with a call, all entries together (default 8KiB).
+    pub max_metadata_bytes: Option<ByteSize>,
     /// The default deadline of a call (default 30s).
     pub timeout: Option<Duration>,
 }

@@ -1,5 +1,6 @@
 //! The built-in demo backend: real tonic services for proto/demo/v1
-//! (Library, a small bookstore; Echo, the test service) and the standard
+//! (Library, a small bookstore; Echo, the test service; Stream, server
+//! streams for the streaming tests) and the standard
 //! gRPC health service. Used by `protogate demo` and by the integration tests.
 //!
 //! It is a backend like any other: the gateway reaches it only over gRPC.
@@ -17,6 +18,7 @@
 
 mod echo;
 mod library;
+mod stream;
 
 use std::io;
 use std::net::SocketAddr;
@@ -34,8 +36,11 @@ use tower::ServiceBuilder;
 
 use crate::proto::demo::v1::echo_server::EchoServer;
 use crate::proto::demo::v1::library_server::LibraryServer;
+use crate::proto::demo::v1::stream_server::StreamServer;
 use echo::EchoService;
 use library::LibraryService;
+pub use stream::StreamProbe;
+use stream::StreamService;
 
 /// A running demo backend; stops when dropped.
 #[derive(Debug)]
@@ -45,6 +50,7 @@ pub struct DemoBackend {
     calls: Arc<AtomicU64>,
     gzip_requests: Arc<AtomicU64>,
     gzip_replies: Arc<AtomicU64>,
+    stream_probe: Arc<StreamProbe>,
     /// Never sent on: dropping it is the shutdown signal.
     _shutdown: watch::Sender<()>,
 }
@@ -98,6 +104,7 @@ impl DemoBackend {
                 response
             })
             .into_inner();
+        let stream_probe = Arc::new(StreamProbe::default());
         let mut builder = Server::builder();
         if let Some(tls) = tls {
             builder = builder.tls_config(tls).map_err(io::Error::other)?;
@@ -111,7 +118,8 @@ impl DemoBackend {
             )
             .add_service(
                 EchoServer::new(EchoService::new(addr)).send_compressed(gzip).accept_compressed(gzip),
-            );
+            )
+            .add_service(StreamServer::new(StreamService::new(stream_probe.clone())));
         tokio::spawn(async move {
             let stopped = wait_for_drop(shutdown_rx);
             if let Err(err) = server.serve_with_incoming_shutdown(ReceiverStream::new(conn_rx), stopped).await
@@ -119,7 +127,7 @@ impl DemoBackend {
                 tracing::warn!(%addr, "demo backend stopped with an error: {err}");
             }
         });
-        Ok(Self { addr, health, calls, gzip_requests, gzip_replies, _shutdown: shutdown })
+        Ok(Self { addr, health, calls, gzip_requests, gzip_replies, stream_probe, _shutdown: shutdown })
     }
 
     /// The address it listens on.
@@ -140,6 +148,11 @@ impl DemoBackend {
     /// The replies it sent gzip'd (to clients that accept gzip).
     pub fn gzip_replies(&self) -> u64 {
         self.gzip_replies.load(Ordering::Relaxed)
+    }
+
+    /// What the Stream service saw: messages sent, streams cancelled.
+    pub fn stream_probe(&self) -> &StreamProbe {
+        &self.stream_probe
     }
 
     /// A handle on the health service's statuses, e.g. to mark a service
@@ -202,7 +215,7 @@ pub fn gateway_config(backend: SocketAddr, listen: SocketAddr) -> crate::config:
             UpstreamConfig { endpoints: vec![format!("http://{backend}")], ..Default::default() },
         )]
         .into(),
-        routes: vec![route("demo.v1.Library"), route("demo.v1.Echo")],
+        routes: vec![route("demo.v1.Library"), route("demo.v1.Echo"), route("demo.v1.Stream")],
         ..Default::default()
     }
 }
@@ -221,7 +234,8 @@ pub fn welcome(listen: SocketAddr, backend: SocketAddr) -> String {
          curl -s -X PATCH http://{listen}/v1/shelves/1/books/2 --json '{{\"title\":\"A new title\"}}'\n  \
          curl -s http://{listen}/v1/shelves/1/books/3:move --json '{{\"toShelf\":\"2\"}}'\n  \
          curl -s http://{listen}/v1/shelves/2/books/3/cover\n  \
-         curl -s http://{listen}/v1/shelves/9   # a NOT_FOUND from the backend, as 404\n\
+         curl -s http://{listen}/v1/shelves/9   # a NOT_FOUND from the backend, as 404\n  \
+         curl -sN 'http://{listen}/v1/stream/count/3?delayMillis=500'   # a server stream, NDJSON\n\
          Press Ctrl-C to stop."
     )
 }

@@ -2,48 +2,59 @@
 //! runtime.
 //!
 //! It loads the runtime once per request (a reload swaps it whole; requests
-//! in flight finish on the one they started with) and dispatches the
-//! request as the house plan's rules say:
+//! in flight finish on the one they started with), asks the router which
+//! route the request belongs to ([`router::decide`]: native gRPC, CORS
+//! preflight, transcoded binding, pass-through prefix, or none) and acts on
+//! the decision: a preflight is answered by the announced route's CORS
+//! policy; otherwise the route's policy chain admits or refuses the
+//! request, and its target serves it. Every refusal goes through
+//! [`crate::error`].
 //!
-//! 1. a native gRPC call goes to the route that owns its service;
-//! 2. a CORS preflight is answered by the policy of the route it announces;
-//! 3. a transcoded binding (the most specific template; 405 when only the
-//!    method is wrong, with no fall-through);
-//! 4. a pass-through route by the longest prefix of the normalised path;
-//! 5. else 404.
-//!
-//! The route's policy chain then admits or refuses the request, and its
-//! target serves it. Every refusal goes through [`crate::error`].
+//! Each request gets one [`RequestContext`], shared with the targets, and
+//! the gateway's [`Observer`] hears its phases (see [`crate::observe`]).
 
 mod phases;
 mod targets;
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
 use http_body::Body;
 use tonic::Code;
 
 use crate::{
     body::{BoxError, ResponseBody, full},
     error::GatewayError,
-    policy::cors,
-    router::{RouteError, ServiceLookup},
-    runtime::Runtime,
+    observe::{self, Connection, Observer, Phase, RequestContext, RouteKind, TracingObserver},
+    router::{self, Decision, RouteError},
+    runtime::{ProxiedRoute, Runtime, TranscodedRoute},
 };
 
-/// The gateway: the current runtime, swappable.
-#[derive(Debug)]
+/// The gateway: the current runtime, swappable, and the observer of every
+/// request.
 pub struct Gateway {
     runtime: ArcSwap<Runtime>,
+    observer: Arc<dyn Observer>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").field("runtime", &self.runtime).finish_non_exhaustive()
+    }
 }
 
 impl Gateway {
-    /// A gateway serving `runtime`.
+    /// A gateway serving `runtime`, its requests observed by a
+    /// [`TracingObserver`].
     pub fn new(runtime: Runtime) -> Self {
-        Self { runtime: ArcSwap::from_pointee(runtime) }
+        Self::with_observer(runtime, Arc::new(TracingObserver))
+    }
+
+    /// A gateway serving `runtime`, its requests observed by `observer`.
+    pub fn with_observer(runtime: Runtime, observer: Arc<dyn Observer>) -> Self {
+        Self { runtime: ArcSwap::from_pointee(runtime), observer }
     }
 
     /// The runtime requests are served from now.
@@ -56,73 +67,33 @@ impl Gateway {
         self.runtime.store(Arc::new(runtime));
     }
 
-    /// Serves one request from a client at `peer`. A `HEAD` request is
-    /// served as its `GET` would be (the router matches it so), without the
-    /// body.
-    pub async fn handle<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
+    /// Serves one request that came on `connection`. The response carries
+    /// the request id; its body tells the observer when it finished. A
+    /// `HEAD` request is served as its `GET` would be (the router matches it
+    /// so), without the body.
+    pub async fn handle<B>(&self, request: Request<B>, connection: Connection) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        if request.method() == Method::HEAD {
-            return without_body(self.dispatch(request, peer).await);
-        }
-        self.dispatch(request, peer).await
-    }
-
-    async fn dispatch<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
-    where
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        let received_at = Instant::now();
+        let (parts, body) = request.into_parts();
+        let head_only = parts.method == Method::HEAD;
+        let mut context = RequestContext::new(connection, &parts, self.observer.clone());
+        context.observe(Phase::RequestReceived { head: &parts });
         let runtime = self.runtime.load_full();
-        let grpc = is_grpc(request.headers());
-        if grpc {
-            match runtime.services().lookup(request.uri().path()) {
-                ServiceLookup::Served(route) => {
-                    let route = route.clone();
-                    let policies = route.policies.clone();
-                    let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
-                    return phases::guarded(
-                        &policies,
-                        request,
-                        peer.ip(),
-                        serve,
-                        GatewayError::into_grpc_response,
-                    )
-                    .await;
-                }
-                ServiceLookup::MethodNotServed => {
-                    let message = format!("the method {} is not served here", request.uri().path());
-                    return GatewayError::from_grpc(Code::Unimplemented, message).into_grpc_response();
-                }
-                ServiceLookup::UnknownService => {}
-            }
+        let decision = router::decide(&parts, runtime.tables());
+        if let Some((id, kind)) = matched(&decision) {
+            context.set_route(id);
+            context.observe(Phase::RouteMatched { kind });
         }
-        if cors::is_preflight(request.method(), request.headers())
-            && let Some(answer) = phases::preflight(&runtime, &request)
-        {
-            return answer;
+        let context = Arc::new(context);
+        let mut response = serve(&runtime, decision, parts, body, &context).await;
+        if head_only {
+            response = without_body(response);
         }
-        match runtime.router().lookup(request.method(), request.uri().path()) {
-            Ok(found) => {
-                let (route, captures) = (found.value.clone(), found.captures);
-                let serve = |request| {
-                    targets::transcode(&runtime, &route.target, request, &captures, peer, received_at)
-                };
-                phases::guarded(&route.policies, request, peer.ip(), serve, GatewayError::into_response).await
-            }
-            Err(RouteError::NotFound) => match targets::find_prefix(&runtime, request) {
-                Ok((route, request)) => {
-                    let policies = route.policies.clone();
-                    let serve = |request| async move { Ok(route.target.call(request, peer).await?) };
-                    phases::guarded(&policies, request, peer.ip(), serve, GatewayError::into_response).await
-                }
-                Err(refusal) => refuse(*refusal, grpc),
-            },
-            Err(error) => refuse(GatewayError::from((error, request.method(), request.uri().path())), grpc),
-        }
+        response.headers_mut().insert(observe::X_REQUEST_ID, context.request_id().clone());
+        let status = response.status();
+        response.map(|body| observe::observed_body(body, status, context))
     }
 }
 
@@ -138,6 +109,76 @@ fn without_body(response: Response<ResponseBody>) -> Response<ResponseBody> {
     Response::from_parts(parts, full(Bytes::new()))
 }
 
+/// The id and kind of the route a decision chose, if it chose one.
+fn matched<'a>(decision: &Decision<'a, TranscodedRoute, ProxiedRoute>) -> Option<(&'a Arc<str>, RouteKind)> {
+    match decision {
+        Decision::NativeGrpc(route) => Some((route.id, RouteKind::NativeGrpc)),
+        Decision::Preflight { id, .. } => Some((id, RouteKind::Preflight)),
+        Decision::Transcoded { route, .. } => Some((route.id, RouteKind::Transcoded)),
+        Decision::Proxied { route, .. } => Some((route.id, RouteKind::Proxied)),
+        Decision::MethodNotServed | Decision::NotFound | Decision::MethodNotAllowed { .. } => None,
+    }
+}
+
+/// Acts on the router's decision.
+async fn serve<B>(
+    runtime: &Runtime,
+    decision: Decision<'_, TranscodedRoute, ProxiedRoute>,
+    parts: Parts,
+    body: B,
+    context: &Arc<RequestContext>,
+) -> Response<ResponseBody>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    match decision {
+        Decision::NativeGrpc(route) => {
+            let route = route.value;
+            let host = forwarded_host(&parts);
+            let serve = |request| async move { Ok(route.target.call(request, context, host).await?) };
+            let request = Request::from_parts(parts, body);
+            phases::guarded(&route.policies, request, context, serve, GatewayError::into_grpc_response).await
+        }
+        Decision::Preflight { answerer, .. } => phases::preflight(answerer, &parts.headers, context),
+        Decision::Transcoded { route, captures } => {
+            let route = route.value;
+            let serve = |request| targets::transcode(runtime, &route.target, request, &captures, context);
+            let request = Request::from_parts(parts, body);
+            phases::guarded(&route.policies, request, context, serve, GatewayError::into_response).await
+        }
+        Decision::Proxied { route, path } => {
+            let route = route.value;
+            let host = forwarded_host(&parts);
+            let grpc = router::is_grpc(&parts.headers);
+            let request = match targets::with_path(Request::from_parts(parts, body), path) {
+                Ok(request) => request,
+                Err(refusal) => return refuse(*refusal, grpc),
+            };
+            let serve = |request| async move { Ok(route.target.call(request, context, host).await?) };
+            phases::guarded(&route.policies, request, context, serve, GatewayError::into_response).await
+        }
+        Decision::MethodNotServed => {
+            let message = format!("the method {} is not served here", parts.uri.path());
+            GatewayError::from_grpc(Code::Unimplemented, message).into_grpc_response()
+        }
+        Decision::NotFound => no_route(RouteError::NotFound, &parts),
+        Decision::MethodNotAllowed { allow } => no_route(RouteError::MethodNotAllowed { allow }, &parts),
+    }
+}
+
+/// The host a pass-through call forwards (`X-Forwarded-Host`, or `Host`
+/// with `preserve_host`).
+fn forwarded_host(parts: &Parts) -> Option<HeaderValue> {
+    router::request_host(&parts.headers, &parts.uri).and_then(|host| host.to_header_value())
+}
+
+/// The answer to a request no route takes, in the client's protocol.
+fn no_route(error: RouteError, parts: &Parts) -> Response<ResponseBody> {
+    let grpc = router::is_grpc(&parts.headers);
+    refuse(GatewayError::from((error, &parts.method, parts.uri.path())), grpc)
+}
+
 /// A refusal in the client's protocol. A gRPC client gets a trailers-only
 /// status, and a call no route serves is UNIMPLEMENTED to it, as a gRPC
 /// server says of a method it does not have.
@@ -149,12 +190,4 @@ fn refuse(error: GatewayError, grpc: bool) -> Response<ResponseBody> {
         }
         true => error.into_grpc_response(),
     }
-}
-
-/// Whether a request is a native gRPC call (`application/grpc`, `application/grpc+proto`...).
-fn is_grpc(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).is_some_and(|value| {
-        let value = value.as_bytes();
-        value.starts_with(b"application/grpc") && !value.starts_with(b"application/grpc-web")
-    })
 }

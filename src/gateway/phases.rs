@@ -1,19 +1,19 @@
 //! The policy phases around a target: a preflight answered from the CORS
 //! policy of the route it announces, and a request admitted (or refused)
 //! by its route's chain before the target serves it, with the chain's
-//! response headers added to whatever comes back.
+//! response headers added to whatever comes back. Both tell the observer
+//! what the policy decided.
 
 use std::future::Future;
 
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use tonic::Code;
 
 use crate::{
     body::{ResponseBody, full},
     error::GatewayError,
-    policy::{PolicyChain, cors},
-    router::normalize_path,
-    runtime::Runtime,
+    observe::{Phase, RequestContext},
+    policy::{PolicyChain, cors::CorsPolicy},
 };
 
 /// Runs `serve` behind `policies`; `render` turns a refusal into the
@@ -21,7 +21,7 @@ use crate::{
 pub(super) async fn guarded<B, F, Fut>(
     policies: &PolicyChain,
     request: Request<B>,
-    peer: std::net::IpAddr,
+    context: &RequestContext,
     serve: F,
     render: fn(GatewayError) -> Response<ResponseBody>,
 ) -> Response<ResponseBody>
@@ -30,31 +30,28 @@ where
     Fut: Future<Output = Result<Response<ResponseBody>, GatewayError>>,
 {
     let (mut parts, body) = request.into_parts();
-    let admission = match policies.admit(&mut parts, peer).await {
+    let admission = match policies.admit(&mut parts, context.peer().ip()).await {
         Ok(admission) => admission,
-        Err(refusal) => return render(*refusal),
+        Err(refusal) => {
+            let response = render(*refusal);
+            context.observe(Phase::PolicyDecided { refused: Some(response.status()) });
+            return response;
+        }
     };
+    context.observe(Phase::PolicyDecided { refused: None });
     let mut response = serve(Request::from_parts(parts, body)).await.unwrap_or_else(render);
     response.headers_mut().extend(admission.response_headers);
     response
 }
 
-/// The answer to a CORS preflight, from the policy of the route whose
-/// method it announces; `None` when that route has no CORS policy (the
-/// request is then routed like any other).
-pub(super) fn preflight<B>(runtime: &Runtime, request: &Request<B>) -> Option<Response<ResponseBody>> {
-    let method = cors::announced_method(request.headers())?;
-    let path = request.uri().path();
-    let policies = match runtime.router().lookup(&method, path) {
-        Ok(found) => found.value.policies.clone(),
-        Err(_) => {
-            let normalised = normalize_path(path)?;
-            let host = request.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
-            runtime.prefixes().lookup(host, &method, &normalised)?.policies.clone()
-        }
-    };
-    let cors = policies.cors()?;
-    Some(match cors.preflight(request.headers()) {
+/// The answer to a CORS preflight with `headers`, from the policy of the
+/// route it announces.
+pub(super) fn preflight(
+    cors: &CorsPolicy,
+    headers: &HeaderMap,
+    context: &RequestContext,
+) -> Response<ResponseBody> {
+    let answer = match cors.preflight(headers) {
         Ok(headers) => {
             let mut answer = Response::new(full(bytes::Bytes::new()));
             *answer.status_mut() = StatusCode::NO_CONTENT;
@@ -63,5 +60,8 @@ pub(super) fn preflight<B>(runtime: &Runtime, request: &Request<B>) -> Option<Re
         }
         Err(refused) => GatewayError::new(StatusCode::FORBIDDEN, Code::PermissionDenied, refused.to_string())
             .into_response(),
-    })
+    };
+    let refused = (answer.status() != StatusCode::NO_CONTENT).then(|| answer.status());
+    context.observe(Phase::PolicyDecided { refused });
+    answer
 }

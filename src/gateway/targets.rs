@@ -1,8 +1,8 @@
 //! The two kinds of target as the gateway calls them: a transcoded call
-//! with its body read within the limits, and a pass-through route found by
-//! the longest prefix of the normalised path, with its body streaming.
+//! with its body read within the limits, and a pass-through call with the
+//! normalised path the dispatcher chose (its body streams).
 
-use std::{borrow::Cow, net::SocketAddr, time::Instant};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, Uri, header, uri::PathAndQuery};
@@ -10,10 +10,11 @@ use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::{
-    body::{BoxError, ResponseBody, full},
+    body::{BoxError, ResponseBody},
     error::GatewayError,
-    router::{RouteError, normalize_path},
-    runtime::{ProxiedRoute, Runtime},
+    observe::RequestContext,
+    router,
+    runtime::Runtime,
     transcode::target::{TranscodeRequest, TranscodeTarget},
 };
 
@@ -23,8 +24,7 @@ pub(super) async fn transcode<B>(
     target: &TranscodeTarget,
     request: Request<B>,
     captures: &[String],
-    peer: SocketAddr,
-    received_at: Instant,
+    context: &Arc<RequestContext>,
 ) -> Result<Response<ResponseBody>, GatewayError>
 where
     B: Body<Data = Bytes>,
@@ -38,54 +38,28 @@ where
     )
     .await
     .map_err(|_| GatewayError::body_too_slow(limits.body_read_timeout))??;
-    let request = TranscodeRequest { parts: &parts, captures, body, peer: peer.ip(), received_at };
-    let response = target.call(request).await?;
-    Ok(response.map(full))
+    let host = router::request_host(&parts.headers, &parts.uri).map(|host| host.as_str());
+    let request = TranscodeRequest { parts: &parts, captures, body, host, context };
+    Ok(target.call(request).await?)
 }
 
-/// The pass-through route of a request, by the longest prefix of its
-/// normalised path, and the request with that path; 404 when none matches.
-pub(super) fn find_prefix<B>(
-    runtime: &Runtime,
+/// `request` going on with the normalised `path` (its query kept), when the
+/// dispatcher rewrote it.
+pub(super) fn with_path<B>(
     request: Request<B>,
-) -> Result<(ProxiedRoute, Request<B>), Box<GatewayError>> {
-    let not_found =
-        || Box::new(GatewayError::from((RouteError::NotFound, request.method(), request.uri().path())));
-    // Most paths are already normal: only a rewritten one is allocated.
-    let rewritten = match normalize_path(request.uri().path()) {
-        None => return Err(not_found()),
-        Some(Cow::Borrowed(_)) => None,
-        Some(Cow::Owned(path)) => Some(path),
-    };
-    let path = rewritten.as_deref().unwrap_or(request.uri().path());
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    let Some(route) = runtime.prefixes().lookup(host, request.method(), path).cloned() else {
-        return Err(not_found());
-    };
-    let request = match rewritten {
-        None => request,
-        Some(path) => with_path(request, &path)
-            .ok_or_else(|| Box::new(GatewayError::bad_request("the request path cannot be normalised")))?,
-    };
-    Ok((route, request))
-}
-
-/// `request` with its path replaced by `path` (the query kept); `None` if
-/// the result is not a valid URI.
-fn with_path<B>(request: Request<B>, path: &str) -> Option<Request<B>> {
+    path: Option<String>,
+) -> Result<Request<B>, Box<GatewayError>> {
+    let Some(path) = path else { return Ok(request) };
     let (mut parts, body) = request.into_parts();
     let path_and_query = match parts.uri.query() {
         Some(query) => format!("{path}?{query}"),
-        None => path.to_owned(),
+        None => path,
     };
+    let cannot = || Box::new(GatewayError::bad_request("the request path cannot be normalised"));
     let mut uri = parts.uri.into_parts();
-    uri.path_and_query = Some(PathAndQuery::try_from(path_and_query).ok()?);
-    parts.uri = Uri::from_parts(uri).ok()?;
-    Some(Request::from_parts(parts, body))
+    uri.path_and_query = Some(PathAndQuery::try_from(path_and_query).map_err(|_| cannot())?);
+    parts.uri = Uri::from_parts(uri).map_err(|_| cannot())?;
+    Ok(Request::from_parts(parts, body))
 }
 
 /// The whole body, or 413 past `limit` (refused before reading when the

@@ -205,18 +205,6 @@ impl CorsPolicy {
     }
 }
 
-/// Whether a request is a CORS preflight.
-pub fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
-    method == Method::OPTIONS
-        && headers.contains_key(header::ORIGIN)
-        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-}
-
-/// The method a preflight announces.
-pub fn announced_method(headers: &HeaderMap) -> Option<Method> {
-    Method::from_bytes(headers.get(header::ACCESS_CONTROL_REQUEST_METHOD)?.as_bytes()).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 //! from it (src/proxy/resend.rs); an upgrade never does. All tries share
 //! the route's timeout.
 
-use std::{error::Error as _, net::SocketAddr, sync::Arc, time::Instant};
+use std::{error::Error as _, sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request, uri::PathAndQuery};
@@ -26,6 +26,7 @@ use super::{
 };
 use crate::{
     body::{BoxError, ResponseBody},
+    observe::{Phase, RequestContext, X_REQUEST_ID},
     tls_info::TlsInfo,
     upstream::{
         CallError, Endpoint, Outcome, Tried, TryError, TryFailure, Upstream, is_idempotent_method, never_sent,
@@ -55,11 +56,14 @@ impl ProxyTarget {
         &self.settings
     }
 
-    /// Forwards one request from a client at `peer`; the bodies stream.
+    /// Forwards one request for `host` (its `Host`, or the HTTP/2
+    /// authority), with its `context` (the client's address, the request
+    /// id; it hears the tries and the end of a tunnel); the bodies stream.
     pub async fn call<B>(
         &self,
         mut request: Request<B>,
-        peer: SocketAddr,
+        context: &Arc<RequestContext>,
+        host: Option<HeaderValue>,
     ) -> Result<Response<ResponseBody>, ProxyError>
     where
         B: Body<Data = Bytes> + Send + 'static,
@@ -78,21 +82,17 @@ impl ProxyTarget {
         }
         let path = rewrite::upstream_path(&self.settings.prefix, rewrite, &original)?;
 
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .cloned()
-            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
         headers::add_forwarded(
             &mut parts.headers,
             Forwarded {
-                peer: peer.ip(),
+                peer: context.peer().ip(),
                 host: host.as_ref(),
                 https: TlsInfo::of(&parts.extensions).is_some(),
                 via: headers::via(parts.version),
             },
         );
+        parts.headers.insert(X_REQUEST_ID, context.request_id().clone());
         // Without the client's Host, an endpoint resolved from a host name is
         // told the configured host (`Picked::host_header`).
         let preserved = self.settings.preserve_host && host.is_some();
@@ -103,7 +103,7 @@ impl ProxyTarget {
         };
         self.settings.request_headers.apply(&mut parts.headers);
         // hyper speaks the upstream's version; the request only says "not HTTP/1.0".
-        parts.version = Version::HTTP_11;
+        let client_version = std::mem::replace(&mut parts.version, Version::HTTP_11);
 
         let idempotent = is_idempotent_method(&parts.method);
         let replayable = client_upgrade.is_none();
@@ -123,7 +123,7 @@ impl ProxyTarget {
         let deadline = Instant::now() + self.settings.timeout;
         let answered = self
             .upstream
-            .call_with_retries(idempotent, deadline, |picked, attempt| {
+            .call_with_retries(idempotent, deadline, context.clone(), |picked, attempt| {
                 // The request is kept (the head copied, the body lent) only
                 // while another try may follow.
                 let keep = replayable && !attempt.last;
@@ -191,7 +191,7 @@ impl ProxyTarget {
                 picked.finish(Outcome::Failure);
                 return Err(self.bad_gateway("it switched protocols unasked".to_owned()));
             };
-            tokio::spawn(tunnel(client_upgrade, hyper::upgrade::on(&mut response)));
+            tokio::spawn(tunnel(client_upgrade, hyper::upgrade::on(&mut response), context.clone()));
             upgrade_back = response.headers().get(header::UPGRADE).cloned();
         }
         let failures = self.upstream.failure_codes();
@@ -201,6 +201,10 @@ impl ProxyTarget {
         headers::remove_hop_by_hop(headers, upgrade_back);
         headers.append(header::VIA, via);
         self.settings.response_headers.apply(headers);
+        // The client's side keeps the client's version: an HTTP/1.0 upstream
+        // must not turn an HTTP/1.1 client's keep-alive connection into one
+        // that closes after every response.
+        *response.version_mut() = client_version;
         let response = response.map(|body| body.map_err(BoxError::from).boxed_unsync());
         if switched {
             // The tunnel's bytes say nothing more about the endpoint.
@@ -277,19 +281,19 @@ fn upstream_uri(endpoint: &Uri, path: PathAndQuery) -> Result<Uri, ProxyError> {
     Uri::from_parts(parts).map_err(|e| ProxyError::Internal(format!("cannot build the upstream URI: {e}")))
 }
 
-/// Copies bytes both ways between the upgraded connections until either side closes.
-async fn tunnel(client: OnUpgrade, upstream: OnUpgrade) {
-    let (client, upstream) = match tokio::try_join!(client, upstream) {
-        Ok(both) => both,
-        Err(error) => {
-            tracing::debug!(%error, "upgrade failed");
-            return;
+/// Copies bytes both ways between the upgraded connections until either
+/// side closes, then tells `context` the stream ended.
+async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, context: Arc<RequestContext>) {
+    match tokio::try_join!(client, upstream) {
+        Ok((client, upstream)) => {
+            let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+            if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                tracing::debug!(%error, "upgraded connection ended with an error");
+            }
         }
-    };
-    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-    if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-        tracing::debug!(%error, "upgraded connection ended with an error");
+        Err(error) => tracing::debug!(%error, "upgrade failed"),
     }
+    context.observe(Phase::StreamEnded);
 }
 
 /// An error and its causes, `: `-separated (hyper-util's own message is terse).

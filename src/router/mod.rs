@@ -1,8 +1,9 @@
 //! The one routing table. Three indexes, asked in the order of the house
-//! plan's dispatch rules by the gateway: native gRPC requests by service
-//! name ([`ServiceTable`]), transcoded bindings by template (the segment
-//! trie, [`Router`]), pass-through routes by longest prefix
-//! ([`PrefixTable`]).
+//! plan's dispatch rules by one function, [`decide`]: native gRPC requests
+//! by service name ([`ServiceTable`]), transcoded bindings by template (the
+//! segment trie, [`Router`]), pass-through routes by longest prefix
+//! ([`PrefixTable`]). Every route has an id (its template, prefix or
+//! service), never the request's own path.
 //!
 //! The trie:
 //! At each segment a literal beats `*` and `*` beats `**`; the matcher
@@ -32,11 +33,14 @@
 //!   `HEAD` itself (a server answers HEAD wherever it answers GET; the
 //!   gateway sends no body back), and `Allow` lists `HEAD` beside `GET`.
 
+use std::sync::Arc;
+
 use http::Method;
 
 use crate::http_rule::PathTemplate;
 
 mod decode;
+mod dispatch;
 mod normalize;
 mod prefix;
 mod services;
@@ -44,6 +48,9 @@ mod services;
 mod tests;
 mod trie;
 
+pub use dispatch::{
+    AnswersPreflights, Decision, Matched, RequestHost, Tables, decide, is_grpc, request_host,
+};
 use normalize::Segments;
 pub use prefix::{PrefixError, PrefixKey, PrefixTable, normalize_path};
 pub use services::{ServiceLookup, ServiceTable};
@@ -71,6 +78,8 @@ pub struct Router<T> {
 pub struct RouteMatch<'a, T> {
     /// The value registered with the winning template.
     pub value: &'a T,
+    /// The route's id: its method and template (`GET /v1/{name=shelves/*}`).
+    pub id: &'a Arc<str>,
     /// The text each variable of the winning template captured, in the
     /// order of [`PathTemplate::variables`], percent-decoded (one segment:
     /// fully; several: all but `%2F`).
@@ -99,6 +108,7 @@ struct Table<T> {
 struct Route<T> {
     template: PathTemplate,
     value: T,
+    id: Arc<str>,
 }
 
 impl<T> Default for RouterBuilder<T> {
@@ -136,7 +146,8 @@ impl<T> RouterBuilder<T> {
         let route = routes.len();
         match methods[at].1.insert(template.segments(), template.verb(), route) {
             Ok(()) => {
-                routes.push(Route { template: template.clone(), value });
+                let id = Arc::from(format!("{} {template}", methods[at].0));
+                routes.push(Route { template: template.clone(), value, id });
                 Ok(())
             }
             Err(existing) => Err(Conflict { existing: &routes[existing].value }),
@@ -163,7 +174,7 @@ impl<T> Router<T> {
             self.table.find(trie, segments)
         });
         if let Some((route, captures)) = found {
-            return Ok(RouteMatch { value: &route.value, captures });
+            return Ok(RouteMatch { value: &route.value, id: &route.id, captures });
         }
         let mut allow: Vec<Method> = methods
             .iter()

@@ -9,7 +9,7 @@
 //! is not. A lookup scans the prefix routes; they are few next to the
 //! transcoded bindings, which the trie serves.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 use http::Method;
 
@@ -45,6 +45,8 @@ struct Entry<T> {
     host: Option<String>,
     methods: Vec<Method>,
     value: T,
+    /// The route's id: host and prefix as configured (`static.example/`).
+    id: Arc<str>,
 }
 
 /// The pass-through routes.
@@ -69,13 +71,14 @@ impl<T> PrefixTable<T> {
             .map(|segment| canonical_of_raw(segment))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(invalid)?;
+        let id = Arc::from(format!("{}{}", key.host.as_deref().unwrap_or(""), key.prefix));
         let host = key.host.map(|host| host.to_ascii_lowercase());
         let mut methods = key.methods;
         methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         if self.entries.iter().any(|e| e.segments == segments && e.host == host && e.methods == methods) {
             return Err(PrefixError::Duplicate(key.prefix));
         }
-        self.entries.push(Entry { segments, host, methods, value });
+        self.entries.push(Entry { segments, host, methods, value, id });
         // Most specific first, so that the first match wins.
         self.entries
             .sort_by_key(|e| std::cmp::Reverse((e.segments.len(), e.host.is_some(), !e.methods.is_empty())));
@@ -85,6 +88,11 @@ impl<T> PrefixTable<T> {
     /// The route for a request, if any: `host` is the request's `Host`
     /// (a port after it is ignored).
     pub fn lookup(&self, host: Option<&str>, method: &Method, path: &str) -> Option<&T> {
+        self.find(host, method, path).map(|(_, value)| value)
+    }
+
+    /// The same, with the route's id.
+    pub(super) fn find(&self, host: Option<&str>, method: &Method, path: &str) -> Option<(&Arc<str>, &T)> {
         let mut parsed = Segments::parse(path)?;
         let segments = parsed.as_mut_slice();
         let host = host.map(|host| host.rsplit_once(':').map_or(host, |(name, _)| name));
@@ -103,7 +111,7 @@ impl<T> PrefixTable<T> {
                         .is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want)))
                     && (entry.methods.is_empty() || entry.methods.contains(method))
             })
-            .map(|entry| &entry.value)
+            .map(|entry| (&entry.id, &entry.value))
     }
 }
 

@@ -3,11 +3,11 @@
 //! route serves (its `grpc.methods`), so a method left out of a route is
 //! out of reach for gRPC clients as it is for REST ones.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
-/// Routes by gRPC service full name.
+/// Routes by gRPC service full name (which is also the route's id).
 pub struct ServiceTable<T> {
-    services: HashMap<String, Service<T>>,
+    services: HashMap<Arc<str>, Service<T>>,
 }
 
 struct Service<T> {
@@ -44,29 +44,27 @@ impl<T> ServiceTable<T> {
             names.sort_unstable();
             names
         });
-        self.services.insert(service.to_owned(), Service { value, methods });
+        self.services.insert(Arc::from(service), Service { value, methods });
         true
     }
 
     /// The route of the method a gRPC request path names.
     pub fn lookup(&self, path: &str) -> ServiceLookup<'_, T> {
-        let Some((service, method)) = path.strip_prefix('/').and_then(|rest| rest.split_once('/')) else {
-            return ServiceLookup::UnknownService;
-        };
+        self.find(path).map_or(ServiceLookup::UnknownService, |(_, found)| found)
+    }
+
+    /// The same, with the id of the route that owns the service (its name);
+    /// `None` for an unknown service.
+    pub(super) fn find(&self, path: &str) -> Option<(&Arc<str>, ServiceLookup<'_, T>)> {
+        let (service, method) = path.strip_prefix('/')?.split_once('/')?;
         if method.is_empty() || method.contains('/') {
-            return ServiceLookup::UnknownService;
+            return None;
         }
-        match self.services.get(service) {
-            None => ServiceLookup::UnknownService,
-            Some(Service { value, methods: None }) => ServiceLookup::Served(value),
-            Some(Service { value, methods: Some(names) }) => {
-                if names.binary_search_by(|name| name.as_str().cmp(method)).is_ok() {
-                    ServiceLookup::Served(value)
-                } else {
-                    ServiceLookup::MethodNotServed
-                }
-            }
-        }
+        let (id, Service { value, methods }) = self.services.get_key_value(service)?;
+        let served = methods
+            .as_ref()
+            .is_none_or(|names| names.binary_search_by(|name| name.as_str().cmp(method)).is_ok());
+        Some((id, if served { ServiceLookup::Served(value) } else { ServiceLookup::MethodNotServed }))
     }
 }
 

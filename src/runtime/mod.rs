@@ -3,18 +3,23 @@
 //!
 //! [`crate::compile`] builds it from a `Config`, resolving every name once;
 //! nothing here resolves a config name, parses a template or reports a
-//! config error. A runtime is shared as an `Arc` and replaced whole.
+//! config error. A runtime is shared as an `Arc` and replaced whole; what
+//! must outlive the swap is kept in its [`StateStore`] for the next one.
 
+mod diff;
+mod store;
 mod table;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
+pub use diff::RouteDiff;
+pub use store::{Shelf, StateStore};
 pub use table::routes_table;
 
 use crate::{
-    policy::PolicyChain,
+    policy::{PolicyChain, cors::CorsPolicy},
     proxy::ProxyTarget,
-    router::{PrefixTable, Router, RouterBuilder, ServiceTable},
+    router::{AnswersPreflights, PrefixTable, Router, RouterBuilder, ServiceTable, Tables},
     transcode::{bind::InputLimits, target::TranscodeTarget},
     upstream::Upstream,
 };
@@ -32,7 +37,7 @@ pub struct BodyLimits {
 }
 
 /// One line of the route table, as `protogate routes` prints it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RouteSummary {
     /// The HTTP method(s): one, a comma-separated list, or `*` for any.
     pub method: String,
@@ -55,6 +60,14 @@ pub struct Guarded<T> {
     pub target: T,
     /// The route's policy chain.
     pub policies: Arc<PolicyChain>,
+}
+
+impl<T> AnswersPreflights for Guarded<T> {
+    type Answerer = CorsPolicy;
+
+    fn preflight_answerer(&self) -> Option<&CorsPolicy> {
+        self.policies.cors()
+    }
 }
 
 /// A transcoded binding's entry in the routing table.
@@ -82,6 +95,7 @@ pub struct Runtime {
     routes: Vec<RouteSummary>,
     body_limits: BodyLimits,
     upstreams: BTreeMap<String, Arc<Upstream>>,
+    store: StateStore,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -100,12 +114,14 @@ pub struct RuntimeParts {
     pub body_limits: BodyLimits,
     /// The upstreams the routes use, by name.
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
+    /// What the next runtime may keep.
+    pub store: StateStore,
 }
 
 impl Runtime {
     /// A runtime made of `parts`.
     pub fn new(parts: RuntimeParts) -> Self {
-        let RuntimeParts { tables, routes, body_limits, upstreams } = parts;
+        let RuntimeParts { tables, routes, body_limits, upstreams, store } = parts;
         Self {
             router: tables.templates.build(),
             prefixes: tables.prefixes,
@@ -113,12 +129,18 @@ impl Runtime {
             routes,
             body_limits,
             upstreams,
+            store,
         }
     }
 
     /// The routing table.
     pub fn router(&self) -> &Router<TranscodedRoute> {
         &self.router
+    }
+
+    /// The three indexes, for [`crate::router::decide`].
+    pub fn tables(&self) -> Tables<'_, TranscodedRoute, ProxiedRoute> {
+        Tables { templates: &self.router, prefixes: &self.prefixes, services: &self.services }
     }
 
     /// The pass-through routes.
@@ -144,5 +166,10 @@ impl Runtime {
     /// The upstreams that routes use, by name.
     pub fn upstreams(&self) -> &BTreeMap<String, Arc<Upstream>> {
         &self.upstreams
+    }
+
+    /// The state a runtime compiled to replace this one may keep.
+    pub fn store(&self) -> &StateStore {
+        &self.store
     }
 }

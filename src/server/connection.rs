@@ -10,15 +10,20 @@
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
+use http::Request;
 use hyper::{
+    body::Incoming,
     server::conn::{http1, http2},
     service::service_fn,
 };
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::{net::TcpStream, sync::watch};
 
-use super::HeadLimits;
-use crate::{gateway::Gateway, tls_info::TlsInfo};
+use super::{
+    HeadLimits,
+    drain::{self, DrainRule},
+};
+use crate::{gateway::Gateway, observe::Connection};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
@@ -80,38 +85,55 @@ pub(super) async fn serve(
             // Nothing (or only part of a preface) in time, or a reset: close.
             Ok(Err(_)) | Err(_) => return,
         };
-    serve_http(TokioIo::new(stream), is_http2, peer, gateway, protocols, drain, None).await;
+    let connection = Connection::plain(peer, stream.local_addr().ok());
+    serve_http(TokioIo::new(stream), is_http2, connection, gateway, protocols, drain).await;
 }
 
 /// Serves HTTP/2 or HTTP/1.1 on `io` (cleartext, or a TLS session whose
-/// [`TlsInfo`] each request then carries) until it ends, or until `drain`
-/// asks it to finish.
+/// [`crate::tls_info::TlsInfo`] each request then carries) until it ends, or
+/// until `drain` asks it to finish.
 pub(super) async fn serve_http<I>(
     io: I,
     is_http2: bool,
-    peer: SocketAddr,
+    connection: Connection,
     gateway: Arc<Gateway>,
     protocols: Arc<Protocols>,
     mut drain: watch::Receiver<bool>,
-    tls: Option<Arc<TlsInfo>>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        let gateway = gateway.clone();
-        if let Some(tls) = &tls {
-            request.extensions_mut().insert(tls.clone());
-        }
-        // hyper keeps room for one request's future in every connection,
-        // idle or not: boxed, that room is a pointer instead of the whole
-        // (several KiB) state of `handle`.
-        let handling = Box::pin(async move { gateway.handle(request, peer).await });
-        async move { Ok::<_, Infallible>(handling.await) }
-    });
+    let peer = connection.peer;
     let outcome = if is_http2 {
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            let gateway = gateway.clone();
+            if let Some(tls) = &connection.tls {
+                request.extensions_mut().insert(tls.clone());
+            }
+            let connection = connection.clone();
+            // hyper keeps room for one request's future in every connection,
+            // idle or not: boxed, that room is a pointer instead of the whole
+            // (several KiB) state of `handle`.
+            let handling = Box::pin(async move { gateway.handle(request, connection).await });
+            async move { Ok::<_, Infallible>(handling.await) }
+        });
         let connection = pin!(protocols.http2.serve_connection(io, service));
         until_drained(connection, &mut drain, http2::Connection::graceful_shutdown).await
     } else {
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            let gateway = gateway.clone();
+            if let Some(tls) = &connection.tls {
+                request.extensions_mut().insert(tls.clone());
+            }
+            let connection = connection.clone();
+            let (parts, body) = request.into_parts();
+            // What the gateway leaves unread is drained or closes the connection.
+            let (body, watch) = drain::track(body, &parts.headers);
+            let handling = Box::pin(async move {
+                let response = gateway.handle(Request::from_parts(parts, body), connection).await;
+                watch.settle(response, || DrainRule::of(gateway.runtime().body_limits()))
+            });
+            async move { Ok::<_, Infallible>(handling.await) }
+        });
         let connection = pin!(protocols.http1.serve_connection(io, service).with_upgrades());
         until_drained(connection, &mut drain, http1::UpgradeableConnection::graceful_shutdown).await
     };

@@ -3,12 +3,15 @@
 //! the first bytes in cleartext: [`connection`]), apply the limits on the
 //! request head, and hand every request to the [`Gateway`]. Shut down
 //! gracefully: stop accepting, then let open connections finish their
-//! requests for a grace period. Their addresses, TLS and head limits
-//! ([`ListenerSettings`]) are given when they start, apart from the runtime
+//! requests for the drain, and close those still open after it; the
+//! process's stop in phases is [`shutdown`]. Their addresses, TLS and head
+//! limits ([`ListenerSettings`]) are given when they start, apart from the runtime
 //! that a reload swaps.
 
 mod connection;
+mod drain;
 mod settings;
+pub mod shutdown;
 pub mod tls;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
@@ -16,23 +19,21 @@ use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{
     net::TcpListener,
     sync::{oneshot, watch},
-    task::JoinHandle,
+    task::{JoinHandle, JoinSet},
 };
 
 use crate::{gateway::Gateway, task::TaskGuard};
 use connection::Protocols;
 pub use settings::{HeadLimits, Listener, ListenerChange, ListenerSettings};
+pub use shutdown::{Draining, Shutdown, ShutdownSettings};
 use tls::{TlsEndpoint, TlsStats};
-
-/// How long open connections get to finish after shutdown is asked.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A server running in the background.
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
-    shutdown: oneshot::Sender<()>,
-    task: JoinHandle<()>,
+    shutdown: oneshot::Sender<Duration>,
+    task: JoinHandle<usize>,
     tls: Option<(Arc<TlsEndpoint>, TaskGuard)>,
 }
 
@@ -48,10 +49,11 @@ impl RunningServer {
         self.tls.as_ref().map(|(endpoint, _)| endpoint.stats())
     }
 
-    /// Stops accepting, lets open connections finish (up to a grace period), and returns.
-    pub async fn shutdown(self) {
-        let _ = self.shutdown.send(());
-        let _ = self.task.await;
+    /// Stops accepting, lets open connections finish within `drain`, closes
+    /// those still open after it, and returns how many it closed.
+    pub async fn shutdown(self, drain: Duration) -> usize {
+        let _ = self.shutdown.send(drain);
+        self.task.await.unwrap_or(0)
     }
 }
 
@@ -87,12 +89,12 @@ async fn accept_loop(
     tls: Option<Arc<TlsEndpoint>>,
     gateway: Arc<Gateway>,
     protocols: Arc<Protocols>,
-    mut shutdown_asked: oneshot::Receiver<()>,
-) {
-    // Every connection holds a receiver: `send` asks them to finish, and
-    // `closed` resolves once the last one has.
+    mut shutdown_asked: oneshot::Receiver<Duration>,
+) -> usize {
+    // Every connection holds a receiver: `true` asks them to finish.
     let (draining, drain_signal) = watch::channel(false);
-    loop {
+    let mut connections = JoinSet::new();
+    let drain = loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -103,19 +105,26 @@ async fn accept_loop(
                     continue;
                 }
             },
-            _ = &mut shutdown_asked => break,
+            // Reaps the connections that ended.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            // Asked, or the `RunningServer` dropped.
+            drain = &mut shutdown_asked => break drain.unwrap_or(shutdown::DEFAULT_DRAIN),
         };
         let _ = stream.set_nodelay(true);
         let (gateway, protocols, drain) = (gateway.clone(), protocols.clone(), drain_signal.clone());
         match &tls {
-            Some(tls) => tokio::spawn(tls::serve(stream, peer, tls.clone(), gateway, protocols, drain)),
-            None => tokio::spawn(connection::serve(stream, peer, gateway, protocols, drain)),
+            Some(tls) => connections.spawn(tls::serve(stream, peer, tls.clone(), gateway, protocols, drain)),
+            None => connections.spawn(connection::serve(stream, peer, gateway, protocols, drain)),
         };
-    }
+    };
     drop(listener);
-    drop(drain_signal);
-    let _ = draining.send(true);
-    if tokio::time::timeout(SHUTDOWN_GRACE, draining.closed()).await.is_err() {
-        tracing::warn!("connections still open after the shutdown grace period were closed");
+    draining.send_replace(true);
+    let finished =
+        tokio::time::timeout(drain, async { while connections.join_next().await.is_some() {} }).await;
+    if finished.is_ok() {
+        return 0;
     }
+    let closed = connections.len();
+    connections.shutdown().await;
+    closed
 }

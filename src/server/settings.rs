@@ -1,12 +1,14 @@
 //! What the listeners are given when they start: their addresses, their
-//! TLS, and the limits on the request head. These live apart from the swappable
+//! TLS, the limits on the request head, the admin API's token, and how
+//! they stop (`shutdown.*`). These live apart from the swappable
 //! [`crate::runtime::Runtime`]: swapping a runtime cannot apply them, so
 //! [`ListenerSettings::changes`] says which of them a new config changes
 //! (for a reload to rebind, or to say that a restart is needed).
 
 use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
-use super::tls::TlsEndpoint;
+use super::{ShutdownSettings, tls::TlsEndpoint};
+use crate::admin::AdminToken;
 
 /// Limits on the request head, applied to each connection a listener accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +60,12 @@ pub struct ListenerSettings {
     pub listeners: Vec<Listener>,
     /// The admin listener's address (`admin.listen`), if there is one.
     pub admin_listen: Option<SocketAddr>,
+    /// The bearer token of the admin API (`admin.token_file`), if any.
+    pub admin_token: Option<AdminToken>,
     /// The limits on the request head (`limits.*` of the head).
     pub head: HeadLimits,
+    /// How the listeners stop (`shutdown.delay`, `shutdown.drain`).
+    pub shutdown: ShutdownSettings,
 }
 
 /// One listener setting that differs between two configs, with the value
@@ -70,12 +76,19 @@ pub enum ListenerChange {
     Listen(String, String),
     /// `admin.listen`, added, removed or moved.
     AdminListen(Option<SocketAddr>, Option<SocketAddr>),
+    /// `admin.token_file`: whether a token was set before and after (the
+    /// token itself is never shown).
+    AdminToken(bool, bool),
     /// `limits.max_header_bytes`.
     MaxHeaderBytes(usize, usize),
     /// `limits.header_read_timeout`.
     HeaderReadTimeout(Duration, Duration),
     /// `limits.max_concurrent_streams`.
     MaxConcurrentStreams(u32, u32),
+    /// `shutdown.delay`.
+    ShutdownDelay(Duration, Duration),
+    /// `shutdown.drain`.
+    ShutdownDrain(Duration, Duration),
 }
 
 impl ListenerSettings {
@@ -87,6 +100,10 @@ impl ListenerSettings {
                 .then(|| ListenerChange::Listen(list(&self.listeners), list(&next.listeners))),
             (self.admin_listen != next.admin_listen)
                 .then_some(ListenerChange::AdminListen(self.admin_listen, next.admin_listen)),
+            (self.admin_token != next.admin_token).then_some(ListenerChange::AdminToken(
+                self.admin_token.is_some(),
+                next.admin_token.is_some(),
+            )),
             (before.max_header_bytes != after.max_header_bytes)
                 .then_some(ListenerChange::MaxHeaderBytes(before.max_header_bytes, after.max_header_bytes)),
             (before.header_read_timeout != after.header_read_timeout).then_some(
@@ -98,6 +115,10 @@ impl ListenerSettings {
                     after.max_concurrent_streams,
                 ),
             ),
+            (self.shutdown.delay != next.shutdown.delay)
+                .then_some(ListenerChange::ShutdownDelay(self.shutdown.delay, next.shutdown.delay)),
+            (self.shutdown.drain != next.shutdown.drain)
+                .then_some(ListenerChange::ShutdownDrain(self.shutdown.drain, next.shutdown.drain)),
         ]
         .into_iter()
         .flatten()
@@ -121,9 +142,12 @@ impl ListenerChange {
         match self {
             Self::Listen(..) => "listen",
             Self::AdminListen(..) => "admin.listen",
+            Self::AdminToken(..) => "admin.token_file",
             Self::MaxHeaderBytes(..) => "limits.max_header_bytes",
             Self::HeaderReadTimeout(..) => "limits.header_read_timeout",
             Self::MaxConcurrentStreams(..) => "limits.max_concurrent_streams",
+            Self::ShutdownDelay(..) => "shutdown.delay",
+            Self::ShutdownDrain(..) => "shutdown.drain",
         }
     }
 }
@@ -135,8 +159,15 @@ impl fmt::Display for ListenerChange {
         let (before, after) = match self {
             Self::Listen(before, after) => (before.clone(), after.clone()),
             Self::AdminListen(before, after) => (address(before), address(after)),
+            Self::AdminToken(before, after) => {
+                let token = |set: bool| if set { "a token" } else { "none" };
+                let after = if *before && *after { "another token" } else { token(*after) };
+                (token(*before).to_owned(), after.to_owned())
+            }
             Self::MaxHeaderBytes(before, after) => (before.to_string(), after.to_string()),
-            Self::HeaderReadTimeout(before, after) => (format!("{before:?}"), format!("{after:?}")),
+            Self::HeaderReadTimeout(before, after)
+            | Self::ShutdownDelay(before, after)
+            | Self::ShutdownDrain(before, after) => (format!("{before:?}"), format!("{after:?}")),
             Self::MaxConcurrentStreams(before, after) => (before.to_string(), after.to_string()),
         };
         write!(f, "{} changed: {before} → {after}", self.key())
@@ -151,11 +182,13 @@ mod tests {
         ListenerSettings {
             listeners: vec![Listener::plain("127.0.0.1:8080".parse().unwrap())],
             admin_listen: None,
+            admin_token: None,
             head: HeadLimits {
                 max_header_bytes: 65_536,
                 header_read_timeout: Duration::from_secs(10),
                 max_concurrent_streams: 100,
             },
+            shutdown: ShutdownSettings::default(),
         }
     }
 
@@ -170,11 +203,13 @@ mod tests {
         let after = ListenerSettings {
             listeners: vec![Listener::plain("0.0.0.0:8080".parse().unwrap())],
             admin_listen: Some("127.0.0.1:9901".parse().unwrap()),
+            admin_token: Some(AdminToken::new("t")),
             head: HeadLimits {
                 max_header_bytes: 1024,
                 header_read_timeout: Duration::from_millis(500),
                 max_concurrent_streams: 10,
             },
+            shutdown: ShutdownSettings { delay: Duration::from_secs(5), drain: Duration::from_secs(60) },
         };
         let changes: Vec<String> = before.changes(&after).iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -182,9 +217,12 @@ mod tests {
             [
                 "listen changed: 127.0.0.1:8080 → 0.0.0.0:8080",
                 "admin.listen changed: none → 127.0.0.1:9901",
+                "admin.token_file changed: none → a token",
                 "limits.max_header_bytes changed: 65536 → 1024",
                 "limits.header_read_timeout changed: 10s → 500ms",
                 "limits.max_concurrent_streams changed: 100 → 10",
+                "shutdown.delay changed: 0ns → 5s",
+                "shutdown.drain changed: 30s → 60s",
             ]
         );
         let removed = after.changes(&ListenerSettings { admin_listen: None, ..after.clone() });

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{
     bind::{BindError, BindFailure},
     failure::UpstreamFailure,
-    metadata::InvalidTimeout,
+    metadata::{InvalidTimeout, MetadataTooLarge},
     render::RenderError,
 };
 use crate::upstream::Unreachable;
@@ -22,6 +22,9 @@ pub enum TranscodeError {
     /// A malformed `Grpc-Timeout` header.
     #[error(transparent)]
     Timeout(#[from] InvalidTimeout),
+    /// The metadata to forward is over its limit.
+    #[error(transparent)]
+    MetadataTooLarge(#[from] MetadataTooLarge),
     /// The deadline passed before the backend replied.
     #[error("the backend did not reply within {0:?}")]
     DeadlineExceeded(Duration),

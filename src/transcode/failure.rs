@@ -5,6 +5,11 @@
 //! A detail whose type is in the descriptor pool is rendered as its proto3
 //! JSON with `@type`; one whose type is not is kept as
 //! `{"@type": <type url>, "value": <base64>}`, never dropped.
+//!
+//! A backend (or a proxy before it) that refuses a call with an HTTP status
+//! instead of a gRPC one (431 for a header block too large, 404, 503...)
+//! gets the code of gRPC's "HTTP to gRPC status" table and a message
+//! naming its HTTP status.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use http::HeaderMap;
@@ -59,6 +64,34 @@ impl UpstreamFailure {
     }
 }
 
+/// How tonic words a reply that carried an HTTP status but no gRPC status.
+const TONIC_HTTP_STATUS: &str = "grpc-status header missing, mapped from HTTP status code ";
+
+/// A backend's HTTP-level refusal, as tonic reports it, told plainly: the
+/// code of the gRPC table, a message naming the HTTP status. `None` for
+/// any other status.
+pub fn http_refusal(status: &tonic::Status) -> Option<tonic::Status> {
+    let http: u16 = status.message().strip_prefix(TONIC_HTTP_STATUS)?.trim().parse().ok()?;
+    let reason = http::StatusCode::from_u16(http).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    Some(tonic::Status::new(
+        code_of_http_status(http),
+        format!("the backend refused the call with HTTP status {http} {reason}, not a gRPC status"),
+    ))
+}
+
+/// The gRPC code of an HTTP status that came instead of a gRPC reply
+/// (gRPC's doc/http-grpc-status-mapping.md).
+fn code_of_http_status(http: u16) -> tonic::Code {
+    match http {
+        400 => tonic::Code::Internal,
+        401 => tonic::Code::Unauthenticated,
+        403 => tonic::Code::PermissionDenied,
+        404 => tonic::Code::Unimplemented,
+        429 | 502 | 503 | 504 => tonic::Code::Unavailable,
+        _ => tonic::Code::Unknown,
+    }
+}
+
 fn render_any(any: &prost_types::Any, pool: &DescriptorPool) -> Value {
     let type_name = any.type_url.rsplit('/').next().unwrap_or_default();
     let Some(descriptor) = pool.get_message_by_name(type_name) else {
@@ -91,6 +124,29 @@ fn opaque(type_url: &str, value: &[u8]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_refusals_follow_the_grpc_table_and_name_the_status() {
+        let cases = [
+            (400, tonic::Code::Internal),
+            (401, tonic::Code::Unauthenticated),
+            (403, tonic::Code::PermissionDenied),
+            (404, tonic::Code::Unimplemented),
+            (429, tonic::Code::Unavailable),
+            (431, tonic::Code::Unknown),
+            (502, tonic::Code::Unavailable),
+            (503, tonic::Code::Unavailable),
+            (504, tonic::Code::Unavailable),
+            (500, tonic::Code::Unknown),
+        ];
+        for (http, code) in cases {
+            let from_tonic = tonic::Status::unknown(format!("{TONIC_HTTP_STATUS}{http}"));
+            let refusal = http_refusal(&from_tonic).unwrap();
+            assert_eq!(refusal.code(), code, "{http}");
+            assert!(refusal.message().contains(&format!("HTTP status {http}")), "{}", refusal.message());
+        }
+        assert!(http_refusal(&tonic::Status::unknown("boom")).is_none());
+    }
 
     fn demo_pool() -> DescriptorPool {
         DescriptorPool::decode(crate::proto::DEMO_DESCRIPTOR_SET).unwrap()

@@ -33,10 +33,28 @@ pub struct ReplyOverrides {
     pub headers: HeaderMap,
 }
 
-/// Which request headers reach the backend as metadata, compiled once.
-#[derive(Debug, Clone, Default)]
+/// What HTTP/2 counts for each header besides its name and value (RFC 9113, 6.5.2).
+const ENTRY_OVERHEAD: usize = 32;
+
+/// Which request headers reach the backend as metadata, and how much of
+/// them, compiled once.
+#[derive(Debug, Clone)]
 pub struct MetadataRules {
     allow: Vec<HeaderName>,
+    max_bytes: usize,
+}
+
+/// Request metadata over `transcoding.max_metadata_bytes`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the metadata forwarded to the backend (Authorization, Grpc-Metadata-*, X-Forwarded-* and forwarded headers) \
+     comes to {size} bytes, over the limit of {limit} bytes (transcoding.max_metadata_bytes)"
+)]
+pub struct MetadataTooLarge {
+    /// Its size: names, values and 32 bytes per entry, as HTTP/2 counts.
+    pub size: usize,
+    /// The limit.
+    pub limit: usize,
 }
 
 /// A `Grpc-Timeout` header that does not follow the gRPC spec.
@@ -45,9 +63,10 @@ pub struct MetadataRules {
 pub struct InvalidTimeout(pub String);
 
 impl MetadataRules {
-    /// Rules forwarding `allow` besides `Authorization` and `Grpc-Metadata-*`.
-    pub fn new(allow: Vec<HeaderName>) -> Self {
-        Self { allow }
+    /// Rules forwarding `allow` besides `Authorization` and `Grpc-Metadata-*`,
+    /// up to `max_bytes` in all.
+    pub fn new(allow: Vec<HeaderName>, max_bytes: usize) -> Self {
+        Self { allow, max_bytes }
     }
 
     /// These rules, also forwarding `more` (the headers a route's policies
@@ -55,11 +74,17 @@ impl MetadataRules {
     pub fn with_more<'a>(&self, more: impl IntoIterator<Item = &'a HeaderName>) -> Self {
         let mut allow = self.allow.clone();
         allow.extend(more.into_iter().filter(|name| !self.allow.contains(name)).cloned());
-        Self { allow }
+        Self { allow, max_bytes: self.max_bytes }
     }
 
-    /// The request metadata for `headers`, from a client at `peer`.
-    pub fn request_metadata(&self, headers: &HeaderMap, peer: IpAddr, host: Option<&str>) -> MetadataMap {
+    /// The request metadata for `headers`, from a client at `peer`; refused
+    /// when it comes to more than the limit.
+    pub fn request_metadata(
+        &self,
+        headers: &HeaderMap,
+        peer: IpAddr,
+        host: Option<&str>,
+    ) -> Result<MetadataMap, MetadataTooLarge> {
         let mut out = HeaderMap::new();
         if let Some(value) = headers.get(header::AUTHORIZATION) {
             out.insert(header::AUTHORIZATION, value.clone());
@@ -84,7 +109,11 @@ impl MetadataRules {
         if let Some(value) = host.and_then(|host| HeaderValue::from_str(host).ok()) {
             out.insert(X_FORWARDED_HOST, value);
         }
-        MetadataMap::from_headers(out)
+        let size = out.iter().map(|(name, value)| name.as_str().len() + value.len() + ENTRY_OVERHEAD).sum();
+        if size > self.max_bytes {
+            return Err(MetadataTooLarge { size, limit: self.max_bytes });
+        }
+        Ok(MetadataMap::from_headers(out))
     }
 }
 
@@ -252,7 +281,7 @@ mod tests {
 
     #[test]
     fn request_metadata_forwards_what_it_should_and_nothing_else() {
-        let rules = MetadataRules::new(vec![HeaderName::from_static("x-request-id")]);
+        let rules = MetadataRules::new(vec![HeaderName::from_static("x-request-id")], 8192);
         let incoming = headers(&[
             ("authorization", "Bearer t"),
             ("grpc-metadata-tenant", "acme"),
@@ -261,7 +290,8 @@ mod tests {
             ("cookie", "secret"),
             ("x-forwarded-for", "10.1.1.1"),
         ]);
-        let metadata = rules.request_metadata(&incoming, "127.0.0.1".parse().unwrap(), Some("api.example"));
+        let metadata =
+            rules.request_metadata(&incoming, "127.0.0.1".parse().unwrap(), Some("api.example")).unwrap();
         let out = metadata.into_headers();
         assert_eq!(out["authorization"], "Bearer t");
         assert_eq!(out["tenant"], "acme");
@@ -270,6 +300,18 @@ mod tests {
         assert_eq!(out["x-forwarded-host"], "api.example");
         assert!(out.get("cookie").is_none());
         assert!(out.get("grpc-timeout").is_none());
+    }
+
+    #[test]
+    fn request_metadata_over_the_limit_is_refused_with_its_size() {
+        let peer = "127.0.0.1".parse().unwrap();
+        // x-forwarded-for: 127.0.0.1 is 15 + 9 + 32 bytes; tenant: 8 bytes is 6 + 8 + 32.
+        let incoming = headers(&[("grpc-metadata-tenant", "12345678")]);
+        assert!(MetadataRules::new(Vec::new(), 102).request_metadata(&incoming, peer, None).is_ok());
+        let refused =
+            MetadataRules::new(Vec::new(), 101).request_metadata(&incoming, peer, None).unwrap_err();
+        assert_eq!(refused, MetadataTooLarge { size: 102, limit: 101 });
+        assert!(refused.to_string().contains("transcoding.max_metadata_bytes"), "{refused}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod metadata;
 mod outcome;
 mod parts;
 pub mod render;
+pub mod stream;
 pub mod target;
 
 #[cfg(test)]

@@ -1,21 +1,17 @@
 //! What a transcoding target is built from ([`TargetParts`], at compile
 //! time) and what it is handed for each request ([`TranscodeRequest`]).
 
-use std::{
-    net::IpAddr,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::request::Parts;
 use prost_reflect::MethodDescriptor;
 
 use super::{bind::RequestBinder, metadata::MetadataRules, render::ResponseRenderer};
-use crate::upstream::Upstream;
+use crate::{observe::RequestContext, upstream::Upstream};
 
 /// What the gateway hands a target: the request head, the router's
-/// captures, the whole body and the client's address.
+/// captures, the whole body and the request's context.
 #[derive(Debug)]
 pub struct TranscodeRequest<'a> {
     /// Method, URI and headers.
@@ -24,10 +20,11 @@ pub struct TranscodeRequest<'a> {
     pub captures: &'a [String],
     /// The request body.
     pub body: Bytes,
-    /// The client's address.
-    pub peer: IpAddr,
-    /// When the request arrived: its deadline runs from here.
-    pub received_at: Instant,
+    /// The host the client asked for (`Host`, or the HTTP/2 authority).
+    pub host: Option<&'a str>,
+    /// The request's context: the client's address, the arrival (the
+    /// deadline runs from there), the request id; it hears the tries.
+    pub context: &'a Arc<RequestContext>,
 }
 
 /// How one target is wired, for [`TranscodeTarget::new`].
@@ -50,6 +47,9 @@ pub struct TargetParts {
     pub idempotent: bool,
     /// The status of a success, unless the backend's `x-http-code` says otherwise.
     pub success_status: http::StatusCode,
-    /// A streaming method: answered `501` without a call until streaming is served.
+    /// A client or bidirectional streaming method: answered `501` without
+    /// a call until such streams are served.
     pub streaming: bool,
+    /// A server-streaming method: how its stream is served.
+    pub server_stream: Option<super::stream::StreamSettings>,
 }

@@ -90,6 +90,11 @@ impl ResponseRenderer {
         Ok(Self { field, raw, options, serialize })
     }
 
+    /// Whether replies render as raw bytes (a `google.api.HttpBody`).
+    pub fn is_raw(&self) -> bool {
+        self.raw.is_some()
+    }
+
     /// Renders one reply.
     pub fn render(&self, reply: &DynamicMessage) -> Result<RenderedBody, RenderError> {
         let Some(path) = &self.field else {

@@ -15,21 +15,26 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header, uri::PathAndQuery};
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
-use tonic::{codec::CompressionEncoding, transport::Channel};
+use tonic::{codec::CompressionEncoding, codec::Streaming, metadata::MetadataMap, transport::Channel};
 
 use super::{
     bind::RequestBinder,
     codec::DynamicCodec,
-    failure::{StatusArrival, UpstreamFailure},
-    metadata::{self, MetadataRules},
+    failure::{self, StatusArrival, UpstreamFailure},
+    metadata::{self, MetadataRules, ReplyOverrides},
     outcome,
     render::{RenderError, ResponseRenderer},
+    stream::{self, StreamSettings},
 };
 pub use super::{
     error::TranscodeError,
     parts::{TargetParts, TranscodeRequest},
 };
-use crate::upstream::{CallError, Outcome, Tried, TryError, TryFailure, Upstream, never_sent};
+use crate::{
+    body::{ResponseBody, full},
+    observe::{RequestContext, X_REQUEST_ID},
+    upstream::{CallError, Outcome, Picked, Tried, TryError, TryFailure, Upstream, never_sent},
+};
 
 /// How tonic's message starts when a reply frame is over the decoding limit
 /// (OUT_OF_RANGE), and when a gzip'd one grows over it (RESOURCE_EXHAUSTED).
@@ -40,7 +45,7 @@ const TONIC_TOO_LARGE: [(tonic::Code, &str); 2] = [
 
 /// A failed try, what it says about the endpoint, and whether it may be
 /// sent again.
-type Failed = TryError<TranscodeError>;
+pub(super) type Failed = TryError<TranscodeError>;
 
 impl From<RenderError> for Failed {
     /// The endpoint answered; the gateway could not render the answer.
@@ -51,10 +56,26 @@ impl From<RenderError> for Failed {
 
 /// The deadline of a call and what its expiry says about the endpoint.
 #[derive(Clone, Copy)]
-struct Deadline {
+pub(super) struct Deadline {
     at: Instant,
     budget: Duration,
     outcome: Outcome,
+}
+
+/// A request ready to be sent: its deadline, message and metadata.
+pub(super) struct Prepared {
+    deadline: Deadline,
+    message: DynamicMessage,
+    metadata: MetadataMap,
+    /// The request's context: it hears the tries.
+    context: Arc<RequestContext>,
+}
+
+impl Prepared {
+    /// The metadata sent with the call.
+    pub(super) fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.metadata
+    }
 }
 
 /// One compiled transcoding target.
@@ -63,15 +84,16 @@ pub struct TranscodeTarget {
     method: MethodDescriptor,
     path: PathAndQuery,
     binder: RequestBinder,
-    renderer: ResponseRenderer,
+    pub(super) renderer: ResponseRenderer,
     codec: DynamicCodec,
-    upstream: Arc<Upstream>,
+    pub(super) upstream: Arc<Upstream>,
     timeout: Duration,
     metadata: Arc<MetadataRules>,
-    pool: DescriptorPool,
+    pub(super) pool: DescriptorPool,
     idempotent: bool,
-    success_status: StatusCode,
+    pub(super) success_status: StatusCode,
     streaming: bool,
+    server_stream: Option<StreamSettings>,
 }
 
 impl TranscodeTarget {
@@ -92,6 +114,7 @@ impl TranscodeTarget {
             idempotent: parts.idempotent,
             success_status: parts.success_status,
             streaming: parts.streaming,
+            server_stream: parts.server_stream,
         }
     }
 
@@ -100,11 +123,27 @@ impl TranscodeTarget {
         &self.method
     }
 
-    /// Serves one request.
-    pub async fn call(&self, request: TranscodeRequest<'_>) -> Result<Response<Bytes>, TranscodeError> {
+    /// Serves one request: a unary call's reply whole, a server stream's
+    /// as it comes (src/transcode/stream/).
+    pub async fn call(
+        &self,
+        request: TranscodeRequest<'_>,
+    ) -> Result<Response<ResponseBody>, TranscodeError> {
         if self.streaming {
             return Err(TranscodeError::StreamingNotServed(self.method.full_name().to_owned()));
         }
+        let prepared = self.prepare(&request)?;
+        if let Some(settings) = &self.server_stream {
+            return stream::serve(self, settings, prepared, request.parts).await;
+        }
+        let (response, picked) =
+            self.call_tries(prepared, |channel, call| self.invoke(channel, call)).await?;
+        picked.finish(Outcome::Success);
+        Ok(response.map(full))
+    }
+
+    /// The deadline, the bound message and the metadata of a request.
+    fn prepare(&self, request: &TranscodeRequest<'_>) -> Result<Prepared, TranscodeError> {
         let headers = &request.parts.headers;
         let client_timeout = metadata::client_timeout(headers)?;
         let budget = client_timeout.map_or(self.timeout, |client| client.min(self.timeout));
@@ -116,21 +155,40 @@ impl TranscodeTarget {
         };
         // The deadline runs from the request's arrival: reading and binding
         // the body count against it.
-        let deadline = Deadline { at: request.received_at + budget, budget, outcome };
+        let context = request.context;
+        let deadline = Deadline { at: context.received_at() + budget, budget, outcome };
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let message =
             self.binder.bind(request.captures, request.parts.uri.query(), &request.body, content_type)?;
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| request.parts.uri.authority().map(|a| a.as_str()));
-        let mut call = Some((message, self.metadata.request_metadata(headers, request.peer, host)));
+        let mut metadata =
+            self.metadata.request_metadata(headers, context.peer().ip(), request.host)?.into_headers();
+        metadata.insert(X_REQUEST_ID, context.request_id().clone());
+        let metadata = MetadataMap::from_headers(metadata);
+        Ok(Prepared { deadline, message, metadata, context: context.clone() })
+    }
+
+    /// Calls the method with the upstream's retries: `once` makes one try
+    /// on an endpoint's channel (the request's `grpc-timeout` set to what is
+    /// left of the deadline), within the deadline. The endpoint of the
+    /// answer is returned for its outcome to be reported.
+    pub(super) async fn call_tries<T, F, Fut>(
+        &self,
+        prepared: Prepared,
+        once: F,
+    ) -> Result<(T, Picked), TranscodeError>
+    where
+        F: Fn(Option<Channel>, tonic::Request<DynamicMessage>) -> Fut,
+        Fut: Future<Output = Result<T, Failed>>,
+    {
+        let Prepared { deadline, message, metadata, context } = prepared;
+        let mut call = Some((message, metadata));
         let answered = self
             .upstream
-            .call_with_retries(self.idempotent, deadline.at, |picked, attempt| {
+            .call_with_retries(self.idempotent, deadline.at, context.clone(), |picked, attempt| {
                 // The request is kept (cloned) only while another try may follow.
                 let call = if attempt.last { call.take() } else { call.clone() };
                 let channel = picked.channel();
+                let once = &once;
                 async move {
                     let Some((message, metadata)) = call else {
                         let error = TranscodeError::Internal("a call was tried after its last try".into());
@@ -143,7 +201,7 @@ impl TranscodeTarget {
                     let mut request = tonic::Request::new(message);
                     *request.metadata_mut() = metadata;
                     request.set_timeout(deadline.at.saturating_duration_since(Instant::now()));
-                    match self.attempt(channel, request, deadline).await {
+                    match self.attempt(once(channel, request), deadline).await {
                         Ok(response) => Tried::Answer(response),
                         Err(failed) => Tried::Failed(failed),
                     }
@@ -151,31 +209,27 @@ impl TranscodeTarget {
             })
             .await;
         match answered {
-            Ok((response, picked)) => {
-                picked.finish(Outcome::Success);
-                Ok(response)
-            }
+            Ok(answer) => Ok(answer),
             Err(CallError::Failed(error)) => Err(error),
-            Err(CallError::Expired) => Err(TranscodeError::DeadlineExceeded(budget)),
+            Err(CallError::Expired) => Err(TranscodeError::DeadlineExceeded(deadline.budget)),
             Err(CallError::Unavailable(unavailable)) => {
                 Err(self.failed(tonic::Status::unavailable(unavailable.to_string()), None))
             }
         }
     }
 
-    /// One try on an endpoint's `channel`, within the deadline.
-    async fn attempt(
+    /// One try, within the deadline.
+    async fn attempt<T>(
         &self,
-        channel: Option<Channel>,
-        call: tonic::Request<DynamicMessage>,
+        once: impl Future<Output = Result<T, Failed>>,
         deadline: Deadline,
-    ) -> Result<Response<Bytes>, Failed> {
+    ) -> Result<T, Failed> {
         let expired = || Failed {
             error: TranscodeError::DeadlineExceeded(deadline.budget),
             outcome: deadline.outcome,
             retry: TryFailure::Final,
         };
-        match tokio::time::timeout_at(deadline.at.into(), self.invoke(channel, call)).await {
+        match tokio::time::timeout_at(deadline.at.into(), once).await {
             Ok(Ok(response)) => Ok(response),
             // tonic's channel enforces the grpc-timeout it sends, and reports
             // its own expiry as CANCELLED; a deadline that passed is a 504.
@@ -199,11 +253,14 @@ impl TranscodeTarget {
         }
     }
 
-    async fn invoke(
+    /// Opens the call on `channel`: the reply's header metadata as
+    /// `Grpc-Metadata-*` headers, what the backend chose for the HTTP
+    /// answer, and the reply stream.
+    pub(super) async fn open(
         &self,
         channel: Option<Channel>,
-        call: tonic::Request<prost_reflect::DynamicMessage>,
-    ) -> Result<Response<Bytes>, Failed> {
+        call: tonic::Request<DynamicMessage>,
+    ) -> Result<(HeaderMap, ReplyOverrides, Streaming<DynamicMessage>), Failed> {
         // Compile gives transcoded routes gRPC upstreams only.
         let channel = channel.ok_or_else(|| Failed {
             error: TranscodeError::Internal("a transcoded route has an HTTP upstream".into()),
@@ -222,13 +279,13 @@ impl TranscodeTarget {
             outcome: Outcome::ConnectFailure,
             retry: TryFailure::NotSent,
         })?;
-        // A unary method called as server-streaming: the same frames on the
-        // wire, but headers and trailers stay apart.
+        // A unary method is called as server-streaming too: the same frames
+        // on the wire, but headers and trailers stay apart.
         let reply = grpc
             .server_streaming(call, self.path.clone(), self.codec.clone())
             .await
             .map_err(|status| self.call_failed(status, None))?;
-        let (header_metadata, mut stream, _) = reply.into_parts();
+        let (header_metadata, stream, _) = reply.into_parts();
         let mut reply_metadata = header_metadata.into_headers();
         let overrides = metadata::take_reply_overrides(&mut reply_metadata, self.method.full_name());
         let mut headers = HeaderMap::new();
@@ -236,6 +293,16 @@ impl TranscodeTarget {
             tonic::metadata::MetadataMap::from_headers(reply_metadata),
             &mut headers,
         );
+        Ok((headers, overrides, stream))
+    }
+
+    /// One try of a unary call: its one reply, rendered.
+    async fn invoke(
+        &self,
+        channel: Option<Channel>,
+        call: tonic::Request<DynamicMessage>,
+    ) -> Result<Response<Bytes>, Failed> {
+        let (mut headers, overrides, mut stream) = self.open(channel, call).await?;
         let message = match stream.message().await {
             Ok(Some(message)) => message,
             // The endpoint answered, if not by the protocol.
@@ -269,23 +336,30 @@ impl TranscodeTarget {
     }
 
     /// A failed call, with what its status says about the endpoint.
-    fn call_failed(&self, status: tonic::Status, reply_headers: Option<HeaderMap>) -> Failed {
+    pub(super) fn call_failed(&self, status: tonic::Status, reply_headers: Option<HeaderMap>) -> Failed {
         let outcome = outcome::of_status(&status, &self.upstream);
         let retry = TryFailure::of(outcome, never_sent(&status));
         // hyper cancels the requests of a connection that closes under them,
         // and tonic calls that CANCELLED; but no client cancelled anything:
         // the backend went away. A connection that failed otherwise (a TLS
         // alert after the handshake) is UNKNOWN to tonic: unavailable too.
-        let status = match status.code() {
-            // Told to the client as `Unreachable`; the causes go to the log.
-            _ if outcome == Outcome::ConnectFailure => tonic::Status::unavailable(outcome::causes(&status)),
-            tonic::Code::Cancelled if outcome::is_transport_error(&status) => tonic::Status::unavailable(
-                format!("the connection to the backend closed: {}", status.message()),
-            ),
-            tonic::Code::Unknown if outcome::is_transport_error(&status) => tonic::Status::unavailable(
-                format!("the connection to the backend failed: {}", outcome::causes(&status)),
-            ),
-            _ => status,
+        // A backend refusing with an HTTP status is named by it.
+        let status = if let Some(refusal) = failure::http_refusal(&status) {
+            refusal
+        } else {
+            match status.code() {
+                // Told to the client as `Unreachable`; the causes go to the log.
+                _ if outcome == Outcome::ConnectFailure => {
+                    tonic::Status::unavailable(outcome::causes(&status))
+                }
+                tonic::Code::Cancelled if outcome::is_transport_error(&status) => tonic::Status::unavailable(
+                    format!("the connection to the backend closed: {}", status.message()),
+                ),
+                tonic::Code::Unknown if outcome::is_transport_error(&status) => tonic::Status::unavailable(
+                    format!("the connection to the backend failed: {}", outcome::causes(&status)),
+                ),
+                _ => status,
+            }
         };
         Failed { error: self.failed(status, reply_headers), outcome, retry }
     }
@@ -293,27 +367,38 @@ impl TranscodeTarget {
     /// A failed call. `reply_headers` are the `Grpc-Metadata-*` headers of a
     /// reply whose status came in trailers after them; without them, the
     /// status came alone (a trailers-only response, or no response at all).
-    fn failed(&self, status: tonic::Status, reply_headers: Option<HeaderMap>) -> TranscodeError {
-        // tonic refuses an oversized frame before reading it (or while
-        // inflating it), with a status of its own; it is the backend's
-        // fault, not the client's.
-        if TONIC_TOO_LARGE
-            .iter()
-            .any(|(code, start)| status.code() == *code && status.message().starts_with(start))
-        {
-            return TranscodeError::ReplyTooLarge {
-                upstream: self.upstream.name().to_owned(),
-                limit: self.upstream.max_response_bytes(),
-            };
-        }
-        let failure = match reply_headers {
-            None => UpstreamFailure::from_status(status, &self.pool, StatusArrival::Alone),
-            Some(headers) => {
-                let mut failure = UpstreamFailure::from_status(status, &self.pool, StatusArrival::InTrailers);
-                failure.headers.extend(headers);
-                failure
-            }
-        };
-        TranscodeError::Upstream(Box::new(failure))
+    pub(super) fn failed(&self, status: tonic::Status, reply_headers: Option<HeaderMap>) -> TranscodeError {
+        failure_of(status, &self.upstream, &self.pool, reply_headers)
     }
+}
+
+/// A failed call's error, its details expanded against `pool`; see
+/// [`TranscodeTarget::failed`].
+pub(super) fn failure_of(
+    status: tonic::Status,
+    upstream: &Upstream,
+    pool: &DescriptorPool,
+    reply_headers: Option<HeaderMap>,
+) -> TranscodeError {
+    // tonic refuses an oversized frame before reading it (or while
+    // inflating it), with a status of its own; it is the backend's
+    // fault, not the client's.
+    if TONIC_TOO_LARGE
+        .iter()
+        .any(|(code, start)| status.code() == *code && status.message().starts_with(start))
+    {
+        return TranscodeError::ReplyTooLarge {
+            upstream: upstream.name().to_owned(),
+            limit: upstream.max_response_bytes(),
+        };
+    }
+    let failure = match reply_headers {
+        None => UpstreamFailure::from_status(status, pool, StatusArrival::Alone),
+        Some(headers) => {
+            let mut failure = UpstreamFailure::from_status(status, pool, StatusArrival::InTrailers);
+            failure.headers.extend(headers);
+            failure
+        }
+    };
+    TranscodeError::Upstream(Box::new(failure))
 }

@@ -15,9 +15,9 @@
 //! cause, with the endpoint, at most once a second per upstream
 //! ([`Picked::unreachable`]).
 
-use std::{fmt::Display, future::Future, time::Instant};
+use std::{fmt::Display, future::Future, sync::Arc, time::Instant};
 
-use super::{Outcome, Picked, TryFailure, Unavailable, Unreachable, Upstream};
+use super::{Outcome, Picked, TryFailure, TryListener, Unavailable, Unreachable, Upstream};
 
 /// What a try is told about its place in the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,11 +77,12 @@ impl Upstream {
     ///
     /// Returns the answer with the endpoint that gave it, whose outcome the
     /// caller reports ([`Picked::finish`]); every failed try's outcome is
-    /// reported here.
+    /// reported here. `listener` hears each try when picked and when ended.
     pub async fn call_with_retries<T, E, F, Fut>(
         &self,
         idempotent: bool,
         deadline: Instant,
+        listener: Arc<dyn TryListener>,
         mut try_once: F,
     ) -> Result<(T, Picked), CallError<E>>
     where
@@ -89,7 +90,7 @@ impl Upstream {
         F: FnMut(&Picked, Attempt) -> Fut,
         Fut: Future<Output = Tried<T, E>>,
     {
-        let mut tries = self.tries(idempotent);
+        let mut tries = self.tries(idempotent).reporting_to(listener);
         let mut last_error = None;
         loop {
             if Instant::now() >= deadline {

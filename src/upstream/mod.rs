@@ -50,7 +50,7 @@ pub use endpoint::{Endpoint, EndpointState};
 pub use failure::{FailureCodes, code_named, code_names};
 pub use health::{HealthCheckKind, HealthCheckSettings};
 pub use outlier::OutlierSettings;
-pub use picked::Picked;
+pub use picked::{Picked, TryListener};
 pub use retry::{RetrySettings, TryFailure, is_idempotent_method, never_sent};
 pub use settings::{UpstreamError, UpstreamProtocol, UpstreamSettings, endpoint_uri};
 pub use snapshot::{EndpointSnapshot, UpstreamSnapshot};

@@ -1,6 +1,7 @@
 //! [`Picked`]: the endpoint chosen for one call. It counts in the
 //! endpoint's calls in flight and holds the breaker's admission until the
-//! call's outcome is reported to outlier detection and the breaker.
+//! call's outcome is reported to outlier detection and the breaker, and to
+//! the call's [`TryListener`] if it has one.
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
@@ -8,6 +9,15 @@ use http::{HeaderValue, Uri};
 use tonic::transport::Channel;
 
 use super::{Endpoint, Outcome, Pool, Unreachable, breaker::Permit, endpoint::InFlight};
+
+/// Hears the tries of one call: which endpoint each went to, and how it
+/// ended. This room does not know who listens (the request's context).
+pub trait TryListener: Send + Sync {
+    /// A try goes to `picked`.
+    fn picked(&self, picked: &Picked);
+    /// The try on `picked` ended so (a dropped `Picked`: `Ignored`).
+    fn finished(&self, picked: &Picked, outcome: Outcome);
+}
 
 /// An endpoint chosen for one call, counted in its in-flight calls until
 /// dropped. Dropping it without [`Picked::finish`] counts as
@@ -21,11 +31,29 @@ pub struct Picked {
     in_flight: InFlight,
     permit: Permit,
     reported: bool,
+    listener: Option<Arc<dyn TryListener>>,
+}
+
+impl std::fmt::Debug for dyn TryListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TryListener")
+    }
 }
 
 impl Picked {
     pub(super) fn new(pool: Arc<Pool>, in_flight: InFlight, permit: Permit) -> Self {
-        Self { pool, in_flight, permit, reported: false }
+        Self { pool, in_flight, permit, reported: false, listener: None }
+    }
+
+    /// Tells `listener` of this try, now and when it ends.
+    pub(super) fn listened_by(&mut self, listener: Arc<dyn TryListener>) {
+        listener.picked(self);
+        self.listener = Some(listener);
+    }
+
+    /// The upstream's name.
+    pub fn upstream(&self) -> &str {
+        &self.pool.name
     }
 
     /// The endpoint itself, for a try that outlives this borrow.
@@ -96,6 +124,9 @@ impl Picked {
         let endpoints = self.pool.endpoints.load();
         self.pool.outlier.record(&endpoints, self.in_flight.endpoint(), outcome, now);
         self.pool.breaker.record(self.permit, outcome, now);
+        if let Some(listener) = self.listener.take() {
+            listener.finished(self, outcome);
+        }
     }
 }
 

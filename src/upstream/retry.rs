@@ -21,14 +21,17 @@ use std::{
     hash::{BuildHasher, RandomState},
     net::SocketAddr,
     num::NonZeroU32,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use http::Method;
 use tower::retry::budget::{Budget, TpsBudget};
 
-use super::{Outcome, Picked, Unavailable, Upstream, balance::splitmix64};
+use super::{Outcome, Picked, TryListener, Unavailable, Upstream, balance::splitmix64};
 
 /// How long a first try counts towards the budget.
 const BUDGET_WINDOW: Duration = Duration::from_secs(10);
@@ -165,6 +168,8 @@ pub(super) struct Tries<'a> {
     /// The addresses of the endpoints of the tries before it: a DNS refresh
     /// may reorder the pool between tries, but keeps an address's endpoint.
     tried: Vec<SocketAddr>,
+    /// Told of every try.
+    listener: Option<Arc<dyn TryListener>>,
 }
 
 impl Upstream {
@@ -175,11 +180,25 @@ impl Upstream {
         let attempts = self.pool.retry.settings.attempts.get();
         let endpoints = u32::try_from(self.pool.endpoints.load().len()).unwrap_or(u32::MAX);
         let most = attempts.max(endpoints);
-        Tries { upstream: self, idempotent, started: 0, most, current: None, tried: Vec::new() }
+        Tries {
+            upstream: self,
+            idempotent,
+            started: 0,
+            most,
+            current: None,
+            tried: Vec::new(),
+            listener: None,
+        }
     }
 }
 
 impl Tries<'_> {
+    /// These tries, each told to `listener` when picked and when ended.
+    pub(super) fn reporting_to(mut self, listener: Arc<dyn TryListener>) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
     /// An endpoint for the next try: one this call has not tried when there
     /// is such a candidate, else any candidate.
     pub(super) fn pick(&mut self) -> Result<Picked, Unavailable> {
@@ -189,7 +208,10 @@ impl Tries<'_> {
         if let Some(previous) = self.current.take() {
             self.tried.push(previous);
         }
-        let picked = self.upstream.pick_avoiding(&self.tried, Instant::now())?;
+        let mut picked = self.upstream.pick_avoiding(&self.tried, Instant::now())?;
+        if let Some(listener) = &self.listener {
+            picked.listened_by(listener.clone());
+        }
         self.current = Some(picked.address());
         Ok(picked)
     }

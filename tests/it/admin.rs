@@ -10,7 +10,13 @@ use crate::support::gateway::{DEMO_CONFIG, json_of};
 async fn admin_for(yaml: &str) -> admin::AdminServer {
     let config = Config::from_yaml(yaml, "test config").unwrap();
     let compiled = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[]).await.unwrap();
-    admin::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(compiled.runtime))).await.unwrap()
+    admin::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(Gateway::new(compiled.runtime)),
+        admin::AdminOptions::default(),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -74,5 +80,88 @@ async fn readiness_fails_while_an_upstream_has_no_healthy_endpoint() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(last.0, 200, "{}", last.1);
+    admin.shutdown().await;
+}
+
+const ADMIN_CONFIG: &str = r#"
+listen: 127.0.0.1:0
+descriptors: [{ file: descriptors/demo.pb }]
+upstreams: { demo: { endpoints: ["http://127.0.0.1:1"] } }
+routes: [{ grpc: { service: demo.v1.Echo, upstream: demo } }]
+"#;
+
+async fn compile_admin(admin: &str, base_dir: &Path) -> Result<compile::Compiled, String> {
+    let yaml = format!("{ADMIN_CONFIG}admin: {admin}\n").replace("descriptors/demo.pb", DEMO_PB);
+    let config = Config::from_yaml(&yaml, "test config").unwrap();
+    compile::compile(&config, base_dir, &[]).await.map_err(|errors| errors.to_string())
+}
+
+const DEMO_PB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/descriptors/demo.pb");
+
+#[tokio::test]
+async fn a_public_admin_listener_needs_a_token_or_allow_public() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = compile_admin("{ listen: 0.0.0.0:9901 }", dir.path()).await.unwrap_err();
+    assert!(
+        error.contains("admin.listen: 0.0.0.0:9901 is not a loopback address")
+            && error.contains("admin.token_file")
+            && error.contains("admin.allow_public"),
+        "{error}"
+    );
+    let compiled = compile_admin("{ listen: 0.0.0.0:9901, allow_public: true }", dir.path()).await.unwrap();
+    assert_eq!(compiled.listeners.admin_listen, Some("0.0.0.0:9901".parse().unwrap()));
+    std::fs::write(dir.path().join("admin.token"), "s3cret\n").unwrap();
+    compile_admin("{ listen: \"[::]:9901\", token_file: admin.token }", dir.path()).await.unwrap();
+    // Loopback needs neither.
+    compile_admin("{ listen: \"[::1]:9901\" }", dir.path()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_file_that_cannot_be_used_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let error =
+        compile_admin("{ listen: 127.0.0.1:0, token_file: missing.token }", dir.path()).await.unwrap_err();
+    assert!(error.contains("admin.token_file: cannot read missing.token"), "{error}");
+    std::fs::write(dir.path().join("empty.token"), " \n").unwrap();
+    let error =
+        compile_admin("{ listen: 127.0.0.1:0, token_file: empty.token }", dir.path()).await.unwrap_err();
+    assert!(error.contains("admin.token_file: empty.token is empty"), "{error}");
+}
+
+#[tokio::test]
+async fn with_a_token_every_admin_request_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("admin.token"), "s3cret-token\n").unwrap();
+    let compiled =
+        compile_admin("{ listen: 127.0.0.1:0, token_file: admin.token }", dir.path()).await.unwrap();
+    let options = admin::AdminOptions { token: compiled.listeners.admin_token, ..Default::default() };
+    let admin =
+        admin::start("127.0.0.1:0".parse().unwrap(), Arc::new(Gateway::new(compiled.runtime)), options)
+            .await
+            .unwrap();
+    let client = reqwest::Client::new();
+    for path in ["/healthz", "/readyz", "/routes", "/upstreams", "/nothing-here"] {
+        let url = format!("http://{}{path}", admin.addr());
+        for authorization in
+            [None, Some("Bearer wrong"), Some("Bearer s3cret-toke"), Some("Basic s3cret-token")]
+        {
+            let mut request = client.get(&url);
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401, "{path} with {authorization:?}");
+            assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        }
+        let response = client.get(&url).header("authorization", "Bearer s3cret-token").send().await.unwrap();
+        assert_ne!(response.status(), 401, "{path} with the token");
+    }
+    let response = client
+        .get(format!("http://{}/healthz", admin.addr()))
+        .header("authorization", "bearer s3cret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the scheme is case-insensitive");
     admin.shutdown().await;
 }

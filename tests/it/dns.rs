@@ -40,7 +40,7 @@ async fn serve(yaml: &str) -> (server::RunningServer, admin::AdminServer) {
     let gateway = Arc::new(Gateway::new(compiled.runtime));
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = server::start(listen, compiled.listeners.head, gateway.clone()).await.unwrap();
-    (server, admin::start(listen, gateway).await.unwrap())
+    (server, admin::start(listen, gateway, admin::AdminOptions::default()).await.unwrap())
 }
 
 /// The endpoints of the only upstream, from the admin API.

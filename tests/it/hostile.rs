@@ -2,24 +2,9 @@
 //! never crash the gateway or earn a 5xx for the client's mistake, and the
 //! gateway keeps serving afterwards.
 
-use crate::support::gateway::Harness;
+use crate::support::{gateway::Harness, lcg::Lcg};
 
-/// A small deterministic generator (a linear congruential one): the same
-/// inputs on every run, so a failure can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.next() % items.len()]
-    }
-}
-
-const PATH_PIECES: &[&str] = &[
+pub const PATH_PIECES: &[&str] = &[
     "/",
     "//",
     "v1",
@@ -52,7 +37,7 @@ const PATH_PIECES: &[&str] = &[
     "~",
 ];
 
-const QUERY_PIECES: &[&str] = &[
+pub const QUERY_PIECES: &[&str] = &[
     "i64=1",
     "i64=x",
     "i64=99999999999999999999",

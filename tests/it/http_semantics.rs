@@ -163,7 +163,7 @@ package notes.v1;
 import "google/api/annotations.proto";
 service Notes {
   rpc GetNote(Note) returns (Note) { option (google.api.http) = { get: "/v1/notes/{id}" }; }
-  rpc WatchNotes(Note) returns (stream Note) { option (google.api.http) = { get: "/v1/notes:watch" }; }
+  rpc WatchNotes(stream Note) returns (Note) { option (google.api.http) = { post: "/v1/notes:watch" body: "*" }; }
 }
 message Note { string id = 1; }
 "#,
@@ -174,7 +174,8 @@ message Note { string id = 1; }
         dir.path().display()
     );
     let gateway = crate::support::gateway::start_gateway(&yaml).await;
-    let response = reqwest::get(format!("http://{}/v1/notes:watch", gateway.addr())).await.unwrap();
+    let url = format!("http://{}/v1/notes:watch", gateway.addr());
+    let response = reqwest::Client::new().post(url).body("{}").send().await.unwrap();
     let (status, body) = crate::support::gateway::json_of(response).await;
     assert_eq!((status, body["code"].clone()), (501, serde_json::json!(12)), "{body}");
     let message = body["message"].as_str().unwrap();

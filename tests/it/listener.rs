@@ -62,7 +62,7 @@ async fn shutdown_lets_a_request_in_flight_finish() {
         tokio::spawn(async move { reqwest::get(url).await.map(|response| response.status().as_u16()) });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let addr = gateway.addr();
-    tokio::time::timeout(Duration::from_secs(10), gateway.shutdown()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), gateway.shutdown(Duration::from_secs(10))).await.unwrap();
     assert_eq!(in_flight.await.unwrap().unwrap(), 200);
     assert!(TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
 }

@@ -98,3 +98,42 @@ async fn unknown_policies_are_config_errors_with_a_suggestion() {
         "{errors}"
     );
 }
+
+#[tokio::test]
+async fn an_http2_preflight_finds_the_cors_policy_of_a_host_limited_route_by_its_authority() {
+    let yaml = r#"
+listen: 127.0.0.1:0
+descriptors: [{ file: descriptors/demo.pb }]
+upstreams:
+  demo: { endpoints: ["http://{backend}"] }
+  legacy: { protocol: http, endpoints: ["http://{legacy}"] }
+policies:
+  browsers: { cors: { allow_origins: ["https://app.example.com"], allow_methods: [GET] } }
+routes:
+  - grpc: { service: demo.v1.Library, upstream: demo }
+  - http: { prefix: /, upstream: legacy, host: static.example }
+    policies: [browsers]
+"#;
+    let gateway = Harness::with_echo_backend(yaml).await;
+    let address = gateway.url("").trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    // HTTP/2: the host travels as `:authority`, with no `Host` header.
+    let preflight = http::Request::builder()
+        .method("OPTIONS")
+        .uri("http://static.example/page")
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "GET")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    assert!(!preflight.headers().contains_key("host"));
+    let response = sender.send_request(preflight).await.unwrap();
+    assert_eq!(response.status(), 204, "the preflight was not answered by the route's CORS policy");
+    assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com");
+}

@@ -19,7 +19,7 @@ use super::{
 };
 
 /// A JWT policy, resolved from the config.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtSettings {
     /// The accepted `alg` values; a token with another is refused.
     pub algorithms: Vec<Algorithm>,
@@ -51,7 +51,7 @@ pub struct JwtSettings {
 }
 
 /// Where a JWT policy's keys come from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// Keys loaded at compile time: a JWKS file, a PEM key, a secret.
     Static(KeySet),

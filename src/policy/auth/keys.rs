@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use sha2::{Digest, Sha256};
+
 use jsonwebtoken::{
     Algorithm, AlgorithmFamily, DecodingKey,
     jwk::{AlgorithmParameters, EllipticCurve, JwkSet, PublicKeyUse},
@@ -40,11 +42,22 @@ struct VerifyKey {
     algorithms: Vec<Algorithm>,
 }
 
-/// A set of verification keys.
+/// A set of verification keys. Two sets are equal when they were read
+/// from the same bytes (a reload keeps a policy whose key file is unchanged).
 #[derive(Clone, Default)]
 pub struct KeySet {
     keys: Vec<VerifyKey>,
+    /// The SHA-256 of the bytes the keys were read from.
+    source: [u8; 32],
 }
+
+impl PartialEq for KeySet {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for KeySet {}
 
 /// The outcome of looking a key up for a token.
 pub(super) enum Selection<'a> {
@@ -109,7 +122,7 @@ impl KeySet {
             };
             keys.push(VerifyKey { kid: jwk.common.key_id.clone(), key, algorithms });
         }
-        Self::usable(keys, accepted)
+        Self::usable(keys, accepted, json)
     }
 
     /// One PEM public key: RSA, EC (P-256 or P-384) or Ed25519.
@@ -129,7 +142,7 @@ impl KeySet {
         } else {
             return Err(KeyError::Pem);
         };
-        Self::single(key, algorithms, accepted)
+        Self::single(key, algorithms, accepted, pem)
     }
 
     /// An HMAC secret, for HS256/384/512 only.
@@ -137,23 +150,28 @@ impl KeySet {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(KeyError::ShortSecret(secret.len()));
         }
-        Self::single(DecodingKey::from_secret(secret), AlgorithmFamily::Hmac.algorithms(), accepted)
+        Self::single(DecodingKey::from_secret(secret), AlgorithmFamily::Hmac.algorithms(), accepted, secret)
     }
 
-    fn single(key: DecodingKey, algorithms: &[Algorithm], accepted: &[Algorithm]) -> Result<Self, KeyError> {
+    fn single(
+        key: DecodingKey,
+        algorithms: &[Algorithm],
+        accepted: &[Algorithm],
+        source: &[u8],
+    ) -> Result<Self, KeyError> {
         let algorithms: Vec<Algorithm> =
             algorithms.iter().copied().filter(|alg| accepted.contains(alg)).collect();
         let keys =
             if algorithms.is_empty() { Vec::new() } else { vec![VerifyKey { kid: None, key, algorithms }] };
-        Self::usable(keys, accepted)
+        Self::usable(keys, accepted, source)
     }
 
-    fn usable(keys: Vec<VerifyKey>, accepted: &[Algorithm]) -> Result<Self, KeyError> {
+    fn usable(keys: Vec<VerifyKey>, accepted: &[Algorithm], source: &[u8]) -> Result<Self, KeyError> {
         if keys.is_empty() {
             let names: Vec<String> = accepted.iter().map(|alg| format!("{alg:?}")).collect();
             return Err(KeyError::NoUsableKey(names.join(", ")));
         }
-        Ok(Self { keys })
+        Ok(Self { keys, source: Sha256::digest(source).into() })
     }
 
     /// The number of keys.

@@ -24,6 +24,7 @@ use tokio::{io::AsyncWriteExt, net::TcpStream, sync::watch};
 use super::{TlsEndpoint, client_auth::identity_of};
 use crate::{
     gateway::Gateway,
+    observe::Connection,
     server::connection::{self, Protocols},
     tls_info::TlsInfo,
 };
@@ -66,7 +67,9 @@ pub(in crate::server) async fn serve(
     let session = stream.get_ref().1;
     let info = Arc::new(info_of(session));
     let is_http2 = session.alpn_protocol() == Some(b"h2");
-    connection::serve_http(TokioIo::new(stream), is_http2, peer, gateway, protocols, drain, Some(info)).await;
+    let local = stream.get_ref().0.local_addr().ok();
+    let connection = Connection::tls(peer, local, info);
+    connection::serve_http(TokioIo::new(stream), is_http2, connection, gateway, protocols, drain).await;
 }
 
 /// The handshake; a cleartext HTTP request is answered and refused.

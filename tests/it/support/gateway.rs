@@ -67,6 +67,11 @@ impl Harness {
         &self.backend
     }
 
+    /// The gateway's address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.gateway.addr()
+    }
+
     /// The gateway URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.gateway.addr())

@@ -27,7 +27,9 @@ use hyper_util::{
 use protogate::proxy::{ClientIdentity, TlsSettings};
 use protogate::{
     error::GatewayError,
+    observe::{Connection, RequestContext, TracingObserver},
     proxy::ProxyTarget,
+    router::request_host,
     upstream::{Upstream, UpstreamProtocol, UpstreamSettings},
 };
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
@@ -176,7 +178,14 @@ pub async fn start_proxy(target: ProxyTarget) -> SocketAddr {
             let service = service_fn(move |request: Request<Incoming>| {
                 let target = target.clone();
                 async move {
-                    let response = match target.call(request, peer).await {
+                    let host =
+                        request_host(request.headers(), request.uri()).and_then(|h| h.to_header_value());
+                    let (head, body) = request.into_parts();
+                    let observer = Arc::new(TracingObserver);
+                    let context =
+                        Arc::new(RequestContext::new(Connection::plain(peer, None), &head, observer));
+                    let request = Request::from_parts(head, body);
+                    let response = match target.call(request, &context, host).await {
                         Ok(response) => response,
                         Err(error) if target.settings().grpc => {
                             GatewayError::from(error).into_grpc_response()

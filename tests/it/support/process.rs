@@ -60,6 +60,16 @@ impl Running {
         }
     }
 
+    /// The process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process has ended.
+    pub fn has_exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// The lines after the one `wanted` accepts, up to the one `last` accepts
     /// (excluded).
     pub fn lines_between(&self, first: impl Fn(&str) -> bool, last: impl Fn(&str) -> bool) -> Vec<String> {
@@ -137,7 +147,7 @@ impl CurlLine {
         let mut words = words.into_iter().skip(1);
         while let Some(word) = words.next() {
             match word.as_str() {
-                "-s" | "-i" | "-si" => {}
+                "-s" | "-i" | "-si" | "-N" | "-sN" => {}
                 "-X" => line.method = words.next(),
                 "-H" => {
                     let header = words.next().unwrap();

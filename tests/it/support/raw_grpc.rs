@@ -84,3 +84,30 @@ impl Body for Frames {
         Poll::Ready(self.0.pop_front().map(Ok))
     }
 }
+
+/// Starts an HTTP/2 server that refuses every call with a plain HTTP status
+/// and no gRPC status, as a proxy or a server past its header limit does:
+/// the status named by the request's `want-status` metadata (default 503).
+pub async fn start_http_refuser() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the refusing server");
+    let addr = listener.local_addr().expect("refusing server address");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = service_fn(|request: Request<Incoming>| async move {
+                let status = request
+                    .headers()
+                    .get("want-status")
+                    .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
+                    .unwrap_or(503);
+                let response = Response::builder().status(status).body(Frames(VecDeque::new()));
+                Ok::<_, Infallible>(response.expect("a valid status"))
+            });
+            tokio::spawn(async move {
+                let _ = http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}

@@ -1,0 +1,291 @@
+//! Fault injection: the real gateway (in this process, so that its memory
+//! is this process's) in front of three gRPC and three HTTP backends
+//! ([`backend`]) and a real redis-server, under steady load ([`load`]),
+//! while a schedule of faults runs, one per phase: kill a backend of each
+//! kind, restart them, make one slow, make one fail, blackhole one, kill
+//! Redis and bring it back. Then [`Report`] says what was sent, what
+//! succeeded and what failed by cause, and which of the run's promises
+//! broke: every request answered, no POST reaching backends twice, failures
+//! only where a fault makes them unavoidable, recovery within the
+//! configured intervals, memory flat.
+//!
+//! Used by `cargo run --release --example faults` (long) and by
+//! tests/it/faults.rs (a few seconds).
+//!
+//! Extension point: reload and SIGTERM faults. The operations work (config
+//! reload, graceful shutdown on SIGTERM) is being built elsewhere; once it
+//! lands, add `Fault::Reload` and `Fault::Sigterm` to [`Fault`] and a phase
+//! each in [`run`]. Until then they are listed as not run in
+//! [`PENDING_FAULTS`], never faked.
+
+mod backend;
+mod load;
+mod report;
+
+use std::{
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use protogate::{compile, config::Config, gateway::Gateway, server};
+use tokio::{io::AsyncReadExt, io::AsyncWriteExt, net::TcpStream, sync::watch};
+
+use backend::{Backend, Behaviour, Ledger, Protocol};
+// The redis-server launcher of the integration tests
+// (tests/it/support/redis.rs), provided by the module that includes this one.
+use super::redis;
+pub use report::Report;
+
+/// Faults that the harness does not run yet, and why.
+pub const PENDING_FAULTS: &[&str] = &[
+    "reload (config reload under load): waits for the operations work",
+    "sigterm (graceful shutdown under load): waits for the operations work",
+];
+
+/// How long and how hard a run is.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The length of each of the eight phases.
+    pub phase: Duration,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// The time between two requests of one client.
+    pub pace: Duration,
+}
+
+impl Plan {
+    /// About `seconds` in all, four clients sending 100 requests a second each.
+    pub fn for_seconds(seconds: f64) -> Self {
+        Self {
+            phase: Duration::from_secs_f64((seconds / 8.0).max(0.5)),
+            clients: 4,
+            pace: Duration::from_millis(10),
+        }
+    }
+}
+
+/// The gateway's settings that bound recovery (see [`config`]).
+pub mod settings {
+    use std::time::Duration;
+
+    pub const DEADLINE: Duration = Duration::from_secs(1);
+    pub const HEALTH_INTERVAL: Duration = Duration::from_millis(100);
+    pub const HEALTH_TIMEOUT: Duration = Duration::from_millis(250);
+    pub const UNHEALTHY_THRESHOLD: u32 = 2;
+    pub const HEALTHY_THRESHOLD: u32 = 1;
+    /// How long Redis is marked down after a failure (the store's own rule).
+    pub const REDIS_RETRY: Duration = Duration::from_secs(1);
+    /// The margin on every time bound.
+    pub const MARGIN: u32 = 5;
+}
+
+/// A fault, and when it was active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A backend of each kind killed (at `from`; `to` is its restart).
+    Kill,
+    /// One backend of each kind answers after a delay within the deadline.
+    Slow,
+    /// One backend of each kind answers every call with an error.
+    Errors,
+    /// One backend of each kind accepts and never answers.
+    Blackhole,
+    /// Redis killed, the rate limit's store.
+    RedisDown,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub fault: Fault,
+    pub from: Instant,
+    pub to: Instant,
+}
+
+fn gateway_yaml(grpc: &[Backend], http: &[Backend], redis: Option<&str>) -> String {
+    use settings::*;
+    let endpoints = |backends: &[Backend]| {
+        backends.iter().map(|b| format!("\"http://{}\"", b.addr())).collect::<Vec<_>>().join(", ")
+    };
+    let resilience = format!(
+        "timeout: {}ms, connect_timeout: 250ms, \
+         retry: {{ attempts: 3, budget_percent: 100, min_per_second: 100 }}, \
+         outlier: {{ consecutive_failures: 3, base_ejection: 1s, max_ejected_percent: 34 }}",
+        DEADLINE.as_millis()
+    );
+    let health = format!(
+        "interval: {}ms, timeout: {}ms, unhealthy_threshold: {UNHEALTHY_THRESHOLD}, healthy_threshold: {HEALTHY_THRESHOLD}",
+        HEALTH_INTERVAL.as_millis(),
+        HEALTH_TIMEOUT.as_millis()
+    );
+    let (policy, used) = match redis {
+        Some(url) => (
+            format!(
+                "policies:\n  limit: {{ rate_limit: {{ key: ip, rate: 1000000/s, store: redis, redis: {{ url: \"{url}\", timeout: 50ms }} }} }}\n"
+            ),
+            "\n    policies: [limit]",
+        ),
+        None => (String::new(), ""),
+    };
+    format!(
+        "listen: 127.0.0.1:0\n\
+         descriptors: [{{ file: descriptors/demo.pb }}]\n\
+         upstreams:\n  \
+           echo: {{ endpoints: [{}], {resilience}, health_check: {{ {health} }} }}\n  \
+           legacy: {{ protocol: http, endpoints: [{}], {resilience}, health_check: {{ {health}, path: /healthz }} }}\n\
+         {policy}\
+         routes:\n  \
+           - grpc: {{ service: demo.v1.Echo, upstream: echo, methods: [Echo] }}{used}\n  \
+           - http: {{ prefix: /legacy, upstream: legacy }}{used}\n",
+        endpoints(grpc),
+        endpoints(http),
+    )
+}
+
+/// The resident set of this process, from /proc/self/status.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The number of keys in the Redis at `url` (`redis://127.0.0.1:<port>`).
+async fn redis_keys(url: &str) -> Option<u64> {
+    let mut stream = TcpStream::connect(url.strip_prefix("redis://")?).await.ok()?;
+    stream.write_all(b"DBSIZE\r\n").await.ok()?;
+    let mut reply = [0u8; 32];
+    let n = stream.read(&mut reply).await.ok()?;
+    std::str::from_utf8(&reply[..n]).ok()?.trim().strip_prefix(':')?.parse().ok()
+}
+
+/// Polls `done` every 10ms until it holds or `bound` passes; the time it took.
+async fn within<F: std::future::Future<Output = bool>>(
+    bound: Duration,
+    mut done: impl FnMut() -> F,
+) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() <= bound {
+        if done().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// Runs the whole schedule under load.
+pub async fn run(plan: &Plan) -> Report {
+    use settings::*;
+    let ledger = Arc::new(Ledger::default());
+    let mut grpc = Vec::new();
+    let mut http = Vec::new();
+    for _ in 0..3 {
+        grpc.push(Backend::start(Protocol::Grpc, ledger.clone()).await);
+        http.push(Backend::start(Protocol::Http, ledger.clone()).await);
+    }
+    let mut redis = redis::RedisServer::start();
+    let yaml = gateway_yaml(&grpc, &http, redis.as_ref().map(|r| r.url()).as_deref());
+    let config = Config::from_yaml(&yaml, "faults").expect("the harness config parses");
+    let compiled = compile::compile(&config, Path::new(env!("CARGO_MANIFEST_DIR")), &[])
+        .await
+        .unwrap_or_else(|errors| panic!("the harness config does not compile:\n{errors}"));
+    let head = compiled.listeners.head;
+    let gateway = server::start(
+        "127.0.0.1:0".parse().expect("an address"),
+        head,
+        Arc::new(Gateway::new(compiled.runtime)),
+    )
+    .await
+    .expect("the gateway starts");
+
+    let (stop, stopped) = watch::channel(false);
+    let load = tokio::spawn(load::run(gateway.addr().to_string(), plan.clients, plan.pace, stopped));
+    let mut report = Report::default();
+    let mut windows = Vec::new();
+    let phase = || tokio::time::sleep(plan.phase);
+
+    phase().await;
+    report.rss_kib_before = rss_kib();
+
+    // Kill one backend of each kind, then restart them.
+    let from = Instant::now();
+    grpc[0].kill();
+    http[0].kill();
+    phase().await;
+    grpc[0].restart();
+    http[0].restart();
+    windows.push(Window { fault: Fault::Kill, from, to: Instant::now() });
+    let served = (grpc[0].calls(), http[0].calls());
+    let bound = (HEALTH_INTERVAL * (HEALTHY_THRESHOLD + 1) + HEALTH_TIMEOUT) * MARGIN;
+    let back = within(bound, || async { grpc[0].calls() > served.0 && http[0].calls() > served.1 }).await;
+    report.recoveries.push(("restarted backends serve again", back, bound));
+    phase().await;
+
+    for (fault, behaviour) in [
+        (Fault::Slow, Behaviour::Slow),
+        (Fault::Errors, Behaviour::Errors),
+        (Fault::Blackhole, Behaviour::Blackhole),
+    ] {
+        let from = Instant::now();
+        grpc[1].set(behaviour);
+        http[1].set(behaviour);
+        phase().await;
+        grpc[1].set(Behaviour::Normal);
+        http[1].set(Behaviour::Normal);
+        windows.push(Window { fault, from, to: Instant::now() });
+    }
+
+    match redis.as_mut() {
+        Some(server) => {
+            let from = Instant::now();
+            server.kill();
+            phase().await;
+            server.restart();
+            windows.push(Window { fault: Fault::RedisDown, from, to: Instant::now() });
+            let url = server.url();
+            let bound = REDIS_RETRY * MARGIN;
+            let back = within(bound, || async { redis_keys(&url).await.is_some_and(|keys| keys > 0) }).await;
+            report.recoveries.push(("rate limits use Redis again", back, bound));
+        }
+        None => report.not_run.push("redis (redis-server is not installed)".into()),
+    }
+    phase().await;
+
+    stop.send_replace(true);
+    let outcomes = load.await.expect("the load task");
+    report.rss_kib_after = rss_kib();
+    report.not_run.extend(PENDING_FAULTS.iter().map(|s| (*s).to_owned()));
+    report.tally(&outcomes, &windows);
+    report.duplicates = ledger.duplicates();
+    drop(gateway);
+    report
+}
+
+/// What a failure says about the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// The fault active at the time makes it unavoidable (see `report.rs`).
+    Unavoidable,
+    /// A broken promise.
+    Avoidable,
+}
+
+/// Judges a failed request by the faults active when it was sent.
+fn verdict(outcome: &load::Outcome, cause: &str, windows: &[Window]) -> Verdict {
+    use settings::*;
+    let detection = (HEALTH_INTERVAL * UNHEALTHY_THRESHOLD + HEALTH_TIMEOUT + DEADLINE) * MARGIN;
+    let unavoidable = windows.iter().any(|window| match window.fault {
+        // In flight when the backend died: it may have done the work.
+        Fault::Kill => outcome.sent <= window.from && outcome.done >= window.from,
+        // A POST a failing backend answered: it may have done the work.
+        Fault::Errors => {
+            outcome.kind.is_post()
+                && cause.contains("injected fault")
+                && (window.from..=window.to).contains(&outcome.sent)
+        }
+        // Sent to the blackhole before health checks could notice.
+        Fault::Blackhole => (window.from..=(window.from + detection).min(window.to)).contains(&outcome.sent),
+        Fault::Slow | Fault::RedisDown => false,
+    });
+    if unavoidable { Verdict::Unavoidable } else { Verdict::Avoidable }
+}

@@ -1,0 +1,154 @@
+//! [`RequestContext`]: what the gateway knows about one request besides its
+//! head, from its arrival to the end of its response; and [`Connection`],
+//! what the server knows about the connection it came on.
+
+use std::{net::SocketAddr, sync::Arc, time::Instant};
+
+use http::{HeaderValue, request::Parts};
+
+use super::{Observer, Phase, request_id};
+use crate::{
+    tls_info::TlsInfo,
+    upstream::{Outcome, Picked, TryListener},
+};
+
+/// How the client reached the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Cleartext HTTP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+}
+
+/// The connection a request came on, as the server accepted it.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The gateway's address it reached.
+    pub local: Option<SocketAddr>,
+    /// Cleartext or TLS.
+    pub scheme: Scheme,
+    /// The TLS session (version, SNI, ALPN, the verified client
+    /// certificate), over TLS.
+    pub tls: Option<Arc<TlsInfo>>,
+}
+
+impl Connection {
+    /// A cleartext connection from `peer`.
+    pub fn plain(peer: SocketAddr, local: Option<SocketAddr>) -> Self {
+        Self { peer, local, scheme: Scheme::Http, tls: None }
+    }
+
+    /// A connection from `peer` over the TLS session `tls`.
+    pub fn tls(peer: SocketAddr, local: Option<SocketAddr>, tls: Arc<TlsInfo>) -> Self {
+        Self { peer, local, scheme: Scheme::Https, tls: Some(tls) }
+    }
+}
+
+/// The W3C trace context a request arrived with, as received (parsed when
+/// tracing lands).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    /// `traceparent`.
+    pub traceparent: HeaderValue,
+    /// `tracestate`, if sent.
+    pub tracestate: Option<HeaderValue>,
+}
+
+/// One request's context. Built by the gateway when the head arrives,
+/// shared (`Arc`) once routed with the targets, the upstream's tries and
+/// the response body, each of which reports its phases through it.
+pub struct RequestContext {
+    connection: Connection,
+    received_at: Instant,
+    request_id: HeaderValue,
+    trace: Option<TraceContext>,
+    route: Option<Arc<str>>,
+    observer: Arc<dyn Observer>,
+}
+
+impl std::fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("connection", &self.connection)
+            .field("request_id", &self.request_id)
+            .field("route", &self.route)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestContext {
+    /// The context of a request with head `head` that arrived now on
+    /// `connection`, observed by `observer`.
+    pub fn new(connection: Connection, head: &Parts, observer: Arc<dyn Observer>) -> Self {
+        let trace = head.headers.get("traceparent").map(|traceparent| TraceContext {
+            traceparent: traceparent.clone(),
+            tracestate: head.headers.get("tracestate").cloned(),
+        });
+        Self {
+            connection,
+            received_at: Instant::now(),
+            request_id: request_id::of(&head.headers),
+            trace,
+            route: None,
+            observer,
+        }
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.connection.peer
+    }
+
+    /// The connection the request came on.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// When the request arrived: deadlines and durations run from here.
+    pub fn received_at(&self) -> Instant {
+        self.received_at
+    }
+
+    /// The request id (the client's `X-Request-Id`, or a fresh one): sent to
+    /// backends and returned on the response.
+    pub fn request_id(&self) -> &HeaderValue {
+        &self.request_id
+    }
+
+    /// The trace context the client sent.
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
+    }
+
+    /// The id of the route the router chose (a template, prefix or
+    /// service), once it chose one.
+    pub fn route(&self) -> Option<&str> {
+        self.route.as_deref()
+    }
+
+    /// Records the route the router chose.
+    pub fn set_route(&mut self, id: &Arc<str>) {
+        self.route = Some(id.clone());
+    }
+
+    /// Tells the observer of `phase`.
+    pub fn observe(&self, phase: Phase<'_>) {
+        self.observer.on_phase(self, phase);
+    }
+}
+
+/// The upstream room tells each try of the request's call.
+impl TryListener for RequestContext {
+    fn picked(&self, picked: &Picked) {
+        let (upstream, endpoint, address) = (picked.upstream(), picked.uri(), picked.address());
+        self.observe(Phase::UpstreamPicked { upstream, endpoint, address });
+    }
+
+    fn finished(&self, picked: &Picked, outcome: Outcome) {
+        let (upstream, endpoint, address) = (picked.upstream(), picked.uri(), picked.address());
+        self.observe(Phase::UpstreamFinished { upstream, endpoint, address, outcome });
+    }
+}

@@ -1,0 +1,36 @@
+//! The default observer: one `tracing` debug event per phase (nothing is
+//! formatted unless debug events of `protogate::observe` are enabled).
+
+use super::{Observer, Phase, RequestContext};
+
+/// Writes each phase as a `tracing` debug event with the request id.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingObserver;
+
+impl Observer for TracingObserver {
+    fn on_phase(&self, context: &RequestContext, phase: Phase<'_>) {
+        let id = context.request_id();
+        match phase {
+            Phase::RequestReceived { head } => {
+                tracing::debug!(request_id = ?id, peer = %context.peer(), method = %head.method, path = head.uri.path(), "request received");
+            }
+            Phase::RouteMatched { kind } => {
+                tracing::debug!(request_id = ?id, route = context.route(), ?kind, "route matched");
+            }
+            Phase::PolicyDecided { refused } => {
+                tracing::debug!(request_id = ?id, refused = refused.map(|s| s.as_u16()), "policy decided");
+            }
+            Phase::UpstreamPicked { upstream, endpoint, address } => {
+                tracing::debug!(request_id = ?id, upstream, %endpoint, %address, "upstream picked");
+            }
+            Phase::UpstreamFinished { upstream, endpoint, address, outcome } => {
+                tracing::debug!(request_id = ?id, upstream, %endpoint, %address, ?outcome, "upstream finished");
+            }
+            Phase::ResponseFinished { status, end } => {
+                let elapsed = context.received_at().elapsed();
+                tracing::debug!(request_id = ?id, status = status.as_u16(), ?end, ?elapsed, "response finished");
+            }
+            Phase::StreamEnded => tracing::debug!(request_id = ?id, "stream ended"),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The dispatcher's order and its reading of the host, on small tables.
+
+use http::{Method, Request};
+
+use super::{AnswersPreflights, Decision, Tables, decide, request_host};
+use crate::{
+    http_rule::PathTemplate,
+    router::{PrefixKey, PrefixTable, Router, RouterBuilder, ServiceTable},
+};
+
+/// An entry named by its text, answering preflights when it has `cors`.
+struct Entry {
+    name: &'static str,
+    cors: Option<&'static str>,
+}
+
+impl AnswersPreflights for Entry {
+    type Answerer = &'static str;
+
+    fn preflight_answerer(&self) -> Option<&&'static str> {
+        self.cors.as_ref()
+    }
+}
+
+struct Fixture {
+    templates: Router<Entry>,
+    prefixes: PrefixTable<Entry>,
+    services: ServiceTable<Entry>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let mut templates = RouterBuilder::new();
+        let template = PathTemplate::parse("/v1/things/{id}").unwrap();
+        templates.insert(Method::GET, &template, Entry { name: "get-thing", cors: Some("things") }).ok();
+        let mut prefixes = PrefixTable::default();
+        let key = |prefix: &str, host: Option<&str>| PrefixKey {
+            prefix: prefix.into(),
+            host: host.map(Into::into),
+            methods: vec![],
+        };
+        prefixes.insert(key("/", None), Entry { name: "any", cors: None }).unwrap();
+        prefixes
+            .insert(key("/", Some("static.example")), Entry { name: "static", cors: Some("static") })
+            .unwrap();
+        let mut services = ServiceTable::default();
+        services.insert(
+            "demo.v1.Library",
+            Some(vec!["GetBook".into()]),
+            Entry { name: "library", cors: None },
+        );
+        Self { templates: templates.build(), prefixes, services }
+    }
+
+    fn decide(&self, request: Request<()>) -> String {
+        let tables =
+            Tables { templates: &self.templates, prefixes: &self.prefixes, services: &self.services };
+        match decide(&request.into_parts().0, tables) {
+            Decision::NativeGrpc(route) => format!("grpc {} {}", route.value.name, route.id),
+            Decision::Preflight { id, answerer } => format!("preflight {answerer} {id}"),
+            Decision::Transcoded { route, captures } => format!("transcoded {} {captures:?}", route.id),
+            Decision::Proxied { route, path } => format!("proxied {} {path:?}", route.value.name),
+            Decision::MethodNotServed => "not served".into(),
+            Decision::NotFound => "404".into(),
+            Decision::MethodNotAllowed { allow } => format!("405 {allow:?}"),
+        }
+    }
+}
+
+fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request<()> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(()).unwrap()
+}
+
+#[test]
+fn dispatch_follows_the_house_order() {
+    let f = Fixture::new();
+    let grpc = [("content-type", "application/grpc")];
+    assert_eq!(f.decide(request("POST", "/demo.v1.Library/GetBook", &grpc)), "grpc library demo.v1.Library");
+    assert_eq!(f.decide(request("POST", "/demo.v1.Library/DeleteBook", &grpc)), "not served");
+    // gRPC-Web is not native gRPC: routed by path.
+    let web = [("content-type", "application/grpc-web")];
+    assert_eq!(f.decide(request("POST", "/demo.v1.Library/GetBook", &web)), "proxied any None");
+    assert_eq!(f.decide(request("GET", "/v1/things/7", &[])), "transcoded GET /v1/things/{id} [\"7\"]");
+    assert_eq!(f.decide(request("PUT", "/v1/things/7", &[])), "405 [GET, HEAD]");
+    assert_eq!(f.decide(request("GET", "//a/./b", &[])), "proxied any Some(\"/a/b\")");
+    assert_eq!(f.decide(request("GET", "/a/b", &[])), "proxied any None");
+}
+
+#[test]
+fn preflights_go_to_the_announced_route_when_it_answers_them() {
+    let f = Fixture::new();
+    let preflight = |method| [("origin", "https://a.example"), ("access-control-request-method", method)];
+    let found = f.decide(request("OPTIONS", "/v1/things/7", &preflight("GET")));
+    assert_eq!(found, "preflight things GET /v1/things/{id}");
+    // The announced route has no CORS policy: routed as it is.
+    assert_eq!(f.decide(request("OPTIONS", "/x", &preflight("GET"))), "proxied any None");
+    // By the host, from `Host` or (HTTP/2) the authority.
+    let mut with_host = preflight("GET").to_vec();
+    with_host.push(("host", "static.example:8080"));
+    assert_eq!(f.decide(request("OPTIONS", "/x", &with_host)), "preflight static static.example/");
+    let by_authority = f.decide(request("OPTIONS", "http://static.example/x", &preflight("GET")));
+    assert_eq!(by_authority, "preflight static static.example/");
+}
+
+#[test]
+fn the_host_is_the_host_header_else_the_authority() {
+    let both = request("GET", "http://authority.example/", &[("host", "header.example")]);
+    assert_eq!(request_host(both.headers(), both.uri()).map(|h| h.as_str()), Some("header.example"));
+    let authority = request("GET", "http://authority.example:81/", &[]);
+    let host = request_host(authority.headers(), authority.uri()).unwrap();
+    assert_eq!(host.as_str(), "authority.example:81");
+    assert_eq!(host.to_header_value().unwrap(), "authority.example:81");
+    let neither = request("GET", "/", &[]);
+    assert!(request_host(neither.headers(), neither.uri()).is_none());
+}
