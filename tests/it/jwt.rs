@@ -324,3 +324,20 @@ async fn the_token_can_be_stripped_or_read_from_a_cookie() {
     header.authenticate(&mut parts).await.unwrap();
     assert_eq!(parts.headers["x-token"], token.as_str());
 }
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_past_its_exp_and_leeway() {
+    let policy = policy("{ public_key_file: rsa.pub, audiences: [api], leeway: 0s }").await;
+    let exp = now() + 1;
+    let token = sign(Algorithm::RS256, "rsa.key", None, &claims(json!({ "exp": exp })));
+    // Verified, then answered from the cache.
+    policy.authenticate(&mut bearer(&token)).await.unwrap();
+    policy.authenticate(&mut bearer(&token)).await.unwrap();
+    // Waiting for the wall clock to pass `exp` (whole seconds), bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while now() <= exp {
+        assert!(std::time::Instant::now() < deadline, "the clock did not pass exp within 10s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_invalid(policy.authenticate(&mut bearer(&token)).await, "a cached token past exp");
+}
