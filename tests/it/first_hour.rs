@@ -72,7 +72,9 @@ async fn the_first_hour_as_the_readme_tells_it() {
     let backend = welcome.rsplit(' ').next().unwrap().to_owned();
     assert!(!gateway.ends_with(":0") && !backend.ends_with(":0"), "the bound ports are printed: {welcome}");
     let printed = demo.lines_between(|line| line == "Try:", |line| line.starts_with("Press Ctrl-C"));
-    let printed: Vec<String> = printed.iter().map(|line| line.trim().to_owned()).collect();
+    // Log lines (stderr) may come between the printed ones (stdout).
+    let printed: Vec<String> =
+        printed.iter().map(|line| line.trim().to_owned()).filter(|line| line.starts_with("curl ")).collect();
     assert!(printed.len() >= 5, "{printed:?}");
     run_curl_lines(&printed).await;
     let readme: Vec<String> = readme_curl_lines("prints requests to try")
