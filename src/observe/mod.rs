@@ -3,7 +3,7 @@
 //!
 //! One [`RequestContext`] travels with each request from the server down to
 //! the targets: the connection it came on (peer, local address, scheme,
-//! TLS client), its arrival, its request id, its trace context and, once the
+//! the TLS session's `TlsInfo`), its arrival, its request id, its trace context and, once the
 //! router decided, its route's id. The gateway's one [`Observer`] hears the
 //! phases of every request ([`Phase`]) through it: received, route matched,
 //! policy decided, upstream picked and finished (told by the upstream room
