@@ -13,8 +13,9 @@
 //!   its context, the router's decision, body limit, the target, the error
 //!   response.
 //! - [`observe`]: the per-request context (connection, arrival, request id,
-//!   trace slot, route id) and the observer that sees each request's named
-//!   phases (metrics, access log and spans hang off it).
+//!   trace slot, route id, the record of its phases) and the observer that
+//!   sees each request's named phases; Prometheus metrics
+//!   ([`observe::metrics`]) hang off it.
 //! - [`router`]: the one dispatcher ([`router::decide`]: the host, the
 //!   normalised path and the dispatch order) over the route tables: a
 //!   segment trie of transcoded bindings, pass-through prefixes, and native
@@ -30,7 +31,7 @@
 //!   loop both targets call through.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
 //! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams,
-//!   the running config, reload), behind a bearer token when one is
+//!   the running config, reload, metrics), behind a bearer token when one is
 //!   configured.
 //!
 //! Built once, before any request:

@@ -10,6 +10,7 @@ use super::{CompileErrors, Place};
 use crate::{
     admin::AdminToken,
     config::{self, ByteSize, Config},
+    observe::ObserveSettings,
     runtime::BodyLimits,
     server::{HeadLimits, ShutdownSettings},
     transcode::{bind::InputLimits, metadata::MetadataRules},
@@ -54,6 +55,13 @@ pub(super) fn address(text: &str, place: &Place, errors: &mut CompileErrors) -> 
 
 /// The admin listener's address and token: an address that is not
 /// loopback needs `admin.token_file` or `admin.allow_public: true`.
+/// How requests are observed: metrics when an admin listener serves them
+/// and `admin.metrics` is not false.
+pub(super) fn observe_of(config: &Config) -> ObserveSettings {
+    let metrics = config.admin.as_ref().is_some_and(|admin| admin.metrics.unwrap_or(true));
+    ObserveSettings { metrics }
+}
+
 pub(super) fn admin_of(
     config: &Config,
     base_dir: &Path,

@@ -139,6 +139,8 @@ pub struct AdminConfig {
     /// Serve on a non-loopback address without a token (default false).
     #[serde(default)]
     pub allow_public: bool,
+    /// Collect Prometheus metrics and serve them at `/metrics` (default true).
+    pub metrics: Option<bool>,
 }
 
 /// One descriptor source: exactly one of `file`, `proto` or `reflection`.

@@ -38,6 +38,7 @@ use crate::{
     compile::{self, CompileErrors, Compiled},
     config::{self, Config, ConfigError},
     gateway::Gateway,
+    observe::{Observers, TracingObserver, metrics::Metrics},
     runtime::{RouteDiff, Runtime},
     schema::DescriptorSource,
     server::{ListenerChange, ListenerSettings},
@@ -105,6 +106,8 @@ pub struct Reloader {
     source: ConfigSource,
     builtin: Vec<DescriptorSource>,
     gateway: Arc<Gateway>,
+    /// The gateway's metrics, when collected.
+    metrics: Option<Arc<Metrics>>,
     /// What the listeners were started with (a reload may not change it).
     listeners: ListenerSettings,
     /// Held for the whole of a reload: one at a time.
@@ -141,10 +144,16 @@ impl Reloader {
     pub async fn start(source: ConfigSource, builtin: Vec<DescriptorSource>) -> Result<Arc<Self>, LoadError> {
         let Loaded { compiled, shown, watched } = load(&source, &builtin, None).await?;
         tracing::info!(generation = 1, routes = compiled.runtime.routes().len(), "config loaded");
+        let metrics = compiled.listeners.observe.metrics.then(Metrics::new);
+        let mut observers = Observers::new().with(Arc::new(TracingObserver));
+        if let Some(metrics) = &metrics {
+            observers = observers.with(metrics.clone());
+        }
         Ok(Arc::new(Self {
             source,
             builtin,
-            gateway: Arc::new(Gateway::new(compiled.runtime)),
+            gateway: Arc::new(Gateway::with_observer(compiled.runtime, Arc::new(observers))),
+            metrics,
             listeners: compiled.listeners,
             serial: tokio::sync::Mutex::new(()),
             shown: Mutex::new(Shown { config: shown, watched, last: None }),
@@ -157,6 +166,11 @@ impl Reloader {
     /// The gateway, serving the current config.
     pub fn gateway(&self) -> &Arc<Gateway> {
         &self.gateway
+    }
+
+    /// The gateway's metrics, when the config collects them.
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
     }
 
     /// What the listeners are to be started with.

@@ -97,6 +97,11 @@ pub struct TranscodeTarget {
 }
 
 impl TranscodeTarget {
+    /// The gRPC method it calls, as a request path (`/pkg.Service/Method`).
+    pub fn grpc_path(&self) -> &PathAndQuery {
+        &self.path
+    }
+
     /// Wires a target.
     pub fn new(parts: TargetParts) -> Self {
         let path = format!("/{}/{}", parts.method.parent_service().full_name(), parts.method.name());

@@ -31,6 +31,7 @@ mod listener;
 mod logs;
 mod metadata;
 mod metadata_limits;
+mod metrics;
 mod observe;
 mod passthrough_limits;
 mod pipeline;
