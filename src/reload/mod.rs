@@ -214,6 +214,8 @@ impl Reloader {
             let changes = self.listeners.changes(&loaded.compiled.listeners);
             if changes.is_empty() { Ok(loaded) } else { Err(LoadError::Listeners(changes)) }
         });
+        // What `status` shows of a swapped config: set with the generation.
+        let mut swapped = None;
         let report = match loaded {
             Err(error) => {
                 let errors = error.lines();
@@ -237,22 +239,26 @@ impl Reloader {
                 } else {
                     self.gateway.replace(compiled.runtime);
                     let generation = generation + 1;
-                    self.generation.send_replace(generation);
                     let (added, removed, changed) =
                         (routes.added.len(), routes.removed.len(), routes.changed.len());
                     tracing::info!(generation, %trigger, added, removed, changed, "config reloaded");
-                    let mut shown_now = self.lock_shown();
-                    shown_now.config = shown;
-                    shown_now.watched = watched;
-                    drop(shown_now);
+                    swapped = Some((shown, watched));
                     ReloadReport::new(trigger, false, ReloadResult::Ok, generation, Vec::new(), routes)
                 }
             }
         };
         if !dry_run {
+            // One step under the lock `status` reads with: a reader never
+            // sees the new generation without its report, config and counts.
+            let mut shown_now = self.lock_shown();
             let counter = if report.result == ReloadResult::Ok { &self.succeeded } else { &self.failed };
             counter.fetch_add(1, Ordering::Relaxed);
-            self.lock_shown().last = Some(report.clone());
+            shown_now.last = Some(report.clone());
+            if let Some((shown, watched)) = swapped {
+                shown_now.config = shown;
+                shown_now.watched = watched;
+                self.generation.send_replace(report.generation);
+            }
         }
         report
     }
