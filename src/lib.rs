@@ -15,7 +15,8 @@
 //! - [`observe`]: the per-request context (connection, arrival, request id,
 //!   trace slot, route id, the record of its phases) and the observer that
 //!   sees each request's named phases; Prometheus metrics
-//!   ([`observe::metrics`]) hang off it.
+//!   ([`observe::metrics`]) and the access log ([`observe::access_log`])
+//!   hang off it.
 //! - [`router`]: the one dispatcher ([`router::decide`]: the host, the
 //!   normalised path and the dispatch order) over the route tables: a
 //!   segment trie of transcoded bindings, pass-through prefixes, and native

@@ -84,7 +84,7 @@ pub async fn compile_keeping(
     let (admin_listen, admin_token) = admin_of(config, base_dir, &mut errors);
     let (body_limits, head) = limits_of(config, &mut errors);
     let shutdown = shutdown_of(config, &mut errors);
-    let observe = observe_of(config);
+    let observe = observe_of(config, base_dir, &mut errors);
     let upstreams = build_upstreams(config, base_dir, kept, &mut store, &mut errors);
     let Descriptors { schema, reflected } =
         load_schema(config, base_dir, builtin, &upstreams, kept, &mut store, &mut errors).await;

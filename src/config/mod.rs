@@ -11,6 +11,7 @@
 mod auth;
 mod error;
 mod listener;
+mod observe;
 mod rate_limit;
 mod redact;
 mod resilience;
@@ -28,6 +29,7 @@ pub use auth::{
 pub use error::ConfigError;
 use error::parse_error;
 pub use listener::{CertificateConfig, ClientAuthConfig, ClientAuthMode, ListenerConfig, ServerTlsConfig};
+pub use observe::AccessLogConfig;
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
 pub use redact::{REDACTED, redacted};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
@@ -71,6 +73,9 @@ pub struct Config {
     /// How the gateway stops on SIGTERM or SIGINT.
     #[serde(default)]
     pub shutdown: ShutdownConfig,
+    /// The access log: one JSON line per request (on by default).
+    #[serde(default)]
+    pub access_log: AccessLogConfig,
 }
 
 /// The graceful stop.

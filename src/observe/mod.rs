@@ -13,11 +13,12 @@
 //! context lets it go, request ended. The context keeps a [`Record`] of
 //! what the phases said, for observers that report on the request whole.
 //!
-//! Metrics ([`metrics`]), the access log and spans hang off the observer;
+//! Metrics ([`metrics`]), the access log ([`access_log`]) and spans hang off the observer;
 //! no other room knows about them. A phase allocates nothing; the default
 //! observer ([`TracingObserver`]) writes one `tracing` debug event per
 //! phase, and [`Observers`] hands each phase to several.
 
+pub mod access_log;
 mod context;
 mod counted;
 mod fanout;
@@ -39,7 +40,7 @@ pub use finished::observed;
 pub use log::TracingObserver;
 pub use record::{Record, UpstreamTry};
 pub use request_id::X_REQUEST_ID;
-pub use settings::ObserveSettings;
+pub use settings::{AccessLogSettings, ObserveSettings};
 
 use crate::upstream::Outcome;
 

@@ -38,7 +38,7 @@ use crate::{
     compile::{self, CompileErrors, Compiled},
     config::{self, Config, ConfigError},
     gateway::Gateway,
-    observe::{Observers, TracingObserver, metrics::Metrics},
+    observe::{Observers, TracingObserver, access_log::AccessLog, metrics::Metrics},
     runtime::{RouteDiff, Runtime},
     schema::DescriptorSource,
     server::{ListenerChange, ListenerSettings},
@@ -78,6 +78,14 @@ pub enum LoadError {
     /// It changes what the listeners were started with.
     #[error("{}", restart_needed(.0))]
     Listeners(Vec<ListenerChange>),
+    /// The access log (`access_log.path`) cannot be opened.
+    #[error("cannot open the access log {path} (access_log.path): {source}")]
+    AccessLog {
+        /// The file, or "standard output".
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 fn restart_needed(changes: &[ListenerChange]) -> String {
@@ -144,10 +152,21 @@ impl Reloader {
     pub async fn start(source: ConfigSource, builtin: Vec<DescriptorSource>) -> Result<Arc<Self>, LoadError> {
         let Loaded { compiled, shown, watched } = load(&source, &builtin, None).await?;
         tracing::info!(generation = 1, routes = compiled.runtime.routes().len(), "config loaded");
-        let metrics = compiled.listeners.observe.metrics.then(Metrics::new);
+        let settings = &compiled.listeners.observe;
+        let metrics = settings.metrics.then(Metrics::new);
         let mut observers = Observers::new().with(Arc::new(TracingObserver));
         if let Some(metrics) = &metrics {
             observers = observers.with(metrics.clone());
+        }
+        if let Some(log) = &settings.access_log {
+            let access_log = AccessLog::start(log).map_err(|source| LoadError::AccessLog {
+                path: log
+                    .path
+                    .as_ref()
+                    .map_or_else(|| "standard output".into(), |path| path.display().to_string()),
+                source,
+            })?;
+            observers = observers.with(Arc::new(access_log));
         }
         Ok(Arc::new(Self {
             source,

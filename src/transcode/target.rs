@@ -72,6 +72,11 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
+    /// The request's context.
+    pub(super) fn context(&self) -> &Arc<RequestContext> {
+        &self.context
+    }
+
     /// The metadata sent with the call.
     pub(super) fn metadata_mut(&mut self) -> &mut MetadataMap {
         &mut self.metadata

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per behaviour. Every test
 //! starts real servers (the tonic demo backend, the gateway) on 127.0.0.1:0.
 
+mod access_log;
 mod admin;
 mod api_key;
 mod attacks;

@@ -5,6 +5,9 @@
 //! the backend. It ends the stream at `max_duration` and after an
 //! `idle_timeout` gap, sends SSE keep-alives, writes the error frame of a
 //! failure, and gives HTTP/2 clients `grpc-status`/`grpc-message` trailers.
+//! It tells the request's context how the stream went (framing, messages,
+//! how it ended) when it ends, or when it is dropped before (the client
+//! went away).
 
 use std::{
     pin::Pin,
@@ -24,6 +27,7 @@ use tonic::codec::Streaming;
 use super::framing::{ErrorFrame, FrameWriter, Framing};
 use crate::{
     body::BoxError,
+    observe::{Phase, RequestContext, StreamReport},
     transcode::{
         outcome,
         target::{TranscodeError, failure_of},
@@ -74,6 +78,8 @@ pub(super) struct StreamParts {
     pub(super) max_duration: Option<Duration>,
     pub(super) idle_timeout: Option<Duration>,
     pub(super) keepalive: Option<Duration>,
+    /// The request's context, told how the stream went.
+    pub(super) context: Arc<RequestContext>,
 }
 
 /// The body of a server stream.
@@ -89,6 +95,11 @@ pub(super) struct StreamBody {
     ends: Option<(Duration, Pin<Box<Sleep>>)>,
     idle: Option<Timer>,
     keepalive: Option<Timer>,
+    context: Arc<RequestContext>,
+    /// Messages sent so far.
+    messages: u64,
+    /// Whether the context was told how the stream ended.
+    reported: bool,
 }
 
 impl StreamBody {
@@ -105,6 +116,18 @@ impl StreamBody {
             ends: parts.max_duration.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
             idle: parts.idle_timeout.map(Timer::new),
             keepalive: parts.keepalive.map(Timer::new),
+            context: parts.context,
+            messages: 0,
+            reported: false,
+        }
+    }
+
+    /// Tells the context how the stream ended (once).
+    fn report(&mut self, end: &'static str) {
+        if !self.reported {
+            self.reported = true;
+            let (framing, messages) = (self.writer.framing.name(), self.messages);
+            self.context.observe(Phase::StreamFinished { report: StreamReport { framing, messages, end } });
         }
     }
 
@@ -112,6 +135,7 @@ impl StreamBody {
     fn message(&mut self, message: &DynamicMessage) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.writer.message(message) {
             Ok(bytes) => {
+                self.messages += 1;
                 for timer in [&mut self.idle, &mut self.keepalive].into_iter().flatten() {
                     timer.restart();
                 }
@@ -119,7 +143,7 @@ impl StreamBody {
             }
             Err(error) => {
                 let error = TranscodeError::from(error);
-                self.end(Some(error_frame(error)), Outcome::Success)
+                self.end(Some(error_frame(error)), Outcome::Success, "error")
             }
         }
     }
@@ -130,8 +154,13 @@ impl StreamBody {
         &mut self,
         error: Option<ErrorFrame>,
         outcome: Outcome,
+        how: &'static str,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.stream = None;
+        self.report(how);
+        if let Some(error) = &error {
+            self.context.set_grpc_code(error.code);
+        }
         if let Some(picked) = self.picked.take() {
             picked.finish(outcome);
         }
@@ -163,7 +192,7 @@ impl StreamBody {
     fn failed(&mut self, status: tonic::Status) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let outcome = outcome::of_status(&status, &self.upstream);
         let error = failure_of(status, &self.upstream, &self.pool, None);
-        self.end(Some(error_frame(error)), outcome)
+        self.end(Some(error_frame(error)), outcome, "error")
     }
 }
 
@@ -186,7 +215,7 @@ impl Body for StreamBody {
         match Pin::new(stream).poll_next(cx) {
             Poll::Ready(Some(Ok(message))) => return this.message(&message),
             Poll::Ready(Some(Err(status))) => return this.failed(status),
-            Poll::Ready(None) => return this.end(None, Outcome::Success),
+            Poll::Ready(None) => return this.end(None, Outcome::Success, "complete"),
             Poll::Pending => {}
         }
         if let Some((limit, sleep)) = this.ends.as_mut()
@@ -194,14 +223,14 @@ impl Body for StreamBody {
         {
             let message = format!("the stream lasted longer than its max_duration of {limit:?}");
             let error = ErrorFrame { code: tonic::Code::DeadlineExceeded, message, details: Vec::new() };
-            return this.end(Some(error), Outcome::Ignored);
+            return this.end(Some(error), Outcome::Ignored, "max_duration");
         }
         if let Some(idle) = this.idle.as_mut()
             && idle.fired(cx)
         {
             let message = format!("no message within the stream's idle_timeout of {:?}", idle.period);
             let error = ErrorFrame { code: tonic::Code::DeadlineExceeded, message, details: Vec::new() };
-            return this.end(Some(error), Outcome::Ignored);
+            return this.end(Some(error), Outcome::Ignored, "idle_timeout");
         }
         if let Some(keepalive) = this.keepalive.as_mut()
             && keepalive.fired(cx)
@@ -216,6 +245,13 @@ impl Body for StreamBody {
 
     fn is_end_stream(&self) -> bool {
         matches!(self.state, State::Done)
+    }
+}
+
+impl Drop for StreamBody {
+    fn drop(&mut self) {
+        // Not ended by the stream itself: the client went away first.
+        self.report("client_gone");
     }
 }
 

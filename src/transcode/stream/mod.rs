@@ -62,6 +62,7 @@ pub(super) async fn serve(
         prepared.metadata_mut().insert(LAST_EVENT_ID, id);
     }
     let max_duration = settings.max_duration;
+    let context = prepared.context().clone();
     let ((mut headers, overrides, stream, first), picked) = target
         .call_tries(prepared, |channel, mut call| async move {
             // The route's timeout bounds the wait for the first message; the
@@ -102,6 +103,7 @@ pub(super) async fn serve(
         max_duration,
         idle_timeout: settings.idle_timeout,
         keepalive: (framing == Framing::Sse).then_some(settings.sse_keepalive),
+        context,
     });
     let mut response = Response::new(body.boxed_unsync());
     *response.status_mut() = overrides.status.unwrap_or(target.success_status);
