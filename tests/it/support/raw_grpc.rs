@@ -5,6 +5,10 @@
 //! tonic cannot produce that split for a failing unary call (it sends a
 //! trailers-only response), so the gateway's header/trailer handling is
 //! tested against this server.
+//!
+//! Also: an echo server that answers each call with the message it was
+//! sent (for services whose request and response types are one), and a
+//! server that refuses every call with a plain HTTP status.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -15,6 +19,7 @@ use std::task::{Context, Poll};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body, Frame};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
@@ -37,6 +42,34 @@ pub async fn start_raw_grpc_with_trailers(message: Option<Bytes>, trailers: Head
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the raw gRPC server");
     let addr = listener.local_addr().expect("raw gRPC server address");
     tokio::spawn(serve(listener, message, trailers));
+    addr
+}
+
+/// Starts a server that answers every unary call with the framed message
+/// it received, and `grpc-status: 0`.
+pub async fn start_grpc_echo() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the gRPC echo server");
+    let addr = listener.local_addr().expect("gRPC echo server address");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = service_fn(|request: Request<Incoming>| async move {
+                let framed = request.into_body().collect().await.map(|body| body.to_bytes());
+                let mut trailers = HeaderMap::new();
+                trailers.insert("grpc-status", HeaderValue::from_static("0"));
+                let frames = framed.into_iter().map(Frame::data).chain([Frame::trailers(trailers)]);
+                let response = Response::builder()
+                    .header("content-type", "application/grpc")
+                    .body(Frames(frames.collect()))
+                    .expect("a valid response");
+                Ok::<_, Infallible>(response)
+            });
+            tokio::spawn(async move {
+                let _ = http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
     addr
 }
 
