@@ -150,10 +150,7 @@ async fn two_gateways_share_one_budget_through_redis() {
 #[tokio::test]
 async fn two_gateways_share_one_budget_through_redis_over_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, tls) = crate::support::http_backends::test_pki(dir.path(), "127.0.0.1");
-    let ca = tls.ca_file.unwrap();
-    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
-    let Some(redis) = RedisServer::start_tls(&cert, &key, &ca) else { return };
+    let Some((redis, ca)) = crate::support::http_backends::start_tls_redis(dir.path()) else { return };
     let store = |ca_file: &str| {
         format!(", store: redis, redis: {{ url: \"{}\", timeout: 500ms{ca_file} }}", redis.url())
     };

@@ -286,10 +286,7 @@ async fn a_policy_starts_and_limits_locally_when_redis_is_unreachable() {
 #[tokio::test]
 async fn redis_over_tls_with_a_test_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, tls) = crate::support::http_backends::test_pki(dir.path(), "127.0.0.1");
-    let ca = tls.ca_file.unwrap();
-    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
-    let Some(redis) = RedisServer::start_tls(&cert, &key, &ca) else { return };
+    let Some((redis, ca)) = crate::support::http_backends::start_tls_redis(dir.path()) else { return };
     assert!(redis.url().starts_with("rediss://"));
     let shared = limit(3, Duration::from_secs(3600), 3);
     let timeout = Duration::from_secs(1);
