@@ -22,6 +22,7 @@ mod health;
 mod hostile;
 mod http_semantics;
 mod json_limits;
+mod json_names;
 mod jwks;
 mod jwt;
 mod jwt_config;
