@@ -19,6 +19,7 @@ mod context;
 mod finished;
 mod log;
 mod request_id;
+mod sessions;
 
 use std::net::SocketAddr;
 
@@ -28,6 +29,7 @@ pub use context::{Connection, RequestContext, Scheme, TraceContext};
 pub use finished::observed_body;
 pub use log::TracingObserver;
 pub use request_id::X_REQUEST_ID;
+pub use sessions::{ConnectionState, HeldSession, OpenStream};
 
 use crate::upstream::Outcome;
 

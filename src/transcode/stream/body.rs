@@ -17,11 +17,16 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame};
 use prost_reflect::{DescriptorPool, DynamicMessage};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use tokio_stream::Stream;
 use tonic::codec::Streaming;
 
-use super::framing::{ErrorFrame, FrameWriter, Framing};
+use super::{
+    caps::StreamPermit,
+    framing::{ErrorFrame, FrameWriter, Framing},
+    requests::RequestEvents,
+    timer::Timer,
+};
 use crate::{
     body::BoxError,
     transcode::{
@@ -33,27 +38,6 @@ use crate::{
 
 /// What `grpc-message` percent-encodes: everything outside printable ASCII, and `%`.
 const GRPC_MESSAGE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
-
-/// A repeating timer: its period and next expiry.
-struct Timer {
-    period: Duration,
-    sleep: Pin<Box<Sleep>>,
-}
-
-impl Timer {
-    fn new(period: Duration) -> Self {
-        Self { period, sleep: Box::pin(tokio::time::sleep(period)) }
-    }
-
-    fn restart(&mut self) {
-        let next = Instant::now() + self.period;
-        self.sleep.as_mut().reset(next);
-    }
-
-    fn fired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.sleep.as_mut().poll(cx).is_ready()
-    }
-}
 
 /// What the body still has to send.
 enum State {
@@ -74,6 +58,10 @@ pub(super) struct StreamParts {
     pub(super) max_duration: Option<Duration>,
     pub(super) idle_timeout: Option<Duration>,
     pub(super) keepalive: Option<Duration>,
+    /// A bidirectional stream's request side, whose failure ends the stream.
+    pub(super) request: Option<RequestEvents>,
+    /// The stream's place within the caps, held until it ends.
+    pub(super) permit: StreamPermit,
 }
 
 /// The body of a server stream.
@@ -89,6 +77,8 @@ pub(super) struct StreamBody {
     ends: Option<(Duration, Pin<Box<Sleep>>)>,
     idle: Option<Timer>,
     keepalive: Option<Timer>,
+    request: Option<RequestEvents>,
+    permit: Option<StreamPermit>,
 }
 
 impl StreamBody {
@@ -105,6 +95,8 @@ impl StreamBody {
             ends: parts.max_duration.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
             idle: parts.idle_timeout.map(Timer::new),
             keepalive: parts.keepalive.map(Timer::new),
+            request: parts.request,
+            permit: Some(parts.permit),
         }
     }
 
@@ -132,6 +124,8 @@ impl StreamBody {
         outcome: Outcome,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.stream = None;
+        self.request = None;
+        self.permit = None;
         if let Some(picked) = self.picked.take() {
             picked.finish(outcome);
         }
@@ -182,6 +176,13 @@ impl Body for StreamBody {
         if let Some(first) = this.first.take() {
             return this.message(&first);
         }
+        // A bidirectional stream whose request side failed ends with that
+        // failure (its call is being reset).
+        if let Some(request) = this.request.as_mut()
+            && let Poll::Ready(error) = request.poll_failure(cx)
+        {
+            return this.end(Some(error_frame(error)), Outcome::Ignored);
+        }
         let Some(stream) = this.stream.as_mut() else { return this.finish() };
         match Pin::new(stream).poll_next(cx) {
             Poll::Ready(Some(Ok(message))) => return this.message(&message),
@@ -226,12 +227,7 @@ pub(super) fn error_frame(error: TranscodeError) -> ErrorFrame {
             let failure = *failure;
             ErrorFrame { code: failure.code, message: failure.message, details: failure.details }
         }
-        TranscodeError::DeadlineExceeded(_) => ErrorFrame {
-            code: tonic::Code::DeadlineExceeded,
-            message: error.to_string(),
-            details: Vec::new(),
-        },
-        other => ErrorFrame { code: tonic::Code::Internal, message: other.to_string(), details: Vec::new() },
+        other => ErrorFrame { code: other.code(), message: other.to_string(), details: Vec::new() },
     }
 }
 
