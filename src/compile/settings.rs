@@ -150,9 +150,33 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLim
         None => DEFAULT_MAX_CONCURRENT_STREAMS,
     };
     (
-        BodyLimits { max_body_bytes, body_read_timeout, input: input_limits(limits, &place, errors) },
+        BodyLimits {
+            max_body_bytes,
+            body_read_timeout,
+            input: input_limits(limits, &place, errors),
+            max_streams_per_connection: positive(
+                limits.max_streams_per_connection,
+                &place.key("max_streams_per_connection"),
+                errors,
+            ),
+        },
         HeadLimits { max_header_bytes, header_read_timeout, max_concurrent_streams },
     )
+}
+
+/// An optional count that must be at least 1.
+pub(super) fn positive<T: Copy + PartialEq + From<u8>>(
+    value: Option<T>,
+    place: &Place,
+    errors: &mut CompileErrors,
+) -> Option<T> {
+    match value {
+        Some(zero) if zero == T::from(0) => {
+            errors.push(place.clone(), "must be at least 1");
+            None
+        }
+        value => value,
+    }
 }
 
 /// `shutdown.delay` (zero allowed) and `shutdown.drain`.

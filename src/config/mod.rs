@@ -420,6 +420,9 @@ pub struct LimitsConfig {
     pub max_query_params: Option<usize>,
     /// The longest query parameter name or value, as sent (default 8KiB).
     pub max_query_value_bytes: Option<ByteSize>,
+    /// The most streams (server, client, bidirectional, WebSocket) one
+    /// client connection may have open at once (default no limit).
+    pub max_streams_per_connection: Option<usize>,
 }
 
 impl Config {

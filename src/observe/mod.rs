@@ -27,6 +27,7 @@ mod log;
 pub mod metrics;
 mod record;
 mod request_id;
+mod sessions;
 mod settings;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -40,6 +41,7 @@ pub use finished::observed;
 pub use log::TracingObserver;
 pub use record::{Record, UpstreamTry};
 pub use request_id::X_REQUEST_ID;
+pub use sessions::{ConnectionState, HeldSession, OpenStream};
 pub use settings::{AccessLogSettings, ObserveSettings};
 
 use crate::upstream::Outcome;

@@ -34,6 +34,8 @@ pub struct BodyLimits {
     pub body_read_timeout: Duration,
     /// What one request may make a transcoded route's binder parse.
     pub input: InputLimits,
+    /// The most streams one client connection may have open at once.
+    pub max_streams_per_connection: Option<usize>,
 }
 
 /// One line of the route table, as `protogate routes` prints it.

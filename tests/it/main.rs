@@ -7,6 +7,7 @@ mod api_key;
 mod attacks;
 mod balancing;
 mod cli;
+mod client_streams;
 mod config_docs;
 mod demo_backend;
 mod descriptor_merge;
