@@ -51,3 +51,4 @@ mod tls;
 mod transcoding;
 mod upstream_wire;
 mod validate;
+mod websocket_streams;
