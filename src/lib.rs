@@ -25,7 +25,8 @@
 //!   [`policy::auth`] (JWT, API keys, mTLS), [`policy::rate_limit`].
 //! - [`transcode`]: request binding, the dynamic gRPC call, response
 //!   rendering; server streams framed as NDJSON, SSE, a JSON array or raw
-//!   bytes ([`transcode::stream`]).
+//!   bytes, client and bidirectional streams over HTTP and WebSocket
+//!   ([`transcode::stream`]).
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a
 //!   call (balancing, outlier ejection, circuit breaker); the one retry

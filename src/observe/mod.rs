@@ -150,6 +150,8 @@ pub enum RouteKind {
     Preflight,
     /// A transcoded binding.
     Transcoded,
+    /// A WebSocket stream on a transcoded (streaming) binding.
+    WebSocket,
     /// A pass-through route.
     Proxied,
 }

@@ -19,7 +19,7 @@ pub use table::routes_table;
 use crate::{
     policy::{PolicyChain, cors::CorsPolicy},
     proxy::ProxyTarget,
-    router::{AnswersPreflights, PrefixTable, Router, RouterBuilder, ServiceTable, Tables},
+    router::{AnswersPreflights, PrefixTable, Router, RouterBuilder, ServiceTable, Tables, TakesWebSockets},
     transcode::{bind::InputLimits, target::TranscodeTarget},
     upstream::Upstream,
 };
@@ -78,6 +78,12 @@ impl<T> AnswersPreflights for Guarded<T> {
 
     fn preflight_answerer(&self) -> Option<&CorsPolicy> {
         self.policies.cors()
+    }
+}
+
+impl TakesWebSockets for Guarded<TranscodeTarget> {
+    fn takes_websockets(&self) -> bool {
+        self.target.streams_requests()
     }
 }
 

@@ -29,7 +29,7 @@ use super::{
 pub use super::{
     error::TranscodeError,
     parts::{TargetParts, TranscodeRequest},
-    stream::StreamingRequest,
+    stream::{StreamingRequest, WebSocketRequest, WebSocketSession},
 };
 use crate::{
     body::{ResponseBody, full},
@@ -162,6 +162,29 @@ impl TranscodeTarget {
             )));
         };
         stream::duplex::serve(self, settings, request).await
+    }
+
+    /// Answers a WebSocket upgrade on a client or bidirectional streaming
+    /// binding: the `101` response and the session to run
+    /// ([`TranscodeTarget::run_websocket`]) once the connection is taken over.
+    pub fn accept_websocket(
+        &self,
+        request: WebSocketRequest<'_>,
+    ) -> Result<(Response<ResponseBody>, WebSocketSession), TranscodeError> {
+        let Some(settings) = self.client_stream() else {
+            return Err(TranscodeError::Internal(format!(
+                "{} reads no request stream",
+                self.method.full_name()
+            )));
+        };
+        stream::websocket::accept(self, settings, request)
+    }
+
+    /// Runs an accepted WebSocket session on the connection `upgrade` hands over.
+    pub async fn run_websocket(&self, session: WebSocketSession, upgrade: hyper::upgrade::OnUpgrade) {
+        if let Some(settings) = self.client_stream() {
+            stream::websocket::run(self, settings, session, upgrade).await;
+        }
     }
 
     /// Serves one request: a unary call's reply whole, a server stream's

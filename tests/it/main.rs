@@ -55,3 +55,4 @@ mod tls;
 mod transcoding;
 mod upstream_wire;
 mod validate;
+mod websocket_streams;

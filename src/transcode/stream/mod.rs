@@ -2,7 +2,8 @@
 //! NDJSON, Server-Sent Events or one JSON array (by the client's `Accept`,
 //! else the route's default), or as raw bytes for `google.api.HttpBody`;
 //! client and bidirectional streams over HTTP (duplex.rs: the request
-//! body's messages sent as they arrive, requests.rs and split.rs).
+//! body's messages sent as they arrive, requests.rs and split.rs) and over
+//! WebSocket (websocket.rs).
 //!
 //! A server stream's call is made like a unary one (same retries, and the
 //! route's `timeout` bounds the time to the first message); a failure
@@ -18,6 +19,7 @@ mod framing;
 mod requests;
 mod split;
 mod timer;
+pub(super) mod websocket;
 
 use std::time::Duration;
 
@@ -32,6 +34,7 @@ use framing::FrameWriter;
 pub use framing::{ErrorFrame, Framing, SseId};
 pub use requests::RequestBody;
 pub use split::RequestFraming;
+pub use websocket::{WebSocketRequest, WebSocketSession};
 
 use super::target::{Prepared, TranscodeError, TranscodeTarget};
 use crate::{body::ResponseBody, observe::RequestContext};
