@@ -136,8 +136,9 @@ pub struct StreamReport {
     pub framing: &'static str,
     /// The messages the backend sent.
     pub messages: u64,
-    /// How it ended: `complete`, `error`, `idle_timeout`,
-    /// `max_duration`, `client_gone`.
+    /// How it ended: `complete`, `error`, `request_error` (a bidirectional
+    /// stream's request side failed), `idle_timeout`, `max_duration`,
+    /// `client_gone`.
     pub end: &'static str,
 }
 

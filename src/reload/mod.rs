@@ -9,8 +9,9 @@
 //! requests in flight finish on the old one. Reloads run one at a time.
 //!
 //! A config that fails to parse or compile, or that changes what the
-//! listeners were started with (`listen`, `admin.listen`, the head limits:
-//! a restart is needed for those), is never swapped in: the old one keeps
+//! listeners and observers were started with (`listen`, `admin.listen`,
+//! the admin token, the head limits, the shutdown timings, metrics and the
+//! access log: a restart is needed for those), is never swapped in: the old one keeps
 //! serving, every error is logged with its place and kept for `/config`.
 //! Each config swapped in gets the next generation number (the first is 1).
 //!

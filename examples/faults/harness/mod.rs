@@ -12,11 +12,10 @@
 //! Used by `cargo run --release --example faults` (long) and by
 //! tests/it/faults.rs (a few seconds).
 //!
-//! Extension point: reload and SIGTERM faults. The operations work (config
-//! reload, graceful shutdown on SIGTERM) is being built elsewhere; once it
-//! lands, add `Fault::Reload` and `Fault::Sigterm` to [`Fault`] and a phase
-//! each in [`run`]. Until then they are listed as not run in
-//! [`PENDING_FAULTS`], never faked.
+//! Not driven yet: reload and SIGTERM faults. Reload (src/reload/) and
+//! graceful shutdown (src/server/shutdown.rs) have landed; a phase each
+//! belongs in [`run`], as `Fault::Reload` and `Fault::Sigterm`. Until then
+//! every report lists them as not run ([`PENDING_FAULTS`]), never faked.
 
 mod backend;
 mod load;

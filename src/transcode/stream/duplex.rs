@@ -12,7 +12,6 @@
 use std::sync::{Arc, Mutex};
 
 use http::{Response, header, request::Parts};
-use http_body_util::BodyExt;
 use tokio_stream::Stream;
 
 use super::{
@@ -167,14 +166,12 @@ async fn client_reply(
 fn bidi_response(
     target: &TranscodeTarget,
     settings: &StreamSettings,
-    (mut headers, overrides, stream): Opened,
+    (headers, overrides, stream): Opened,
     picked: Picked,
     (framing, trailers): (Framing, bool),
     (events, permit): (RequestEvents, StreamPermit),
     context: Arc<RequestContext>,
 ) -> Response<ResponseBody> {
-    headers.extend(overrides.headers);
-    headers.insert(header::CONTENT_TYPE, framing.content_type());
     let writer =
         FrameWriter::new(framing, settings.envelope, settings.sse_id.clone(), target.renderer.clone());
     let body = StreamBody::new(StreamParts {
@@ -192,8 +189,5 @@ fn bidi_response(
         request: Some(events),
         permit,
     });
-    let mut response = Response::new(body.boxed_unsync());
-    *response.status_mut() = overrides.status.unwrap_or(target.success_status);
-    *response.headers_mut() = headers;
-    response
+    super::stream_response(target, (headers, overrides), (framing, framing.content_type()), body)
 }

@@ -23,7 +23,7 @@ pub(super) mod websocket;
 
 use std::time::Duration;
 
-use http::{HeaderValue, Response, header, request::Parts};
+use http::{HeaderMap, HeaderValue, Response, header, request::Parts};
 use http_body_util::BodyExt;
 use tonic::metadata::AsciiMetadataValue;
 
@@ -36,7 +36,10 @@ pub use requests::RequestBody;
 pub use split::RequestFraming;
 pub use websocket::{WebSocketRequest, WebSocketSession};
 
-use super::target::{Prepared, TranscodeError, TranscodeTarget};
+use super::{
+    metadata::ReplyOverrides,
+    target::{Prepared, TranscodeError, TranscodeTarget},
+};
 use crate::{body::ResponseBody, observe::RequestContext};
 
 /// The request header a reconnecting `EventSource` sends, and the metadata key it becomes.
@@ -87,7 +90,7 @@ pub(super) async fn serve(
     }
     let max_duration = settings.max_duration;
     let context = prepared.context().clone();
-    let ((mut headers, overrides, stream, first), picked) = target
+    let ((headers, overrides, stream, first), picked) = target
         .call_tries(prepared, |channel, mut call| async move {
             // The route's timeout bounds the wait for the first message; the
             // backend is told the stream's own limit, if any.
@@ -106,11 +109,6 @@ pub(super) async fn serve(
         (Some(first), Framing::Raw) => target.renderer.render(first)?.content_type,
         _ => framing.content_type(),
     };
-    headers.extend(overrides.headers);
-    headers.insert(header::CONTENT_TYPE, content_type);
-    if framing == Framing::Sse {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
     let body = StreamBody::new(StreamParts {
         stream,
         first,
@@ -131,8 +129,25 @@ pub(super) async fn serve(
         request: None,
         permit,
     });
+    Ok(stream_response(target, (headers, overrides), (framing, content_type), body))
+}
+
+/// A stream's response: the reply's headers with what the backend chose
+/// for the HTTP answer, the framing's content type (SSE never cached), and
+/// the body that frames the replies.
+fn stream_response(
+    target: &TranscodeTarget,
+    (mut headers, overrides): (HeaderMap, ReplyOverrides),
+    (framing, content_type): (Framing, HeaderValue),
+    body: StreamBody,
+) -> Response<ResponseBody> {
+    headers.extend(overrides.headers);
+    headers.insert(header::CONTENT_TYPE, content_type);
+    if framing == Framing::Sse {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
     let mut response = Response::new(body.boxed_unsync());
     *response.status_mut() = overrides.status.unwrap_or(target.success_status);
     *response.headers_mut() = headers;
-    Ok(response)
+    response
 }
