@@ -115,29 +115,35 @@ fn unique_id() -> String {
 
 #[tokio::test]
 async fn a_rotated_key_is_fetched_once_the_cooldown_has_passed() {
+    // Signed before the clock starts: RSA signing in a debug build on a
+    // loaded machine can take longer than the cool-down itself.
+    let (old_key, new_key) = (token("rsa.key", "k1"), token("rsa2.key", "k2"));
+    // A second token for the old key, so the last check verifies it afresh.
+    let old_key_again = token("rsa.key", "k1");
+    let unknown: Vec<String> = ["x1", "x2", "x3", "x4"].iter().map(|kid| token("rsa2.key", kid)).collect();
     let server = JwksServer::start(vec![k1()]).await;
-    let policy = server.policy("cooldown: 1s, refresh: 1h").await;
+    let policy = server.policy("cooldown: 2s, refresh: 1h").await;
     assert_eq!(server.hits("/jwks.json"), 1, "fetched once at start");
-    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+    policy.authenticate(&mut bearer(&old_key)).await.unwrap();
 
     server.serve_keys(vec![k1(), k2()]);
     // Within the cool-down of the start-up fetch: no fetch, the kid is unknown.
-    let early = policy.authenticate(&mut bearer(&token("rsa2.key", "k2"))).await;
+    let early = policy.authenticate(&mut bearer(&new_key)).await;
     assert!(matches!(early, Err(AuthError::Invalid(..))), "{early:?}");
     assert_eq!(server.hits("/jwks.json"), 1);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let principal = policy.authenticate(&mut bearer(&token("rsa2.key", "k2"))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let principal = policy.authenticate(&mut bearer(&new_key)).await.unwrap();
     assert_eq!(principal.subject.as_deref(), Some("user-1"));
     assert_eq!(server.hits("/jwks.json"), 2, "one refetch for the new kid");
 
     // A spray of unknown kids costs no fetch within the cool-down.
-    for kid in ["x1", "x2", "x3", "x4"] {
-        let result = policy.authenticate(&mut bearer(&token("rsa2.key", kid))).await;
+    for token in &unknown {
+        let result = policy.authenticate(&mut bearer(token)).await;
         assert!(matches!(result, Err(AuthError::Invalid(..))), "{result:?}");
     }
     assert_eq!(server.hits("/jwks.json"), 2);
-    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+    policy.authenticate(&mut bearer(&old_key_again)).await.unwrap();
 }
 
 #[tokio::test]
