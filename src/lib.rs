@@ -39,6 +39,7 @@
 //! - [`schema`]: descriptor sources (files, `.proto` sources, an
 //!   upstream's gRPC server reflection) merged into one pool.
 //! - [`http_rule`]: the path-template grammar and a method's bindings.
+//! - [`openapi`]: the OpenAPI 3.1 document of the compiled routes.
 //! - [`compile`]: `Config` → [`runtime::Runtime`] and the listeners'
 //!   settings, collecting every error with its [`compile::Place`].
 //! - [`runtime`]: the immutable runtime requests read (route tables,
@@ -63,6 +64,7 @@ pub mod error;
 pub mod gateway;
 pub mod http_rule;
 pub mod observe;
+pub mod openapi;
 pub mod policy;
 pub mod proto;
 pub mod proxy;

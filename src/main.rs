@@ -56,6 +56,12 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Prints the OpenAPI 3.1 document of a config's routes (JSON).
+    Openapi {
+        /// The YAML config.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Lists the routes a config adds, removes and changes against another
     /// (e.g. the one running), compiling both.
     Diff {
@@ -138,6 +144,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if loaded.no_descriptors {
                 println!("# no descriptors: pass-through routes only");
             }
+            Ok(())
+        }
+        Command::Openapi { config } => {
+            let loaded = compile_file(&config).await?;
+            println!("{}", String::from_utf8_lossy(&loaded.compiled.runtime.openapi().json));
             Ok(())
         }
         Command::Diff { config, against } => {

@@ -9,6 +9,8 @@
 //! - `GET /routes`: the route table.
 //! - `GET /upstreams`: every upstream's breaker and endpoints (healthy,
 //!   ejected, in flight).
+//! - `GET /openapi.json`: the OpenAPI document of the routes (404 with
+//!   `openapi.serve_on: none`).
 //! - With a [`Reloader`] ([`AdminOptions::reloader`]): `GET /config` and
 //!   `POST /reload` (see `reload.rs`).
 //!
@@ -80,6 +82,7 @@ pub async fn start(
         .route("/readyz", get(readyz))
         .route("/routes", get(routes))
         .route("/upstreams", get(upstreams))
+        .route("/openapi.json", get(openapi))
         .with_state(AdminState { gateway, draining: options.draining });
     if let Some(reloader) = options.reloader {
         app = app.merge(reload::routes(reloader));
@@ -136,6 +139,18 @@ async fn routes(State(state): State<AdminState>) -> Json<Value> {
         })
         .collect();
     Json(Value::Array(routes))
+}
+
+async fn openapi(State(state): State<AdminState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let runtime = state.gateway.runtime();
+    let document = runtime.openapi();
+    if !document.on_admin {
+        let body =
+            json!({ "code": 5, "message": "the OpenAPI document is not served (openapi.serve_on: none)" });
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], document.json.clone()).into_response()
 }
 
 async fn upstreams(State(state): State<AdminState>) -> Json<Vec<UpstreamSnapshot>> {

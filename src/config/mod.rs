@@ -71,6 +71,31 @@ pub struct Config {
     /// How the gateway stops on SIGTERM or SIGINT.
     #[serde(default)]
     pub shutdown: ShutdownConfig,
+    /// The OpenAPI document of the routes.
+    #[serde(default)]
+    pub openapi: OpenApiConfig,
+}
+
+/// Where the OpenAPI document is served.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenApiConfig {
+    /// The listener that answers `GET /openapi.json` (default admin).
+    #[serde(default)]
+    pub serve_on: OpenApiListener,
+}
+
+/// The listener that serves the OpenAPI document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenApiListener {
+    /// The admin listener (when there is one).
+    #[default]
+    Admin,
+    /// The main listeners too (a route of the config at that path wins).
+    Main,
+    /// Neither (`protogate openapi` still prints it).
+    None,
 }
 
 /// The graceful stop.

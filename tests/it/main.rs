@@ -32,6 +32,7 @@ mod logs;
 mod metadata;
 mod metadata_limits;
 mod observe;
+mod openapi;
 mod passthrough_limits;
 mod pipeline;
 mod policies;
