@@ -74,6 +74,19 @@ pub struct Config {
     /// The OpenAPI document of the routes.
     #[serde(default)]
     pub openapi: OpenApiConfig,
+    /// What a reload may do.
+    #[serde(default)]
+    pub reload: ReloadConfig,
+}
+
+/// What a reload may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Refuse a reload that removes or changes routes, or removes or
+    /// retypes fields of their messages (default false: logged only).
+    #[serde(default)]
+    pub refuse_breaking: bool,
 }
 
 /// Where the OpenAPI document is served.

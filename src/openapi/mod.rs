@@ -8,6 +8,7 @@
 //!
 //! It describes; it serves nothing and knows no listener.
 
+mod breaking;
 mod parameters;
 mod schemas;
 
@@ -17,6 +18,7 @@ use http::{Method, StatusCode};
 use prost_reflect::MethodDescriptor;
 use serde_json::{Map, Value, json};
 
+pub use breaking::changed_fields;
 pub use schemas::JsonStyle;
 
 use crate::{

@@ -13,6 +13,9 @@
 //! a restart is needed for those), is never swapped in: the old one keeps
 //! serving, every error is logged with its place and kept for `/config`.
 //! Each config swapped in gets the next generation number (the first is 1).
+//! What a reload changes under clients (routes removed or changed, message
+//! fields removed or retyped) is logged as breaking, and refused with
+//! `reload.refuse_breaking`.
 //!
 //! This room decides when and whether to swap; it serves no request and
 //! binds no listener.
@@ -38,6 +41,7 @@ use crate::{
     compile::{self, CompileErrors, Compiled},
     config::{self, Config, ConfigError},
     gateway::Gateway,
+    openapi,
     runtime::{RouteDiff, Runtime},
     schema::DescriptorSource,
     server::{ListenerChange, ListenerSettings},
@@ -132,6 +136,8 @@ struct Loaded {
     compiled: Compiled,
     shown: Option<Value>,
     watched: Vec<Watched>,
+    /// `reload.refuse_breaking` of the new config.
+    refuse_breaking: bool,
 }
 
 impl Reloader {
@@ -139,7 +145,7 @@ impl Reloader {
     /// the gateway that serves it. `builtin` descriptor sources are loaded
     /// before the config's own at every load.
     pub async fn start(source: ConfigSource, builtin: Vec<DescriptorSource>) -> Result<Arc<Self>, LoadError> {
-        let Loaded { compiled, shown, watched } = load(&source, &builtin, None).await?;
+        let Loaded { compiled, shown, watched, .. } = load(&source, &builtin, None).await?;
         tracing::info!(generation = 1, routes = compiled.runtime.routes().len(), "config loaded");
         Ok(Arc::new(Self {
             source,
@@ -215,15 +221,23 @@ impl Reloader {
                     RouteDiff::default(),
                 )
             }
-            Ok(Loaded { compiled, shown, watched }) => {
+            Ok(Loaded { compiled, shown, watched, refuse_breaking }) => {
                 let routes = RouteDiff::between(current.routes(), compiled.runtime.routes());
+                let breaking = breaking_changes(&routes, &current, &compiled.runtime);
+                for change in &breaking {
+                    tracing::warn!(generation, %trigger, dry_run, "breaking change: {change}");
+                }
                 drop(current);
-                if dry_run {
+                if refuse_breaking && !breaking.is_empty() {
+                    let errors: Vec<String> =
+                        breaking.iter().map(|change| format!("reload.refuse_breaking: {change}")).collect();
+                    tracing::error!(generation, %trigger, dry_run, "reload refused: it breaks clients");
+                    ReloadReport::new(trigger, dry_run, ReloadResult::Failed, generation, errors, routes)
+                } else if dry_run {
                     ReloadReport::new(trigger, true, ReloadResult::Ok, generation, Vec::new(), routes)
                 } else {
                     self.gateway.replace(compiled.runtime);
                     let generation = generation + 1;
-                    self.generation.send_replace(generation);
                     let (added, removed, changed) =
                         (routes.added.len(), routes.removed.len(), routes.changed.len());
                     tracing::info!(generation, %trigger, added, removed, changed, "config reloaded");
@@ -233,12 +247,17 @@ impl Reloader {
                     drop(shown_now);
                     ReloadReport::new(trigger, false, ReloadResult::Ok, generation, Vec::new(), routes)
                 }
+                .with_breaking(breaking)
             }
         };
         if !dry_run {
             let counter = if report.result == ReloadResult::Ok { &self.succeeded } else { &self.failed };
             counter.fetch_add(1, Ordering::Relaxed);
             self.lock_shown().last = Some(report.clone());
+            if report.result == ReloadResult::Ok {
+                // Last, so that whoever sees the new generation sees its report too.
+                self.generation.send_replace(report.generation);
+            }
         }
         report
     }
@@ -342,7 +361,35 @@ async fn load(
         ConfigSource::File(path) => watch::files_of(path, &config, &base_dir),
         ConfigSource::Fixed { .. } => Vec::new(),
     };
-    Ok(Loaded { compiled, shown, watched })
+    Ok(Loaded { compiled, shown, watched, refuse_breaking: config.reload.refuse_breaking })
+}
+
+/// What `after` changes under the clients of `before`: routes removed, or
+/// calling another method with another body or reply field; message fields
+/// removed or retyped (from the OpenAPI documents).
+fn breaking_changes(routes: &RouteDiff, before: &Runtime, after: &Runtime) -> Vec<String> {
+    let removed = routes
+        .removed
+        .iter()
+        .map(|route| format!("route {} {} ({}) is removed", route.method, route.template, route.target));
+    let changed = routes
+        .changed
+        .iter()
+        .filter(|change| {
+            let (a, b) = (&change.before, &change.after);
+            (&a.target, &a.body, &a.response_body) != (&b.target, &b.body, &b.response_body)
+        })
+        .map(|change| {
+            let (a, b) = (&change.before, &change.after);
+            format!(
+                "route {} {} changes: {} body {:?} reply {:?} → {} body {:?} reply {:?}",
+                a.method, a.template, a.target, a.body, a.response_body, b.target, b.body, b.response_body
+            )
+        });
+    removed
+        .chain(changed)
+        .chain(openapi::changed_fields(&before.openapi().json, &after.openapi().json))
+        .collect()
 }
 
 /// The directory a config file's relative paths are taken from.

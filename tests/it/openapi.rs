@@ -188,3 +188,39 @@ fn protogate_openapi_prints_the_document_of_a_config() {
     let document: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
     assert!(document["paths"]["/v1/shelves"]["get"].is_object(), "{document:#}");
 }
+
+fn notes_proto(id_type: &str) -> String {
+    format!(
+        "syntax = \"proto3\";\npackage notes.v1;\nimport \"google/api/annotations.proto\";\n\
+         service Notes {{\n  rpc GetNote(GetNoteRequest) returns (Note) {{ option (google.api.http) = {{ get: \"/v1/notes/{{id}}\" }}; }}\n}}\n\
+         message GetNoteRequest {{ string id = 1; }}\nmessage Note {{ {id_type} id = 1; string text = 2; }}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_reload_that_retypes_a_field_is_breaking_and_refused_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "protos/notes.proto", &notes_proto("string"));
+    let yaml = |refuse: bool| {
+        format!(
+            "listen: 127.0.0.1:0\ndescriptors: [{{ proto: protos }}]\nupstreams:\n  notes: {{ endpoints: [\"http://127.0.0.1:1\"] }}\n\
+             routes:\n  - grpc: {{ service: notes.v1.Notes, upstream: notes }}\nreload: {{ refuse_breaking: {refuse} }}\n"
+        )
+    };
+    let config = write(dir.path(), "gateway.yaml", &yaml(true));
+    let reloader = Reloader::start(ConfigSource::File(config.into()), Vec::new()).await.unwrap();
+
+    write(dir.path(), "protos/notes.proto", &notes_proto("int32"));
+    let report = reloader.reload(Trigger::Admin).await;
+    assert_eq!(report.result, ReloadResult::Failed, "{report:?}");
+    assert_eq!(
+        report.errors,
+        ["reload.refuse_breaking: field notes.v1.Note.id changes type: string → integer (int32)"]
+    );
+    assert_eq!(reloader.generation(), 1);
+
+    write(dir.path(), "gateway.yaml", &yaml(false));
+    let report = reloader.reload(Trigger::Admin).await;
+    assert_eq!(report.result, ReloadResult::Ok, "{report:?}");
+    assert_eq!(report.breaking, ["field notes.v1.Note.id changes type: string → integer (int32)"]);
+}
