@@ -265,7 +265,10 @@ fn responses(operation: &Operation, components: &mut Components) -> Value {
     if status != StatusCode::NO_CONTENT {
         success["content"] = content;
     }
-    json!({ status.as_str(): success, "default": error })
+    // A backend may choose another 2xx (`x-http-code` reply metadata).
+    let mut chosen = success.clone();
+    chosen["description"] = json!("A success status the backend chose (its `x-http-code` reply metadata).");
+    json!({ status.as_str(): success, "2XX": chosen, "default": error })
 }
 
 fn error_schema() -> Value {

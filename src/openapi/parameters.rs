@@ -1,7 +1,8 @@
 //! A binding's path and its parameters: the OpenAPI path of a template
 //! (a variable spanning several segments, `{name=shelves/*/books/*}`, is
 //! one parameter whose description and pattern say what it holds), the path
-//! parameters with their field's type, and the query parameters: the leaves
+//! parameters with their field's type (named by the field path joined by
+//! `_`), and the query parameters: the leaves
 //! of the request message that neither the path nor the body fills, as
 //! dotted JSON names (the gateway takes proto names too).
 
@@ -22,7 +23,7 @@ pub(super) fn path_of(template: &PathTemplate) -> String {
     while index < segments.len() {
         match template.variables().iter().find(|variable| variable.start == index) {
             Some(variable) => {
-                parts.push(format!("{{{}}}", variable.field_path.join(".")));
+                parts.push(format!("{{{}}}", parameter_name(&variable.field_path)));
                 index = variable.end.max(index + 1);
             }
             None => {
@@ -55,13 +56,17 @@ pub(super) fn path_parameters(
         .variables()
         .iter()
         .map(|variable| {
-            let name = variable.field_path.join(".");
+            let name = parameter_name(&variable.field_path);
             let spanned = &segments[variable.start..variable.end];
             let mut schema = match leaf(input, &variable.field_path) {
                 Some(field) => components.single(&field, style),
                 None => json!({ "type": "string" }),
             };
             let mut parameter = json!({ "name": name, "in": "path", "required": true });
+            if variable.field_path.len() > 1 {
+                let field = variable.field_path.join(".");
+                parameter["description"] = Value::String(format!("The field `{field}`."));
+            }
             if !matches!(spanned, [Segment::Single]) {
                 let shape: Vec<&str> = spanned
                     .iter()
@@ -73,7 +78,8 @@ pub(super) fn path_parameters(
                     .collect();
                 schema = json!({ "type": "string", "pattern": pattern_of(spanned) });
                 parameter["description"] = Value::String(format!(
-                    "{} path segments of the form `{}`, slashes included",
+                    "{}{} path segments of the form `{}`, slashes included",
+                    parameter["description"].as_str().map(|field| format!("{field} ")).unwrap_or_default(),
                     if spanned.contains(&Segment::Multi) { "One or more" } else { "Several" },
                     shape.join("/")
                 ));
@@ -134,6 +140,13 @@ pub(super) fn query_parameters(
         }
     }
     out
+}
+
+/// The name of a path parameter: its field path joined by `_`
+/// (`book_id` for `{book.id}`), since tools read `{book.id}` as an
+/// attribute lookup.
+fn parameter_name(field_path: &[String]) -> String {
+    field_path.join("_")
 }
 
 /// The field at `path` under `message`.
@@ -199,7 +212,7 @@ mod tests {
     #[test]
     fn literals_and_field_paths_are_kept_and_regex_characters_escaped() {
         let template = PathTemplate::parse("/v1/shelves/{shelf}/books/{book.id}").unwrap();
-        assert_eq!(path_of(&template), "/v1/shelves/{shelf}/books/{book.id}");
+        assert_eq!(path_of(&template), "/v1/shelves/{shelf}/books/{book_id}");
         assert_eq!(escape("a.b+c"), "a\\.b\\+c");
     }
 }

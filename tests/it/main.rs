@@ -45,6 +45,7 @@ mod readme;
 mod reflection;
 mod reload;
 mod retry;
+mod schemathesis;
 mod shutdown;
 mod streaming;
 mod support;

@@ -4,7 +4,7 @@
 //! from PyPI, which .ci/run installs), served on the admin listener and, when
 //! asked, the main one, following a reload; and `protogate openapi`.
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use protogate::{
     admin::{self, AdminOptions},
@@ -16,7 +16,10 @@ use protogate::{
 };
 use serde_json::Value;
 
-use crate::cli::{DEMO_PB, protogate, write};
+use crate::{
+    cli::{DEMO_PB, protogate, write},
+    support::tool,
+};
 
 /// The demo's three services, an API key and a JWT on Library, a rate limit on all.
 fn demo_config(backend: &str, extra: &str) -> String {
@@ -54,22 +57,7 @@ async fn document_of(yaml: &str) -> Value {
 fn validate(document: &Value) -> Option<(bool, String)> {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "openapi.json", &document.to_string());
-    let output = match Command::new("openapi-spec-validator").arg(&file).output() {
-        Ok(output) => output,
-        Err(error) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "openapi-spec-validator is missing under CI: {error}"
-            );
-            eprintln!(
-                "SKIPPED: openapi-spec-validator is not installed (pip install openapi-spec-validator): {error}"
-            );
-            return None;
-        }
-    };
-    let text =
-        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    Some((output.status.success(), text))
+    tool::run("openapi-spec-validator", &[&file])
 }
 
 #[tokio::test]
@@ -91,7 +79,7 @@ async fn the_demo_document_is_valid_openapi_3_1_and_follows_the_proto3_json_mapp
     );
     assert_eq!(shelf["schema"]["format"], "int64", "int64 is a string in proto3 JSON");
     // An update with a body field, a custom verb, a field path variable.
-    assert!(paths["/v1/shelves/{shelf}/books/{book.id}"]["patch"]["requestBody"].is_object(), "{paths:#}");
+    assert!(paths["/v1/shelves/{shelf}/books/{book_id}"]["patch"]["requestBody"].is_object(), "{paths:#}");
     assert!(paths["/v1/shelves/{shelf}/books/{book}:move"]["post"].is_object());
     // A variable spanning several segments is one parameter saying so.
     let files = &paths["/v1/files/{id}"]["get"]["parameters"][0];
