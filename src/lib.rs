@@ -40,6 +40,7 @@
 //!   upstream's gRPC server reflection) merged into one pool.
 //! - [`http_rule`]: the path-template grammar and a method's bindings.
 //! - [`openapi`]: the OpenAPI 3.1 document of the compiled routes.
+//! - [`explain`]: which route a request would meet and why, calling nothing.
 //! - [`compile`]: `Config` → [`runtime::Runtime`] and the listeners'
 //!   settings, collecting every error with its [`compile::Place`].
 //! - [`runtime`]: the immutable runtime requests read (route tables,
@@ -61,6 +62,7 @@ pub mod compile;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod explain;
 pub mod gateway;
 pub mod http_rule;
 pub mod observe;

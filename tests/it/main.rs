@@ -14,6 +14,7 @@ mod dns;
 mod edge_fuzz;
 mod encoded_separators;
 mod errors;
+mod explain;
 mod faults;
 mod first_hour;
 mod grpc_methods;

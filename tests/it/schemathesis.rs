@@ -40,7 +40,7 @@ async fn every_response_matches_the_schema_the_document_gives() {
                 "--checks",
                 "response_schema_conformance,content_type_conformance,status_code_conformance,not_a_server_error",
                 "--workers",
-                "2",
+                "1",
             ],
         )
     });
