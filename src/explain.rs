@@ -139,8 +139,12 @@ pub fn explain(runtime: &Runtime, line: &str) -> Result<Explanation, ExplainErro
             explanation.decision = format!("method not allowed (405; allowed: {})", allow.join(", "));
         }
         Decision::NotFound => explanation.decision = "not found (404: no route matches)".to_owned(),
-        Decision::NativeGrpc(_) | Decision::MethodNotServed | Decision::Preflight { .. } => {
-            explanation.decision = "not a REST request (a gRPC call or a preflight)".to_owned();
+        Decision::NativeGrpc(_)
+        | Decision::MethodNotServed
+        | Decision::Preflight { .. }
+        | Decision::WebSocket { .. } => {
+            explanation.decision =
+                "not a plain REST request (a gRPC call, a preflight or a WebSocket)".to_owned();
         }
     }
     Ok(explanation)
@@ -263,7 +267,7 @@ fn policies_of(chain: &PolicyChain) -> Vec<String> {
     let authenticators: Vec<String> = chain
         .authenticators
         .iter()
-        .map(|authenticator| match authenticator {
+        .map(|authenticator| match &authenticator.policy {
             Authenticator::Jwt(jwt) => format!("jwt ({})", jwt.source().describe()),
             Authenticator::ApiKey(key) => format!("api key ({})", key.source().describe()),
             Authenticator::Mtls(_) => "mtls (a verified client certificate)".to_owned(),

@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document of the transcoded routes, generated once per
 //! compile from what the compiler built: each binding's method and path
-//! template, its parameters and body, its reply (server streams as NDJSON,
-//! SSE and a JSON array, each with its error frame), the JSON switches of
+//! template, its parameters and body (a client stream's as NDJSON or a
+//! JSON array of messages), its reply (server streams as NDJSON, SSE and a
+//! JSON array, each with its error frame), the JSON switches of
 //! its route, the error shape, the security schemes and rate-limit headers
 //! of its policies, and the .proto comments (sets built with source info)
 //! as descriptions.
@@ -69,7 +70,7 @@ impl Access {
         let schemes = chain
             .authenticators
             .iter()
-            .map(|authenticator| match authenticator {
+            .map(|authenticator| match &authenticator.policy {
                 Authenticator::Jwt(jwt) => credential_scheme(jwt.source(), "jwt"),
                 Authenticator::ApiKey(key) => credential_scheme(key.source(), "api_key"),
                 Authenticator::Mtls(_) => ("mtls".to_owned(), json!({ "type": "mutualTLS" })),
@@ -205,18 +206,21 @@ fn request_body(operation: &Operation, components: &mut Components) -> Option<Va
             None => json!({}),
         },
     };
+    if operation.method.is_client_streaming() {
+        return Some(json!({
+            "description": "A stream of request messages, each sent to the backend as it is whole.",
+            "content": {
+                "application/x-ndjson": { "schema": schema },
+                "application/json": { "schema": { "type": "array", "items": schema } },
+            },
+        }));
+    }
     Some(json!({ "content": { "application/json": { "schema": schema } } }))
 }
 
 fn responses(operation: &Operation, components: &mut Components) -> Value {
     let method = &operation.method;
     let error = json!({ "$ref": "#/components/responses/Error" });
-    if method.is_client_streaming() {
-        return json!({
-            "501": { "description": "A client- or bidirectional-streaming method: not served over REST." },
-            "default": error,
-        });
-    }
     let mut headers = json!({ "X-Request-Id": { "$ref": "#/components/headers/X-Request-Id" } });
     if operation.access.rate_limited {
         for name in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"] {

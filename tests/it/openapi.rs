@@ -107,7 +107,11 @@ async fn the_demo_document_is_valid_openapi_3_1_and_follows_the_proto3_json_mapp
         assert!(count[framing].is_object(), "{framing} in {count:#}");
     }
     assert!(count.to_string().contains("protogate.ErrorFrame"));
-    assert!(paths["/v1/stream/sum"]["post"]["responses"]["501"].is_object(), "client streams answer 501");
+    let sum = &paths["/v1/stream/sum"]["post"]["requestBody"]["content"];
+    assert!(
+        sum["application/x-ndjson"].is_object() && sum["application/json"]["schema"]["type"] == "array",
+        "{sum}"
+    );
 
     // Policies: the API key, the JWT and the rate-limit headers.
     let security = &document["components"]["securitySchemes"];
