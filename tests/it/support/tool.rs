@@ -7,7 +7,9 @@ use std::process::Command;
 /// Runs `tool` with `args`: whether it succeeded, and what it printed;
 /// `None` (after a loud skip) when it is not installed and CI is not set.
 pub fn run(tool: &str, args: &[&str]) -> Option<(bool, String)> {
-    match Command::new(tool).args(args).output() {
+    // In a directory of its own: schemathesis leaves a cache where it runs.
+    let dir = tempfile::tempdir().ok()?;
+    match Command::new(tool).args(args).current_dir(dir.path()).output() {
         Ok(output) => {
             let text = String::from_utf8_lossy(&output.stdout).into_owned()
                 + &String::from_utf8_lossy(&output.stderr);
