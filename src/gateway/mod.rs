@@ -9,7 +9,8 @@
 //! the decision: a preflight is answered by the announced route's CORS
 //! policy; otherwise the route's policy chain admits or refuses the
 //! request, and its target serves it. Every refusal goes through
-//! [`crate::error`].
+//! [`crate::error`]. A `GET /openapi.json` no route takes gets the OpenAPI
+//! document when the config serves it on the main listeners.
 //!
 //! Each request gets one [`RequestContext`], shared with the targets, and
 //! the gateway's [`Observer`] hears its phases (see [`crate::observe`]).
@@ -173,9 +174,22 @@ where
             let message = format!("the method {} is not served here", parts.uri.path());
             GatewayError::from_grpc(Code::Unimplemented, message).into_grpc_response()
         }
+        Decision::NotFound if is_openapi_request(runtime, &parts) => {
+            let mut response = Response::new(full(runtime.openapi().json.clone()));
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
         Decision::NotFound => no_route(RouteError::NotFound, &parts),
         Decision::MethodNotAllowed { allow } => no_route(RouteError::MethodNotAllowed { allow }, &parts),
     }
+}
+
+/// A `GET /openapi.json` the main listeners answer (`openapi.serve_on:
+/// main`), when no route of the config took it.
+fn is_openapi_request(runtime: &Runtime, parts: &Parts) -> bool {
+    runtime.openapi().on_main
+        && (parts.method == Method::GET || parts.method == Method::HEAD)
+        && parts.uri.path() == "/openapi.json"
 }
 
 /// The host a pass-through call forwards (`X-Forwarded-Host`, or `Host`

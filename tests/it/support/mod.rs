@@ -12,3 +12,4 @@ pub mod raw_h2;
 pub mod raw_http;
 pub mod redis;
 pub mod tls;
+pub mod tool;
