@@ -1,7 +1,7 @@
 //! The default observer: one `tracing` debug event per phase (nothing is
 //! formatted unless debug events of `protogate::observe` are enabled).
 
-use super::{Observer, Phase, RequestContext};
+use super::{Observer, Phase, RequestContext, StreamSummary};
 
 /// Writes each phase as a `tracing` debug event with the request id.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,7 +30,10 @@ impl Observer for TracingObserver {
                 let elapsed = context.received_at().elapsed();
                 tracing::debug!(request_id = ?id, status = status.as_u16(), ?end, ?elapsed, "response finished");
             }
-            Phase::StreamEnded => tracing::debug!(request_id = ?id, "stream ended"),
+            Phase::StreamEnded(stream) => {
+                let StreamSummary { kind, framing, received, sent, end } = stream;
+                tracing::debug!(request_id = ?id, ?kind, ?framing, received, sent, ?end, "stream ended");
+            }
         }
     }
 }

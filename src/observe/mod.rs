@@ -8,8 +8,9 @@
 //! phases of every request ([`Phase`]) through it: received, route matched,
 //! policy decided, upstream picked and finished (told by the upstream room
 //! through [`crate::upstream::TryListener`]), response finished (when the
-//! body has been sent or dropped, not when the handler returns) and, for a
-//! tunnelled upgrade, stream ended.
+//! body has been sent or dropped, not when the handler returns) and, for
+//! every stream (server, client, bidirectional, WebSocket, a tunnelled
+//! upgrade), stream ended with its [`StreamSummary`].
 //!
 //! Metrics, the access log and spans hang off the observer; no other room
 //! knows about them. A phase allocates nothing; the default observer
@@ -20,6 +21,7 @@ mod finished;
 mod log;
 mod request_id;
 mod sessions;
+mod stream_summary;
 
 use std::net::SocketAddr;
 
@@ -30,6 +32,7 @@ pub use finished::observed_body;
 pub use log::TracingObserver;
 pub use request_id::X_REQUEST_ID;
 pub use sessions::{ConnectionState, HeldSession, OpenStream};
+pub use stream_summary::{StreamEnd, StreamFraming, StreamKind, StreamSummary};
 
 use crate::upstream::Outcome;
 
@@ -88,8 +91,10 @@ pub enum Phase<'a> {
         /// How its body ended.
         end: BodyEnd,
     },
-    /// A tunnelled upgrade (a WebSocket through a pass-through route) closed.
-    StreamEnded,
+    /// A stream ended: a server, client or bidirectional stream (over
+    /// HTTP or WebSocket), or a tunnelled upgrade through a pass-through
+    /// route; with its framing, message counts and end.
+    StreamEnded(StreamSummary),
 }
 
 /// The kind of route a request matched.

@@ -29,6 +29,7 @@ use super::{
 };
 use crate::{
     body::BoxError,
+    observe::StreamEnd,
     transcode::{
         outcome,
         target::{TranscodeError, failure_of},
@@ -104,6 +105,9 @@ impl StreamBody {
     fn message(&mut self, message: &DynamicMessage) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.writer.message(message) {
             Ok(bytes) => {
+                if let Some(permit) = self.permit.as_mut() {
+                    permit.sent_one();
+                }
                 for timer in [&mut self.idle, &mut self.keepalive].into_iter().flatten() {
                     timer.restart();
                 }
@@ -125,7 +129,9 @@ impl StreamBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.stream = None;
         self.request = None;
-        self.permit = None;
+        if let Some(mut permit) = self.permit.take() {
+            permit.ended(error.as_ref().map_or(StreamEnd::Completed, |e| StreamEnd::Failed(e.code)));
+        }
         if let Some(picked) = self.picked.take() {
             picked.finish(outcome);
         }

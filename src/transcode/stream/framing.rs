@@ -8,6 +8,7 @@ use http::HeaderValue;
 use prost_reflect::{DynamicMessage, Value};
 use serde_json::json;
 
+use crate::observe::StreamFraming;
 use crate::transcode::{
     field_path::FieldPath,
     render::{RenderError, ResponseRenderer},
@@ -49,6 +50,17 @@ impl Framing {
             }
         }
         default
+    }
+
+    /// The framing as the observer knows it.
+    pub(super) fn observed(self) -> StreamFraming {
+        match self {
+            Framing::Ndjson => StreamFraming::Ndjson,
+            Framing::Sse => StreamFraming::Sse,
+            Framing::JsonArray => StreamFraming::JsonArray,
+            Framing::Raw => StreamFraming::Raw,
+            Framing::WebSocket => StreamFraming::WebSocket,
+        }
     }
 
     /// The response's content type (a raw stream takes its first message's).

@@ -21,7 +21,10 @@ mod split;
 mod timer;
 pub(super) mod websocket;
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
 
 use http::{HeaderValue, Response, header, request::Parts};
 use http_body_util::BodyExt;
@@ -37,7 +40,10 @@ pub use split::RequestFraming;
 pub use websocket::{WebSocketRequest, WebSocketSession};
 
 use super::target::{Prepared, TranscodeError, TranscodeTarget};
-use crate::{body::ResponseBody, observe::RequestContext};
+use crate::{
+    body::ResponseBody,
+    observe::{RequestContext, StreamKind},
+};
 
 /// The request header a reconnecting `EventSource` sends, and the metadata key it becomes.
 const LAST_EVENT_ID: &str = "last-event-id";
@@ -73,13 +79,14 @@ pub(super) async fn serve(
     settings: &StreamSettings,
     mut prepared: Prepared,
     parts: &Parts,
-    context: &RequestContext,
+    context: &Arc<RequestContext>,
 ) -> Result<Response<ResponseBody>, TranscodeError> {
-    let permit = settings.caps.admit(context.connection())?;
     let framing = match target.renderer.is_raw() {
         true => Framing::Raw,
         false => Framing::negotiate(parts.headers.get(header::ACCEPT), settings.default_framing),
     };
+    let mut permit = settings.caps.admit(context, StreamKind::Server, framing.observed())?;
+    permit.count_requests(Arc::new(AtomicU64::new(1)));
     if let Some(id) = parts.headers.get(LAST_EVENT_ID)
         && let Ok(id) = AsciiMetadataValue::try_from(id.as_bytes())
     {
@@ -100,9 +107,12 @@ pub(super) async fn serve(
                 Err(status) => Err(target.call_failed(status, Some(headers))),
             }
         })
-        .await?;
+        .await
+        .map_err(|error| permit.failed(error))?;
     let content_type = match (&first, framing) {
-        (Some(first), Framing::Raw) => target.renderer.render(first)?.content_type,
+        (Some(first), Framing::Raw) => {
+            target.renderer.render(first).map_err(|error| permit.failed(error.into()))?.content_type
+        }
         _ => framing.content_type(),
     };
     headers.extend(overrides.headers);

@@ -44,7 +44,7 @@ use super::{
 };
 use crate::{
     body::{ResponseBody, full},
-    observe::{HeldSession, RequestContext},
+    observe::{HeldSession, RequestContext, StreamEnd, StreamFraming, StreamKind},
     transcode::{
         codec::Outgoing,
         target::{Opened, TranscodeError, TranscodeTarget, failure_of},
@@ -76,7 +76,7 @@ pub struct WebSocketSession {
     reader: MessageReader,
     metadata: MetadataMap,
     context: Arc<RequestContext>,
-    _permit: StreamPermit,
+    permit: StreamPermit,
     _held: HeldSession,
 }
 
@@ -97,10 +97,15 @@ pub(crate) fn accept(
     };
     let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
         .map_err(|e| TranscodeError::Internal(e.to_string()))?;
-    let permit = settings.caps.admit(context.connection())?;
-    let metadata = target.call_metadata(headers, context, host)?;
+    let kind = match target.method().is_server_streaming() {
+        true => StreamKind::Bidi,
+        false => StreamKind::Client,
+    };
+    let mut permit = settings.caps.admit(context, kind, StreamFraming::WebSocket)?;
+    let metadata = target.call_metadata(headers, context, host).map_err(|e| permit.failed(e))?;
     let reader =
         MessageReader::new(target.binder.clone(), captures, parts.uri.query(), settings.max_messages);
+    permit.count_requests(reader.count.clone());
     let mut response = Response::new(full(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let out = response.headers_mut();
@@ -108,8 +113,7 @@ pub(crate) fn accept(
     out.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     out.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     let held = context.connection().state.hold();
-    let session =
-        WebSocketSession { reader, metadata, context: context.clone(), _permit: permit, _held: held };
+    let session = WebSocketSession { reader, metadata, context: context.clone(), permit, _held: held };
     Ok((response, session))
 }
 
@@ -140,6 +144,7 @@ struct Session<'a> {
     requests: Option<mpsc::Sender<Outgoing>>,
     reading: bool,
     target: &'a TranscodeTarget,
+    permit: StreamPermit,
 }
 
 /// Serves the session on the connection `upgrade` hands over, to its end.
@@ -153,11 +158,12 @@ pub(crate) async fn run(
     let limit = Some(settings.max_message_bytes);
     let config = WebSocketConfig::default().max_message_size(limit).max_frame_size(limit);
     let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let WebSocketSession { reader, metadata, context, _permit, _held } = session;
+    let WebSocketSession { reader, metadata, context, permit, _held } = session;
     let (tx, rx) = mpsc::channel(1);
     let (signals, mut events) = RequestSignals::pair();
     let writer = FrameWriter::new(Framing::WebSocket, true, None, target.renderer.clone());
-    let mut session = Session { ws, writer, reader, signals, requests: Some(tx), reading: true, target };
+    let mut session =
+        Session { ws, writer, reader, signals, requests: Some(tx), reading: true, target, permit };
     let end = {
         let opening =
             duplex::open(target, settings, ReceiverStream::new(rx), metadata, &context, &mut events);
@@ -226,6 +232,7 @@ impl Session<'_> {
                         if self.send_text(frame).await.is_err() {
                             break (End::ClientGone, Outcome::Ignored);
                         }
+                        self.permit.sent_one();
                     }
                     Ok(None) => break (End::Done, Outcome::Success),
                     Err(status) => {
@@ -316,6 +323,12 @@ impl Session<'_> {
     /// Sends the end: the error frame if any, the close frame, and waits a
     /// moment for the client's close.
     async fn close(mut self, end: End) {
+        self.permit.ended(match &end {
+            End::Done => StreamEnd::Completed,
+            End::Failed(error) => StreamEnd::Failed(error.code),
+            End::ClientGone => StreamEnd::ClientLeft,
+            End::Draining => StreamEnd::Drained,
+        });
         let close =
             |code: u16, reason: &str| CloseFrame { code: CloseCode::from(code), reason: reason.into() };
         let frame = match end {
