@@ -136,6 +136,8 @@ impl GatewayError {
         *response.status_mut() = self.status;
         *response.headers_mut() = self.headers;
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // The code, for the observer (the body carries it for the client).
+        response.extensions_mut().insert(self.code);
         response
     }
 

@@ -1,7 +1,7 @@
 //! The default observer: one `tracing` debug event per phase (nothing is
 //! formatted unless debug events of `protogate::observe` are enabled).
 
-use super::{Observer, Phase, RequestContext, StreamSummary};
+use super::{Observer, Phase, RequestContext};
 
 /// Writes each phase as a `tracing` debug event with the request id.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,14 +26,19 @@ impl Observer for TracingObserver {
             Phase::UpstreamFinished { upstream, endpoint, address, outcome } => {
                 tracing::debug!(request_id = ?id, upstream, %endpoint, %address, ?outcome, "upstream finished");
             }
-            Phase::ResponseFinished { status, end } => {
+            Phase::RateLimitDecided { policy, allowed } => {
+                tracing::debug!(request_id = ?id, policy = &**policy, allowed, "rate limit decided");
+            }
+            Phase::AuthenticationFailed { policy, reason } => {
+                tracing::debug!(request_id = ?id, policy = &**policy, reason, "authentication failed");
+            }
+            Phase::ResponseFinished { status, end, bytes } => {
                 let elapsed = context.received_at().elapsed();
-                tracing::debug!(request_id = ?id, status = status.as_u16(), ?end, ?elapsed, "response finished");
+                tracing::debug!(request_id = ?id, status = status.as_u16(), ?end, bytes, ?elapsed, "response finished");
             }
-            Phase::StreamEnded(stream) => {
-                let StreamSummary { kind, framing, received, sent, end } = stream;
-                tracing::debug!(request_id = ?id, ?kind, ?framing, received, sent, ?end, "stream ended");
-            }
+            Phase::StreamFinished { report } => tracing::debug!(request_id = ?id, ?report, "stream finished"),
+            Phase::StreamEnded => tracing::debug!(request_id = ?id, "stream ended"),
+            Phase::RequestEnded => tracing::debug!(request_id = ?id, "request ended"),
         }
     }
 }

@@ -26,7 +26,7 @@ use super::{
 };
 use crate::{
     body::{BoxError, ResponseBody},
-    observe::{Phase, RequestContext, StreamSummary, X_REQUEST_ID},
+    observe::{Phase, RequestContext, X_REQUEST_ID},
     tls_info::TlsInfo,
     upstream::{
         CallError, Endpoint, Outcome, Tried, TryError, TryFailure, Upstream, is_idempotent_method, never_sent,
@@ -293,7 +293,7 @@ async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, context: Arc<RequestCont
         }
         Err(error) => tracing::debug!(%error, "upgrade failed"),
     }
-    context.observe(Phase::StreamEnded(StreamSummary::tunnel()));
+    context.observe(Phase::StreamEnded);
 }
 
 /// An error and its causes, `: `-separated (hyper-util's own message is terse).

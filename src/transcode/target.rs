@@ -77,6 +77,11 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
+    /// The request's context.
+    pub(super) fn context(&self) -> &Arc<RequestContext> {
+        &self.context
+    }
+
     /// The metadata sent with the call.
     pub(super) fn metadata_mut(&mut self) -> &mut MetadataMap {
         &mut self.metadata
@@ -101,6 +106,11 @@ pub struct TranscodeTarget {
 }
 
 impl TranscodeTarget {
+    /// The gRPC method it calls, as a request path (`/pkg.Service/Method`).
+    pub fn grpc_path(&self) -> &PathAndQuery {
+        &self.path
+    }
+
     /// Wires a target.
     pub fn new(parts: TargetParts) -> Self {
         let path = format!("/{}/{}", parts.method.parent_service().full_name(), parts.method.name());

@@ -5,6 +5,9 @@
 //! the backend. It ends the stream at `max_duration` and after an
 //! `idle_timeout` gap, sends SSE keep-alives, writes the error frame of a
 //! failure, and gives HTTP/2 clients `grpc-status`/`grpc-message` trailers.
+//! It tells the request's context how the stream went (framing, messages,
+//! how it ended) when it ends, or when it is dropped before (the client
+//! went away).
 
 use std::{
     pin::Pin,
@@ -29,7 +32,7 @@ use super::{
 };
 use crate::{
     body::BoxError,
-    observe::StreamEnd,
+    observe::{Phase, RequestContext, StreamReport},
     transcode::{
         outcome,
         target::{TranscodeError, failure_of},
@@ -59,6 +62,8 @@ pub(super) struct StreamParts {
     pub(super) max_duration: Option<Duration>,
     pub(super) idle_timeout: Option<Duration>,
     pub(super) keepalive: Option<Duration>,
+    /// The request's context, told how the stream went.
+    pub(super) context: Arc<RequestContext>,
     /// A bidirectional stream's request side, whose failure ends the stream.
     pub(super) request: Option<RequestEvents>,
     /// The stream's place within the caps, held until it ends.
@@ -78,6 +83,11 @@ pub(super) struct StreamBody {
     ends: Option<(Duration, Pin<Box<Sleep>>)>,
     idle: Option<Timer>,
     keepalive: Option<Timer>,
+    context: Arc<RequestContext>,
+    /// Messages sent so far.
+    messages: u64,
+    /// Whether the context was told how the stream ended.
+    reported: bool,
     request: Option<RequestEvents>,
     permit: Option<StreamPermit>,
 }
@@ -96,8 +106,20 @@ impl StreamBody {
             ends: parts.max_duration.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
             idle: parts.idle_timeout.map(Timer::new),
             keepalive: parts.keepalive.map(Timer::new),
+            context: parts.context,
+            messages: 0,
+            reported: false,
             request: parts.request,
             permit: Some(parts.permit),
+        }
+    }
+
+    /// Tells the context how the stream ended (once).
+    fn report(&mut self, end: &'static str) {
+        if !self.reported {
+            self.reported = true;
+            let (framing, messages) = (self.writer.framing.name(), self.messages);
+            self.context.observe(Phase::StreamFinished { report: StreamReport { framing, messages, end } });
         }
     }
 
@@ -105,9 +127,7 @@ impl StreamBody {
     fn message(&mut self, message: &DynamicMessage) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.writer.message(message) {
             Ok(bytes) => {
-                if let Some(permit) = self.permit.as_mut() {
-                    permit.sent_one();
-                }
+                self.messages += 1;
                 for timer in [&mut self.idle, &mut self.keepalive].into_iter().flatten() {
                     timer.restart();
                 }
@@ -115,7 +135,7 @@ impl StreamBody {
             }
             Err(error) => {
                 let error = TranscodeError::from(error);
-                self.end(Some(error_frame(error)), Outcome::Success)
+                self.end(Some(error_frame(error)), Outcome::Success, "error")
             }
         }
     }
@@ -126,12 +146,15 @@ impl StreamBody {
         &mut self,
         error: Option<ErrorFrame>,
         outcome: Outcome,
+        how: &'static str,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.stream = None;
-        self.request = None;
-        if let Some(mut permit) = self.permit.take() {
-            permit.ended(error.as_ref().map_or(StreamEnd::Completed, |e| StreamEnd::Failed(e.code)));
+        self.report(how);
+        if let Some(error) = &error {
+            self.context.set_grpc_code(error.code);
         }
+        self.request = None;
+        self.permit = None;
         if let Some(picked) = self.picked.take() {
             picked.finish(outcome);
         }
@@ -163,7 +186,7 @@ impl StreamBody {
     fn failed(&mut self, status: tonic::Status) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let outcome = outcome::of_status(&status, &self.upstream);
         let error = failure_of(status, &self.upstream, &self.pool, None);
-        self.end(Some(error_frame(error)), outcome)
+        self.end(Some(error_frame(error)), outcome, "error")
     }
 }
 
@@ -187,13 +210,13 @@ impl Body for StreamBody {
         if let Some(request) = this.request.as_mut()
             && let Poll::Ready(error) = request.poll_failure(cx)
         {
-            return this.end(Some(error_frame(error)), Outcome::Ignored);
+            return this.end(Some(error_frame(error)), Outcome::Ignored, "request_error");
         }
         let Some(stream) = this.stream.as_mut() else { return this.finish() };
         match Pin::new(stream).poll_next(cx) {
             Poll::Ready(Some(Ok(message))) => return this.message(&message),
             Poll::Ready(Some(Err(status))) => return this.failed(status),
-            Poll::Ready(None) => return this.end(None, Outcome::Success),
+            Poll::Ready(None) => return this.end(None, Outcome::Success, "complete"),
             Poll::Pending => {}
         }
         if let Some((limit, sleep)) = this.ends.as_mut()
@@ -201,14 +224,14 @@ impl Body for StreamBody {
         {
             let message = format!("the stream lasted longer than its max_duration of {limit:?}");
             let error = ErrorFrame { code: tonic::Code::DeadlineExceeded, message, details: Vec::new() };
-            return this.end(Some(error), Outcome::Ignored);
+            return this.end(Some(error), Outcome::Ignored, "max_duration");
         }
         if let Some(idle) = this.idle.as_mut()
             && idle.fired(cx)
         {
             let message = format!("no message within the stream's idle_timeout of {:?}", idle.period);
             let error = ErrorFrame { code: tonic::Code::DeadlineExceeded, message, details: Vec::new() };
-            return this.end(Some(error), Outcome::Ignored);
+            return this.end(Some(error), Outcome::Ignored, "idle_timeout");
         }
         if let Some(keepalive) = this.keepalive.as_mut()
             && keepalive.fired(cx)
@@ -223,6 +246,13 @@ impl Body for StreamBody {
 
     fn is_end_stream(&self) -> bool {
         matches!(self.state, State::Done)
+    }
+}
+
+impl Drop for StreamBody {
+    fn drop(&mut self) {
+        // Not ended by the stream itself: the client went away first.
+        self.report("client_gone");
     }
 }
 

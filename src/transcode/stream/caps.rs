@@ -3,17 +3,16 @@
 //! (`limits.max_streams_per_connection`, counted in the connection's
 //! shared state). A stream is admitted before its call opens and counted
 //! until its permit drops (its body ended, its client reply was sent, or
-//! its WebSocket closed). The permit also keeps the stream's summary (kind,
-//! framing, messages each way, end) and tells the observer when it drops.
+//! its WebSocket closed). A stream without a body of its own to tell how it
+//! went (a client stream's reply, a WebSocket) reports through its permit:
+//! `StreamFinished` when the permit drops.
 
 use std::sync::{
     Arc,
-    atomic::{AtomicU64, AtomicUsize, Ordering},
+    atomic::{AtomicUsize, Ordering},
 };
 
-use crate::observe::{
-    OpenStream, Phase, RequestContext, StreamEnd, StreamFraming, StreamKind, StreamSummary,
-};
+use crate::observe::{OpenStream, Phase, RequestContext, StreamReport};
 
 use super::super::target::TranscodeError;
 
@@ -31,13 +30,13 @@ impl StreamCaps {
         Self { route: route.map(|limit| (limit, Arc::default())), per_connection }
     }
 
-    /// A permit for one more stream of `kind` framed as `framing` for the
-    /// request of `context`, or the cap it would pass.
+    /// A permit for one more stream for the request of `context`, or the
+    /// cap it would pass; with `reports` (its framing's name), the permit
+    /// tells the context how the stream went when it drops.
     pub(crate) fn admit(
         &self,
         context: &Arc<RequestContext>,
-        kind: StreamKind,
-        framing: StreamFraming,
+        reports: Option<&'static str>,
     ) -> Result<StreamPermit, TranscodeError> {
         let route = match &self.route {
             Some((limit, open)) => {
@@ -51,9 +50,9 @@ impl StreamCaps {
             }
             None => None,
         };
-        let summary = StreamSummary { kind, framing, received: 0, sent: 0, end: StreamEnd::ClientLeft };
+        let report = reports.map(|framing| StreamReport { framing, messages: 0, end: "client_gone" });
         // Dropped on a refusal below: the route's count is given back, unobserved.
-        let mut permit = StreamPermit { route, _connection: None, context: None, summary, received: None };
+        let mut permit = StreamPermit { route, _connection: None, context: None, report };
         match context.connection().state.open_stream(self.per_connection) {
             Some(open) => {
                 permit._connection = Some(open);
@@ -74,29 +73,27 @@ pub(crate) struct StreamPermit {
     route: Option<Arc<AtomicUsize>>,
     _connection: Option<OpenStream>,
     context: Option<Arc<RequestContext>>,
-    summary: StreamSummary,
-    received: Option<Arc<AtomicU64>>,
+    report: Option<StreamReport>,
 }
 
 impl StreamPermit {
-    /// The request messages are counted in `received`.
-    pub(super) fn count_requests(&mut self, received: Arc<AtomicU64>) {
-        self.received = Some(received);
-    }
-
     /// One more reply message sent.
     pub(super) fn sent_one(&mut self) {
-        self.summary.sent += 1;
+        if let Some(report) = self.report.as_mut() {
+            report.messages += 1;
+        }
     }
 
-    /// How the stream ended (until set: the client left).
-    pub(super) fn ended(&mut self, end: StreamEnd) {
-        self.summary.end = end;
+    /// How the stream ended (until said: `client_gone`).
+    pub(super) fn ended(&mut self, end: &'static str) {
+        if let Some(report) = self.report.as_mut() {
+            report.end = end;
+        }
     }
 
     /// The stream failed with `error` (returned as it was).
     pub(super) fn failed(&mut self, error: TranscodeError) -> TranscodeError {
-        self.ended(StreamEnd::Failed(error.code()));
+        self.ended("error");
         error
     }
 }
@@ -106,10 +103,8 @@ impl Drop for StreamPermit {
         if let Some(open) = &self.route {
             open.fetch_sub(1, Ordering::AcqRel);
         }
-        if let Some(context) = &self.context {
-            let mut summary = self.summary;
-            summary.received = self.received.as_ref().map_or(0, |count| count.load(Ordering::Relaxed));
-            context.observe(Phase::StreamEnded(summary));
+        if let (Some(context), Some(report)) = (&self.context, self.report) {
+            context.observe(Phase::StreamFinished { report });
         }
     }
 }

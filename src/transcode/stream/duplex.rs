@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     body::{ResponseBody, full},
-    observe::{RequestContext, StreamEnd, StreamFraming, StreamKind},
+    observe::RequestContext,
     transcode::{
         codec::Outgoing,
         target::{Opened, TranscodeError, TranscodeTarget},
@@ -58,16 +58,12 @@ pub(crate) async fn serve(
     let StreamingRequest { parts, captures, body, host, context } = request;
     let bidi = target.method().is_server_streaming();
     let framing = Framing::negotiate(parts.headers.get(header::ACCEPT), settings.default_framing);
-    let (kind, observed) = match bidi {
-        true => (StreamKind::Bidi, framing.observed()),
-        false => (StreamKind::Client, StreamFraming::Json),
-    };
-    let mut permit = settings.caps.admit(context, kind, observed)?;
+    // A bidirectional stream's body tells how it went; a client stream's permit does.
+    let mut permit = settings.caps.admit(context, (!bidi).then_some("json"))?;
     let request_framing = requests::request_framing(&parts.headers).map_err(|e| permit.failed(e))?;
     let metadata = target.call_metadata(&parts.headers, context, host).map_err(|e| permit.failed(e))?;
     let reader =
         MessageReader::new(target.binder.clone(), captures, parts.uri.query(), settings.max_messages);
-    permit.count_requests(reader.count.clone());
     let (signals, mut events) = RequestSignals::pair();
     let splitter = Splitter::new(request_framing, settings.max_message_bytes);
     let messages = BodyMessages::new(body, splitter, reader, signals, settings.idle_timeout);
@@ -77,7 +73,15 @@ pub(crate) async fn serve(
         return client_reply(target, opened, picked, &mut events, permit).await;
     }
     let trailers = parts.version == http::Version::HTTP_2;
-    Ok(bidi_response(target, settings, opened, picked, (framing, trailers), events, permit))
+    Ok(bidi_response(
+        target,
+        settings,
+        opened,
+        picked,
+        (framing, trailers),
+        (events, permit),
+        context.clone(),
+    ))
 }
 
 /// Opens the call with the request stream `messages`, within the stream's
@@ -151,7 +155,7 @@ async fn client_reply(
         Ok(Ok(response)) => {
             picked.finish(Outcome::Success);
             permit.sent_one();
-            permit.ended(StreamEnd::Completed);
+            permit.ended("complete");
             Ok(response.map(full))
         }
         Ok(Err(failed)) => {
@@ -172,8 +176,8 @@ fn bidi_response(
     (mut headers, overrides, stream): Opened,
     picked: Picked,
     (framing, trailers): (Framing, bool),
-    events: RequestEvents,
-    permit: StreamPermit,
+    (events, permit): (RequestEvents, StreamPermit),
+    context: Arc<RequestContext>,
 ) -> Response<ResponseBody> {
     headers.extend(overrides.headers);
     headers.insert(header::CONTENT_TYPE, framing.content_type());
@@ -190,6 +194,7 @@ fn bidi_response(
         max_duration: settings.max_duration,
         idle_timeout: settings.idle_timeout,
         keepalive: (framing == Framing::Sse).then_some(settings.sse_keepalive),
+        context,
         request: Some(events),
         permit,
     });

@@ -8,7 +8,6 @@ use http::HeaderValue;
 use prost_reflect::{DynamicMessage, Value};
 use serde_json::json;
 
-use crate::observe::StreamFraming;
 use crate::transcode::{
     field_path::FieldPath,
     render::{RenderError, ResponseRenderer},
@@ -31,6 +30,17 @@ pub enum Framing {
 }
 
 impl Framing {
+    /// Its name in the access log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ndjson => "ndjson",
+            Self::Sse => "sse",
+            Self::JsonArray => "json_array",
+            Self::Raw => "raw",
+            Self::WebSocket => "websocket",
+        }
+    }
+
     /// The framing the client's `Accept` asks for, in the order it lists
     /// them (a range with `q=0` is skipped); `default` when it names none.
     pub fn negotiate(accept: Option<&HeaderValue>, default: Framing) -> Framing {
@@ -50,17 +60,6 @@ impl Framing {
             }
         }
         default
-    }
-
-    /// The framing as the observer knows it.
-    pub(super) fn observed(self) -> StreamFraming {
-        match self {
-            Framing::Ndjson => StreamFraming::Ndjson,
-            Framing::Sse => StreamFraming::Sse,
-            Framing::JsonArray => StreamFraming::JsonArray,
-            Framing::Raw => StreamFraming::Raw,
-            Framing::WebSocket => StreamFraming::WebSocket,
-        }
     }
 
     /// The response's content type (a raw stream takes its first message's).

@@ -21,10 +21,7 @@ mod split;
 mod timer;
 pub(super) mod websocket;
 
-use std::{
-    sync::{Arc, atomic::AtomicU64},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use http::{HeaderValue, Response, header, request::Parts};
 use http_body_util::BodyExt;
@@ -40,10 +37,7 @@ pub use split::RequestFraming;
 pub use websocket::{WebSocketRequest, WebSocketSession};
 
 use super::target::{Prepared, TranscodeError, TranscodeTarget};
-use crate::{
-    body::ResponseBody,
-    observe::{RequestContext, StreamKind},
-};
+use crate::{body::ResponseBody, observe::RequestContext};
 
 /// The request header a reconnecting `EventSource` sends, and the metadata key it becomes.
 const LAST_EVENT_ID: &str = "last-event-id";
@@ -85,14 +79,15 @@ pub(super) async fn serve(
         true => Framing::Raw,
         false => Framing::negotiate(parts.headers.get(header::ACCEPT), settings.default_framing),
     };
-    let mut permit = settings.caps.admit(context, StreamKind::Server, framing.observed())?;
-    permit.count_requests(Arc::new(AtomicU64::new(1)));
+    // The body tells how the stream went.
+    let mut permit = settings.caps.admit(context, None)?;
     if let Some(id) = parts.headers.get(LAST_EVENT_ID)
         && let Ok(id) = AsciiMetadataValue::try_from(id.as_bytes())
     {
         prepared.metadata_mut().insert(LAST_EVENT_ID, id);
     }
     let max_duration = settings.max_duration;
+    let context = prepared.context().clone();
     let ((mut headers, overrides, stream, first), picked) = target
         .call_tries(prepared, |channel, mut call| async move {
             // The route's timeout bounds the wait for the first message; the
@@ -136,6 +131,7 @@ pub(super) async fn serve(
         max_duration,
         idle_timeout: settings.idle_timeout,
         keepalive: (framing == Framing::Sse).then_some(settings.sse_keepalive),
+        context,
         request: None,
         permit,
     });

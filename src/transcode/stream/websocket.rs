@@ -44,7 +44,7 @@ use super::{
 };
 use crate::{
     body::{ResponseBody, full},
-    observe::{HeldSession, RequestContext, StreamEnd, StreamFraming, StreamKind},
+    observe::{HeldSession, RequestContext},
     transcode::{
         codec::Outgoing,
         target::{Opened, TranscodeError, TranscodeTarget, failure_of},
@@ -97,15 +97,10 @@ pub(crate) fn accept(
     };
     let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
         .map_err(|e| TranscodeError::Internal(e.to_string()))?;
-    let kind = match target.method().is_server_streaming() {
-        true => StreamKind::Bidi,
-        false => StreamKind::Client,
-    };
-    let mut permit = settings.caps.admit(context, kind, StreamFraming::WebSocket)?;
+    let mut permit = settings.caps.admit(context, Some(Framing::WebSocket.name()))?;
     let metadata = target.call_metadata(headers, context, host).map_err(|e| permit.failed(e))?;
     let reader =
         MessageReader::new(target.binder.clone(), captures, parts.uri.query(), settings.max_messages);
-    permit.count_requests(reader.count.clone());
     let mut response = Response::new(full(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let out = response.headers_mut();
@@ -324,10 +319,10 @@ impl Session<'_> {
     /// moment for the client's close.
     async fn close(mut self, end: End) {
         self.permit.ended(match &end {
-            End::Done => StreamEnd::Completed,
-            End::Failed(error) => StreamEnd::Failed(error.code),
-            End::ClientGone => StreamEnd::ClientLeft,
-            End::Draining => StreamEnd::Drained,
+            End::Done => "complete",
+            End::Failed(_) => "error",
+            End::ClientGone => "client_gone",
+            End::Draining => "drained",
         });
         let close =
             |code: u16, reason: &str| CloseFrame { code: CloseCode::from(code), reason: reason.into() };
