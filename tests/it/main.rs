@@ -6,6 +6,7 @@ mod admin;
 mod api_key;
 mod attacks;
 mod balancing;
+mod browser;
 mod cli;
 mod client_streams;
 mod config_docs;

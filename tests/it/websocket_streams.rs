@@ -48,6 +48,15 @@ async fn send(socket: &mut Socket, text: &str) {
     socket.send(Message::text(text.to_owned())).await.unwrap();
 }
 
+/// A gateway on `yaml` and a Chat socket that has echoed `index` once.
+async fn chat_that_echoed(yaml: &str, index: i32) -> (Harness, Socket) {
+    let harness = Harness::with_config(yaml).await;
+    let mut socket = connect(&harness, "/v1/stream/chat").await;
+    send(&mut socket, &format!("{{\"index\": {index}}}")).await;
+    assert_eq!(next(&mut socket).await.unwrap()["result"]["index"], index);
+    (harness, socket)
+}
+
 #[tokio::test]
 async fn a_bidirectional_stream_echoes_each_frame_and_closes_with_1000() {
     let harness = Harness::with_config(&config("")).await;
@@ -86,10 +95,7 @@ async fn a_client_stream_answers_its_one_reply_after_the_half_close() {
 
 #[tokio::test]
 async fn a_bad_frame_ends_the_session_with_its_error_and_4000_plus_its_code() {
-    let harness = Harness::with_config(&config("max_messages: 2")).await;
-    let mut socket = connect(&harness, "/v1/stream/chat").await;
-    send(&mut socket, "{\"index\": 1}").await;
-    assert_eq!(next(&mut socket).await.unwrap()["result"]["index"], 1);
+    let (harness, mut socket) = chat_that_echoed(&config("max_messages: 2"), 1).await;
     send(&mut socket, "{\"index\": \"x\"}").await;
     let error = next(&mut socket).await.unwrap();
     assert_eq!(error["error"]["code"], 3, "{error}");
@@ -120,10 +126,7 @@ async fn a_websocket_on_a_method_that_streams_no_requests_is_not_a_stream() {
 
 #[tokio::test]
 async fn the_shutdown_drain_closes_an_open_session_with_1001() {
-    let harness = Harness::with_config(&config("")).await;
-    let mut socket = connect(&harness, "/v1/stream/chat").await;
-    send(&mut socket, "{\"index\": 7}").await;
-    assert_eq!(next(&mut socket).await.unwrap()["result"]["index"], 7);
+    let (harness, mut socket) = chat_that_echoed(&config(""), 7).await;
     let reader = tokio::spawn(async move {
         let end = next(&mut socket).await;
         let _ = socket.close(None).await;

@@ -21,7 +21,7 @@ mod split;
 mod timer;
 pub(super) mod websocket;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use http::{HeaderMap, HeaderValue, Response, header, request::Parts};
 use http_body_util::BodyExt;
@@ -76,13 +76,14 @@ pub(super) async fn serve(
     settings: &StreamSettings,
     mut prepared: Prepared,
     parts: &Parts,
-    context: &RequestContext,
+    context: &Arc<RequestContext>,
 ) -> Result<Response<ResponseBody>, TranscodeError> {
-    let permit = settings.caps.admit(context.connection())?;
     let framing = match target.renderer.is_raw() {
         true => Framing::Raw,
         false => Framing::negotiate(parts.headers.get(header::ACCEPT), settings.default_framing),
     };
+    // The body tells how the stream went.
+    let mut permit = settings.caps.admit(context, None)?;
     if let Some(id) = parts.headers.get(LAST_EVENT_ID)
         && let Ok(id) = AsciiMetadataValue::try_from(id.as_bytes())
     {
@@ -104,9 +105,12 @@ pub(super) async fn serve(
                 Err(status) => Err(target.call_failed(status, Some(headers))),
             }
         })
-        .await?;
+        .await
+        .map_err(|error| permit.failed(error))?;
     let content_type = match (&first, framing) {
-        (Some(first), Framing::Raw) => target.renderer.render(first)?.content_type,
+        (Some(first), Framing::Raw) => {
+            target.renderer.render(first).map_err(|error| permit.failed(error.into()))?.content_type
+        }
         _ => framing.content_type(),
     };
     let body = StreamBody::new(StreamParts {

@@ -76,7 +76,7 @@ pub struct WebSocketSession {
     reader: MessageReader,
     metadata: MetadataMap,
     context: Arc<RequestContext>,
-    _permit: StreamPermit,
+    permit: StreamPermit,
     _held: HeldSession,
 }
 
@@ -97,8 +97,8 @@ pub(crate) fn accept(
     };
     let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
         .map_err(|e| TranscodeError::Internal(e.to_string()))?;
-    let permit = settings.caps.admit(context.connection())?;
-    let metadata = target.call_metadata(headers, context, host)?;
+    let mut permit = settings.caps.admit(context, Some(Framing::WebSocket.name()))?;
+    let metadata = target.call_metadata(headers, context, host).map_err(|e| permit.failed(e))?;
     let reader =
         MessageReader::new(target.binder.clone(), captures, parts.uri.query(), settings.max_messages);
     let mut response = Response::new(full(Bytes::new()));
@@ -108,8 +108,7 @@ pub(crate) fn accept(
     out.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     out.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     let held = context.connection().state.hold();
-    let session =
-        WebSocketSession { reader, metadata, context: context.clone(), _permit: permit, _held: held };
+    let session = WebSocketSession { reader, metadata, context: context.clone(), permit, _held: held };
     Ok((response, session))
 }
 
@@ -140,6 +139,7 @@ struct Session<'a> {
     requests: Option<mpsc::Sender<Outgoing>>,
     reading: bool,
     target: &'a TranscodeTarget,
+    permit: StreamPermit,
 }
 
 /// Serves the session on the connection `upgrade` hands over, to its end.
@@ -153,11 +153,12 @@ pub(crate) async fn run(
     let limit = Some(settings.max_message_bytes);
     let config = WebSocketConfig::default().max_message_size(limit).max_frame_size(limit);
     let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let WebSocketSession { reader, metadata, context, _permit, _held } = session;
+    let WebSocketSession { reader, metadata, context, permit, _held } = session;
     let (tx, rx) = mpsc::channel(1);
     let (signals, mut events) = RequestSignals::pair();
     let writer = FrameWriter::new(Framing::WebSocket, true, None, target.renderer.clone());
-    let mut session = Session { ws, writer, reader, signals, requests: Some(tx), reading: true, target };
+    let mut session =
+        Session { ws, writer, reader, signals, requests: Some(tx), reading: true, target, permit };
     let end = {
         let opening =
             duplex::open(target, settings, ReceiverStream::new(rx), metadata, &context, &mut events);
@@ -226,6 +227,7 @@ impl Session<'_> {
                         if self.send_text(frame).await.is_err() {
                             break (End::ClientGone, Outcome::Ignored);
                         }
+                        self.permit.sent_one();
                     }
                     Ok(None) => break (End::Done, Outcome::Success),
                     Err(status) => {
@@ -316,6 +318,12 @@ impl Session<'_> {
     /// Sends the end: the error frame if any, the close frame, and waits a
     /// moment for the client's close.
     async fn close(mut self, end: End) {
+        self.permit.ended(match &end {
+            End::Done => "complete",
+            End::Failed(_) => "error",
+            End::ClientGone => "client_gone",
+            End::Draining => "drained",
+        });
         let close =
             |code: u16, reason: &str| CloseFrame { code: CloseCode::from(code), reason: reason.into() };
         let frame = match end {
