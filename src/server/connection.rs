@@ -10,18 +10,23 @@
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
-use http::Request;
+use http::{HeaderValue, Request, StatusCode, header};
 use hyper::{
     body::Incoming,
     server::conn::{http1, http2},
     service::service_fn,
 };
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::{net::TcpStream, sync::watch};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpStream,
+    sync::watch,
+};
 
 use super::{
     HeadLimits,
     drain::{self, DrainRule},
+    smuggling,
 };
 use crate::{gateway::Gateway, observe::Connection};
 
@@ -86,21 +91,22 @@ pub(super) async fn serve(
             Ok(Err(_)) | Err(_) => return,
         };
     let connection = Connection::plain(peer, stream.local_addr().ok());
-    serve_http(TokioIo::new(stream), is_http2, connection, gateway, protocols, drain).await;
+    serve_http(stream, is_http2, connection, gateway, protocols, drain).await;
 }
 
-/// Serves HTTP/2 or HTTP/1.1 on `io` (cleartext, or a TLS session whose
+/// Serves HTTP/2 or HTTP/1.1 on `stream` (cleartext, or a TLS session whose
 /// [`crate::tls_info::TlsInfo`] each request then carries) until it ends, or
-/// until `drain` asks it to finish.
-pub(super) async fn serve_http<I>(
-    io: I,
+/// until `drain` asks it to finish. An HTTP/1 request whose head has both
+/// `Content-Length` and `Transfer-Encoding` is refused ([`smuggling`]).
+pub(super) async fn serve_http<S>(
+    stream: S,
     is_http2: bool,
     connection: Connection,
     gateway: Arc<Gateway>,
     protocols: Arc<Protocols>,
     mut drain: watch::Receiver<bool>,
 ) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = connection.peer;
     let outcome = if is_http2 {
@@ -116,10 +122,13 @@ pub(super) async fn serve_http<I>(
             let handling = Box::pin(async move { gateway.handle(request, connection).await });
             async move { Ok::<_, Infallible>(handling.await) }
         });
-        let connection = pin!(protocols.http2.serve_connection(io, service));
+        let connection = pin!(protocols.http2.serve_connection(TokioIo::new(stream), service));
         until_drained(connection, &mut drain, http2::Connection::graceful_shutdown).await
     } else {
+        let (stream, verdicts) = smuggling::Watched::new(stream);
         let service = service_fn(move |mut request: Request<Incoming>| {
+            let smuggling = verdicts.next_is_smuggling();
+            let verdicts = verdicts.clone();
             let gateway = gateway.clone();
             if let Some(tls) = &connection.tls {
                 request.extensions_mut().insert(tls.clone());
@@ -129,12 +138,21 @@ pub(super) async fn serve_http<I>(
             // What the gateway leaves unread is drained or closes the connection.
             let (body, watch) = drain::track(body, &parts.headers);
             let handling = Box::pin(async move {
+                if smuggling {
+                    let mut refusal = smuggling::refusal().into_response();
+                    refusal.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    return refusal;
+                }
                 let response = gateway.handle(Request::from_parts(parts, body), connection).await;
+                if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    verdicts.upgraded();
+                }
                 watch.settle(response, || DrainRule::of(gateway.runtime().body_limits()))
             });
             async move { Ok::<_, Infallible>(handling.await) }
         });
-        let connection = pin!(protocols.http1.serve_connection(io, service).with_upgrades());
+        let connection =
+            pin!(protocols.http1.serve_connection(TokioIo::new(stream), service).with_upgrades());
         until_drained(connection, &mut drain, http1::UpgradeableConnection::graceful_shutdown).await
     };
     if let Err(error) = outcome {

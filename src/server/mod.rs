@@ -12,6 +12,7 @@ mod connection;
 mod drain;
 mod settings;
 pub mod shutdown;
+mod smuggling;
 pub mod tls;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
