@@ -26,12 +26,15 @@ use tokio::{
 use super::{
     HeadLimits,
     drain::{self, DrainRule},
+    hygiene::HeadRules,
     smuggling,
 };
 use crate::{gateway::Gateway, observe::Connection};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// The most header lines hyper's HTTP/1 parser takes by default.
+const HYPER_MAX_HEADERS: usize = 100;
 /// hyper's smallest accepted HTTP/1 read buffer.
 const MIN_HTTP1_BUFFER: usize = 8192;
 /// What an HTTP/2 client with prior knowledge sends first (RFC 9113, 3.4).
@@ -46,6 +49,8 @@ pub(super) struct Protocols {
     http2: http2::Builder<TokioExecutor>,
     /// Time a client has to send its first bytes (and, HTTP/1, the request head).
     header_read_timeout: Duration,
+    /// The request head's own rules (header count, underscores).
+    head: HeadRules,
 }
 
 impl Protocols {
@@ -59,6 +64,12 @@ impl Protocols {
             // in more than it.
             .max_header_size(limits.max_header_bytes)
             .max_buf_size(limits.max_header_bytes.max(MIN_HTTP1_BUFFER));
+        // hyper refuses more than its default count itself; a higher limit
+        // costs it a heap buffer per request, so it is set only when asked.
+        // Lower limits are the head rules' to enforce.
+        if limits.max_headers > HYPER_MAX_HEADERS {
+            http1.max_headers(limits.max_headers);
+        }
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
@@ -67,7 +78,7 @@ impl Protocols {
             // Pings find connections whose client is gone without a goodbye.
             .keep_alive_interval(HTTP2_KEEP_ALIVE)
             .keep_alive_timeout(HTTP2_KEEP_ALIVE);
-        Self { http1, http2, header_read_timeout: limits.header_read_timeout }
+        Self { http1, http2, header_read_timeout: limits.header_read_timeout, head: HeadRules::new(limits) }
     }
 
     /// Time a client has to send its first bytes (or finish a TLS handshake).
@@ -109,6 +120,7 @@ pub(super) async fn serve_http<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = connection.peer;
+    let rules = protocols.head;
     let outcome = if is_http2 {
         let service = service_fn(move |mut request: Request<Incoming>| {
             let gateway = gateway.clone();
@@ -119,7 +131,12 @@ pub(super) async fn serve_http<S>(
             // hyper keeps room for one request's future in every connection,
             // idle or not: boxed, that room is a pointer instead of the whole
             // (several KiB) state of `handle`.
-            let handling = Box::pin(async move { gateway.handle(request, connection).await });
+            let handling = Box::pin(async move {
+                match rules.admit(request.headers_mut()) {
+                    Ok(()) => gateway.handle(request, connection).await,
+                    Err(refused) => refused.into_response(),
+                }
+            });
             async move { Ok::<_, Infallible>(handling.await) }
         });
         let connection = pin!(protocols.http2.serve_connection(TokioIo::new(stream), service));
@@ -134,7 +151,7 @@ pub(super) async fn serve_http<S>(
                 request.extensions_mut().insert(tls.clone());
             }
             let connection = connection.clone();
-            let (parts, body) = request.into_parts();
+            let (mut parts, body) = request.into_parts();
             // What the gateway leaves unread is drained or closes the connection.
             let (body, watch) = drain::track(body, &parts.headers);
             let handling = Box::pin(async move {
@@ -143,7 +160,10 @@ pub(super) async fn serve_http<S>(
                     refusal.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                     return refusal;
                 }
-                let response = gateway.handle(Request::from_parts(parts, body), connection).await;
+                let response = match rules.admit(&mut parts.headers) {
+                    Ok(()) => gateway.handle(Request::from_parts(parts, body), connection).await,
+                    Err(refused) => refused.into_response(),
+                };
                 if response.status() == StatusCode::SWITCHING_PROTOCOLS {
                     verdicts.upgraded();
                 }

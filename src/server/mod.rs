@@ -10,6 +10,7 @@
 
 mod connection;
 mod drain;
+mod hygiene;
 mod settings;
 pub mod shutdown;
 mod smuggling;

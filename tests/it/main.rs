@@ -17,6 +17,7 @@ mod errors;
 mod faults;
 mod first_hour;
 mod grpc_methods;
+mod head_limits;
 mod health;
 mod hostile;
 mod http_semantics;
