@@ -461,6 +461,25 @@ pub struct LimitsConfig {
     /// The most streams (server, client, bidirectional, WebSocket) one
     /// client connection may have open at once (default no limit).
     pub max_streams_per_connection: Option<usize>,
+    /// The most header lines in a request head (default 100).
+    pub max_headers: Option<usize>,
+    /// What becomes of request headers whose names hold `_` (default drop).
+    pub headers_with_underscores: Option<UnderscoreHeaders>,
+}
+
+/// Request headers whose names hold underscores: some frameworks read them
+/// as the dashed name (`x_user` as `x-user`), so they can smuggle a header
+/// past rules written for the dashed one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnderscoreHeaders {
+    /// Removed before the request goes further (nginx's default).
+    #[default]
+    Drop,
+    /// The request is refused with 400.
+    Refuse,
+    /// Kept.
+    Allow,
 }
 
 impl Config {
