@@ -36,7 +36,8 @@
 //! Built once, before any request:
 //!
 //! - [`config`]: the YAML schema (plain serde structs).
-//! - [`schema`]: descriptor sources merged into one pool.
+//! - [`schema`]: descriptor sources (files, `.proto` sources, an
+//!   upstream's gRPC server reflection) merged into one pool.
 //! - [`http_rule`]: the path-template grammar and a method's bindings.
 //! - [`compile`]: `Config` → [`runtime::Runtime`] and the listeners'
 //!   settings, collecting every error with its [`compile::Place`].
@@ -44,7 +45,8 @@
 //!   body limits, upstreams), swapped whole, and its
 //!   [`runtime::StateStore`] of what outlives a reload.
 //! - [`reload`]: the [`reload::Reloader`]: a new runtime compiled beside the
-//!   running one and swapped in (file watcher, SIGHUP, `POST /reload`),
+//!   running one and swapped in (file watcher, SIGHUP, `POST /reload`, the
+//!   refresh of reflection sources),
 //!   generations, refused reloads.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code

@@ -141,7 +141,7 @@ pub struct AdminConfig {
     pub allow_public: bool,
 }
 
-/// One descriptor source: exactly one of `file` or `proto`.
+/// One descriptor source: exactly one of `file`, `proto` or `reflection`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DescriptorConfig {
@@ -152,6 +152,18 @@ pub struct DescriptorConfig {
     /// With `proto`: the files to compile, relative to it (default: all).
     #[serde(default)]
     pub files: Vec<PathBuf>,
+    /// The descriptors an upstream's gRPC server reflection gives.
+    pub reflection: Option<ReflectionConfig>,
+}
+
+/// Descriptors from an upstream's gRPC server reflection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReflectionConfig {
+    /// The gRPC upstream asked.
+    pub upstream: String,
+    /// How often the upstream is asked again; a change reloads (default 5m).
+    pub refresh: Option<Duration>,
 }
 
 /// An upstream.

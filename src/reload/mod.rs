@@ -3,7 +3,7 @@
 //!
 //! A [`Reloader`] owns the gateway's config source. Each reload (the config
 //! file or a descriptor changed, SIGHUP, `POST /reload` on the admin
-//! listener) reads the config again and compiles it with the running
+//! listener, a reflection source's upstream giving new descriptors) reads the config again and compiles it with the running
 //! runtime's [`crate::runtime::StateStore`], so unchanged upstreams and
 //! stateful policies carry over; then [`Gateway::replace`] swaps it in, and
 //! requests in flight finish on the old one. Reloads run one at a time.
@@ -17,6 +17,7 @@
 //! This room decides when and whether to swap; it serves no request and
 //! binds no listener.
 
+mod refresh;
 mod report;
 mod watch;
 
@@ -259,15 +260,20 @@ impl Reloader {
         })
     }
 
-    /// Starts the triggers: SIGHUP, and a watch on the config file and on
-    /// every descriptor file and `.proto` directory it names. They stop
-    /// when the returned value is dropped.
+    /// Starts the triggers: SIGHUP, a watch on the config file and on
+    /// every descriptor file and `.proto` directory it names, and the
+    /// periodic refresh of its reflection sources. They stop when the
+    /// returned value is dropped.
     pub fn start_triggers(self: &Arc<Self>) -> Result<Triggers, notify::Error> {
         let watcher = match self.source {
             ConfigSource::File(_) => Some(watch::start(self.clone())?),
             ConfigSource::Fixed { .. } => None,
         };
-        Ok(Triggers { _watcher: watcher, _hangup: hangup(self.clone()) })
+        Ok(Triggers {
+            _watcher: watcher,
+            _hangup: hangup(self.clone()),
+            _reflection: refresh::start(self.clone()),
+        })
     }
 
     fn watched(&self) -> Vec<Watched> {
@@ -284,6 +290,7 @@ impl Reloader {
 pub struct Triggers {
     _watcher: Option<TaskGuard>,
     _hangup: Option<TaskGuard>,
+    _reflection: TaskGuard,
 }
 
 /// SIGHUP reloads (on Unix; `None` where there is no such signal).

@@ -53,6 +53,15 @@ pub struct RouteSummary {
     pub upstream: String,
 }
 
+/// A descriptor source read from an upstream's server reflection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReflectedSource {
+    /// The upstream asked.
+    pub upstream: String,
+    /// How often it is asked again.
+    pub refresh: Duration,
+}
+
 /// A target and the policies that guard it: what a routing table holds.
 #[derive(Debug)]
 pub struct Guarded<T> {
@@ -96,6 +105,7 @@ pub struct Runtime {
     body_limits: BodyLimits,
     upstreams: BTreeMap<String, Arc<Upstream>>,
     store: StateStore,
+    reflected: Vec<ReflectedSource>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -116,12 +126,14 @@ pub struct RuntimeParts {
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
     /// What the next runtime may keep.
     pub store: StateStore,
+    /// The descriptor sources read from server reflection.
+    pub reflected: Vec<ReflectedSource>,
 }
 
 impl Runtime {
     /// A runtime made of `parts`.
     pub fn new(parts: RuntimeParts) -> Self {
-        let RuntimeParts { tables, routes, body_limits, upstreams, store } = parts;
+        let RuntimeParts { tables, routes, body_limits, upstreams, store, reflected } = parts;
         Self {
             router: tables.templates.build(),
             prefixes: tables.prefixes,
@@ -130,6 +142,7 @@ impl Runtime {
             body_limits,
             upstreams,
             store,
+            reflected,
         }
     }
 
@@ -163,7 +176,13 @@ impl Runtime {
         self.body_limits
     }
 
-    /// The upstreams that routes use, by name.
+    /// The descriptor sources read from server reflection, which the
+    /// refresh asks again.
+    pub fn reflected(&self) -> &[ReflectedSource] {
+        &self.reflected
+    }
+
+    /// The upstreams that routes (and reflection sources) use, by name.
     pub fn upstreams(&self) -> &BTreeMap<String, Arc<Upstream>> {
         &self.upstreams
     }

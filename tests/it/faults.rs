@@ -16,5 +16,6 @@ async fn the_gateway_keeps_its_promises_while_backends_and_redis_fail() {
     eprintln!("{report}");
     assert!(report.succeeded.values().sum::<u64>() > 0, "{report}");
     let violations = report.violations();
-    assert!(violations.is_empty(), "{}\n{report}", violations.join("\n"));
+    // The violations last: a CI log shows the tail of the output.
+    assert!(violations.is_empty(), "{report}violations:\n{}", violations.join("\n"));
 }

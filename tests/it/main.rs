@@ -42,6 +42,7 @@ mod proxy;
 mod proxy_retry;
 mod rate_limit;
 mod readme;
+mod reflection;
 mod reload;
 mod retry;
 mod shutdown;

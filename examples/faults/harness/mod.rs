@@ -81,6 +81,10 @@ pub mod settings {
     pub const HEALTHY_THRESHOLD: u32 = 1;
     /// How long Redis is marked down after a failure (the store's own rule).
     pub const REDIS_RETRY: Duration = Duration::from_secs(1);
+    /// How long the gateway may take to read that a killed backend closed a
+    /// pooled connection; a POST written to it meanwhile may fail (the
+    /// write succeeded: the gateway cannot tell that nothing read it).
+    pub const CLOSE_NOTICED: Duration = Duration::from_millis(20);
     /// The margin on every time bound.
     pub const MARGIN: u32 = 5;
 }
@@ -88,7 +92,8 @@ pub mod settings {
 /// A fault, and when it was active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// A backend of each kind killed (at `from`; `to` is its restart).
+    /// A backend of each kind killed: from the first kill until every
+    /// connection of both is gone.
     Kill,
     /// One backend of each kind answers after a delay within the deadline.
     Slow,
@@ -214,12 +219,12 @@ pub async fn run(plan: &Plan) -> Report {
 
     // Kill one backend of each kind, then restart them.
     let from = Instant::now();
-    grpc[0].kill();
-    http[0].kill();
-    phase().await;
-    grpc[0].restart();
-    http[0].restart();
+    grpc[0].kill().await;
+    http[0].kill().await;
     windows.push(Window { fault: Fault::Kill, from, to: Instant::now() });
+    phase().await;
+    grpc[0].restart().await;
+    http[0].restart().await;
     let served = (grpc[0].calls(), http[0].calls());
     let bound = (HEALTH_INTERVAL * (HEALTHY_THRESHOLD + 1) + HEALTH_TIMEOUT) * MARGIN;
     let back = within(bound, || async { grpc[0].calls() > served.0 && http[0].calls() > served.1 }).await;
@@ -275,21 +280,23 @@ pub enum Verdict {
     Avoidable,
 }
 
-/// Judges a failed request by the faults active when it was sent.
+/// Judges a failed request by the faults active while it was in flight.
 fn verdict(outcome: &load::Outcome, cause: &str, windows: &[Window]) -> Verdict {
     use settings::*;
     let detection = (HEALTH_INTERVAL * UNHEALTHY_THRESHOLD + HEALTH_TIMEOUT + DEADLINE) * MARGIN;
+    let in_flight = |from: Instant, to: Instant| outcome.sent <= to && outcome.done >= from;
     let unavoidable = windows.iter().any(|window| match window.fault {
-        // In flight when the backend died: it may have done the work.
-        Fault::Kill => outcome.sent <= window.from && outcome.done >= window.from,
+        // In flight while the backend died: it may have done the work. A
+        // POST sent just after may have been written to a connection whose
+        // close the gateway had not read yet.
+        Fault::Kill if outcome.kind.is_post() => in_flight(window.from, window.to + CLOSE_NOTICED * MARGIN),
+        Fault::Kill => in_flight(window.from, window.to),
         // A POST a failing backend answered: it may have done the work.
         Fault::Errors => {
-            outcome.kind.is_post()
-                && cause.contains("injected fault")
-                && (window.from..=window.to).contains(&outcome.sent)
+            outcome.kind.is_post() && cause.contains("injected fault") && in_flight(window.from, window.to)
         }
-        // Sent to the blackhole before health checks could notice.
-        Fault::Blackhole => (window.from..=(window.from + detection).min(window.to)).contains(&outcome.sent),
+        // In flight to the blackhole before health checks could notice.
+        Fault::Blackhole => in_flight(window.from, (window.from + detection).min(window.to)),
         Fault::Slow | Fault::RedisDown => false,
     });
     if unavoidable { Verdict::Unavoidable } else { Verdict::Avoidable }

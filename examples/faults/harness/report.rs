@@ -1,11 +1,14 @@
 //! What a run did, and which promises it broke.
 //!
-//! The rules for failures: a request in flight when its backend was killed
-//! may fail (the backend may have done the work, so it is not sent again);
-//! a POST answered with the failing backend's error may fail (the same);
-//! a request sent to a blackholed backend before health checks could
-//! notice (their interval × unhealthy threshold + timeout + the deadline,
-//! × the margin) may fail. Anything else that fails is a violation, and so
+//! The rules for failures (judged by what was in flight, from sent to
+//! answered): a request in flight while its backend was being killed may
+//! fail (the backend may have done the work, so it is not sent again), and
+//! so may a POST sent within the close-notice margin after (written to a
+//! pooled connection whose close the gateway had not read); a POST answered
+//! with the failing backend's error may fail (the same); a request in
+//! flight to a blackholed backend before health checks could notice (their
+//! interval × unhealthy threshold + timeout + the deadline, × the margin)
+//! may fail. Anything else that fails is a violation, and so
 //! is a request without an answer, a POST that reached backends twice, a
 //! recovery slower than its bound, and memory that grew.
 
