@@ -8,7 +8,8 @@
 #   scripts/mutants.sh --shard 3/25        one shard (round-robin: a sample of the whole tree)
 #   scripts/mutants.sh --in-diff [BASE]    only mutants in lines changed since BASE (default: main)
 #   scripts/mutants.sh -f src/upstream/health/checker.rs   one file (repeatable; a glob works)
-#   scripts/mutants.sh ... -- --lib        what follows `--` goes to `cargo test` (narrower, faster, undercounts)
+#   scripts/mutants.sh ... --cargo-test-arg=--lib    only the unit tests (faster; undercounts)
+#   scripts/mutants.sh ... -- rate_limit::           only tests whose names match (faster; undercounts)
 #
 # Other arguments go to cargo-mutants as they are (`--list`, `-j 2`, `--timeout 300`...).
 # Results: mutants.out/ (caught.txt, missed.txt, timeout.txt, unviable.txt, outcomes.json).
