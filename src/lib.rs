@@ -13,8 +13,10 @@
 //!   its context, the router's decision, body limit, the target, the error
 //!   response.
 //! - [`observe`]: the per-request context (connection, arrival, request id,
-//!   trace slot, route id) and the observer that sees each request's named
-//!   phases (metrics, access log and spans hang off it).
+//!   trace slot, route id, the record of its phases) and the observer that
+//!   sees each request's named phases; Prometheus metrics
+//!   ([`observe::metrics`]) and the access log ([`observe::access_log`])
+//!   hang off it.
 //! - [`router`]: the one dispatcher ([`router::decide`]: the host, the
 //!   normalised path and the dispatch order) over the route tables: a
 //!   segment trie of transcoded bindings, pass-through prefixes, and native
@@ -23,14 +25,15 @@
 //!   [`policy::auth`] (JWT, API keys, mTLS), [`policy::rate_limit`].
 //! - [`transcode`]: request binding, the dynamic gRPC call, response
 //!   rendering; server streams framed as NDJSON, SSE, a JSON array or raw
-//!   bytes ([`transcode::stream`]).
+//!   bytes, client and bidirectional streams over HTTP and WebSocket
+//!   ([`transcode::stream`]).
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a
 //!   call (balancing, outlier ejection, circuit breaker); the one retry
 //!   loop both targets call through.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
 //! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams,
-//!   the running config, reload), behind a bearer token when one is
+//!   the running config, reload, metrics), behind a bearer token when one is
 //!   configured.
 //!
 //! Built once, before any request:

@@ -42,7 +42,7 @@ use crate::{
 use descriptors::{Descriptors, load_schema};
 use policies::Policies;
 use routes::RoutesBuilder;
-use settings::{admin_of, limits_of, metadata_rules, shutdown_of};
+use settings::{admin_of, limits_of, metadata_rules, observe_of, shutdown_of};
 use upstreams::build_upstreams;
 
 /// A config compiled: the runtime requests read, swappable, and what the
@@ -84,6 +84,7 @@ pub async fn compile_keeping(
     let (admin_listen, admin_token) = admin_of(config, base_dir, &mut errors);
     let (body_limits, head) = limits_of(config, &mut errors);
     let shutdown = shutdown_of(config, &mut errors);
+    let observe = observe_of(config, base_dir, &mut errors);
     let upstreams = build_upstreams(config, base_dir, kept, &mut store, &mut errors);
     let Descriptors { schema, reflected } =
         load_schema(config, base_dir, builtin, &upstreams, kept, &mut store, &mut errors).await;
@@ -111,7 +112,7 @@ pub async fn compile_keeping(
             let runtime = Runtime::new(parts);
             Ok(Compiled {
                 runtime,
-                listeners: ListenerSettings { listeners, admin_listen, admin_token, head, shutdown },
+                listeners: ListenerSettings { listeners, admin_listen, admin_token, head, shutdown, observe },
             })
         }
         _ => Err(errors),

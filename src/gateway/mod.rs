@@ -4,7 +4,8 @@
 //! It loads the runtime once per request (a reload swaps it whole; requests
 //! in flight finish on the one they started with), asks the router which
 //! route the request belongs to ([`router::decide`]: native gRPC, CORS
-//! preflight, transcoded binding, pass-through prefix, or none) and acts on
+//! preflight, WebSocket stream, transcoded binding, pass-through prefix, or
+//! none) and acts on
 //! the decision: a preflight is answered by the announced route's CORS
 //! policy; otherwise the route's policy chain admits or refuses the
 //! request, and its target serves it. Every refusal goes through
@@ -84,16 +85,19 @@ impl Gateway {
         let decision = router::decide(&parts, runtime.tables());
         if let Some((id, kind)) = matched(&decision) {
             context.set_route(id);
+            if let Decision::Transcoded { route, .. } = &decision {
+                context.set_grpc_method(route.value.target.grpc_path());
+            }
             context.observe(Phase::RouteMatched { kind });
         }
         let context = Arc::new(context);
+        let body = observe::counted(body, context.clone());
         let mut response = serve(&runtime, decision, parts, body, &context).await;
         if head_only {
             response = without_body(response);
         }
         response.headers_mut().insert(observe::X_REQUEST_ID, context.request_id().clone());
-        let status = response.status();
-        response.map(|body| observe::observed_body(body, status, context))
+        observe::observed(response, context)
     }
 }
 
@@ -115,6 +119,7 @@ fn matched<'a>(decision: &Decision<'a, TranscodedRoute, ProxiedRoute>) -> Option
         Decision::NativeGrpc(route) => Some((route.id, RouteKind::NativeGrpc)),
         Decision::Preflight { id, .. } => Some((id, RouteKind::Preflight)),
         Decision::Transcoded { route, .. } => Some((route.id, RouteKind::Transcoded)),
+        Decision::WebSocket { route, .. } => Some((route.id, RouteKind::WebSocket)),
         Decision::Proxied { route, .. } => Some((route.id, RouteKind::Proxied)),
         Decision::MethodNotServed | Decision::NotFound | Decision::MethodNotAllowed { .. } => None,
     }
@@ -144,6 +149,12 @@ where
         Decision::Transcoded { route, captures } => {
             let route = route.value;
             let serve = |request| targets::transcode(runtime, &route.target, request, &captures, context);
+            let request = Request::from_parts(parts, body);
+            phases::guarded(&route.policies, request, context, serve, GatewayError::into_response).await
+        }
+        Decision::WebSocket { route, captures } => {
+            let route = route.value;
+            let serve = |request| targets::websocket(route, request, &captures, context);
             let request = Request::from_parts(parts, body);
             phases::guarded(&route.policies, request, context, serve, GatewayError::into_response).await
         }

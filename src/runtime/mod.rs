@@ -19,7 +19,7 @@ pub use table::routes_table;
 use crate::{
     policy::{PolicyChain, cors::CorsPolicy},
     proxy::ProxyTarget,
-    router::{AnswersPreflights, PrefixTable, Router, RouterBuilder, ServiceTable, Tables},
+    router::{AnswersPreflights, PrefixTable, Router, RouterBuilder, ServiceTable, Tables, TakesWebSockets},
     transcode::{bind::InputLimits, target::TranscodeTarget},
     upstream::Upstream,
 };
@@ -34,6 +34,8 @@ pub struct BodyLimits {
     pub body_read_timeout: Duration,
     /// What one request may make a transcoded route's binder parse.
     pub input: InputLimits,
+    /// The most streams one client connection may have open at once.
+    pub max_streams_per_connection: Option<usize>,
 }
 
 /// One line of the route table, as `protogate routes` prints it.
@@ -76,6 +78,12 @@ impl<T> AnswersPreflights for Guarded<T> {
 
     fn preflight_answerer(&self) -> Option<&CorsPolicy> {
         self.policies.cors()
+    }
+}
+
+impl TakesWebSockets for Guarded<TranscodeTarget> {
+    fn takes_websockets(&self) -> bool {
+        self.target.streams_requests()
     }
 }
 

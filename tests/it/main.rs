@@ -1,11 +1,13 @@
 //! The integration tests: one binary, one module per behaviour. Every test
 //! starts real servers (the tonic demo backend, the gateway) on 127.0.0.1:0.
 
+mod access_log;
 mod admin;
 mod api_key;
 mod attacks;
 mod balancing;
 mod cli;
+mod client_streams;
 mod config_docs;
 mod demo_backend;
 mod descriptor_merge;
@@ -32,6 +34,7 @@ mod listener;
 mod logs;
 mod metadata;
 mod metadata_limits;
+mod metrics;
 mod observe;
 mod passthrough_limits;
 mod pipeline;
@@ -52,3 +55,4 @@ mod tls;
 mod transcoding;
 mod upstream_wire;
 mod validate;
+mod websocket_streams;

@@ -24,9 +24,23 @@ pub enum Framing {
     JsonArray,
     /// The bytes of `google.api.HttpBody` messages, as they are.
     Raw,
+    /// One WebSocket text frame per message: `{"result": <message>}`, and
+    /// `{"error": ...}` for the error frame (never chosen by `Accept`).
+    WebSocket,
 }
 
 impl Framing {
+    /// Its name in the access log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ndjson => "ndjson",
+            Self::Sse => "sse",
+            Self::JsonArray => "json_array",
+            Self::Raw => "raw",
+            Self::WebSocket => "websocket",
+        }
+    }
+
     /// The framing the client's `Accept` asks for, in the order it lists
     /// them (a range with `q=0` is skipped); `default` when it names none.
     pub fn negotiate(accept: Option<&HeaderValue>, default: Framing) -> Framing {
@@ -53,7 +67,7 @@ impl Framing {
         HeaderValue::from_static(match self {
             Framing::Ndjson => "application/x-ndjson",
             Framing::Sse => "text/event-stream",
-            Framing::JsonArray => "application/json",
+            Framing::JsonArray | Framing::WebSocket => "application/json",
             Framing::Raw => "application/octet-stream",
         })
     }
@@ -113,6 +127,11 @@ impl FrameWriter {
                 self.enveloped(&mut out, &rendered);
                 out.put_u8(b'\n');
             }
+            Framing::WebSocket => {
+                out.put_slice(b"{\"result\":");
+                out.put_slice(&rendered);
+                out.put_u8(b'}');
+            }
             Framing::JsonArray => {
                 out.put_u8(if first { b'[' } else { b',' });
                 self.enveloped(&mut out, &rendered);
@@ -142,10 +161,13 @@ impl FrameWriter {
         let body = error.map(|e| json!({"code": e.code as i32, "message": e.message, "details": e.details}));
         let mut out = BytesMut::new();
         match (self.framing, body) {
-            (Framing::Raw, _) | (Framing::Ndjson | Framing::Sse, None) => {}
+            (Framing::Raw, _) | (Framing::Ndjson | Framing::Sse | Framing::WebSocket, None) => {}
             (Framing::Ndjson, Some(body)) => {
                 out.put_slice(json!({ "error": body }).to_string().as_bytes());
                 out.put_u8(b'\n');
+            }
+            (Framing::WebSocket, Some(body)) => {
+                out.put_slice(json!({ "error": body }).to_string().as_bytes())
             }
             (Framing::Sse, Some(body)) => {
                 out.put_slice(b"event: error\ndata: ");
