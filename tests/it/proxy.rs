@@ -294,11 +294,13 @@ async fn grpc_pass_through_keeps_status_codes_and_trailers() {
 
 #[tokio::test]
 async fn unreachable_and_slow_upstreams() {
-    // A port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let gateway =
-        proxy(&format!("http://{closed}"), settings("/", PrefixRewrite::Keep), &ClientSettings::default())
-            .await;
+    let closed = crate::support::closed_port::ClosedPort::new();
+    let gateway = proxy(
+        &format!("http://{}", closed.addr()),
+        settings("/", PrefixRewrite::Keep),
+        &ClientSettings::default(),
+    )
+    .await;
     let (status, _, error) = get_json(reqwest::Client::new().get(format!("http://{gateway}/x"))).await;
     assert_eq!((status, &error["code"]), (503, &14.into()), "{error}");
     assert!(error["message"].as_str().unwrap().contains("\"legacy\""), "{error}");
@@ -310,7 +312,7 @@ async fn unreachable_and_slow_upstreams() {
     assert_eq!((status, &error["code"]), (504, &4.into()), "{error}");
 
     // gRPC clients get the code itself.
-    let mut library = grpc_proxy(&format!("http://{closed}")).await;
+    let mut library = grpc_proxy(&format!("http://{}", closed.addr())).await;
     let status = library.get_shelf(GetShelfRequest { shelf: 1 }).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     assert!(status.message().contains("\"demo\""), "{status:?}");

@@ -6,6 +6,7 @@ pub mod counting_proxy;
 pub mod gateway;
 pub mod http_backends;
 pub mod lcg;
+pub mod poll;
 pub mod process;
 pub mod raw_grpc;
 pub mod raw_h2;
