@@ -140,6 +140,7 @@ pub fn explain(runtime: &Runtime, line: &str) -> Result<Explanation, ExplainErro
         }
         Decision::NotFound => explanation.decision = "not found (404: no route matches)".to_owned(),
         Decision::NativeGrpc(_)
+        | Decision::GrpcWeb(_)
         | Decision::MethodNotServed
         | Decision::Preflight { .. }
         | Decision::WebSocket { .. } => {

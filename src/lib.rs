@@ -27,7 +27,8 @@
 //!   rendering; server streams framed as NDJSON, SSE, a JSON array or raw
 //!   bytes, client and bidirectional streams over HTTP and WebSocket
 //!   ([`transcode::stream`]).
-//! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
+//! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways;
+//!   gRPC-Web translated to native gRPC ([`proxy::grpc_web`]).
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a
 //!   call (balancing, outlier ejection, circuit breaker); the one retry
 //!   loop both targets call through.

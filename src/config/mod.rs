@@ -158,7 +158,7 @@ pub struct CorsConfig {
     /// allows whatever a preflight asks for.
     #[serde(default)]
     pub allow_headers: Vec<String>,
-    /// Response headers pages may read, besides the rate-limit headers
+    /// Response headers pages may read, besides the rate-limit and gRPC status headers
     /// (CORS has no wildcard: list `grpc-metadata-*` names one by one).
     #[serde(default)]
     pub expose_headers: Vec<String>,

@@ -3,8 +3,8 @@
 //!
 //! It loads the runtime once per request (a reload swaps it whole; requests
 //! in flight finish on the one they started with), asks the router which
-//! route the request belongs to ([`router::decide`]: native gRPC, CORS
-//! preflight, WebSocket stream, transcoded binding, pass-through prefix, or
+//! route the request belongs to ([`router::decide`]: native gRPC, gRPC-Web
+//! (translated around the native pass-through), CORS preflight, WebSocket stream, transcoded binding, pass-through prefix, or
 //! none) and acts on
 //! the decision: a preflight is answered by the announced route's CORS
 //! policy; otherwise the route's policy chain admits or refuses the
@@ -30,6 +30,7 @@ use crate::{
     body::{BoxError, ResponseBody, full},
     error::GatewayError,
     observe::{self, Connection, Observer, Phase, RequestContext, RouteKind, TracingObserver},
+    proxy::grpc_web::{self, GrpcWebMode},
     router::{self, Decision, RouteError},
     runtime::{ProxiedRoute, Runtime, TranscodedRoute},
 };
@@ -118,6 +119,7 @@ fn without_body(response: Response<ResponseBody>) -> Response<ResponseBody> {
 fn matched<'a>(decision: &Decision<'a, TranscodedRoute, ProxiedRoute>) -> Option<(&'a Arc<str>, RouteKind)> {
     match decision {
         Decision::NativeGrpc(route) => Some((route.id, RouteKind::NativeGrpc)),
+        Decision::GrpcWeb(route) => Some((route.id, RouteKind::GrpcWeb)),
         Decision::Preflight { id, .. } => Some((id, RouteKind::Preflight)),
         Decision::Transcoded { route, .. } => Some((route.id, RouteKind::Transcoded)),
         Decision::WebSocket { route, .. } => Some((route.id, RouteKind::WebSocket)),
@@ -146,6 +148,7 @@ where
             let request = Request::from_parts(parts, body);
             phases::guarded(&route.policies, request, context, serve, GatewayError::into_grpc_response).await
         }
+        Decision::GrpcWeb(route) => targets::grpc_web(runtime, route.value, parts, body, context).await,
         Decision::Preflight { answerer, .. } => phases::preflight(answerer, &parts.headers, context),
         Decision::Transcoded { route, captures } => {
             let route = route.value;
@@ -165,22 +168,25 @@ where
             let grpc = router::is_grpc(&parts.headers);
             let request = match targets::with_path(Request::from_parts(parts, body), path) {
                 Ok(request) => request,
-                Err(refusal) => return refuse(*refusal, grpc),
+                Err(refusal) => return refuse(*refusal, Protocol::of(grpc), context),
             };
             let serve = |request| async move { Ok(route.target.call(request, context, host).await?) };
             phases::guarded(&route.policies, request, context, serve, GatewayError::into_response).await
         }
         Decision::MethodNotServed => {
             let message = format!("the method {} is not served here", parts.uri.path());
-            GatewayError::from_grpc(Code::Unimplemented, message).into_grpc_response()
+            let protocol = Protocol::of(true).or_web(&parts);
+            refuse(GatewayError::from_grpc(Code::Unimplemented, message), protocol, context)
         }
         Decision::NotFound if is_openapi_request(runtime, &parts) => {
             let mut response = Response::new(full(runtime.openapi().json.clone()));
             response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             response
         }
-        Decision::NotFound => no_route(RouteError::NotFound, &parts),
-        Decision::MethodNotAllowed { allow } => no_route(RouteError::MethodNotAllowed { allow }, &parts),
+        Decision::NotFound => no_route(RouteError::NotFound, &parts, context),
+        Decision::MethodNotAllowed { allow } => {
+            no_route(RouteError::MethodNotAllowed { allow }, &parts, context)
+        }
     }
 }
 
@@ -199,20 +205,49 @@ fn forwarded_host(parts: &Parts) -> Option<HeaderValue> {
 }
 
 /// The answer to a request no route takes, in the client's protocol.
-fn no_route(error: RouteError, parts: &Parts) -> Response<ResponseBody> {
-    let grpc = router::is_grpc(&parts.headers);
-    refuse(GatewayError::from((error, &parts.method, parts.uri.path())), grpc)
+fn no_route(error: RouteError, parts: &Parts, context: &Arc<RequestContext>) -> Response<ResponseBody> {
+    let protocol = Protocol::of(router::is_grpc(&parts.headers)).or_web(parts);
+    refuse(GatewayError::from((error, &parts.method, parts.uri.path())), protocol, context)
 }
 
-/// A refusal in the client's protocol. A gRPC client gets a trailers-only
+/// The protocol a client speaks, as its refusals must be told.
+#[derive(Clone, Copy)]
+enum Protocol {
+    /// HTTP: a JSON error.
+    Http,
+    /// Native gRPC: a trailers-only status.
+    Grpc,
+    /// gRPC-Web: the status in the trailer frame.
+    GrpcWeb(GrpcWebMode),
+}
+
+impl Protocol {
+    fn of(grpc: bool) -> Self {
+        if grpc { Self::Grpc } else { Self::Http }
+    }
+
+    /// gRPC-Web when the request's content type says so.
+    fn or_web(self, parts: &Parts) -> Self {
+        match router::is_grpc_web(&parts.headers) {
+            true => Self::GrpcWeb(GrpcWebMode::of(&parts.headers)),
+            false => self,
+        }
+    }
+}
+
+/// A refusal in the client's protocol. A gRPC (or gRPC-Web) client gets a
 /// status, and a call no route serves is UNIMPLEMENTED to it, as a gRPC
 /// server says of a method it does not have.
-fn refuse(error: GatewayError, grpc: bool) -> Response<ResponseBody> {
-    match grpc {
-        false => error.into_response(),
-        true if error.status() == StatusCode::NOT_FOUND => {
-            GatewayError::from_grpc(Code::Unimplemented, error.message()).into_grpc_response()
+fn refuse(error: GatewayError, protocol: Protocol, context: &Arc<RequestContext>) -> Response<ResponseBody> {
+    let error = match protocol {
+        Protocol::Http => return error.into_response(),
+        Protocol::Grpc | Protocol::GrpcWeb(_) if error.status() == StatusCode::NOT_FOUND => {
+            GatewayError::from_grpc(Code::Unimplemented, error.message())
         }
-        true => error.into_grpc_response(),
+        Protocol::Grpc | Protocol::GrpcWeb(_) => error,
+    };
+    match protocol {
+        Protocol::GrpcWeb(mode) => grpc_web::to_grpc_web(mode, error.into_grpc_response(), context.clone()),
+        Protocol::Http | Protocol::Grpc => error.into_grpc_response(),
     }
 }

@@ -2,12 +2,13 @@
 //! with its body read within the limits (or, for a client or bidirectional
 //! stream, handed over unread: its messages are bounded one by one), and a
 //! pass-through call with the normalised path the dispatcher chose (its
-//! body streams).
+//! body streams), and a gRPC-Web call translated around the native gRPC
+//! pass-through of its service's route.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Request, Response, Uri, header, uri::PathAndQuery};
+use http::{Request, Response, Uri, header, request::Parts, uri::PathAndQuery};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
@@ -15,8 +16,9 @@ use crate::{
     body::{BoxError, ResponseBody},
     error::GatewayError,
     observe::RequestContext,
+    proxy::grpc_web::{self, GrpcWebMode},
     router,
-    runtime::{Runtime, TranscodedRoute},
+    runtime::{ProxiedRoute, Runtime, TranscodedRoute},
     transcode::target::{StreamingRequest, TranscodeRequest, TranscodeTarget, WebSocketRequest},
 };
 
@@ -69,6 +71,38 @@ pub(super) async fn websocket<B>(
     let route = route.clone();
     tokio::spawn(async move { route.target.run_websocket(session, upgrade).await });
     Ok(response)
+}
+
+/// Serves a gRPC-Web call: translated to native gRPC (its one message
+/// within `limits.max_body_bytes`), through the route's policies (a
+/// refusal is a gRPC status) to its upstream, and the answer (or the
+/// refusal) translated back.
+pub(super) async fn grpc_web<B>(
+    runtime: &Runtime,
+    route: &ProxiedRoute,
+    parts: Parts,
+    body: B,
+    context: &Arc<RequestContext>,
+) -> Response<ResponseBody>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mode = GrpcWebMode::of(&parts.headers);
+    let limit = runtime.body_limits().max_body_bytes;
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let decoded = declared.map(|length| if mode == GrpcWebMode::Text { length / 4 * 3 } else { length });
+    let response = if decoded.is_some_and(|length| length > limit as u64) {
+        GatewayError::payload_too_large(limit).into_grpc_response()
+    } else {
+        let host = router::request_host(&parts.headers, &parts.uri).and_then(|host| host.to_header_value());
+        let request = grpc_web::to_grpc(mode, parts, body).map(|body| Limited::new(body, limit));
+        let serve = |request| async move { Ok(route.target.call(request, context, host).await?) };
+        super::phases::guarded(&route.policies, request, context, serve, GatewayError::into_grpc_response)
+            .await
+    };
+    grpc_web::to_grpc_web(mode, response, context.clone())
 }
 
 /// `request` going on with the normalised `path` (its query kept), when the

@@ -151,6 +151,8 @@ pub struct StreamReport {
 pub enum RouteKind {
     /// A native gRPC call passed through.
     NativeGrpc,
+    /// A gRPC-Web call, translated to a native gRPC one.
+    GrpcWeb,
     /// A CORS preflight, answered by the gateway.
     Preflight,
     /// A transcoded binding.

@@ -14,9 +14,17 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 
-/// The rate-limit headers, exposed to pages by default.
-const RATE_LIMIT_HEADERS: [&str; 4] =
-    ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after"];
+/// The headers exposed to pages by default: the rate-limit headers, and
+/// the gRPC status a gRPC-Web client reads from a trailers-only answer.
+const EXPOSED_HEADERS: [&str; 7] = [
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "retry-after",
+    "grpc-status",
+    "grpc-message",
+    "grpc-status-details-bin",
+];
 
 /// An allowed origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +104,8 @@ pub struct CorsSettings {
     pub allow_headers: Vec<HeaderName>,
     /// Allow whatever headers a preflight asks for.
     pub allow_any_header: bool,
-    /// Response headers pages may read, besides the rate-limit headers.
+    /// Response headers pages may read, besides the rate-limit and gRPC
+    /// status headers.
     pub expose_headers: Vec<HeaderName>,
     /// Allow cookies and credentials.
     pub credentials: bool,
@@ -117,7 +126,7 @@ fn list(values: impl IntoIterator<Item = String>) -> HeaderValue {
 impl CorsPolicy {
     /// Compiles a policy.
     pub fn new(settings: CorsSettings) -> Self {
-        let exposed = RATE_LIMIT_HEADERS
+        let exposed = EXPOSED_HEADERS
             .iter()
             .map(|name| (*name).to_owned())
             .chain(settings.expose_headers.iter().map(|name| name.as_str().to_owned()));
@@ -288,7 +297,8 @@ mod tests {
         assert_eq!(response["access-control-allow-origin"], "https://x.example.org");
         assert_eq!(
             response["access-control-expose-headers"],
-            "ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after, grpc-metadata-x-trace"
+            "ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after, grpc-status, grpc-message, \
+             grpc-status-details-bin, grpc-metadata-x-trace"
         );
         let mut other = HeaderMap::new();
         policy.decorate(&headers(&[("origin", "https://evil.com")]), &mut other);

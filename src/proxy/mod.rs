@@ -1,5 +1,5 @@
 //! HTTP pass-through: the target of a prefix route (and of native gRPC
-//! calls), forwarding the request to an upstream endpoint and the answer back.
+//! calls, and of gRPC-Web ones translated by [`grpc_web`]), forwarding the request to an upstream endpoint and the answer back.
 //!
 //! It does the work of a reverse proxy: the path rewritten by the route's
 //! prefix rule, hop-by-hop headers removed in both directions,
@@ -16,6 +16,7 @@
 //! [`ProxyError`] becomes a response in [`crate::error`] only.
 
 mod client;
+pub mod grpc_web;
 mod headers;
 mod report;
 mod resend;

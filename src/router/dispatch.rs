@@ -1,11 +1,12 @@
 //! The one dispatcher: which route a request belongs to, decided from its
 //! head alone, in the house plan's order:
 //!
-//! 1. a native gRPC call (`content-type: application/grpc*`, not gRPC-Web)
-//!    goes to the route that owns its service (when that route serves the
-//!    method);
-//! 2. a CORS preflight goes to the route of the request it announces, when
-//!    that route answers preflights (else it is routed like any request);
+//! 1. a native gRPC call (`content-type: application/grpc*`) or a gRPC-Web
+//!    one (`application/grpc-web*`) goes to the route that owns its service
+//!    (when that route serves the method);
+//! 2. a CORS preflight goes to the route of the request it announces (a
+//!    gRPC service's route for a method path it serves), when that route
+//!    answers preflights (else it is routed like any request);
 //! 3. a WebSocket upgrade (`GET` with `Upgrade: websocket`) goes to a
 //!    binding that takes WebSocket streams (a client or bidirectional
 //!    streaming method's), whatever its verb; else it is routed like any
@@ -82,6 +83,9 @@ pub struct Matched<'a, T> {
 pub enum Decision<'a, T: AnswersPreflights, P> {
     /// A native gRPC call, to the route that owns its service.
     NativeGrpc(Matched<'a, P>),
+    /// A gRPC-Web call, to the route that owns its service (translated to
+    /// native gRPC on its way).
+    GrpcWeb(Matched<'a, P>),
     /// A CORS preflight, to be answered by the route it announces.
     Preflight {
         /// The announced route's id.
@@ -111,8 +115,8 @@ pub enum Decision<'a, T: AnswersPreflights, P> {
         /// from the one it came with.
         path: Option<String>,
     },
-    /// A native gRPC call to a service whose route does not serve the
-    /// method (its `grpc.methods` leave it out).
+    /// A native gRPC (or gRPC-Web) call to a service whose route does not
+    /// serve the method (its `grpc.methods` leave it out).
     MethodNotServed,
     /// No route.
     NotFound,
@@ -130,8 +134,12 @@ where
     P: AnswersPreflights<Answerer = T::Answerer>,
 {
     let path = head.uri.path();
-    if is_grpc(&head.headers) {
+    let web = is_grpc_web(&head.headers);
+    if web || is_grpc(&head.headers) {
         match tables.services.find(path) {
+            Some((id, ServiceLookup::Served(value))) if web => {
+                return Decision::GrpcWeb(Matched { value, id });
+            }
             Some((id, ServiceLookup::Served(value))) => return Decision::NativeGrpc(Matched { value, id }),
             Some((_, ServiceLookup::MethodNotServed)) => return Decision::MethodNotServed,
             Some((_, ServiceLookup::UnknownService)) | None => {}
@@ -182,6 +190,9 @@ where
     P: AnswersPreflights<Answerer = T::Answerer>,
 {
     let (templates, prefixes) = (tables.templates, tables.prefixes);
+    if let Some((id, ServiceLookup::Served(value))) = tables.services.find(path) {
+        return Some((id, value.preflight_answerer()?));
+    }
     match templates.lookup(method, path) {
         Ok(found) => Some((found.id, found.value.preflight_answerer()?)),
         Err(_) => {
@@ -229,6 +240,16 @@ pub fn is_grpc(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).is_some_and(|value| {
         let value = value.as_bytes();
         value.starts_with(b"application/grpc") && !value.starts_with(b"application/grpc-web")
+    })
+}
+
+/// Whether a request is a gRPC-Web call (`application/grpc-web`,
+/// `application/grpc-web-text`, with `+proto` or parameters).
+pub fn is_grpc_web(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).is_some_and(|value| {
+        let rest = value.as_bytes().strip_prefix(b"application/grpc-web").unwrap_or(b"x");
+        let rest = rest.strip_prefix(b"-text").unwrap_or(rest);
+        matches!(rest, [] | [b'+' | b';', ..])
     })
 }
 

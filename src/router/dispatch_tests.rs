@@ -65,6 +65,7 @@ impl Fixture {
             Tables { templates: &self.templates, prefixes: &self.prefixes, services: &self.services };
         match decide(&request.into_parts().0, tables) {
             Decision::NativeGrpc(route) => format!("grpc {} {}", route.value.name, route.id),
+            Decision::GrpcWeb(route) => format!("grpc-web {} {}", route.value.name, route.id),
             Decision::Preflight { id, answerer } => format!("preflight {answerer} {id}"),
             Decision::Transcoded { route, captures } => format!("transcoded {} {captures:?}", route.id),
             Decision::WebSocket { route, captures } => format!("websocket {} {captures:?}", route.id),
@@ -90,9 +91,16 @@ fn dispatch_follows_the_house_order() {
     let grpc = [("content-type", "application/grpc")];
     assert_eq!(f.decide(request("POST", "/demo.v1.Library/GetBook", &grpc)), "grpc library demo.v1.Library");
     assert_eq!(f.decide(request("POST", "/demo.v1.Library/DeleteBook", &grpc)), "not served");
-    // gRPC-Web is not native gRPC: routed by path.
-    let web = [("content-type", "application/grpc-web")];
-    assert_eq!(f.decide(request("POST", "/demo.v1.Library/GetBook", &web)), "proxied any None");
+    // gRPC-Web goes to the service's route too (translated on its way).
+    for content_type in ["application/grpc-web", "application/grpc-web+proto", "application/grpc-web-text"] {
+        let web = [("content-type", content_type)];
+        let found = f.decide(request("POST", "/demo.v1.Library/GetBook", &web));
+        assert_eq!(found, "grpc-web library demo.v1.Library", "{content_type}");
+        assert_eq!(f.decide(request("POST", "/demo.v1.Library/DeleteBook", &web)), "not served");
+    }
+    // Neither gRPC nor gRPC-Web: routed by path.
+    let other = [("content-type", "application/grpc-webby")];
+    assert_eq!(f.decide(request("POST", "/demo.v1.Library/GetBook", &other)), "proxied any None");
     assert_eq!(f.decide(request("GET", "/v1/things/7", &[])), "transcoded GET /v1/things/{id} [\"7\"]");
     assert_eq!(f.decide(request("PUT", "/v1/things/7", &[])), "405 [GET, HEAD]");
     assert_eq!(f.decide(request("GET", "//a/./b", &[])), "proxied any Some(\"/a/b\")");

@@ -49,7 +49,7 @@ mod tests;
 mod trie;
 
 pub use dispatch::{
-    AnswersPreflights, Decision, Matched, RequestHost, Tables, TakesWebSockets, decide, is_grpc,
+    AnswersPreflights, Decision, Matched, RequestHost, Tables, TakesWebSockets, decide, is_grpc, is_grpc_web,
     is_websocket_upgrade, request_host,
 };
 use normalize::Segments;

@@ -21,6 +21,7 @@ mod explain;
 mod faults;
 mod first_hour;
 mod grpc_methods;
+mod grpc_web;
 mod head_limits;
 mod health;
 mod hostile;
