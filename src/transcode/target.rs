@@ -15,15 +15,19 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header, uri::PathAndQuery};
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
-use tonic::{codec::CompressionEncoding, codec::Streaming, metadata::MetadataMap, transport::Channel};
+use tonic::{
+    codec::{Codec, CompressionEncoding, Streaming},
+    metadata::MetadataMap,
+    transport::Channel,
+};
 
 use super::{
     bind::RequestBinder,
-    codec::DynamicCodec,
+    codec::{DynamicCodec, Outgoing, WireCodec},
     failure::{self, StatusArrival, UpstreamFailure},
     metadata::{self, MetadataRules, ReplyOverrides},
     outcome,
-    render::{RenderError, ResponseRenderer},
+    render::{RenderError, ReplyError, ResponseRenderer},
     stream::{self, StreamSettings},
 };
 pub use super::{
@@ -65,7 +69,7 @@ pub(super) struct Deadline {
 /// A request ready to be sent: its deadline, message and metadata.
 pub(super) struct Prepared {
     deadline: Deadline,
-    message: DynamicMessage,
+    message: Outgoing,
     metadata: MetadataMap,
     /// The request's context: it hears the tries.
     context: Arc<RequestContext>,
@@ -158,8 +162,12 @@ impl TranscodeTarget {
         let context = request.context;
         let deadline = Deadline { at: context.received_at() + budget, budget, outcome };
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let message =
-            self.binder.bind(request.captures, request.parts.uri.query(), &request.body, content_type)?;
+        let message = self.binder.bind_wire(
+            request.captures,
+            request.parts.uri.query(),
+            &request.body,
+            content_type,
+        )?;
         let mut metadata =
             self.metadata.request_metadata(headers, context.peer().ip(), request.host)?.into_headers();
         metadata.insert(X_REQUEST_ID, context.request_id().clone());
@@ -177,7 +185,7 @@ impl TranscodeTarget {
         once: F,
     ) -> Result<(T, Picked), TranscodeError>
     where
-        F: Fn(Option<Channel>, tonic::Request<DynamicMessage>) -> Fut,
+        F: Fn(Option<Channel>, tonic::Request<Outgoing>) -> Fut,
         Fut: Future<Output = Result<T, Failed>>,
     {
         let Prepared { deadline, message, metadata, context } = prepared;
@@ -255,12 +263,26 @@ impl TranscodeTarget {
 
     /// Opens the call on `channel`: the reply's header metadata as
     /// `Grpc-Metadata-*` headers, what the backend chose for the HTTP
-    /// answer, and the reply stream.
+    /// answer, and the reply stream, its messages decoded.
     pub(super) async fn open(
         &self,
         channel: Option<Channel>,
-        call: tonic::Request<DynamicMessage>,
+        call: tonic::Request<Outgoing>,
     ) -> Result<(HeaderMap, ReplyOverrides, Streaming<DynamicMessage>), Failed> {
+        self.open_with(channel, call, self.codec.clone()).await
+    }
+
+    /// [`Self::open`], the replies read by `codec`.
+    async fn open_with<C>(
+        &self,
+        channel: Option<Channel>,
+        call: tonic::Request<Outgoing>,
+        codec: C,
+    ) -> Result<(HeaderMap, ReplyOverrides, Streaming<C::Decode>), Failed>
+    where
+        C: Codec<Encode = Outgoing> + Send + 'static,
+        C::Decode: Send + Sync + 'static,
+    {
         // Compile gives transcoded routes gRPC upstreams only.
         let channel = channel.ok_or_else(|| Failed {
             error: TranscodeError::Internal("a transcoded route has an HTTP upstream".into()),
@@ -282,7 +304,7 @@ impl TranscodeTarget {
         // A unary method is called as server-streaming too: the same frames
         // on the wire, but headers and trailers stay apart.
         let reply = grpc
-            .server_streaming(call, self.path.clone(), self.codec.clone())
+            .server_streaming(call, self.path.clone(), codec)
             .await
             .map_err(|status| self.call_failed(status, None))?;
         let (header_metadata, stream, _) = reply.into_parts();
@@ -296,15 +318,21 @@ impl TranscodeTarget {
         Ok((headers, overrides, stream))
     }
 
-    /// One try of a unary call: its one reply, rendered.
+    /// One try of a unary call: its one reply, rendered from its wire
+    /// bytes (a reply that does not decode fails as it arrives, as a
+    /// decoding codec would fail it).
     async fn invoke(
         &self,
         channel: Option<Channel>,
-        call: tonic::Request<DynamicMessage>,
+        call: tonic::Request<Outgoing>,
     ) -> Result<Response<Bytes>, Failed> {
-        let (mut headers, overrides, mut stream) = self.open(channel, call).await?;
-        let message = match stream.message().await {
-            Ok(Some(message)) => message,
+        let (mut headers, overrides, mut stream) = self.open_with(channel, call, WireCodec).await?;
+        let rendered = match stream.message().await {
+            Ok(Some(reply)) => match self.renderer.render_encoded(&reply) {
+                Err(ReplyError::Decode(status)) => return Err(self.call_failed(status, Some(headers))),
+                Err(ReplyError::Render(error)) => Err(error),
+                Ok(rendered) => Ok(rendered),
+            },
             // The endpoint answered, if not by the protocol.
             Ok(None) => {
                 let (error, outcome, retry) = (TranscodeError::NoReply, Outcome::Success, TryFailure::Final);
@@ -327,7 +355,7 @@ impl TranscodeTarget {
             *response.headers_mut() = headers;
             return Ok(response);
         }
-        let rendered = self.renderer.render(&message)?;
+        let rendered = rendered?;
         headers.insert(header::CONTENT_TYPE, rendered.content_type);
         let mut response = Response::new(rendered.body);
         *response.status_mut() = status;
