@@ -79,6 +79,7 @@ fn encoded(outgoing: Outgoing) -> Bytes {
     match outgoing {
         Outgoing::Wire(bytes) => bytes,
         Outgoing::Message(message) => Bytes::from(message.encode_to_vec()),
+        Outgoing::Abort => panic!("a binder never aborts"),
     }
 }
 

@@ -13,8 +13,10 @@
 //!   its context, the router's decision, body limit, the target, the error
 //!   response.
 //! - [`observe`]: the per-request context (connection, arrival, request id,
-//!   trace slot, route id) and the observer that sees each request's named
-//!   phases (metrics, access log and spans hang off it).
+//!   trace slot, route id, the record of its phases) and the observer that
+//!   sees each request's named phases; Prometheus metrics
+//!   ([`observe::metrics`]) and the access log ([`observe::access_log`])
+//!   hang off it.
 //! - [`router`]: the one dispatcher ([`router::decide`]: the host, the
 //!   normalised path and the dispatch order) over the route tables: a
 //!   segment trie of transcoded bindings, pass-through prefixes, and native
@@ -31,13 +33,14 @@
 //!   loop both targets call through.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
 //! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams,
-//!   the running config, reload), behind a bearer token when one is
+//!   the running config, reload, metrics), behind a bearer token when one is
 //!   configured.
 //!
 //! Built once, before any request:
 //!
 //! - [`config`]: the YAML schema (plain serde structs).
-//! - [`schema`]: descriptor sources merged into one pool.
+//! - [`schema`]: descriptor sources (files, `.proto` sources, an
+//!   upstream's gRPC server reflection) merged into one pool.
 //! - [`http_rule`]: the path-template grammar and a method's bindings.
 //! - [`compile`]: `Config` → [`runtime::Runtime`] and the listeners'
 //!   settings, collecting every error with its [`compile::Place`].
@@ -45,7 +48,8 @@
 //!   body limits, upstreams), swapped whole, and its
 //!   [`runtime::StateStore`] of what outlives a reload.
 //! - [`reload`]: the [`reload::Reloader`]: a new runtime compiled beside the
-//!   running one and swapped in (file watcher, SIGHUP, `POST /reload`),
+//!   running one and swapped in (file watcher, SIGHUP, `POST /reload`, the
+//!   refresh of reflection sources),
 //!   generations, refused reloads.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code

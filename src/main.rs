@@ -226,10 +226,17 @@ impl Serving {
         let shutdown = Shutdown::new(listeners.shutdown);
         let admin = match listeners.admin_listen {
             Some(addr) => {
+                let tls = listeners
+                    .listeners
+                    .iter()
+                    .filter_map(|listener| Some((listener.addr, listener.tls.as_ref()?.stats().clone())))
+                    .collect();
                 let options = admin::AdminOptions {
                     draining: shutdown.draining(),
                     token: listeners.admin_token,
                     reloader: Some(reloader.clone()),
+                    metrics: reloader.metrics().cloned(),
+                    tls,
                 };
                 let admin = admin::start(addr, gateway.clone(), options)
                     .await

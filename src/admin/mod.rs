@@ -11,11 +11,14 @@
 //!   ejected, in flight).
 //! - With a [`Reloader`] ([`AdminOptions::reloader`]): `GET /config` and
 //!   `POST /reload` (see `reload.rs`).
+//! - With [`Metrics`] ([`AdminOptions::metrics`]): `GET /metrics`, the
+//!   Prometheus text (see `metrics.rs`).
 //!
 //! With a token (`admin.token_file`), every request must carry it
 //! ([`token`]). It reads the gateway's current runtime; only `POST /reload`
 //! changes anything, through the reloader.
 
+mod metrics;
 mod reload;
 mod token;
 
@@ -25,7 +28,13 @@ use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::{gateway::Gateway, reload::Reloader, server::Draining, upstream::UpstreamSnapshot};
+use crate::{
+    gateway::Gateway,
+    observe::metrics::Metrics,
+    reload::Reloader,
+    server::{Draining, tls::TlsStats},
+    upstream::UpstreamSnapshot,
+};
 pub use token::AdminToken;
 
 /// What the admin API is given besides the gateway.
@@ -37,6 +46,10 @@ pub struct AdminOptions {
     pub token: Option<AdminToken>,
     /// The reloader behind `GET /config` and `POST /reload`, if any.
     pub reloader: Option<Arc<Reloader>>,
+    /// The metrics behind `GET /metrics`, if collected.
+    pub metrics: Option<Arc<Metrics>>,
+    /// The counters of each TLS listener, by its configured address, for the metrics.
+    pub tls: Vec<(SocketAddr, Arc<TlsStats>)>,
 }
 
 /// What every handler reads.
@@ -80,7 +93,10 @@ pub async fn start(
         .route("/readyz", get(readyz))
         .route("/routes", get(routes))
         .route("/upstreams", get(upstreams))
-        .with_state(AdminState { gateway, draining: options.draining });
+        .with_state(AdminState { gateway: gateway.clone(), draining: options.draining });
+    if let Some(metrics) = options.metrics {
+        app = app.merge(metrics::routes(metrics, gateway, options.reloader.clone(), options.tls));
+    }
     if let Some(reloader) = options.reloader {
         app = app.merge(reload::routes(reloader));
     }

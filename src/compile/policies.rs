@@ -15,7 +15,7 @@ use super::{
 use crate::{
     config::{Config, CorsConfig, PolicyConfig},
     policy::{
-        Authenticator, PolicyChain,
+        Authenticator, Named, PolicyChain,
         auth::{ApiKeyPolicy, JwtPolicy, MtlsPolicy},
         cors::{CorsPolicy, CorsSettings, OriginPattern},
         rate_limit::{LimitKey, RateLimitPolicy},
@@ -24,6 +24,11 @@ use crate::{
 };
 
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// `policy`, named `name` for what it reports.
+fn named<T: Clone>(name: &str, policy: &T) -> Named<T> {
+    Named { name: Arc::from(name), policy: policy.clone() }
+}
 
 /// One compiled policy.
 #[derive(Debug, Clone)]
@@ -85,9 +90,11 @@ impl Policies {
                         errors.push(place.key("policies"), message);
                     }
                 }
-                Compiled::Authenticator(authenticator) => chain.authenticators.push(authenticator.clone()),
-                Compiled::RateLimit(limit, false) => chain.request_limits.push(limit.clone()),
-                Compiled::RateLimit(limit, true) => chain.principal_limits.push(limit.clone()),
+                Compiled::Authenticator(authenticator) => {
+                    chain.authenticators.push(named(name, authenticator))
+                }
+                Compiled::RateLimit(limit, false) => chain.request_limits.push(named(name, limit)),
+                Compiled::RateLimit(limit, true) => chain.principal_limits.push(named(name, limit)),
             }
         }
         if !chain.principal_limits.is_empty() && chain.authenticators.is_empty() {

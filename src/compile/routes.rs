@@ -9,8 +9,13 @@ use http::Method;
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
 use super::{
-    CompileErrors, Place, issues::unknown_name, passthrough::GrpcPassthrough, policies::Policies,
-    settings::duration, streams::stream_settings, success_status::SuccessStatuses,
+    CompileErrors, Place,
+    issues::unknown_name,
+    passthrough::GrpcPassthrough,
+    policies::Policies,
+    settings::{duration, positive},
+    streams::stream_settings,
+    success_status::SuccessStatuses,
 };
 use crate::{
     config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig, StreamConfig},
@@ -24,6 +29,7 @@ use crate::{
         idempotency::is_idempotent,
         metadata::MetadataRules,
         render::{RenderOptions, ResponseRenderer},
+        stream::StreamCaps,
         target::{TargetParts, TranscodeTarget},
     },
     upstream::Upstream,
@@ -63,6 +69,8 @@ struct RouteContext<'a> {
     json: JsonConfig,
     statuses: SuccessStatuses,
     stream: &'a StreamConfig,
+    /// The caps on open streams, one count for all of the route's bindings.
+    caps: StreamCaps,
 }
 
 /// A method the route takes, and whether the config named it.
@@ -211,8 +219,20 @@ impl<'e> RoutesBuilder<'e> {
             None => metadata.clone(),
         };
         let stream = &grpc.stream;
-        let context =
-            RouteContext { place, upstream, metadata: &metadata, timeout, json, chain, statuses, stream };
+        let place_of_cap = place.key("grpc").key("stream").key("max_concurrent");
+        let route_cap = positive(stream.max_concurrent, &place_of_cap, self.errors);
+        let caps = StreamCaps::new(route_cap, self.limits.max_streams_per_connection);
+        let context = RouteContext {
+            place,
+            upstream,
+            metadata: &metadata,
+            timeout,
+            json,
+            chain,
+            statuses,
+            stream,
+            caps,
+        };
         let routes_before = self.summaries.len();
         for selected in selected_methods(&service, grpc, place, self.errors) {
             self.add_method(&selected, schema, config.transcoding.unannotated_methods, &context);
@@ -259,18 +279,6 @@ impl<'e> RoutesBuilder<'e> {
     ) {
         let method = &selected.method;
         let place = selected.listed_at.clone().unwrap_or_else(|| context.place.key("grpc").key("service"));
-        // Server streams are served; client and bidirectional streams are
-        // not yet: a service that has such methods still gets its others,
-        // and their paths answer 501.
-        let streaming = method.is_client_streaming();
-        if streaming {
-            if selected.listed_at.is_some() {
-                self.errors
-                    .push(place, format!("{} is a streaming method, not supported yet", method.full_name()));
-                return;
-            }
-            tracing::warn!(method = method.full_name(), "streaming method answers 501: not served yet");
-        }
         let bindings = match bindings_of_method(method, schema, unannotated_methods) {
             Ok(bindings) => bindings,
             Err(error) => return self.errors.push(place, error),
@@ -283,7 +291,7 @@ impl<'e> RoutesBuilder<'e> {
             return self.errors.push(place, message);
         }
         for binding in bindings {
-            self.add_binding(method, binding, &place, streaming, context);
+            self.add_binding(method, binding, &place, context);
         }
     }
 
@@ -292,7 +300,6 @@ impl<'e> RoutesBuilder<'e> {
         method: &MethodDescriptor,
         binding: Binding,
         place: &Place,
-        streaming: bool,
         context: &RouteContext<'_>,
     ) {
         let what = format!("{} ({} {})", method.full_name(), binding.method, binding.template);
@@ -323,9 +330,10 @@ impl<'e> RoutesBuilder<'e> {
             metadata: context.metadata.clone(),
             idempotent: is_idempotent(method, &binding.method),
             success_status: context.statuses.of(method, &binding),
-            streaming,
-            server_stream: (method.is_server_streaming() && !streaming)
-                .then(|| stream_settings(context.stream, method, context.place, self.errors)),
+            stream: (method.is_server_streaming() || method.is_client_streaming()).then(|| {
+                let limits = (self.limits.max_body_bytes, context.caps.clone());
+                stream_settings(context.stream, method, context.place, limits, self.errors)
+            }),
         });
         let guarded = Arc::new(Guarded { target, policies: context.chain.clone() });
         let summary = RouteSummary {

@@ -9,7 +9,8 @@ use http::HeaderName;
 use super::{CompileErrors, Place};
 use crate::{
     admin::AdminToken,
-    config::{self, ByteSize, Config},
+    config::{self, ByteSize, Config, Ratio},
+    observe::{AccessLogSettings, ObserveSettings},
     runtime::BodyLimits,
     server::{HeadLimits, ShutdownSettings},
     transcode::{bind::InputLimits, metadata::MetadataRules},
@@ -54,6 +55,40 @@ pub(super) fn address(text: &str, place: &Place, errors: &mut CompileErrors) -> 
 
 /// The admin listener's address and token: an address that is not
 /// loopback needs `admin.token_file` or `admin.allow_public: true`.
+/// How requests are observed: metrics when an admin listener serves them
+/// and `admin.metrics` is not false; the access log unless
+/// `access_log.enabled` is false (its path taken from `base_dir`).
+pub(super) fn observe_of(config: &Config, base_dir: &Path, errors: &mut CompileErrors) -> ObserveSettings {
+    let metrics = config.admin.as_ref().is_some_and(|admin| admin.metrics.unwrap_or(true));
+    let log = &config.access_log;
+    let sample_per_million = match log.sample {
+        None => 1_000_000,
+        Some(Ratio(ppm)) if (0..=1_000_000).contains(&ppm) => ppm as u32,
+        Some(_) => {
+            let place = Place::root().key("access_log").key("sample");
+            errors.push(place, "must be between 0 and 1 (or 0% and 100%)");
+            1_000_000
+        }
+    };
+    let credential_params = config
+        .policies
+        .values()
+        .filter_map(|policy| {
+            policy
+                .jwt
+                .as_ref()
+                .and_then(|jwt| jwt.query.clone())
+                .or_else(|| policy.api_key.as_ref()?.query.clone())
+        })
+        .collect();
+    let access_log = log.enabled.unwrap_or(true).then(|| AccessLogSettings {
+        path: log.path.as_ref().map(|path| base_dir.join(path)),
+        sample_per_million,
+        credential_params,
+    });
+    ObserveSettings { metrics, access_log }
+}
+
 pub(super) fn admin_of(
     config: &Config,
     base_dir: &Path,
@@ -115,9 +150,33 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLim
         None => DEFAULT_MAX_CONCURRENT_STREAMS,
     };
     (
-        BodyLimits { max_body_bytes, body_read_timeout, input: input_limits(limits, &place, errors) },
+        BodyLimits {
+            max_body_bytes,
+            body_read_timeout,
+            input: input_limits(limits, &place, errors),
+            max_streams_per_connection: positive(
+                limits.max_streams_per_connection,
+                &place.key("max_streams_per_connection"),
+                errors,
+            ),
+        },
         HeadLimits { max_header_bytes, header_read_timeout, max_concurrent_streams },
     )
+}
+
+/// An optional count that must be at least 1.
+pub(super) fn positive<T: Copy + PartialEq + From<u8>>(
+    value: Option<T>,
+    place: &Place,
+    errors: &mut CompileErrors,
+) -> Option<T> {
+    match value {
+        Some(zero) if zero == T::from(0) => {
+            errors.push(place.clone(), "must be at least 1");
+            None
+        }
+        value => value,
+    }
 }
 
 /// `shutdown.delay` (zero allowed) and `shutdown.drain`.

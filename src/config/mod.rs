@@ -11,6 +11,7 @@
 mod auth;
 mod error;
 mod listener;
+mod observe;
 mod rate_limit;
 mod redact;
 mod resilience;
@@ -28,6 +29,7 @@ pub use auth::{
 pub use error::ConfigError;
 use error::parse_error;
 pub use listener::{CertificateConfig, ClientAuthConfig, ClientAuthMode, ListenerConfig, ServerTlsConfig};
+pub use observe::AccessLogConfig;
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
 pub use redact::{REDACTED, redacted};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
@@ -71,6 +73,9 @@ pub struct Config {
     /// How the gateway stops on SIGTERM or SIGINT.
     #[serde(default)]
     pub shutdown: ShutdownConfig,
+    /// The access log: one JSON line per request (on by default).
+    #[serde(default)]
+    pub access_log: AccessLogConfig,
 }
 
 /// The graceful stop.
@@ -139,9 +144,11 @@ pub struct AdminConfig {
     /// Serve on a non-loopback address without a token (default false).
     #[serde(default)]
     pub allow_public: bool,
+    /// Collect Prometheus metrics and serve them at `/metrics` (default true).
+    pub metrics: Option<bool>,
 }
 
-/// One descriptor source: exactly one of `file` or `proto`.
+/// One descriptor source: exactly one of `file`, `proto` or `reflection`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DescriptorConfig {
@@ -152,6 +159,18 @@ pub struct DescriptorConfig {
     /// With `proto`: the files to compile, relative to it (default: all).
     #[serde(default)]
     pub files: Vec<PathBuf>,
+    /// The descriptors an upstream's gRPC server reflection gives.
+    pub reflection: Option<ReflectionConfig>,
+}
+
+/// Descriptors from an upstream's gRPC server reflection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReflectionConfig {
+    /// The gRPC upstream asked.
+    pub upstream: String,
+    /// How often the upstream is asked again; a change reloads (default 5m).
+    pub refresh: Option<Duration>,
 }
 
 /// An upstream.
@@ -401,6 +420,9 @@ pub struct LimitsConfig {
     pub max_query_params: Option<usize>,
     /// The longest query parameter name or value, as sent (default 8KiB).
     pub max_query_value_bytes: Option<ByteSize>,
+    /// The most streams (server, client, bidirectional, WebSocket) one
+    /// client connection may have open at once (default no limit).
+    pub max_streams_per_connection: Option<usize>,
 }
 
 impl Config {

@@ -84,16 +84,19 @@ impl Gateway {
         let decision = router::decide(&parts, runtime.tables());
         if let Some((id, kind)) = matched(&decision) {
             context.set_route(id);
+            if let Decision::Transcoded { route, .. } = &decision {
+                context.set_grpc_method(route.value.target.grpc_path());
+            }
             context.observe(Phase::RouteMatched { kind });
         }
         let context = Arc::new(context);
+        let body = observe::counted(body, context.clone());
         let mut response = serve(&runtime, decision, parts, body, &context).await;
         if head_only {
             response = without_body(response);
         }
         response.headers_mut().insert(observe::X_REQUEST_ID, context.request_id().clone());
-        let status = response.status();
-        response.map(|body| observe::observed_body(body, status, context))
+        observe::observed(response, context)
     }
 }
 

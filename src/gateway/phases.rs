@@ -30,7 +30,7 @@ where
     Fut: Future<Output = Result<Response<ResponseBody>, GatewayError>>,
 {
     let (mut parts, body) = request.into_parts();
-    let admission = match policies.admit(&mut parts, context.peer().ip()).await {
+    let admission = match policies.admit(&mut parts, context.peer().ip(), context).await {
         Ok(admission) => admission,
         Err(refusal) => {
             let response = render(*refusal);

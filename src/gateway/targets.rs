@@ -1,6 +1,8 @@
 //! The two kinds of target as the gateway calls them: a transcoded call
-//! with its body read within the limits, and a pass-through call with the
-//! normalised path the dispatcher chose (its body streams).
+//! with its body read within the limits (or, for a client or bidirectional
+//! stream, handed over unread: its messages are bounded one by one), and a
+//! pass-through call with the normalised path the dispatcher chose (its
+//! body streams).
 
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use crate::{
     observe::RequestContext,
     router,
     runtime::Runtime,
-    transcode::target::{TranscodeRequest, TranscodeTarget},
+    transcode::target::{StreamingRequest, TranscodeRequest, TranscodeTarget},
 };
 
 /// Reads the body within the limits and calls the transcoding target.
@@ -27,10 +29,16 @@ pub(super) async fn transcode<B>(
     context: &Arc<RequestContext>,
 ) -> Result<Response<ResponseBody>, GatewayError>
 where
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
+    if target.streams_requests() {
+        let host = router::request_host(&parts.headers, &parts.uri).map(|host| host.as_str());
+        let body = body.map_err(Into::into).boxed_unsync();
+        let request = StreamingRequest { parts: &parts, captures, body, host, context };
+        return Ok(target.call_streaming(request).await?);
+    }
     let limits = runtime.body_limits();
     let body = tokio::time::timeout(
         limits.body_read_timeout,

@@ -1,13 +1,26 @@
 //! [`RequestContext`]: what the gateway knows about one request besides its
 //! head, from its arrival to the end of its response; and [`Connection`],
-//! what the server knows about the connection it came on.
+//! what the server knows about the connection it came on. The context
+//! hears the policy chain ([`PolicyListener`]) and the upstream's tries
+//! ([`TryListener`]) for the observer, keeps their word in its
+//! [`Record`], and tells the observer that the request ended when it is
+//! dropped.
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
 
 use http::{HeaderValue, request::Parts};
+use tonic::Code;
 
-use super::{Observer, Phase, request_id};
+use super::{Observer, Phase, Record, request_id, sessions::ConnectionState};
 use crate::{
+    policy::{PolicyListener, auth::Principal},
     tls_info::TlsInfo,
     upstream::{Outcome, Picked, TryListener},
 };
@@ -33,17 +46,24 @@ pub struct Connection {
     /// The TLS session (version, SNI, ALPN, the verified client
     /// certificate), over TLS.
     pub tls: Option<Arc<TlsInfo>>,
+    /// What its requests share: open streams, sessions, the drain signal.
+    pub state: Arc<ConnectionState>,
 }
 
 impl Connection {
     /// A cleartext connection from `peer`.
     pub fn plain(peer: SocketAddr, local: Option<SocketAddr>) -> Self {
-        Self { peer, local, scheme: Scheme::Http, tls: None }
+        Self { peer, local, scheme: Scheme::Http, tls: None, state: Arc::default() }
     }
 
     /// A connection from `peer` over the TLS session `tls`.
     pub fn tls(peer: SocketAddr, local: Option<SocketAddr>, tls: Arc<TlsInfo>) -> Self {
-        Self { peer, local, scheme: Scheme::Https, tls: Some(tls) }
+        Self { peer, local, scheme: Scheme::Https, tls: Some(tls), state: Arc::default() }
+    }
+
+    /// The same connection, its shared state `state` (the server's drain signal in it).
+    pub fn with_state(self, state: ConnectionState) -> Self {
+        Self { state: Arc::new(state), ..self }
     }
 }
 
@@ -67,6 +87,8 @@ pub struct RequestContext {
     trace: Option<TraceContext>,
     route: Option<Arc<str>>,
     observer: Arc<dyn Observer>,
+    record: Mutex<Record>,
+    bytes_in: AtomicU64,
 }
 
 impl std::fmt::Debug for RequestContext {
@@ -94,6 +116,8 @@ impl RequestContext {
             trace,
             route: None,
             observer,
+            record: Mutex::new(Record::default()),
+            bytes_in: AtomicU64::new(0),
         }
     }
 
@@ -129,14 +153,73 @@ impl RequestContext {
         self.route.as_deref()
     }
 
+    /// The same, shared.
+    pub fn route_id(&self) -> Option<&Arc<str>> {
+        self.route.as_ref()
+    }
+
     /// Records the route the router chose.
     pub fn set_route(&mut self, id: &Arc<str>) {
         self.route = Some(id.clone());
     }
 
-    /// Tells the observer of `phase`.
+    /// Records the gRPC method a transcoded route calls.
+    pub fn set_grpc_method(&mut self, path: &http::uri::PathAndQuery) {
+        self.record_mut().grpc_method = Some(path.clone());
+    }
+
+    /// Records the gRPC code the answer carries (a status in its headers or
+    /// trailers, a refusal's code).
+    pub fn set_grpc_code(&self, code: Code) {
+        self.record().grpc_code = Some(code);
+    }
+
+    /// Counts `bytes` more of request body read.
+    pub fn count_bytes_in(&self, bytes: usize) {
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Bytes of request body read so far.
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in.load(Ordering::Relaxed)
+    }
+
+    /// What the phases established so far (held briefly: never across an
+    /// await).
+    pub fn record(&self) -> MutexGuard<'_, Record> {
+        self.record.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record_mut(&mut self) -> &mut Record {
+        self.record.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Tells the observer of `phase`, after keeping its word in the record.
     pub fn observe(&self, phase: Phase<'_>) {
+        self.record().note(&phase, self.received_at);
         self.observer.on_phase(self, phase);
+    }
+}
+
+impl Drop for RequestContext {
+    fn drop(&mut self) {
+        self.observer.on_phase(self, Phase::RequestEnded);
+    }
+}
+
+/// The policy chain tells what its named policies decided.
+impl PolicyListener for RequestContext {
+    fn rate_limit_decided(&self, policy: &Arc<str>, allowed: bool) {
+        self.observe(Phase::RateLimitDecided { policy, allowed });
+    }
+
+    fn authenticated(&self, _policy: &Arc<str>, principal: &Principal) {
+        let name = principal.consumer.as_ref().or(principal.subject.as_ref());
+        self.record().principal = name.cloned();
+    }
+
+    fn authentication_failed(&self, policy: &Arc<str>, reason: &'static str) {
+        self.observe(Phase::AuthenticationFailed { policy, reason });
     }
 }
 

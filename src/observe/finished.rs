@@ -1,7 +1,9 @@
 //! The response body, observed: `ResponseFinished` fires when the body has
 //! been sent to its end, failed, or been dropped (hyper drops it once the
 //! last frame is written, or when the client goes away), never when the
-//! handler merely returns.
+//! handler merely returns. It counts the bytes sent, and reads the gRPC
+//! code of the answer: a refusal's (carried as a `tonic::Code` extension),
+//! a `grpc-status` in the headers, or one in the trailers.
 
 use std::{
     pin::Pin,
@@ -10,16 +12,29 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::StatusCode;
+use http::{HeaderMap, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
+use tonic::Code;
 
 use super::{BodyEnd, Phase, RequestContext};
 use crate::body::{BoxError, ResponseBody};
 
-/// `body`, telling `context`'s observer when it finished.
-pub fn observed_body(body: ResponseBody, status: StatusCode, context: Arc<RequestContext>) -> ResponseBody {
-    Observed { inner: Some(body), status, context, end: None }.boxed_unsync()
+/// `response`, its gRPC code noted in `context` and its body telling
+/// `context`'s observer when it finished.
+pub fn observed(response: Response<ResponseBody>, context: Arc<RequestContext>) -> Response<ResponseBody> {
+    let code = response.extensions().get::<Code>().copied().or_else(|| grpc_status(response.headers()));
+    if let Some(code) = code {
+        context.set_grpc_code(code);
+    }
+    let status = response.status();
+    response.map(|body| Observed { inner: Some(body), status, context, bytes: 0, end: None }.boxed_unsync())
+}
+
+/// The `grpc-status` among `headers`, if any.
+fn grpc_status(headers: &HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
+    Some(Code::from_i32(value))
 }
 
 struct Observed {
@@ -27,6 +42,8 @@ struct Observed {
     inner: Option<ResponseBody>,
     status: StatusCode,
     context: Arc<RequestContext>,
+    /// Bytes of data sent so far.
+    bytes: u64,
     /// How it ended, once it did.
     end: Option<BodyEnd>,
 }
@@ -35,7 +52,8 @@ impl Observed {
     fn finish(&mut self, end: BodyEnd) {
         if self.end.is_none() {
             self.end = Some(end);
-            self.context.observe(Phase::ResponseFinished { status: self.status, end });
+            let (status, bytes) = (self.status, self.bytes);
+            self.context.observe(Phase::ResponseFinished { status, end, bytes });
         }
     }
 }
@@ -51,6 +69,13 @@ impl Body for Observed {
         let Some(inner) = self.inner.as_mut() else { return Poll::Ready(None) };
         let frame = ready!(Pin::new(&mut *inner).poll_frame(cx));
         let ended = inner.is_end_stream();
+        if let Some(Ok(frame)) = &frame {
+            if let Some(data) = frame.data_ref() {
+                self.bytes += data.len() as u64;
+            } else if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
+                self.context.set_grpc_code(code);
+            }
+        }
         match &frame {
             Some(Ok(_)) if ended => self.finish(BodyEnd::Complete),
             Some(Ok(_)) => {}

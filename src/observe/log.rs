@@ -26,11 +26,19 @@ impl Observer for TracingObserver {
             Phase::UpstreamFinished { upstream, endpoint, address, outcome } => {
                 tracing::debug!(request_id = ?id, upstream, %endpoint, %address, ?outcome, "upstream finished");
             }
-            Phase::ResponseFinished { status, end } => {
-                let elapsed = context.received_at().elapsed();
-                tracing::debug!(request_id = ?id, status = status.as_u16(), ?end, ?elapsed, "response finished");
+            Phase::RateLimitDecided { policy, allowed } => {
+                tracing::debug!(request_id = ?id, policy = &**policy, allowed, "rate limit decided");
             }
+            Phase::AuthenticationFailed { policy, reason } => {
+                tracing::debug!(request_id = ?id, policy = &**policy, reason, "authentication failed");
+            }
+            Phase::ResponseFinished { status, end, bytes } => {
+                let elapsed = context.received_at().elapsed();
+                tracing::debug!(request_id = ?id, status = status.as_u16(), ?end, bytes, ?elapsed, "response finished");
+            }
+            Phase::StreamFinished { report } => tracing::debug!(request_id = ?id, ?report, "stream finished"),
             Phase::StreamEnded => tracing::debug!(request_id = ?id, "stream ended"),
+            Phase::RequestEnded => tracing::debug!(request_id = ?id, "request ended"),
         }
     }
 }

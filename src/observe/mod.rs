@@ -9,25 +9,40 @@
 //! policy decided, upstream picked and finished (told by the upstream room
 //! through [`crate::upstream::TryListener`]), response finished (when the
 //! body has been sent or dropped, not when the handler returns) and, for a
-//! tunnelled upgrade, stream ended.
+//! tunnelled upgrade, stream ended; and, when the last holder of the
+//! context lets it go, request ended. The context keeps a [`Record`] of
+//! what the phases said, for observers that report on the request whole.
 //!
-//! Metrics, the access log and spans hang off the observer; no other room
-//! knows about them. A phase allocates nothing; the default observer
-//! ([`TracingObserver`]) writes one `tracing` debug event per phase.
+//! Metrics ([`metrics`]), the access log ([`access_log`]) and spans hang off the observer;
+//! no other room knows about them. A phase allocates nothing; the default
+//! observer ([`TracingObserver`]) writes one `tracing` debug event per
+//! phase, and [`Observers`] hands each phase to several.
 
+pub mod access_log;
 mod context;
+mod counted;
+mod fanout;
 mod finished;
 mod log;
+pub mod metrics;
+mod record;
 mod request_id;
+mod sessions;
+mod settings;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use http::{StatusCode, Uri, request::Parts};
 
 pub use context::{Connection, RequestContext, Scheme, TraceContext};
-pub use finished::observed_body;
+pub use counted::{Counted, counted};
+pub use fanout::Observers;
+pub use finished::observed;
 pub use log::TracingObserver;
+pub use record::{Record, UpstreamTry};
 pub use request_id::X_REQUEST_ID;
+pub use sessions::{ConnectionState, HeldSession, OpenStream};
+pub use settings::{AccessLogSettings, ObserveSettings};
 
 use crate::upstream::Outcome;
 
@@ -53,6 +68,20 @@ pub enum Phase<'a> {
     RouteMatched {
         /// What kind of route.
         kind: RouteKind,
+    },
+    /// A named rate limit of the route's chain decided.
+    RateLimitDecided {
+        /// The policy's name.
+        policy: &'a Arc<str>,
+        /// Whether it let the request through.
+        allowed: bool,
+    },
+    /// A named authentication policy refused the request's credential.
+    AuthenticationFailed {
+        /// The policy's name.
+        policy: &'a Arc<str>,
+        /// Why: `missing`, `invalid`, `forbidden` or `unavailable`.
+        reason: &'static str,
     },
     /// The route's policies admitted it, or refused it with `refused`.
     PolicyDecided {
@@ -85,9 +114,31 @@ pub enum Phase<'a> {
         status: StatusCode,
         /// How its body ended.
         end: BodyEnd,
+        /// The bytes of body sent.
+        bytes: u64,
+    },
+    /// A server stream's answer ended (before its response finished).
+    StreamFinished {
+        /// How it went.
+        report: StreamReport,
     },
     /// A tunnelled upgrade (a WebSocket through a pass-through route) closed.
     StreamEnded,
+    /// The last holder of the request's context let it go: everything
+    /// about the request is in its [`Record`].
+    RequestEnded,
+}
+
+/// How a server stream went, as its answer's body tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamReport {
+    /// The framing: `ndjson`, `sse`, `json_array` or `raw`.
+    pub framing: &'static str,
+    /// The messages the backend sent.
+    pub messages: u64,
+    /// How it ended: `complete`, `error`, `idle_timeout`,
+    /// `max_duration`, `client_gone`.
+    pub end: &'static str,
 }
 
 /// The kind of route a request matched.

@@ -1,7 +1,9 @@
 //! The policy chain of one route, and the request phase it runs, in the
 //! fixed order: CORS headers, rate limits keyed on the request (IP, header,
 //! route), authentication, rate limits keyed on who authenticated
-//! (consumer, claim).
+//! (consumer, claim). What each named policy decided is told to a
+//! [`PolicyListener`] (the request's context), which the chain does not
+//! know beyond it.
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -44,6 +46,26 @@ impl Authenticator {
     }
 }
 
+/// A policy with the name the config gives it.
+#[derive(Debug, Clone)]
+pub struct Named<T> {
+    /// Its name under `policies:`.
+    pub name: Arc<str>,
+    /// The policy.
+    pub policy: T,
+}
+
+/// Hears what the chain's named policies decided for one request.
+pub trait PolicyListener: Send + Sync {
+    /// Rate limit `policy` let the request through (`allowed`) or refused it.
+    fn rate_limit_decided(&self, policy: &Arc<str>, allowed: bool);
+    /// `policy` authenticated the request as `principal`.
+    fn authenticated(&self, policy: &Arc<str>, principal: &Principal);
+    /// `policy` refused the request's credential, for `reason`
+    /// ([`AuthError::reason`]).
+    fn authentication_failed(&self, policy: &Arc<str>, reason: &'static str);
+}
+
 /// The compiled policies of one route, in the order they run.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyChain {
@@ -52,11 +74,11 @@ pub struct PolicyChain {
     /// Which browser origins may call the route.
     pub cors: Option<Arc<CorsPolicy>>,
     /// Rate limits keyed on the request: client IP, a header, the route.
-    pub request_limits: Vec<Arc<RateLimitPolicy>>,
+    pub request_limits: Vec<Named<Arc<RateLimitPolicy>>>,
     /// Alternatives: the first whose credential the request carries decides.
-    pub authenticators: Vec<Authenticator>,
+    pub authenticators: Vec<Named<Authenticator>>,
     /// Rate limits keyed on who authenticated: the consumer, a claim.
-    pub principal_limits: Vec<Arc<RateLimitPolicy>>,
+    pub principal_limits: Vec<Named<Arc<RateLimitPolicy>>>,
 }
 
 /// A request the chain let through: headers for its response.
@@ -74,23 +96,36 @@ impl PolicyChain {
 
     /// Every header the chain's authenticators set on requests.
     pub fn forwarded_headers(&self) -> impl Iterator<Item = &HeaderName> {
-        self.authenticators.iter().flat_map(Authenticator::forwarded_headers)
+        self.authenticators.iter().flat_map(|named| named.policy.forwarded_headers())
     }
 
     /// Runs the request phase for a client at `peer`: the request is let
     /// through with headers for its response, or refused (the refusal
-    /// carries those headers too).
-    pub async fn admit(&self, parts: &mut Parts, peer: IpAddr) -> Result<Admission, Box<GatewayError>> {
+    /// carries those headers too). `listener` hears each named policy's
+    /// decision.
+    pub async fn admit(
+        &self,
+        parts: &mut Parts,
+        peer: IpAddr,
+        listener: &dyn PolicyListener,
+    ) -> Result<Admission, Box<GatewayError>> {
         let mut headers = HeaderMap::new();
         if let Some(cors) = &self.cors {
             cors.decorate(&parts.headers, &mut headers);
         }
         let mut tightest = None;
-        self.limit(&self.request_limits, parts, peer, KeyContext::default(), &mut tightest, &headers).await?;
+        let limits = Limits { parts, peer, listener, headers: &headers };
+        limits.check(&self.request_limits, &self.route, KeyContext::default(), &mut tightest).await?;
         if !self.authenticators.is_empty() {
             let principal = match self.authenticate(parts).await {
-                Ok(principal) => principal,
-                Err(refusal) => {
+                Ok((name, principal)) => {
+                    listener.authenticated(name, &principal);
+                    principal
+                }
+                Err((name, refusal)) => {
+                    if let Some(name) = name {
+                        listener.authentication_failed(name, refusal.reason());
+                    }
                     return Err(refused(GatewayError::from(refusal), &headers, tightest.as_ref()));
                 }
             };
@@ -99,7 +134,8 @@ impl PolicyChain {
                 claims: Some(&principal.claims),
                 ..KeyContext::default()
             };
-            self.limit(&self.principal_limits, parts, peer, context, &mut tightest, &headers).await?;
+            let limits = Limits { parts, peer, listener, headers: &headers };
+            limits.check(&self.principal_limits, &self.route, context, &mut tightest).await?;
         }
         if let Some(decision) = &tightest {
             headers.extend(decision.headers());
@@ -108,38 +144,56 @@ impl PolicyChain {
     }
 
     /// The first authenticator whose credential the request carries decides;
-    /// with none present, the first one's refusal says what to send.
-    async fn authenticate(&self, parts: &mut Parts) -> Result<Principal, AuthError> {
+    /// with none present, the first one's refusal says what to send. Either
+    /// comes with the name of the policy that decided.
+    async fn authenticate(
+        &self,
+        parts: &mut Parts,
+    ) -> Result<(&Arc<str>, Principal), (Option<&Arc<str>>, AuthError)> {
         let mut missing = None;
-        for authenticator in &self.authenticators {
-            match authenticator.authenticate(parts).await {
+        for named in &self.authenticators {
+            match named.policy.authenticate(parts).await {
                 Err(error @ AuthError::Missing(..)) => {
-                    missing.get_or_insert(error);
+                    missing.get_or_insert((Some(&named.name), error));
                 }
-                decided => return decided,
+                Ok(principal) => return Ok((&named.name, principal)),
+                Err(error) => return Err((Some(&named.name), error)),
             }
         }
-        Err(missing
-            .unwrap_or_else(|| AuthError::Invalid(super::auth::Scheme::Bearer, "no credential".into())))
+        Err(missing.unwrap_or_else(|| {
+            (None, AuthError::Invalid(super::auth::Scheme::Bearer, "no credential".into()))
+        }))
     }
+}
 
-    /// Checks `limits`, keeping the decision with the least left in `tightest`.
-    async fn limit(
+/// What the rate limits of one request read.
+struct Limits<'a> {
+    parts: &'a Parts,
+    peer: IpAddr,
+    listener: &'a dyn PolicyListener,
+    /// The chain's response headers so far.
+    headers: &'a HeaderMap,
+}
+
+impl Limits<'_> {
+    /// Checks `limits` of the route `route`, keeping the decision with the
+    /// least left in `tightest`.
+    async fn check(
         &self,
-        limits: &[Arc<RateLimitPolicy>],
-        parts: &Parts,
-        peer: IpAddr,
+        limits: &[Named<Arc<RateLimitPolicy>>],
+        route: &str,
         context: KeyContext<'_>,
         tightest: &mut Option<Decision>,
-        headers: &HeaderMap,
     ) -> Result<(), Box<GatewayError>> {
+        let parts = self.parts;
         let client_certificate = TlsInfo::client_of(&parts.extensions).and_then(|client| client.identity());
         let context = KeyContext { client_certificate, ..context };
-        for limit in limits {
-            let key = limit.key_of(&parts.headers, peer, context, &self.route);
+        for Named { name, policy: limit } in limits {
+            let key = limit.key_of(&parts.headers, self.peer, context, route);
             let decision = limit.check(&key).await;
+            self.listener.rate_limit_decided(name, decision.allowed);
             if !decision.allowed {
-                return Err(refused(GatewayError::rate_limited(&decision), headers, None));
+                return Err(refused(GatewayError::rate_limited(&decision), self.headers, None));
             }
             if tightest.as_ref().is_none_or(|kept| decision.remaining < kept.remaining) {
                 *tightest = Some(decision);

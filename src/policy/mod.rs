@@ -15,4 +15,4 @@ mod chain;
 pub mod cors;
 pub mod rate_limit;
 
-pub use chain::{Admission, Authenticator, PolicyChain};
+pub use chain::{Admission, Authenticator, Named, PolicyChain, PolicyListener};

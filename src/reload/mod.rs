@@ -3,7 +3,7 @@
 //!
 //! A [`Reloader`] owns the gateway's config source. Each reload (the config
 //! file or a descriptor changed, SIGHUP, `POST /reload` on the admin
-//! listener) reads the config again and compiles it with the running
+//! listener, a reflection source's upstream giving new descriptors) reads the config again and compiles it with the running
 //! runtime's [`crate::runtime::StateStore`], so unchanged upstreams and
 //! stateful policies carry over; then [`Gateway::replace`] swaps it in, and
 //! requests in flight finish on the old one. Reloads run one at a time.
@@ -17,6 +17,7 @@
 //! This room decides when and whether to swap; it serves no request and
 //! binds no listener.
 
+mod refresh;
 mod report;
 mod watch;
 
@@ -37,6 +38,7 @@ use crate::{
     compile::{self, CompileErrors, Compiled},
     config::{self, Config, ConfigError},
     gateway::Gateway,
+    observe::{Observers, TracingObserver, access_log::AccessLog, metrics::Metrics},
     runtime::{RouteDiff, Runtime},
     schema::DescriptorSource,
     server::{ListenerChange, ListenerSettings},
@@ -76,6 +78,14 @@ pub enum LoadError {
     /// It changes what the listeners were started with.
     #[error("{}", restart_needed(.0))]
     Listeners(Vec<ListenerChange>),
+    /// The access log (`access_log.path`) cannot be opened.
+    #[error("cannot open the access log {path} (access_log.path): {source}")]
+    AccessLog {
+        /// The file, or "standard output".
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 fn restart_needed(changes: &[ListenerChange]) -> String {
@@ -104,6 +114,8 @@ pub struct Reloader {
     source: ConfigSource,
     builtin: Vec<DescriptorSource>,
     gateway: Arc<Gateway>,
+    /// The gateway's metrics, when collected.
+    metrics: Option<Arc<Metrics>>,
     /// What the listeners were started with (a reload may not change it).
     listeners: ListenerSettings,
     /// Held for the whole of a reload: one at a time.
@@ -140,10 +152,27 @@ impl Reloader {
     pub async fn start(source: ConfigSource, builtin: Vec<DescriptorSource>) -> Result<Arc<Self>, LoadError> {
         let Loaded { compiled, shown, watched } = load(&source, &builtin, None).await?;
         tracing::info!(generation = 1, routes = compiled.runtime.routes().len(), "config loaded");
+        let settings = &compiled.listeners.observe;
+        let metrics = settings.metrics.then(Metrics::new);
+        let mut observers = Observers::new().with(Arc::new(TracingObserver));
+        if let Some(metrics) = &metrics {
+            observers = observers.with(metrics.clone());
+        }
+        if let Some(log) = &settings.access_log {
+            let access_log = AccessLog::start(log).map_err(|source| LoadError::AccessLog {
+                path: log
+                    .path
+                    .as_ref()
+                    .map_or_else(|| "standard output".into(), |path| path.display().to_string()),
+                source,
+            })?;
+            observers = observers.with(Arc::new(access_log));
+        }
         Ok(Arc::new(Self {
             source,
             builtin,
-            gateway: Arc::new(Gateway::new(compiled.runtime)),
+            gateway: Arc::new(Gateway::with_observer(compiled.runtime, Arc::new(observers))),
+            metrics,
             listeners: compiled.listeners,
             serial: tokio::sync::Mutex::new(()),
             shown: Mutex::new(Shown { config: shown, watched, last: None }),
@@ -156,6 +185,11 @@ impl Reloader {
     /// The gateway, serving the current config.
     pub fn gateway(&self) -> &Arc<Gateway> {
         &self.gateway
+    }
+
+    /// The gateway's metrics, when the config collects them.
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
     }
 
     /// What the listeners are to be started with.
@@ -199,6 +233,8 @@ impl Reloader {
             let changes = self.listeners.changes(&loaded.compiled.listeners);
             if changes.is_empty() { Ok(loaded) } else { Err(LoadError::Listeners(changes)) }
         });
+        // What `status` shows of a swapped config: set with the generation.
+        let mut swapped = None;
         let report = match loaded {
             Err(error) => {
                 let errors = error.lines();
@@ -222,22 +258,26 @@ impl Reloader {
                 } else {
                     self.gateway.replace(compiled.runtime);
                     let generation = generation + 1;
-                    self.generation.send_replace(generation);
                     let (added, removed, changed) =
                         (routes.added.len(), routes.removed.len(), routes.changed.len());
                     tracing::info!(generation, %trigger, added, removed, changed, "config reloaded");
-                    let mut shown_now = self.lock_shown();
-                    shown_now.config = shown;
-                    shown_now.watched = watched;
-                    drop(shown_now);
+                    swapped = Some((shown, watched));
                     ReloadReport::new(trigger, false, ReloadResult::Ok, generation, Vec::new(), routes)
                 }
             }
         };
         if !dry_run {
+            // One step under the lock `status` reads with: a reader never
+            // sees the new generation without its report, config and counts.
+            let mut shown_now = self.lock_shown();
             let counter = if report.result == ReloadResult::Ok { &self.succeeded } else { &self.failed };
             counter.fetch_add(1, Ordering::Relaxed);
-            self.lock_shown().last = Some(report.clone());
+            shown_now.last = Some(report.clone());
+            if let Some((shown, watched)) = swapped {
+                shown_now.config = shown;
+                shown_now.watched = watched;
+                self.generation.send_replace(report.generation);
+            }
         }
         report
     }
@@ -259,15 +299,20 @@ impl Reloader {
         })
     }
 
-    /// Starts the triggers: SIGHUP, and a watch on the config file and on
-    /// every descriptor file and `.proto` directory it names. They stop
-    /// when the returned value is dropped.
+    /// Starts the triggers: SIGHUP, a watch on the config file and on
+    /// every descriptor file and `.proto` directory it names, and the
+    /// periodic refresh of its reflection sources. They stop when the
+    /// returned value is dropped.
     pub fn start_triggers(self: &Arc<Self>) -> Result<Triggers, notify::Error> {
         let watcher = match self.source {
             ConfigSource::File(_) => Some(watch::start(self.clone())?),
             ConfigSource::Fixed { .. } => None,
         };
-        Ok(Triggers { _watcher: watcher, _hangup: hangup(self.clone()) })
+        Ok(Triggers {
+            _watcher: watcher,
+            _hangup: hangup(self.clone()),
+            _reflection: refresh::start(self.clone()),
+        })
     }
 
     fn watched(&self) -> Vec<Watched> {
@@ -284,6 +329,7 @@ impl Reloader {
 pub struct Triggers {
     _watcher: Option<TaskGuard>,
     _hangup: Option<TaskGuard>,
+    _reflection: TaskGuard,
 }
 
 /// SIGHUP reloads (on Unix; `None` where there is no such signal).

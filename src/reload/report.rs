@@ -20,6 +20,8 @@ pub enum Trigger {
     Signal,
     /// `POST /reload` on the admin listener.
     Admin,
+    /// A reflection source's upstream gives new descriptors.
+    Reflection,
 }
 
 impl fmt::Display for Trigger {
@@ -28,6 +30,7 @@ impl fmt::Display for Trigger {
             Self::File => "file",
             Self::Signal => "signal",
             Self::Admin => "admin",
+            Self::Reflection => "reflection",
         })
     }
 }

@@ -34,6 +34,8 @@ pub struct BodyLimits {
     pub body_read_timeout: Duration,
     /// What one request may make a transcoded route's binder parse.
     pub input: InputLimits,
+    /// The most streams one client connection may have open at once.
+    pub max_streams_per_connection: Option<usize>,
 }
 
 /// One line of the route table, as `protogate routes` prints it.
@@ -51,6 +53,15 @@ pub struct RouteSummary {
     pub response_body: String,
     /// The upstream called.
     pub upstream: String,
+}
+
+/// A descriptor source read from an upstream's server reflection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReflectedSource {
+    /// The upstream asked.
+    pub upstream: String,
+    /// How often it is asked again.
+    pub refresh: Duration,
 }
 
 /// A target and the policies that guard it: what a routing table holds.
@@ -96,6 +107,7 @@ pub struct Runtime {
     body_limits: BodyLimits,
     upstreams: BTreeMap<String, Arc<Upstream>>,
     store: StateStore,
+    reflected: Vec<ReflectedSource>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -116,12 +128,14 @@ pub struct RuntimeParts {
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
     /// What the next runtime may keep.
     pub store: StateStore,
+    /// The descriptor sources read from server reflection.
+    pub reflected: Vec<ReflectedSource>,
 }
 
 impl Runtime {
     /// A runtime made of `parts`.
     pub fn new(parts: RuntimeParts) -> Self {
-        let RuntimeParts { tables, routes, body_limits, upstreams, store } = parts;
+        let RuntimeParts { tables, routes, body_limits, upstreams, store, reflected } = parts;
         Self {
             router: tables.templates.build(),
             prefixes: tables.prefixes,
@@ -130,6 +144,7 @@ impl Runtime {
             body_limits,
             upstreams,
             store,
+            reflected,
         }
     }
 
@@ -163,7 +178,13 @@ impl Runtime {
         self.body_limits
     }
 
-    /// The upstreams that routes use, by name.
+    /// The descriptor sources read from server reflection, which the
+    /// refresh asks again.
+    pub fn reflected(&self) -> &[ReflectedSource] {
+        &self.reflected
+    }
+
+    /// The upstreams that routes (and reflection sources) use, by name.
     pub fn upstreams(&self) -> &BTreeMap<String, Arc<Upstream>> {
         &self.upstreams
     }

@@ -23,7 +23,10 @@ use super::{
     HeadLimits,
     drain::{self, DrainRule},
 };
-use crate::{gateway::Gateway, observe::Connection};
+use crate::{
+    gateway::Gateway,
+    observe::{Connection, ConnectionState},
+};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
@@ -103,6 +106,8 @@ pub(super) async fn serve_http<I>(
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let peer = connection.peer;
+    let connection = connection.with_state(ConnectionState::draining_on(drain.clone()));
+    let state = connection.state.clone();
     let outcome = if is_http2 {
         let service = service_fn(move |mut request: Request<Incoming>| {
             let gateway = gateway.clone();
@@ -140,6 +145,9 @@ pub(super) async fn serve_http<I>(
     if let Err(error) = outcome {
         tracing::debug!(%peer, %error, "connection ended with an error");
     }
+    // WebSocket sessions taken over from hyper end on the drain signal
+    // too; the connection is finished when they are.
+    state.sessions_closed().await;
 }
 
 /// Runs `connection` to its end; when `drain` fires first, asks it to shut

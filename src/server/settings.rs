@@ -8,7 +8,7 @@
 use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
 use super::{ShutdownSettings, tls::TlsEndpoint};
-use crate::admin::AdminToken;
+use crate::{admin::AdminToken, observe::ObserveSettings};
 
 /// Limits on the request head, applied to each connection a listener accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,8 @@ pub struct ListenerSettings {
     pub head: HeadLimits,
     /// How the listeners stop (`shutdown.delay`, `shutdown.drain`).
     pub shutdown: ShutdownSettings,
+    /// How requests are observed (metrics, access log, traces).
+    pub observe: ObserveSettings,
 }
 
 /// One listener setting that differs between two configs, with the value
@@ -89,6 +91,9 @@ pub enum ListenerChange {
     ShutdownDelay(Duration, Duration),
     /// `shutdown.drain`.
     ShutdownDrain(Duration, Duration),
+    /// A setting of the observers (`admin.metrics`, `access_log.*`,
+    /// `tracing.*`): its key, and its value before and after.
+    Observe(&'static str, String, String),
 }
 
 impl ListenerSettings {
@@ -122,6 +127,12 @@ impl ListenerSettings {
         ]
         .into_iter()
         .flatten()
+        .chain(
+            self.observe
+                .changes(&next.observe)
+                .into_iter()
+                .map(|(key, before, after)| ListenerChange::Observe(key, before, after)),
+        )
         .collect()
     }
 
@@ -148,6 +159,7 @@ impl ListenerChange {
             Self::MaxConcurrentStreams(..) => "limits.max_concurrent_streams",
             Self::ShutdownDelay(..) => "shutdown.delay",
             Self::ShutdownDrain(..) => "shutdown.drain",
+            Self::Observe(key, ..) => key,
         }
     }
 }
@@ -157,7 +169,7 @@ impl fmt::Display for ListenerChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let address = |addr: &Option<SocketAddr>| addr.map_or_else(|| "none".to_owned(), |a| a.to_string());
         let (before, after) = match self {
-            Self::Listen(before, after) => (before.clone(), after.clone()),
+            Self::Listen(before, after) | Self::Observe(_, before, after) => (before.clone(), after.clone()),
             Self::AdminListen(before, after) => (address(before), address(after)),
             Self::AdminToken(before, after) => {
                 let token = |set: bool| if set { "a token" } else { "none" };
@@ -189,6 +201,7 @@ mod tests {
                 max_concurrent_streams: 100,
             },
             shutdown: ShutdownSettings::default(),
+            observe: ObserveSettings::default(),
         }
     }
 
@@ -210,6 +223,7 @@ mod tests {
                 max_concurrent_streams: 10,
             },
             shutdown: ShutdownSettings { delay: Duration::from_secs(5), drain: Duration::from_secs(60) },
+            observe: ObserveSettings { metrics: false, access_log: None },
         };
         let changes: Vec<String> = before.changes(&after).iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -223,6 +237,7 @@ mod tests {
                 "limits.max_concurrent_streams changed: 100 → 10",
                 "shutdown.delay changed: 0ns → 5s",
                 "shutdown.drain changed: 30s → 60s",
+                "admin.metrics changed: true → false",
             ]
         );
         let removed = after.changes(&ListenerSettings { admin_listen: None, ..after.clone() });

@@ -1,6 +1,9 @@
 //! The tonic codecs of a method. A request goes out as whatever the binder
 //! produced ([`Outgoing`]: wire bytes from the wire codec, or a
-//! `DynamicMessage`). Replies are decoded as `DynamicMessage`s against the
+//! `DynamicMessage`); a client or bidirectional stream sends such items
+//! one by one, or an abort that fails the request body, so that the
+//! backend sees the stream reset (`CANCEL`) rather than ended, never a half
+//! message. Replies are decoded as `DynamicMessage`s against the
 //! method's output descriptor ([`DynamicCodec`], for server streams), or
 //! kept as their wire bytes ([`WireCodec`], for unary calls, whose renderer
 //! reads the wire: src/transcode/wire/).
@@ -16,13 +19,16 @@ use tonic::{
     codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
 };
 
-/// A request message as the binder produced it.
+/// A request message as the binder produced it, or the end of a failed
+/// request stream.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
     /// Built as a message (the `DynamicMessage` path).
     Message(DynamicMessage),
     /// Already encoded (the wire codec).
     Wire(Bytes),
+    /// The request stream failed: reset the call.
+    Abort,
 }
 
 /// The codec of one method whose replies are decoded as messages.
@@ -72,7 +78,8 @@ impl Codec for WireCodec {
     }
 }
 
-/// Encodes a request message.
+/// Encodes request messages; an abort fails the body with an h2 `CANCEL`
+/// as its source, which hyper sends to the backend as `RST_STREAM(CANCEL)`.
 #[derive(Debug, Clone, Copy)]
 pub struct OutgoingEncoder;
 
@@ -87,6 +94,11 @@ impl Encoder for OutgoingEncoder {
             // as it is written, so the fields go straight in.
             Outgoing::Message(message) => message.encode_raw(dst),
             Outgoing::Wire(bytes) => dst.put_slice(&bytes),
+            Outgoing::Abort => {
+                let mut status = Status::cancelled("the request stream failed");
+                status.set_source(std::sync::Arc::new(h2::Error::from(h2::Reason::CANCEL)));
+                return Err(status);
+            }
         }
         Ok(())
     }

@@ -187,3 +187,21 @@ fn raw_body(message: &DynamicMessage, fields: &HttpBodyFields) -> RenderedBody {
     let body = message.get_field(&fields.data).as_bytes().cloned().unwrap_or_default();
     RenderedBody { content_type, body }
 }
+
+/// A reply as a call delivers it: a decoded message, or its wire bytes.
+pub trait Reply {
+    /// Renders it with `renderer`.
+    fn render_with(&self, renderer: &ResponseRenderer) -> Result<RenderedBody, ReplyError>;
+}
+
+impl Reply for DynamicMessage {
+    fn render_with(&self, renderer: &ResponseRenderer) -> Result<RenderedBody, ReplyError> {
+        Ok(renderer.render(self)?)
+    }
+}
+
+impl Reply for Bytes {
+    fn render_with(&self, renderer: &ResponseRenderer) -> Result<RenderedBody, ReplyError> {
+        renderer.render_encoded(self)
+    }
+}

@@ -27,12 +27,13 @@ use super::{
     failure::{self, StatusArrival, UpstreamFailure},
     metadata::{self, MetadataRules, ReplyOverrides},
     outcome,
-    render::{RenderError, ReplyError, ResponseRenderer},
+    render::{RenderError, Reply, ReplyError, ResponseRenderer},
     stream::{self, StreamSettings},
 };
 pub use super::{
     error::TranscodeError,
     parts::{TargetParts, TranscodeRequest},
+    stream::StreamingRequest,
 };
 use crate::{
     body::{ResponseBody, full},
@@ -66,6 +67,10 @@ pub(super) struct Deadline {
     outcome: Outcome,
 }
 
+/// An opened call: the reply's headers, what the backend chose for the
+/// HTTP answer, and the reply stream (of decoded messages, or of wire bytes).
+pub(super) type Opened<T = DynamicMessage> = (HeaderMap, ReplyOverrides, Streaming<T>);
+
 /// A request ready to be sent: its deadline, message and metadata.
 pub(super) struct Prepared {
     deadline: Deadline,
@@ -76,6 +81,11 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
+    /// The request's context.
+    pub(super) fn context(&self) -> &Arc<RequestContext> {
+        &self.context
+    }
+
     /// The metadata sent with the call.
     pub(super) fn metadata_mut(&mut self) -> &mut MetadataMap {
         &mut self.metadata
@@ -87,20 +97,24 @@ impl Prepared {
 pub struct TranscodeTarget {
     method: MethodDescriptor,
     path: PathAndQuery,
-    binder: RequestBinder,
+    pub(super) binder: Arc<RequestBinder>,
     pub(super) renderer: ResponseRenderer,
     codec: DynamicCodec,
     pub(super) upstream: Arc<Upstream>,
-    timeout: Duration,
+    pub(super) timeout: Duration,
     metadata: Arc<MetadataRules>,
     pub(super) pool: DescriptorPool,
     idempotent: bool,
     pub(super) success_status: StatusCode,
-    streaming: bool,
-    server_stream: Option<StreamSettings>,
+    stream: Option<StreamSettings>,
 }
 
 impl TranscodeTarget {
+    /// The gRPC method it calls, as a request path (`/pkg.Service/Method`).
+    pub fn grpc_path(&self) -> &PathAndQuery {
+        &self.path
+    }
+
     /// Wires a target.
     pub fn new(parts: TargetParts) -> Self {
         let path = format!("/{}/{}", parts.method.parent_service().full_name(), parts.method.name());
@@ -110,15 +124,14 @@ impl TranscodeTarget {
             codec: DynamicCodec::new(parts.method.output()),
             pool: parts.method.parent_pool().clone(),
             method: parts.method,
-            binder: parts.binder,
+            binder: Arc::new(parts.binder),
             renderer: parts.renderer,
             upstream: parts.upstream,
             timeout: parts.timeout,
             metadata: parts.metadata,
             idempotent: parts.idempotent,
             success_status: parts.success_status,
-            streaming: parts.streaming,
-            server_stream: parts.server_stream,
+            stream: parts.stream,
         }
     }
 
@@ -127,18 +140,49 @@ impl TranscodeTarget {
         &self.method
     }
 
+    /// Whether the method reads a stream of request messages (client or
+    /// bidirectional streaming): its body is handed over unread
+    /// ([`TranscodeTarget::call_streaming`]).
+    pub fn streams_requests(&self) -> bool {
+        self.method.is_client_streaming()
+    }
+
+    /// The stream settings of a streaming method, and whether it streams
+    /// its requests.
+    pub(super) fn client_stream(&self) -> Option<&StreamSettings> {
+        self.stream.as_ref().filter(|_| self.streams_requests())
+    }
+
+    /// Serves a client or bidirectional stream over HTTP: the body's
+    /// messages sent as they arrive (src/transcode/stream/duplex.rs).
+    pub async fn call_streaming(
+        &self,
+        request: StreamingRequest<'_>,
+    ) -> Result<Response<ResponseBody>, TranscodeError> {
+        let Some(settings) = self.client_stream() else {
+            return Err(TranscodeError::Internal(format!(
+                "{} reads no request stream",
+                self.method.full_name()
+            )));
+        };
+        stream::duplex::serve(self, settings, request).await
+    }
+
     /// Serves one request: a unary call's reply whole, a server stream's
     /// as it comes (src/transcode/stream/).
     pub async fn call(
         &self,
         request: TranscodeRequest<'_>,
     ) -> Result<Response<ResponseBody>, TranscodeError> {
-        if self.streaming {
-            return Err(TranscodeError::StreamingNotServed(self.method.full_name().to_owned()));
+        if self.streams_requests() {
+            return Err(TranscodeError::Internal(format!(
+                "{} reads a request stream",
+                self.method.full_name()
+            )));
         }
         let prepared = self.prepare(&request)?;
-        if let Some(settings) = &self.server_stream {
-            return stream::serve(self, settings, prepared, request.parts).await;
+        if let Some(settings) = &self.stream {
+            return stream::serve(self, settings, prepared, request.parts, request.context).await;
         }
         let (response, picked) =
             self.call_tries(prepared, |channel, call| self.invoke(channel, call)).await?;
@@ -168,11 +212,20 @@ impl TranscodeTarget {
             &request.body,
             content_type,
         )?;
-        let mut metadata =
-            self.metadata.request_metadata(headers, context.peer().ip(), request.host)?.into_headers();
-        metadata.insert(X_REQUEST_ID, context.request_id().clone());
-        let metadata = MetadataMap::from_headers(metadata);
+        let metadata = self.call_metadata(headers, context, request.host)?;
         Ok(Prepared { deadline, message, metadata, context: context.clone() })
+    }
+
+    /// The metadata a call sends: the forwarded headers and the request id.
+    pub(super) fn call_metadata(
+        &self,
+        headers: &HeaderMap,
+        context: &RequestContext,
+        host: Option<&str>,
+    ) -> Result<MetadataMap, TranscodeError> {
+        let mut metadata = self.metadata.request_metadata(headers, context.peer().ip(), host)?.into_headers();
+        metadata.insert(X_REQUEST_ID, context.request_id().clone());
+        Ok(MetadataMap::from_headers(metadata))
     }
 
     /// Calls the method with the upstream's retries: `once` makes one try
@@ -216,12 +269,16 @@ impl TranscodeTarget {
                 }
             })
             .await;
-        match answered {
-            Ok(answer) => Ok(answer),
-            Err(CallError::Failed(error)) => Err(error),
-            Err(CallError::Expired) => Err(TranscodeError::DeadlineExceeded(deadline.budget)),
-            Err(CallError::Unavailable(unavailable)) => {
-                Err(self.failed(tonic::Status::unavailable(unavailable.to_string()), None))
+        answered.map_err(|error| self.call_error(error, deadline.budget))
+    }
+
+    /// What a call the retry loop gave up on fails with.
+    pub(super) fn call_error(&self, error: CallError<TranscodeError>, budget: Duration) -> TranscodeError {
+        match error {
+            CallError::Failed(error) => error,
+            CallError::Expired => TranscodeError::DeadlineExceeded(budget),
+            CallError::Unavailable(unavailable) => {
+                self.failed(tonic::Status::unavailable(unavailable.to_string()), None)
             }
         }
     }
@@ -268,7 +325,7 @@ impl TranscodeTarget {
         &self,
         channel: Option<Channel>,
         call: tonic::Request<Outgoing>,
-    ) -> Result<(HeaderMap, ReplyOverrides, Streaming<DynamicMessage>), Failed> {
+    ) -> Result<Opened, Failed> {
         self.open_with(channel, call, self.codec.clone()).await
     }
 
@@ -278,11 +335,53 @@ impl TranscodeTarget {
         channel: Option<Channel>,
         call: tonic::Request<Outgoing>,
         codec: C,
-    ) -> Result<(HeaderMap, ReplyOverrides, Streaming<C::Decode>), Failed>
+    ) -> Result<Opened<C::Decode>, Failed>
     where
         C: Codec<Encode = Outgoing> + Send + 'static,
         C::Decode: Send + Sync + 'static,
     {
+        let mut grpc = self.client(channel).await?;
+        // A unary method is called as server-streaming too: the same frames
+        // on the wire, but headers and trailers stay apart.
+        let reply = grpc
+            .server_streaming(call, self.path.clone(), codec)
+            .await
+            .map_err(|status| self.call_failed(status, None))?;
+        Ok(self.opened(reply))
+    }
+
+    /// Opens a client or bidirectional stream on `channel`, its request
+    /// messages taken from `messages` once the channel is ready (a try that
+    /// finds the channel not ready leaves them for the next).
+    pub(super) async fn open_stream<S>(
+        &self,
+        channel: Option<Channel>,
+        messages: &std::sync::Mutex<Option<S>>,
+        metadata: MetadataMap,
+        timeout: Option<Duration>,
+    ) -> Result<Opened, Failed>
+    where
+        S: tokio_stream::Stream<Item = Outgoing> + Send + 'static,
+    {
+        let mut grpc = self.client(channel).await?;
+        let Some(messages) = messages.lock().ok().and_then(|mut slot| slot.take()) else {
+            let error = TranscodeError::Internal("a request stream cannot be sent twice".into());
+            return Err(Failed { error, outcome: Outcome::Ignored, retry: TryFailure::Final });
+        };
+        let mut call = tonic::Request::new(messages);
+        *call.metadata_mut() = metadata;
+        if let Some(timeout) = timeout {
+            call.set_timeout(timeout);
+        }
+        let reply = grpc
+            .streaming(call, self.path.clone(), self.codec.clone())
+            .await
+            .map_err(|status| self.call_failed(status, None))?;
+        Ok(self.opened(reply))
+    }
+
+    /// A gRPC client on `channel`, ready to take a call.
+    async fn client(&self, channel: Option<Channel>) -> Result<tonic::client::Grpc<Channel>, Failed> {
         // Compile gives transcoded routes gRPC upstreams only.
         let channel = channel.ok_or_else(|| Failed {
             error: TranscodeError::Internal("a transcoded route has an HTTP upstream".into()),
@@ -301,12 +400,11 @@ impl TranscodeTarget {
             outcome: Outcome::ConnectFailure,
             retry: TryFailure::NotSent,
         })?;
-        // A unary method is called as server-streaming too: the same frames
-        // on the wire, but headers and trailers stay apart.
-        let reply = grpc
-            .server_streaming(call, self.path.clone(), codec)
-            .await
-            .map_err(|status| self.call_failed(status, None))?;
+        Ok(grpc)
+    }
+
+    /// An opened call's reply head and stream.
+    fn opened<T>(&self, reply: tonic::Response<Streaming<T>>) -> Opened<T> {
         let (header_metadata, stream, _) = reply.into_parts();
         let mut reply_metadata = header_metadata.into_headers();
         let overrides = metadata::take_reply_overrides(&mut reply_metadata, self.method.full_name());
@@ -315,20 +413,27 @@ impl TranscodeTarget {
             tonic::metadata::MetadataMap::from_headers(reply_metadata),
             &mut headers,
         );
-        Ok((headers, overrides, stream))
+        (headers, overrides, stream)
     }
 
-    /// One try of a unary call: its one reply, rendered from its wire
-    /// bytes (a reply that does not decode fails as it arrives, as a
-    /// decoding codec would fail it).
+    /// One try of a unary call: its one reply, read as wire bytes and
+    /// rendered from them.
     async fn invoke(
         &self,
         channel: Option<Channel>,
         call: tonic::Request<Outgoing>,
     ) -> Result<Response<Bytes>, Failed> {
-        let (mut headers, overrides, mut stream) = self.open_with(channel, call, WireCodec).await?;
+        let opened = self.open_with(channel, call, WireCodec).await?;
+        self.one_reply(opened).await
+    }
+
+    /// The one reply of an opened call (unary or client-streaming),
+    /// rendered. A reply that does not decode fails as it arrives, as a
+    /// decoding codec would fail it.
+    pub(super) async fn one_reply<T: Reply>(&self, opened: Opened<T>) -> Result<Response<Bytes>, Failed> {
+        let (mut headers, overrides, mut stream) = opened;
         let rendered = match stream.message().await {
-            Ok(Some(reply)) => match self.renderer.render_encoded(&reply) {
+            Ok(Some(reply)) => match reply.render_with(&self.renderer) {
                 Err(ReplyError::Decode(status)) => return Err(self.call_failed(status, Some(headers))),
                 Err(ReplyError::Render(error)) => Err(error),
                 Ok(rendered) => Ok(rendered),

@@ -29,6 +29,11 @@ pub fn code_named(name: &str) -> Option<Code> {
     NAMES.iter().find(|(known, _)| *known == name).map(|(_, code)| *code)
 }
 
+/// The canonical name of `code` (`NOT_FOUND`), as the config and metrics write it.
+pub fn code_name(code: Code) -> &'static str {
+    NAMES.get(code as usize).map_or("UNKNOWN", |(name, _)| *name)
+}
+
 /// The canonical names of the gRPC codes, for suggestions.
 pub fn code_names() -> impl Iterator<Item = &'static str> {
     NAMES.iter().map(|(name, _)| *name)
@@ -78,6 +83,9 @@ mod tests {
         assert!(!codes.contains(Code::NotFound));
         assert!(!codes.contains(Code::Ok));
         assert_eq!(code_named("RESOURCE_EXHAUSTED"), Some(Code::ResourceExhausted));
+        for (name, code) in NAMES {
+            assert_eq!(code_name(code), name, "NAMES is in the codes' order");
+        }
         assert_eq!(code_named("unavailable"), None);
         assert_eq!(code_names().count(), 17);
         assert!(FailureCodes::new([Code::NotFound]).contains(Code::NotFound));

@@ -47,7 +47,7 @@ pub use balance::Balancing;
 pub use breaker::{BreakerSettings, BreakerState};
 pub use call::{Attempt, CallError, Tried, TryError};
 pub use endpoint::{Endpoint, EndpointState};
-pub use failure::{FailureCodes, code_named, code_names};
+pub use failure::{FailureCodes, code_name, code_named, code_names};
 pub use health::{HealthCheckKind, HealthCheckSettings};
 pub use outlier::OutlierSettings;
 pub use picked::{Picked, TryListener};

@@ -1,11 +1,13 @@
 //! The integration tests: one binary, one module per behaviour. Every test
 //! starts real servers (the tonic demo backend, the gateway) on 127.0.0.1:0.
 
+mod access_log;
 mod admin;
 mod api_key;
 mod attacks;
 mod balancing;
 mod cli;
+mod client_streams;
 mod config_docs;
 mod demo_backend;
 mod descriptor_merge;
@@ -21,6 +23,7 @@ mod health;
 mod hostile;
 mod http_semantics;
 mod json_limits;
+mod json_names;
 mod jwks;
 mod jwt;
 mod jwt_config;
@@ -31,6 +34,7 @@ mod listener;
 mod logs;
 mod metadata;
 mod metadata_limits;
+mod metrics;
 mod observe;
 mod passthrough_limits;
 mod pipeline;
@@ -41,6 +45,7 @@ mod proxy;
 mod proxy_retry;
 mod rate_limit;
 mod readme;
+mod reflection;
 mod reload;
 mod retry;
 mod shutdown;

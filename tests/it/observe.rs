@@ -53,8 +53,13 @@ impl Observer for Recorder {
             Phase::PolicyDecided { refused } => format!("policy {refused:?}"),
             Phase::UpstreamPicked { upstream, .. } => format!("picked {upstream}"),
             Phase::UpstreamFinished { upstream, outcome, .. } => format!("finished {upstream} {outcome:?}"),
-            Phase::ResponseFinished { status, end } => format!("response {} {end:?}", status.as_u16()),
+            Phase::ResponseFinished { status, end, .. } => format!("response {} {end:?}", status.as_u16()),
             Phase::StreamEnded => "stream ended".to_owned(),
+            // Told after the response, or not phases of the flow this test follows.
+            Phase::RateLimitDecided { .. }
+            | Phase::AuthenticationFailed { .. }
+            | Phase::StreamFinished { .. }
+            | Phase::RequestEnded => return,
         };
         let id = context.request_id().to_str().unwrap_or("?").to_owned();
         self.lines.lock().unwrap().push((id, line));

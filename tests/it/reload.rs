@@ -355,6 +355,9 @@ async fn sighup_reloads_the_real_binary() {
         "{last}"
     );
     assert_eq!(status(format!("http://{gateway}/v1/echo/b")).await, 200);
+    // The binary serves its metrics on the admin listener, the reload counted.
+    let metrics = client.get(format!("http://{admin}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("protogate_config_reloads_total{result=\"success\"} 1\n"), "{metrics}");
 }
 
 #[test]

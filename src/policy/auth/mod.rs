@@ -78,6 +78,19 @@ pub enum AuthError {
     Unavailable(String),
 }
 
+impl AuthError {
+    /// Why, in one word (a metric label): `missing`, `invalid`,
+    /// `forbidden` or `unavailable`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Missing(..) => "missing",
+            Self::Invalid(..) => "invalid",
+            Self::Forbidden(_) => "forbidden",
+            Self::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
 /// A policy that cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthSetupError {

@@ -5,6 +5,9 @@
 //! the backend. It ends the stream at `max_duration` and after an
 //! `idle_timeout` gap, sends SSE keep-alives, writes the error frame of a
 //! failure, and gives HTTP/2 clients `grpc-status`/`grpc-message` trailers.
+//! It tells the request's context how the stream went (framing, messages,
+//! how it ended) when it ends, or when it is dropped before (the client
+//! went away).
 
 use std::{
     pin::Pin,
@@ -17,13 +20,19 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame};
 use prost_reflect::{DescriptorPool, DynamicMessage};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use tokio_stream::Stream;
 use tonic::codec::Streaming;
 
-use super::framing::{ErrorFrame, FrameWriter, Framing};
+use super::{
+    caps::StreamPermit,
+    framing::{ErrorFrame, FrameWriter, Framing},
+    requests::RequestEvents,
+    timer::Timer,
+};
 use crate::{
     body::BoxError,
+    observe::{Phase, RequestContext, StreamReport},
     transcode::{
         outcome,
         target::{TranscodeError, failure_of},
@@ -33,27 +42,6 @@ use crate::{
 
 /// What `grpc-message` percent-encodes: everything outside printable ASCII, and `%`.
 const GRPC_MESSAGE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
-
-/// A repeating timer: its period and next expiry.
-struct Timer {
-    period: Duration,
-    sleep: Pin<Box<Sleep>>,
-}
-
-impl Timer {
-    fn new(period: Duration) -> Self {
-        Self { period, sleep: Box::pin(tokio::time::sleep(period)) }
-    }
-
-    fn restart(&mut self) {
-        let next = Instant::now() + self.period;
-        self.sleep.as_mut().reset(next);
-    }
-
-    fn fired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.sleep.as_mut().poll(cx).is_ready()
-    }
-}
 
 /// What the body still has to send.
 enum State {
@@ -74,6 +62,12 @@ pub(super) struct StreamParts {
     pub(super) max_duration: Option<Duration>,
     pub(super) idle_timeout: Option<Duration>,
     pub(super) keepalive: Option<Duration>,
+    /// The request's context, told how the stream went.
+    pub(super) context: Arc<RequestContext>,
+    /// A bidirectional stream's request side, whose failure ends the stream.
+    pub(super) request: Option<RequestEvents>,
+    /// The stream's place within the caps, held until it ends.
+    pub(super) permit: StreamPermit,
 }
 
 /// The body of a server stream.
@@ -89,6 +83,13 @@ pub(super) struct StreamBody {
     ends: Option<(Duration, Pin<Box<Sleep>>)>,
     idle: Option<Timer>,
     keepalive: Option<Timer>,
+    context: Arc<RequestContext>,
+    /// Messages sent so far.
+    messages: u64,
+    /// Whether the context was told how the stream ended.
+    reported: bool,
+    request: Option<RequestEvents>,
+    permit: Option<StreamPermit>,
 }
 
 impl StreamBody {
@@ -105,6 +106,20 @@ impl StreamBody {
             ends: parts.max_duration.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
             idle: parts.idle_timeout.map(Timer::new),
             keepalive: parts.keepalive.map(Timer::new),
+            context: parts.context,
+            messages: 0,
+            reported: false,
+            request: parts.request,
+            permit: Some(parts.permit),
+        }
+    }
+
+    /// Tells the context how the stream ended (once).
+    fn report(&mut self, end: &'static str) {
+        if !self.reported {
+            self.reported = true;
+            let (framing, messages) = (self.writer.framing.name(), self.messages);
+            self.context.observe(Phase::StreamFinished { report: StreamReport { framing, messages, end } });
         }
     }
 
@@ -112,6 +127,7 @@ impl StreamBody {
     fn message(&mut self, message: &DynamicMessage) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.writer.message(message) {
             Ok(bytes) => {
+                self.messages += 1;
                 for timer in [&mut self.idle, &mut self.keepalive].into_iter().flatten() {
                     timer.restart();
                 }
@@ -119,7 +135,7 @@ impl StreamBody {
             }
             Err(error) => {
                 let error = TranscodeError::from(error);
-                self.end(Some(error_frame(error)), Outcome::Success)
+                self.end(Some(error_frame(error)), Outcome::Success, "error")
             }
         }
     }
@@ -130,8 +146,15 @@ impl StreamBody {
         &mut self,
         error: Option<ErrorFrame>,
         outcome: Outcome,
+        how: &'static str,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.stream = None;
+        self.report(how);
+        if let Some(error) = &error {
+            self.context.set_grpc_code(error.code);
+        }
+        self.request = None;
+        self.permit = None;
         if let Some(picked) = self.picked.take() {
             picked.finish(outcome);
         }
@@ -163,7 +186,7 @@ impl StreamBody {
     fn failed(&mut self, status: tonic::Status) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let outcome = outcome::of_status(&status, &self.upstream);
         let error = failure_of(status, &self.upstream, &self.pool, None);
-        self.end(Some(error_frame(error)), outcome)
+        self.end(Some(error_frame(error)), outcome, "error")
     }
 }
 
@@ -182,11 +205,18 @@ impl Body for StreamBody {
         if let Some(first) = this.first.take() {
             return this.message(&first);
         }
+        // A bidirectional stream whose request side failed ends with that
+        // failure (its call is being reset).
+        if let Some(request) = this.request.as_mut()
+            && let Poll::Ready(error) = request.poll_failure(cx)
+        {
+            return this.end(Some(error_frame(error)), Outcome::Ignored, "request_error");
+        }
         let Some(stream) = this.stream.as_mut() else { return this.finish() };
         match Pin::new(stream).poll_next(cx) {
             Poll::Ready(Some(Ok(message))) => return this.message(&message),
             Poll::Ready(Some(Err(status))) => return this.failed(status),
-            Poll::Ready(None) => return this.end(None, Outcome::Success),
+            Poll::Ready(None) => return this.end(None, Outcome::Success, "complete"),
             Poll::Pending => {}
         }
         if let Some((limit, sleep)) = this.ends.as_mut()
@@ -194,14 +224,14 @@ impl Body for StreamBody {
         {
             let message = format!("the stream lasted longer than its max_duration of {limit:?}");
             let error = ErrorFrame { code: tonic::Code::DeadlineExceeded, message, details: Vec::new() };
-            return this.end(Some(error), Outcome::Ignored);
+            return this.end(Some(error), Outcome::Ignored, "max_duration");
         }
         if let Some(idle) = this.idle.as_mut()
             && idle.fired(cx)
         {
             let message = format!("no message within the stream's idle_timeout of {:?}", idle.period);
             let error = ErrorFrame { code: tonic::Code::DeadlineExceeded, message, details: Vec::new() };
-            return this.end(Some(error), Outcome::Ignored);
+            return this.end(Some(error), Outcome::Ignored, "idle_timeout");
         }
         if let Some(keepalive) = this.keepalive.as_mut()
             && keepalive.fired(cx)
@@ -219,6 +249,13 @@ impl Body for StreamBody {
     }
 }
 
+impl Drop for StreamBody {
+    fn drop(&mut self) {
+        // Not ended by the stream itself: the client went away first.
+        self.report("client_gone");
+    }
+}
+
 /// The error frame of a failure.
 pub(super) fn error_frame(error: TranscodeError) -> ErrorFrame {
     match error {
@@ -226,12 +263,7 @@ pub(super) fn error_frame(error: TranscodeError) -> ErrorFrame {
             let failure = *failure;
             ErrorFrame { code: failure.code, message: failure.message, details: failure.details }
         }
-        TranscodeError::DeadlineExceeded(_) => ErrorFrame {
-            code: tonic::Code::DeadlineExceeded,
-            message: error.to_string(),
-            details: Vec::new(),
-        },
-        other => ErrorFrame { code: tonic::Code::Internal, message: other.to_string(), details: Vec::new() },
+        other => ErrorFrame { code: other.code(), message: other.to_string(), details: Vec::new() },
     }
 }
 

@@ -27,6 +27,16 @@ pub enum Framing {
 }
 
 impl Framing {
+    /// Its name in the access log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ndjson => "ndjson",
+            Self::Sse => "sse",
+            Self::JsonArray => "json_array",
+            Self::Raw => "raw",
+        }
+    }
+
     /// The framing the client's `Accept` asks for, in the order it lists
     /// them (a range with `q=0` is skipped); `default` when it names none.
     pub fn negotiate(accept: Option<&HeaderValue>, default: Framing) -> Framing {

@@ -1,16 +1,23 @@
-//! Server streams over REST: a server-streaming method's replies framed as
+//! Streams over REST: a server-streaming method's replies framed as
 //! NDJSON, Server-Sent Events or one JSON array (by the client's `Accept`,
-//! else the route's default), or as raw bytes for `google.api.HttpBody`.
+//! else the route's default), or as raw bytes for `google.api.HttpBody`;
+//! client and bidirectional streams over HTTP (duplex.rs: the request
+//! body's messages sent as they arrive, requests.rs and split.rs).
 //!
-//! The call is made like a unary one (same retries, and the route's
-//! `timeout` bounds the time to the first message); a failure before the
-//! first message is an ordinary error response. After it, the body
-//! (body.rs) streams each message as it arrives and ends with the
-//! framing's own error frame on a failure. Client and bidirectional
-//! streams are not served here.
+//! A server stream's call is made like a unary one (same retries, and the
+//! route's `timeout` bounds the time to the first message); a failure
+//! before the first message is an ordinary error response. After it, the
+//! body (body.rs) streams each message as it arrives and ends with the
+//! framing's own error frame on a failure. Every stream is admitted
+//! within the route's and the connection's caps (caps.rs).
 
 mod body;
+mod caps;
+pub(super) mod duplex;
 mod framing;
+mod requests;
+mod split;
+mod timer;
 
 use std::time::Duration;
 
@@ -19,11 +26,15 @@ use http_body_util::BodyExt;
 use tonic::metadata::AsciiMetadataValue;
 
 use body::{StreamBody, StreamParts};
+pub use caps::StreamCaps;
+pub use duplex::StreamingRequest;
 use framing::FrameWriter;
 pub use framing::{ErrorFrame, Framing, SseId};
+pub use requests::RequestBody;
+pub use split::RequestFraming;
 
 use super::target::{Prepared, TranscodeError, TranscodeTarget};
-use crate::body::ResponseBody;
+use crate::{body::ResponseBody, observe::RequestContext};
 
 /// The request header a reconnecting `EventSource` sends, and the metadata key it becomes.
 const LAST_EVENT_ID: &str = "last-event-id";
@@ -41,8 +52,16 @@ pub struct StreamSettings {
     pub sse_id: Option<SseId>,
     /// The longest a stream may last.
     pub max_duration: Option<Duration>,
-    /// The longest gap between two messages.
+    /// The longest gap between two messages (each direction on its own).
     pub idle_timeout: Option<Duration>,
+    /// The largest request message of a client or bidirectional stream.
+    pub max_message_bytes: usize,
+    /// The most request messages of one client or bidirectional stream.
+    pub max_messages: Option<u64>,
+    /// The gap between WebSocket pings.
+    pub ping_interval: Duration,
+    /// The caps on open streams (the route's, the connection's).
+    pub caps: StreamCaps,
 }
 
 /// Serves a server-streaming call.
@@ -51,7 +70,9 @@ pub(super) async fn serve(
     settings: &StreamSettings,
     mut prepared: Prepared,
     parts: &Parts,
+    context: &RequestContext,
 ) -> Result<Response<ResponseBody>, TranscodeError> {
+    let permit = settings.caps.admit(context.connection())?;
     let framing = match target.renderer.is_raw() {
         true => Framing::Raw,
         false => Framing::negotiate(parts.headers.get(header::ACCEPT), settings.default_framing),
@@ -62,6 +83,7 @@ pub(super) async fn serve(
         prepared.metadata_mut().insert(LAST_EVENT_ID, id);
     }
     let max_duration = settings.max_duration;
+    let context = prepared.context().clone();
     let ((mut headers, overrides, stream, first), picked) = target
         .call_tries(prepared, |channel, mut call| async move {
             // The route's timeout bounds the wait for the first message; the
@@ -102,6 +124,9 @@ pub(super) async fn serve(
         max_duration,
         idle_timeout: settings.idle_timeout,
         keepalive: (framing == Framing::Sse).then_some(settings.sse_keepalive),
+        context,
+        request: None,
+        permit,
     });
     let mut response = Response::new(body.boxed_unsync());
     *response.status_mut() = overrides.status.unwrap_or(target.success_status);

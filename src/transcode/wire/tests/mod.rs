@@ -93,6 +93,7 @@ fn check_bind(binder: &RequestBinder, captures: &[String], query: Option<&str>, 
     let (wire, new) = match binder.bind_wire(captures, query, &body, json) {
         Ok(Outgoing::Wire(bytes)) => (true, Ok(DynamicMessage::decode(everything(), bytes).unwrap())),
         Ok(Outgoing::Message(message)) => (false, Ok(message)),
+        Ok(Outgoing::Abort) => panic!("a binder never aborts"),
         Err(error) => (false, Err(error)),
     };
     assert_eq!(canonical(old), canonical(new), "body {body:?}, query {query:?}, captures {captures:?}");
