@@ -26,7 +26,8 @@
 //! - [`transcode`]: request binding, the dynamic gRPC call, response
 //!   rendering (straight between JSON and the protobuf wire where it
 //!   can); server streams framed as NDJSON, SSE, a JSON array or raw
-//!   bytes ([`transcode::stream`]).
+//!   bytes, client and bidirectional streams over HTTP and WebSocket
+//!   ([`transcode::stream`]).
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a
 //!   call (balancing, outlier ejection, circuit breaker); the one retry
@@ -42,6 +43,8 @@
 //! - [`schema`]: descriptor sources (files, `.proto` sources, an
 //!   upstream's gRPC server reflection) merged into one pool.
 //! - [`http_rule`]: the path-template grammar and a method's bindings.
+//! - [`openapi`]: the OpenAPI 3.1 document of the compiled routes.
+//! - [`explain`]: which route a request would meet and why, calling nothing.
 //! - [`compile`]: `Config` → [`runtime::Runtime`] and the listeners'
 //!   settings, collecting every error with its [`compile::Place`].
 //! - [`runtime`]: the immutable runtime requests read (route tables,
@@ -63,9 +66,11 @@ pub mod compile;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod explain;
 pub mod gateway;
 pub mod http_rule;
 pub mod observe;
+pub mod openapi;
 pub mod policy;
 pub mod proto;
 pub mod proxy;

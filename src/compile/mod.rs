@@ -34,8 +34,9 @@ pub use place::Place;
 pub use rate_limit::rate_limit_settings;
 
 use crate::{
-    config::Config,
-    runtime::{Runtime, RuntimeParts, StateStore},
+    config::{Config, OpenApiListener},
+    openapi,
+    runtime::{OpenApiDocument, Runtime, RuntimeParts, StateStore},
     schema::DescriptorSource,
     server::ListenerSettings,
 };
@@ -97,7 +98,7 @@ pub async fn compile_keeping(
     for (index, route) in config.routes.iter().enumerate() {
         routes.add_route(index, route, config, schema.as_ref(), &upstreams, &metadata);
     }
-    let (tables, summaries) = routes.finish();
+    let (tables, summaries, operations) = routes.finish();
     match (schema, errors.is_empty()) {
         (Some(_), true) => {
             // Reflection sources keep their upstreams too: the refresh asks them.
@@ -108,7 +109,13 @@ pub async fn compile_keeping(
                 .collect();
             let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
             store.upstreams.retain(|name| used.contains(name));
-            let parts = RuntimeParts { tables, routes: summaries, body_limits, upstreams, store, reflected };
+            let openapi = OpenApiDocument {
+                json: serde_json::to_vec(&openapi::document(&operations)).unwrap_or_default().into(),
+                on_main: config.openapi.serve_on == OpenApiListener::Main,
+                on_admin: config.openapi.serve_on != OpenApiListener::None,
+            };
+            let parts =
+                RuntimeParts { tables, routes: summaries, body_limits, upstreams, store, reflected, openapi };
             let runtime = Runtime::new(parts);
             Ok(Compiled {
                 runtime,

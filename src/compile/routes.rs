@@ -20,6 +20,7 @@ use super::{
 use crate::{
     config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig, StreamConfig},
     http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
+    openapi::{Access, JsonStyle, Operation},
     policy::PolicyChain,
     proxy::HttpClient,
     runtime::{BodyLimits, Guarded, RouteSummary, RouteTables},
@@ -41,6 +42,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) struct RoutesBuilder<'e> {
     pub(super) tables: RouteTables,
     pub(super) summaries: Vec<RouteSummary>,
+    /// Each binding, for the OpenAPI document.
+    operations: Vec<Operation>,
     pub(super) default_timeout: Duration,
     /// The client limits: bodies, and what a binder may parse.
     pub(super) limits: BodyLimits,
@@ -99,6 +102,7 @@ impl<'e> RoutesBuilder<'e> {
         Self {
             tables: RouteTables::default(),
             summaries: Vec::new(),
+            operations: Vec::new(),
             default_timeout,
             limits,
             clients: BTreeMap::new(),
@@ -107,9 +111,9 @@ impl<'e> RoutesBuilder<'e> {
         }
     }
 
-    /// The tables and the route table.
-    pub(super) fn finish(self) -> (RouteTables, Vec<RouteSummary>) {
-        (self.tables, self.summaries)
+    /// The tables, the route table and the bindings for the OpenAPI document.
+    pub(super) fn finish(self) -> (RouteTables, Vec<RouteSummary>, Vec<Operation>) {
+        (self.tables, self.summaries, self.operations)
     }
 
     /// Compiles `routes[index]`, either kind.
@@ -321,6 +325,20 @@ impl<'e> RoutesBuilder<'e> {
             (Ok(binder), Ok(renderer)) => (binder, renderer),
             (Err(error), _) | (_, Err(error)) => return self.errors.push(place, format!("{what}: {error}")),
         };
+        let success_status = context.statuses.of(method, &binding);
+        let operation = Operation {
+            http_method: binding.method.clone(),
+            template: binding.template.clone(),
+            method: method.clone(),
+            body: binding.body.clone(),
+            response_body: binding.response_body.clone(),
+            style: JsonStyle {
+                use_proto_names: render_options.use_proto_names,
+                enums_as_numbers: render_options.enums_as_numbers,
+            },
+            success_status,
+            access: Access::of(&context.chain),
+        };
         let target = TranscodeTarget::new(TargetParts {
             method: method.clone(),
             binder,
@@ -329,7 +347,7 @@ impl<'e> RoutesBuilder<'e> {
             timeout: context.timeout,
             metadata: context.metadata.clone(),
             idempotent: is_idempotent(method, &binding.method),
-            success_status: context.statuses.of(method, &binding),
+            success_status,
             stream: (method.is_server_streaming() || method.is_client_streaming()).then(|| {
                 let limits = (self.limits.max_body_bytes, context.caps.clone());
                 stream_settings(context.stream, method, context.place, limits, self.errors)
@@ -361,6 +379,7 @@ impl<'e> RoutesBuilder<'e> {
             return self.errors.push(place, message);
         }
         self.summaries.push(summary);
+        self.operations.push(operation);
     }
 }
 

@@ -23,6 +23,8 @@ const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Below the 16 KiB header limit common to gRPC servers (tonic, grpc-go).
 const DEFAULT_MAX_METADATA: u64 = 8 << 10;
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
+/// hyper's own default for HTTP/1, applied to HTTP/2 too.
+const DEFAULT_MAX_HEADERS: usize = 100;
 /// serde_json's recursion limit: a deeper `limits.max_json_depth` would be its error, not ours.
 const MAX_JSON_DEPTH: usize = 128;
 /// No duration in the config may be longer: timers past it serve no one and
@@ -149,6 +151,15 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLim
         Some(streams) => streams,
         None => DEFAULT_MAX_CONCURRENT_STREAMS,
     };
+    let max_headers =
+        positive(limits.max_headers, &place.key("max_headers"), errors).unwrap_or(DEFAULT_MAX_HEADERS);
+    let head = HeadLimits {
+        max_header_bytes,
+        header_read_timeout,
+        max_concurrent_streams,
+        max_headers,
+        headers_with_underscores: limits.headers_with_underscores.unwrap_or_default(),
+    };
     (
         BodyLimits {
             max_body_bytes,
@@ -160,7 +171,7 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLim
                 errors,
             ),
         },
-        HeadLimits { max_header_bytes, header_read_timeout, max_concurrent_streams },
+        head,
     )
 }
 

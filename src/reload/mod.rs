@@ -9,10 +9,14 @@
 //! requests in flight finish on the old one. Reloads run one at a time.
 //!
 //! A config that fails to parse or compile, or that changes what the
-//! listeners were started with (`listen`, `admin.listen`, the head limits:
-//! a restart is needed for those), is never swapped in: the old one keeps
+//! listeners and observers were started with (`listen`, `admin.listen`,
+//! the admin token, the head limits, the shutdown timings, metrics and the
+//! access log: a restart is needed for those), is never swapped in: the old one keeps
 //! serving, every error is logged with its place and kept for `/config`.
 //! Each config swapped in gets the next generation number (the first is 1).
+//! What a reload changes under clients (routes removed or changed, message
+//! fields removed or retyped) is logged as breaking, and refused with
+//! `reload.refuse_breaking`.
 //!
 //! This room decides when and whether to swap; it serves no request and
 //! binds no listener.
@@ -39,6 +43,7 @@ use crate::{
     config::{self, Config, ConfigError},
     gateway::Gateway,
     observe::{Observers, TracingObserver, access_log::AccessLog, metrics::Metrics},
+    openapi,
     runtime::{RouteDiff, Runtime},
     schema::DescriptorSource,
     server::{ListenerChange, ListenerSettings},
@@ -143,6 +148,8 @@ struct Loaded {
     compiled: Compiled,
     shown: Option<Value>,
     watched: Vec<Watched>,
+    /// `reload.refuse_breaking` of the new config.
+    refuse_breaking: bool,
 }
 
 impl Reloader {
@@ -150,7 +157,7 @@ impl Reloader {
     /// the gateway that serves it. `builtin` descriptor sources are loaded
     /// before the config's own at every load.
     pub async fn start(source: ConfigSource, builtin: Vec<DescriptorSource>) -> Result<Arc<Self>, LoadError> {
-        let Loaded { compiled, shown, watched } = load(&source, &builtin, None).await?;
+        let Loaded { compiled, shown, watched, .. } = load(&source, &builtin, None).await?;
         tracing::info!(generation = 1, routes = compiled.runtime.routes().len(), "config loaded");
         let settings = &compiled.listeners.observe;
         let metrics = settings.metrics.then(Metrics::new);
@@ -250,10 +257,19 @@ impl Reloader {
                     RouteDiff::default(),
                 )
             }
-            Ok(Loaded { compiled, shown, watched }) => {
+            Ok(Loaded { compiled, shown, watched, refuse_breaking }) => {
                 let routes = RouteDiff::between(current.routes(), compiled.runtime.routes());
+                let breaking = breaking_changes(&routes, &current, &compiled.runtime);
+                for change in &breaking {
+                    tracing::warn!(generation, %trigger, dry_run, "breaking change: {change}");
+                }
                 drop(current);
-                if dry_run {
+                if refuse_breaking && !breaking.is_empty() {
+                    let errors: Vec<String> =
+                        breaking.iter().map(|change| format!("reload.refuse_breaking: {change}")).collect();
+                    tracing::error!(generation, %trigger, dry_run, "reload refused: it breaks clients");
+                    ReloadReport::new(trigger, dry_run, ReloadResult::Failed, generation, errors, routes)
+                } else if dry_run {
                     ReloadReport::new(trigger, true, ReloadResult::Ok, generation, Vec::new(), routes)
                 } else {
                     self.gateway.replace(compiled.runtime);
@@ -264,6 +280,7 @@ impl Reloader {
                     swapped = Some((shown, watched));
                     ReloadReport::new(trigger, false, ReloadResult::Ok, generation, Vec::new(), routes)
                 }
+                .with_breaking(breaking)
             }
         };
         if !dry_run {
@@ -381,7 +398,35 @@ async fn load(
         ConfigSource::File(path) => watch::files_of(path, &config, &base_dir),
         ConfigSource::Fixed { .. } => Vec::new(),
     };
-    Ok(Loaded { compiled, shown, watched })
+    Ok(Loaded { compiled, shown, watched, refuse_breaking: config.reload.refuse_breaking })
+}
+
+/// What `after` changes under the clients of `before`: routes removed, or
+/// calling another method with another body or reply field; message fields
+/// removed or retyped (from the OpenAPI documents).
+fn breaking_changes(routes: &RouteDiff, before: &Runtime, after: &Runtime) -> Vec<String> {
+    let removed = routes
+        .removed
+        .iter()
+        .map(|route| format!("route {} {} ({}) is removed", route.method, route.template, route.target));
+    let changed = routes
+        .changed
+        .iter()
+        .filter(|change| {
+            let (a, b) = (&change.before, &change.after);
+            (&a.target, &a.body, &a.response_body) != (&b.target, &b.body, &b.response_body)
+        })
+        .map(|change| {
+            let (a, b) = (&change.before, &change.after);
+            format!(
+                "route {} {} changes: {} body {:?} reply {:?} → {} body {:?} reply {:?}",
+                a.method, a.template, a.target, a.body, a.response_body, b.target, b.body, b.response_body
+            )
+        });
+    removed
+        .chain(changed)
+        .chain(openapi::changed_fields(&before.openapi().json, &after.openapi().json))
+        .collect()
 }
 
 /// The directory a config file's relative paths are taken from.

@@ -64,9 +64,19 @@ pub struct ReloadReport {
     pub errors: Vec<String>,
     /// The routes it added, removed and changed.
     pub routes: RouteDiff,
+    /// What it changes under clients: routes removed or changed, message
+    /// fields removed or retyped (logged; refused with
+    /// `reload.refuse_breaking`).
+    pub breaking: Vec<String>,
 }
 
 impl ReloadReport {
+    /// The same report, listing `breaking` changes.
+    pub fn with_breaking(mut self, breaking: Vec<String>) -> Self {
+        self.breaking = breaking;
+        self
+    }
+
     /// A report of a reload that finishes now.
     pub fn new(
         trigger: Trigger,
@@ -89,6 +99,7 @@ impl ReloadReport {
             time_unix_ms,
             errors,
             routes,
+            breaking: Vec::new(),
         }
     }
 }

@@ -19,7 +19,7 @@ pub use table::routes_table;
 use crate::{
     policy::{PolicyChain, cors::CorsPolicy},
     proxy::ProxyTarget,
-    router::{AnswersPreflights, PrefixTable, Router, RouterBuilder, ServiceTable, Tables},
+    router::{AnswersPreflights, PrefixTable, Router, RouterBuilder, ServiceTable, Tables, TakesWebSockets},
     transcode::{bind::InputLimits, target::TranscodeTarget},
     upstream::Upstream,
 };
@@ -55,6 +55,18 @@ pub struct RouteSummary {
     pub upstream: String,
 }
 
+/// The OpenAPI document of a runtime's routes, encoded, and whether the
+/// main listeners serve it.
+#[derive(Debug, Clone, Default)]
+pub struct OpenApiDocument {
+    /// The JSON.
+    pub json: bytes::Bytes,
+    /// The main listeners answer `GET /openapi.json` with it.
+    pub on_main: bool,
+    /// The admin listener does.
+    pub on_admin: bool,
+}
+
 /// A descriptor source read from an upstream's server reflection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReflectedSource {
@@ -78,6 +90,12 @@ impl<T> AnswersPreflights for Guarded<T> {
 
     fn preflight_answerer(&self) -> Option<&CorsPolicy> {
         self.policies.cors()
+    }
+}
+
+impl TakesWebSockets for Guarded<TranscodeTarget> {
+    fn takes_websockets(&self) -> bool {
+        self.target.streams_requests()
     }
 }
 
@@ -108,6 +126,7 @@ pub struct Runtime {
     upstreams: BTreeMap<String, Arc<Upstream>>,
     store: StateStore,
     reflected: Vec<ReflectedSource>,
+    openapi: OpenApiDocument,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -130,12 +149,14 @@ pub struct RuntimeParts {
     pub store: StateStore,
     /// The descriptor sources read from server reflection.
     pub reflected: Vec<ReflectedSource>,
+    /// The OpenAPI document of the routes.
+    pub openapi: OpenApiDocument,
 }
 
 impl Runtime {
     /// A runtime made of `parts`.
     pub fn new(parts: RuntimeParts) -> Self {
-        let RuntimeParts { tables, routes, body_limits, upstreams, store, reflected } = parts;
+        let RuntimeParts { tables, routes, body_limits, upstreams, store, reflected, openapi } = parts;
         Self {
             router: tables.templates.build(),
             prefixes: tables.prefixes,
@@ -145,6 +166,7 @@ impl Runtime {
             upstreams,
             store,
             reflected,
+            openapi,
         }
     }
 
@@ -176,6 +198,11 @@ impl Runtime {
     /// The limits on request bodies.
     pub fn body_limits(&self) -> BodyLimits {
         self.body_limits
+    }
+
+    /// The OpenAPI document of the routes.
+    pub fn openapi(&self) -> &OpenApiDocument {
+        &self.openapi
     }
 
     /// The descriptor sources read from server reflection, which the

@@ -275,7 +275,8 @@ async fn a_policy_starts_and_limits_locally_when_redis_is_unreachable() {
     );
     let start = Instant::now();
     let policy = RateLimitPolicy::new(settings).await.unwrap();
-    assert!(start.elapsed() < Duration::from_secs(3), "new took {:?}", start.elapsed());
+    // The start-up connection is bounded by 1s (×5 here).
+    assert!(start.elapsed() < Duration::from_secs(5), "new took {:?}", start.elapsed());
     let start = Instant::now();
     assert!(policy.check("k").await.allowed);
     assert!(!policy.check("k").await.allowed, "the fallback applies the limit");

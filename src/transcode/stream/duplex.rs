@@ -12,7 +12,6 @@
 use std::sync::{Arc, Mutex};
 
 use http::{Response, header, request::Parts};
-use http_body_util::BodyExt;
 use tokio_stream::Stream;
 
 use super::{
@@ -56,19 +55,22 @@ pub(crate) async fn serve(
     request: StreamingRequest<'_>,
 ) -> Result<Response<ResponseBody>, TranscodeError> {
     let StreamingRequest { parts, captures, body, host, context } = request;
-    let permit = settings.caps.admit(context.connection())?;
-    let framing = requests::request_framing(&parts.headers)?;
-    let metadata = target.call_metadata(&parts.headers, context, host)?;
+    let bidi = target.method().is_server_streaming();
+    let framing = Framing::negotiate(parts.headers.get(header::ACCEPT), settings.default_framing);
+    // A bidirectional stream's body tells how it went; a client stream's permit does.
+    let mut permit = settings.caps.admit(context, (!bidi).then_some("json"))?;
+    let request_framing = requests::request_framing(&parts.headers).map_err(|e| permit.failed(e))?;
+    let metadata = target.call_metadata(&parts.headers, context, host).map_err(|e| permit.failed(e))?;
     let reader =
         MessageReader::new(target.binder.clone(), captures, parts.uri.query(), settings.max_messages);
     let (signals, mut events) = RequestSignals::pair();
-    let splitter = Splitter::new(framing, settings.max_message_bytes);
+    let splitter = Splitter::new(request_framing, settings.max_message_bytes);
     let messages = BodyMessages::new(body, splitter, reader, signals, settings.idle_timeout);
-    let (opened, picked) = open(target, settings, messages, metadata, context, &mut events).await?;
-    if !target.method().is_server_streaming() {
-        return client_reply(target, opened, picked, &mut events).await;
+    let opening = open(target, settings, messages, metadata, context, &mut events).await;
+    let (opened, picked) = opening.map_err(|e| permit.failed(e))?;
+    if !bidi {
+        return client_reply(target, opened, picked, &mut events, permit).await;
     }
-    let framing = Framing::negotiate(parts.headers.get(header::ACCEPT), settings.default_framing);
     let trailers = parts.version == http::Version::HTTP_2;
     Ok(bidi_response(
         target,
@@ -146,19 +148,22 @@ async fn client_reply(
     opened: Opened,
     picked: Picked,
     events: &mut RequestEvents,
+    mut permit: StreamPermit,
 ) -> Result<Response<ResponseBody>, TranscodeError> {
     match tokio::time::timeout(target.timeout, target.one_reply(opened)).await {
         Ok(Ok(response)) => {
             picked.finish(Outcome::Success);
+            permit.sent_one();
+            permit.ended("complete");
             Ok(response.map(full))
         }
         Ok(Err(failed)) => {
             picked.finish(failed.outcome);
-            Err(events.failed().unwrap_or(failed.error))
+            Err(permit.failed(events.failed().unwrap_or(failed.error)))
         }
         Err(_) => {
             picked.finish(Outcome::Ignored);
-            Err(TranscodeError::DeadlineExceeded(target.timeout))
+            Err(permit.failed(TranscodeError::DeadlineExceeded(target.timeout)))
         }
     }
 }
@@ -167,14 +172,12 @@ async fn client_reply(
 fn bidi_response(
     target: &TranscodeTarget,
     settings: &StreamSettings,
-    (mut headers, overrides, stream): Opened,
+    (headers, overrides, stream): Opened,
     picked: Picked,
     (framing, trailers): (Framing, bool),
     (events, permit): (RequestEvents, StreamPermit),
     context: Arc<RequestContext>,
 ) -> Response<ResponseBody> {
-    headers.extend(overrides.headers);
-    headers.insert(header::CONTENT_TYPE, framing.content_type());
     let writer =
         FrameWriter::new(framing, settings.envelope, settings.sse_id.clone(), target.renderer.clone());
     let body = StreamBody::new(StreamParts {
@@ -192,8 +195,5 @@ fn bidi_response(
         request: Some(events),
         permit,
     });
-    let mut response = Response::new(body.boxed_unsync());
-    *response.status_mut() = overrides.status.unwrap_or(target.success_status);
-    *response.headers_mut() = headers;
-    response
+    super::stream_response(target, (headers, overrides), (framing, framing.content_type()), body)
 }
