@@ -32,7 +32,7 @@ pub use super::{
 };
 use crate::{
     body::{ResponseBody, full},
-    observe::{RequestContext, X_REQUEST_ID},
+    observe::RequestContext,
     upstream::{CallError, Outcome, Picked, Tried, TryError, TryFailure, Upstream, never_sent},
 };
 
@@ -172,7 +172,7 @@ impl TranscodeTarget {
             self.binder.bind(request.captures, request.parts.uri.query(), &request.body, content_type)?;
         let mut metadata =
             self.metadata.request_metadata(headers, context.peer().ip(), request.host)?.into_headers();
-        metadata.insert(X_REQUEST_ID, context.request_id().clone());
+        context.propagate(&mut metadata);
         let metadata = MetadataMap::from_headers(metadata);
         Ok(Prepared { deadline, message, metadata, context: context.clone() })
     }

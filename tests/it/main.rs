@@ -49,6 +49,7 @@ mod shutdown;
 mod streaming;
 mod support;
 mod tls;
+mod trace_context;
 mod transcoding;
 mod upstream_wire;
 mod validate;
