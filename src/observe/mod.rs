@@ -25,6 +25,8 @@ mod fanout;
 mod finished;
 mod log;
 pub mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 mod random;
 mod record;
 mod request_id;
@@ -42,7 +44,7 @@ pub use finished::observed;
 pub use log::TracingObserver;
 pub use record::{Record, UpstreamTry};
 pub use request_id::X_REQUEST_ID;
-pub use settings::{AccessLogSettings, ObserveSettings};
+pub use settings::{AccessLogSettings, ObserveSettings, OtlpSettings};
 pub use trace::TraceContext;
 
 use crate::upstream::Outcome;

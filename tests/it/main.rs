@@ -34,6 +34,8 @@ mod metadata;
 mod metadata_limits;
 mod metrics;
 mod observe;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod passthrough_limits;
 mod pipeline;
 mod policies;

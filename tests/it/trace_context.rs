@@ -71,3 +71,26 @@ async fn without_a_valid_traceparent_the_gateway_starts_a_trace() {
         }
     }
 }
+
+#[tokio::test]
+async fn span_export_needs_the_otlp_feature_and_an_http_address() {
+    let compile = |otlp: &str| {
+        let yaml = format!("listen: 127.0.0.1:0\ntracing: {{ otlp: {otlp} }}\n");
+        async move {
+            let config = protogate::config::Config::from_yaml(&yaml, "test config").unwrap();
+            protogate::compile::compile(&config, std::path::Path::new("."), &[])
+                .await
+                .err()
+                .map(|e| e.to_string())
+        }
+    };
+    let good = compile(r#"{ endpoint: "http://127.0.0.1:4317" }"#).await;
+    let bad = compile(r#"{ endpoint: "127.0.0.1:4317" }"#).await.unwrap_or_default();
+    if cfg!(feature = "otlp") {
+        assert_eq!(good, None);
+        assert!(bad.contains("tracing.otlp.endpoint") && bad.contains("http://"), "{bad}");
+    } else {
+        let good = good.unwrap_or_default();
+        assert!(good.contains("tracing.otlp") && good.contains("--features otlp"), "{good}");
+    }
+}
