@@ -241,7 +241,16 @@ impl From<TranscodeError> for GatewayError {
                 error
             }
             TranscodeError::Unreachable(error) => Self::from_grpc(Code::Unavailable, error.to_string()),
-            TranscodeError::StreamingNotServed(_) => Self::from_grpc(Code::Unimplemented, error.to_string()),
+            TranscodeError::BadStream(message) => Self::bad_request(message),
+            TranscodeError::StreamTooLarge(message) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, Code::ResourceExhausted, message)
+            }
+            TranscodeError::TooManyStreams(message) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, Code::ResourceExhausted, message)
+            }
+            TranscodeError::StreamTimeout(message) => {
+                Self::new(StatusCode::REQUEST_TIMEOUT, Code::DeadlineExceeded, message)
+            }
             TranscodeError::NoReply | TranscodeError::ReplyTooLarge { .. } => {
                 Self::from_grpc(Code::Internal, error.to_string())
             }

@@ -25,8 +25,10 @@
 //! - [`policy`]: what a route asks of a request first: CORS,
 //!   [`policy::auth`] (JWT, API keys, mTLS), [`policy::rate_limit`].
 //! - [`transcode`]: request binding, the dynamic gRPC call, response
-//!   rendering; server streams framed as NDJSON, SSE, a JSON array or raw
-//!   bytes ([`transcode::stream`]).
+//!   rendering (straight between JSON and the protobuf wire where it
+//!   can); server streams framed as NDJSON, SSE, a JSON array or raw
+//!   bytes, client and bidirectional streams over HTTP and WebSocket
+//!   ([`transcode::stream`]).
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.
 //! - [`upstream`]: endpoints and their channels; which endpoint gets a
 //!   call (balancing, outlier ejection, circuit breaker); the one retry
@@ -39,15 +41,19 @@
 //! Built once, before any request:
 //!
 //! - [`config`]: the YAML schema (plain serde structs).
-//! - [`schema`]: descriptor sources merged into one pool.
+//! - [`schema`]: descriptor sources (files, `.proto` sources, an
+//!   upstream's gRPC server reflection) merged into one pool.
 //! - [`http_rule`]: the path-template grammar and a method's bindings.
+//! - [`openapi`]: the OpenAPI 3.1 document of the compiled routes.
+//! - [`explain`]: which route a request would meet and why, calling nothing.
 //! - [`compile`]: `Config` → [`runtime::Runtime`] and the listeners'
 //!   settings, collecting every error with its [`compile::Place`].
 //! - [`runtime`]: the immutable runtime requests read (route tables,
 //!   body limits, upstreams), swapped whole, and its
 //!   [`runtime::StateStore`] of what outlives a reload.
 //! - [`reload`]: the [`reload::Reloader`]: a new runtime compiled beside the
-//!   running one and swapped in (file watcher, SIGHUP, `POST /reload`),
+//!   running one and swapped in (file watcher, SIGHUP, `POST /reload`, the
+//!   refresh of reflection sources),
 //!   generations, refused reloads.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code
@@ -61,9 +67,11 @@ pub mod compile;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod explain;
 pub mod gateway;
 pub mod http_rule;
 pub mod observe;
+pub mod openapi;
 pub mod policy;
 pub mod proto;
 pub mod proxy;

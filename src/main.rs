@@ -50,8 +50,20 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Prints the route table of a config file.
+    /// Prints the route table of a config file, or explains which route a
+    /// request would meet.
     Routes {
+        /// The YAML config.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// A request to explain instead, `"GET /v1/shelves/1?x=1"`: the
+        /// route it meets and why, its bindings, policies and upstream
+        /// (nothing is called).
+        #[arg(long, value_name = "REQUEST")]
+        explain: Option<String>,
+    },
+    /// Prints the OpenAPI 3.1 document of a config's routes (JSON).
+    Openapi {
         /// The YAML config.
         #[arg(long, short)]
         config: PathBuf,
@@ -132,12 +144,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}: ok, {routes} routes, {listeners} listener(s){}", config.display(), loaded.note());
             Ok(())
         }
-        Command::Routes { config } => {
+        Command::Routes { config, explain: Some(request) } => {
+            let loaded = compile_file(&config).await?;
+            print!("{}", protogate::explain::explain(&loaded.compiled.runtime, &request)?);
+            Ok(())
+        }
+        Command::Routes { config, explain: None } => {
             let loaded = compile_file(&config).await?;
             print!("{}", runtime::routes_table(loaded.compiled.runtime.routes()));
             if loaded.no_descriptors {
                 println!("# no descriptors: pass-through routes only");
             }
+            Ok(())
+        }
+        Command::Openapi { config } => {
+            let loaded = compile_file(&config).await?;
+            println!("{}", String::from_utf8_lossy(&loaded.compiled.runtime.openapi().json));
             Ok(())
         }
         Command::Diff { config, against } => {

@@ -9,6 +9,10 @@
 //! - `GET /routes`: the route table.
 //! - `GET /upstreams`: every upstream's breaker and endpoints (healthy,
 //!   ejected, in flight).
+//! - `GET /explain?request=GET%20/v1/shelves/1`: which route that request
+//!   would meet and why ([`crate::explain`]); 400 when it cannot be read.
+//! - `GET /openapi.json`: the OpenAPI document of the routes (404 with
+//!   `openapi.serve_on: none`).
 //! - With a [`Reloader`] ([`AdminOptions::reloader`]): `GET /config` and
 //!   `POST /reload` (see `reload.rs`).
 //! - With [`Metrics`] ([`AdminOptions::metrics`]): `GET /metrics`, the
@@ -93,6 +97,8 @@ pub async fn start(
         .route("/readyz", get(readyz))
         .route("/routes", get(routes))
         .route("/upstreams", get(upstreams))
+        .route("/openapi.json", get(openapi))
+        .route("/explain", get(explain))
         .with_state(AdminState { gateway: gateway.clone(), draining: options.draining });
     if let Some(metrics) = options.metrics {
         app = app.merge(metrics::routes(metrics, gateway, options.reloader.clone(), options.tls));
@@ -152,6 +158,33 @@ async fn routes(State(state): State<AdminState>) -> Json<Value> {
         })
         .collect();
     Json(Value::Array(routes))
+}
+
+async fn openapi(State(state): State<AdminState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let runtime = state.gateway.runtime();
+    let document = runtime.openapi();
+    if !document.on_admin {
+        let body =
+            json!({ "code": 5, "message": "the OpenAPI document is not served (openapi.serve_on: none)" });
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], document.json.clone()).into_response()
+}
+
+async fn explain(State(state): State<AdminState>, uri: axum::http::Uri) -> (StatusCode, Json<Value>) {
+    let request = uri.query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix("request="));
+    let request = request.map(|text| {
+        percent_encoding::percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned()
+    });
+    let Some(request) = request else {
+        let message = "give the request to explain: /explain?request=GET%20/v1/shelves/1";
+        return (StatusCode::BAD_REQUEST, Json(json!({ "code": 3, "message": message })));
+    };
+    match crate::explain::explain(&state.gateway.runtime(), &request) {
+        Ok(explanation) => (StatusCode::OK, Json(json!(explanation))),
+        Err(error) => (StatusCode::BAD_REQUEST, Json(json!({ "code": 3, "message": error.to_string() }))),
+    }
 }
 
 async fn upstreams(State(state): State<AdminState>) -> Json<Vec<UpstreamSnapshot>> {

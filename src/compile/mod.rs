@@ -8,6 +8,7 @@
 //! It serves no request itself.
 
 mod auth;
+mod descriptors;
 mod issues;
 mod jwt_auth;
 mod listeners;
@@ -26,17 +27,20 @@ mod upstreams;
 use std::{collections::BTreeSet, path::Path, sync::Arc};
 
 pub use auth::api_key_settings;
+pub use descriptors::{DEFAULT_REFLECTION_REFRESH, reflect};
 pub use issues::{CompileErrors, ConfigIssue};
 pub use jwt_auth::jwt_settings;
 pub use place::Place;
 pub use rate_limit::rate_limit_settings;
 
 use crate::{
-    config::Config,
-    runtime::{Runtime, RuntimeParts, StateStore},
-    schema::{DescriptorSource, Schema},
+    config::{Config, OpenApiListener},
+    openapi,
+    runtime::{OpenApiDocument, Runtime, RuntimeParts, StateStore},
+    schema::DescriptorSource,
     server::ListenerSettings,
 };
+use descriptors::{Descriptors, load_schema};
 use policies::Policies;
 use routes::RoutesBuilder;
 use settings::{admin_of, limits_of, metadata_rules, observe_of, shutdown_of};
@@ -82,8 +86,9 @@ pub async fn compile_keeping(
     let (body_limits, head) = limits_of(config, &mut errors);
     let shutdown = shutdown_of(config, &mut errors);
     let observe = observe_of(config, base_dir, &mut errors);
-    let schema = load_schema(config, base_dir, builtin, &mut errors);
     let upstreams = build_upstreams(config, base_dir, kept, &mut store, &mut errors);
+    let Descriptors { schema, reflected } =
+        load_schema(config, base_dir, builtin, &upstreams, kept, &mut store, &mut errors).await;
     let metadata = Arc::new(metadata_rules(config, &mut errors));
 
     let policies = Policies::compile(config, base_dir, kept, &mut store, &mut errors).await;
@@ -93,13 +98,24 @@ pub async fn compile_keeping(
     for (index, route) in config.routes.iter().enumerate() {
         routes.add_route(index, route, config, schema.as_ref(), &upstreams, &metadata);
     }
-    let (tables, summaries) = routes.finish();
+    let (tables, summaries, operations) = routes.finish();
     match (schema, errors.is_empty()) {
         (Some(_), true) => {
-            let used: BTreeSet<&str> = summaries.iter().map(|route| route.upstream.as_str()).collect();
+            // Reflection sources keep their upstreams too: the refresh asks them.
+            let used: BTreeSet<&str> = summaries
+                .iter()
+                .map(|route| route.upstream.as_str())
+                .chain(reflected.iter().map(|source| source.upstream.as_str()))
+                .collect();
             let upstreams = upstreams.into_iter().filter(|(name, _)| used.contains(name.as_str())).collect();
             store.upstreams.retain(|name| used.contains(name));
-            let parts = RuntimeParts { tables, routes: summaries, body_limits, upstreams, store };
+            let openapi = OpenApiDocument {
+                json: serde_json::to_vec(&openapi::document(&operations)).unwrap_or_default().into(),
+                on_main: config.openapi.serve_on == OpenApiListener::Main,
+                on_admin: config.openapi.serve_on != OpenApiListener::None,
+            };
+            let parts =
+                RuntimeParts { tables, routes: summaries, body_limits, upstreams, store, reflected, openapi };
             let runtime = Runtime::new(parts);
             Ok(Compiled {
                 runtime,
@@ -108,41 +124,4 @@ pub async fn compile_keeping(
         }
         _ => Err(errors),
     }
-}
-
-fn load_schema(
-    config: &Config,
-    base_dir: &Path,
-    builtin: &[DescriptorSource],
-    errors: &mut CompileErrors,
-) -> Option<Schema> {
-    let mut sources = builtin.to_vec();
-    for (index, descriptor) in config.descriptors.iter().enumerate() {
-        let place = Place::root().key("descriptors").index(index);
-        match (&descriptor.file, &descriptor.proto) {
-            (Some(file), None) if descriptor.files.is_empty() => {
-                sources.push(DescriptorSource::File(base_dir.join(file)))
-            }
-            (Some(_), None) => errors.push(place, "`files` goes with `proto`, not with `file`"),
-            (None, Some(root)) => sources
-                .push(DescriptorSource::Proto { root: base_dir.join(root), files: descriptor.files.clone() }),
-            _ => errors.push(
-                place,
-                "set exactly one of `file` (a descriptor set) or `proto` (a directory of .proto files)",
-            ),
-        }
-    }
-    // Pass-through routes need no descriptors: no source is an empty schema.
-    let offset = builtin.len();
-    Schema::load(&sources)
-        .map_err(|failures| {
-            for failure in failures {
-                let place = match failure.source.and_then(|index| index.checked_sub(offset)) {
-                    Some(index) => Place::root().key("descriptors").index(index),
-                    None => Place::root().key("descriptors"),
-                };
-                errors.push(place, failure.error);
-            }
-        })
-        .ok()
 }

@@ -9,12 +9,18 @@ use http::Method;
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
 use super::{
-    CompileErrors, Place, issues::unknown_name, passthrough::GrpcPassthrough, policies::Policies,
-    settings::duration, streams::stream_settings, success_status::SuccessStatuses,
+    CompileErrors, Place,
+    issues::unknown_name,
+    passthrough::GrpcPassthrough,
+    policies::Policies,
+    settings::{duration, positive},
+    streams::stream_settings,
+    success_status::SuccessStatuses,
 };
 use crate::{
     config::{Config, GrpcRouteConfig, JsonConfig, ProtocolConfig, RouteConfig, StreamConfig},
     http_rule::{Binding, BodySelector, HttpRuleError, bindings_of, unannotated_binding},
+    openapi::{Access, JsonStyle, Operation},
     policy::PolicyChain,
     proxy::HttpClient,
     runtime::{BodyLimits, Guarded, RouteSummary, RouteTables},
@@ -24,6 +30,7 @@ use crate::{
         idempotency::is_idempotent,
         metadata::MetadataRules,
         render::{RenderOptions, ResponseRenderer},
+        stream::StreamCaps,
         target::{TargetParts, TranscodeTarget},
     },
     upstream::Upstream,
@@ -35,6 +42,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) struct RoutesBuilder<'e> {
     pub(super) tables: RouteTables,
     pub(super) summaries: Vec<RouteSummary>,
+    /// Each binding, for the OpenAPI document.
+    operations: Vec<Operation>,
     pub(super) default_timeout: Duration,
     /// The client limits: bodies, and what a binder may parse.
     pub(super) limits: BodyLimits,
@@ -63,6 +72,8 @@ struct RouteContext<'a> {
     json: JsonConfig,
     statuses: SuccessStatuses,
     stream: &'a StreamConfig,
+    /// The caps on open streams, one count for all of the route's bindings.
+    caps: StreamCaps,
 }
 
 /// A method the route takes, and whether the config named it.
@@ -91,6 +102,7 @@ impl<'e> RoutesBuilder<'e> {
         Self {
             tables: RouteTables::default(),
             summaries: Vec::new(),
+            operations: Vec::new(),
             default_timeout,
             limits,
             clients: BTreeMap::new(),
@@ -99,9 +111,9 @@ impl<'e> RoutesBuilder<'e> {
         }
     }
 
-    /// The tables and the route table.
-    pub(super) fn finish(self) -> (RouteTables, Vec<RouteSummary>) {
-        (self.tables, self.summaries)
+    /// The tables, the route table and the bindings for the OpenAPI document.
+    pub(super) fn finish(self) -> (RouteTables, Vec<RouteSummary>, Vec<Operation>) {
+        (self.tables, self.summaries, self.operations)
     }
 
     /// Compiles `routes[index]`, either kind.
@@ -211,8 +223,20 @@ impl<'e> RoutesBuilder<'e> {
             None => metadata.clone(),
         };
         let stream = &grpc.stream;
-        let context =
-            RouteContext { place, upstream, metadata: &metadata, timeout, json, chain, statuses, stream };
+        let place_of_cap = place.key("grpc").key("stream").key("max_concurrent");
+        let route_cap = positive(stream.max_concurrent, &place_of_cap, self.errors);
+        let caps = StreamCaps::new(route_cap, self.limits.max_streams_per_connection);
+        let context = RouteContext {
+            place,
+            upstream,
+            metadata: &metadata,
+            timeout,
+            json,
+            chain,
+            statuses,
+            stream,
+            caps,
+        };
         let routes_before = self.summaries.len();
         for selected in selected_methods(&service, grpc, place, self.errors) {
             self.add_method(&selected, schema, config.transcoding.unannotated_methods, &context);
@@ -259,18 +283,6 @@ impl<'e> RoutesBuilder<'e> {
     ) {
         let method = &selected.method;
         let place = selected.listed_at.clone().unwrap_or_else(|| context.place.key("grpc").key("service"));
-        // Server streams are served; client and bidirectional streams are
-        // not yet: a service that has such methods still gets its others,
-        // and their paths answer 501.
-        let streaming = method.is_client_streaming();
-        if streaming {
-            if selected.listed_at.is_some() {
-                self.errors
-                    .push(place, format!("{} is a streaming method, not supported yet", method.full_name()));
-                return;
-            }
-            tracing::warn!(method = method.full_name(), "streaming method answers 501: not served yet");
-        }
         let bindings = match bindings_of_method(method, schema, unannotated_methods) {
             Ok(bindings) => bindings,
             Err(error) => return self.errors.push(place, error),
@@ -283,7 +295,7 @@ impl<'e> RoutesBuilder<'e> {
             return self.errors.push(place, message);
         }
         for binding in bindings {
-            self.add_binding(method, binding, &place, streaming, context);
+            self.add_binding(method, binding, &place, context);
         }
     }
 
@@ -292,7 +304,6 @@ impl<'e> RoutesBuilder<'e> {
         method: &MethodDescriptor,
         binding: Binding,
         place: &Place,
-        streaming: bool,
         context: &RouteContext<'_>,
     ) {
         let what = format!("{} ({} {})", method.full_name(), binding.method, binding.template);
@@ -314,6 +325,20 @@ impl<'e> RoutesBuilder<'e> {
             (Ok(binder), Ok(renderer)) => (binder, renderer),
             (Err(error), _) | (_, Err(error)) => return self.errors.push(place, format!("{what}: {error}")),
         };
+        let success_status = context.statuses.of(method, &binding);
+        let operation = Operation {
+            http_method: binding.method.clone(),
+            template: binding.template.clone(),
+            method: method.clone(),
+            body: binding.body.clone(),
+            response_body: binding.response_body.clone(),
+            style: JsonStyle {
+                use_proto_names: render_options.use_proto_names,
+                enums_as_numbers: render_options.enums_as_numbers,
+            },
+            success_status,
+            access: Access::of(&context.chain),
+        };
         let target = TranscodeTarget::new(TargetParts {
             method: method.clone(),
             binder,
@@ -322,10 +347,11 @@ impl<'e> RoutesBuilder<'e> {
             timeout: context.timeout,
             metadata: context.metadata.clone(),
             idempotent: is_idempotent(method, &binding.method),
-            success_status: context.statuses.of(method, &binding),
-            streaming,
-            server_stream: (method.is_server_streaming() && !streaming)
-                .then(|| stream_settings(context.stream, method, context.place, self.errors)),
+            success_status,
+            stream: (method.is_server_streaming() || method.is_client_streaming()).then(|| {
+                let limits = (self.limits.max_body_bytes, context.caps.clone());
+                stream_settings(context.stream, method, context.place, limits, self.errors)
+            }),
         });
         let guarded = Arc::new(Guarded { target, policies: context.chain.clone() });
         let summary = RouteSummary {
@@ -353,6 +379,7 @@ impl<'e> RoutesBuilder<'e> {
             return self.errors.push(place, message);
         }
         self.summaries.push(summary);
+        self.operations.push(operation);
     }
 }
 

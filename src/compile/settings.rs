@@ -23,6 +23,8 @@ const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Below the 16 KiB header limit common to gRPC servers (tonic, grpc-go).
 const DEFAULT_MAX_METADATA: u64 = 8 << 10;
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
+/// hyper's own default for HTTP/1, applied to HTTP/2 too.
+const DEFAULT_MAX_HEADERS: usize = 100;
 /// serde_json's recursion limit: a deeper `limits.max_json_depth` would be its error, not ours.
 const MAX_JSON_DEPTH: usize = 128;
 /// No duration in the config may be longer: timers past it serve no one and
@@ -171,10 +173,43 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLim
         Some(streams) => streams,
         None => DEFAULT_MAX_CONCURRENT_STREAMS,
     };
+    let max_headers =
+        positive(limits.max_headers, &place.key("max_headers"), errors).unwrap_or(DEFAULT_MAX_HEADERS);
+    let head = HeadLimits {
+        max_header_bytes,
+        header_read_timeout,
+        max_concurrent_streams,
+        max_headers,
+        headers_with_underscores: limits.headers_with_underscores.unwrap_or_default(),
+    };
     (
-        BodyLimits { max_body_bytes, body_read_timeout, input: input_limits(limits, &place, errors) },
-        HeadLimits { max_header_bytes, header_read_timeout, max_concurrent_streams },
+        BodyLimits {
+            max_body_bytes,
+            body_read_timeout,
+            input: input_limits(limits, &place, errors),
+            max_streams_per_connection: positive(
+                limits.max_streams_per_connection,
+                &place.key("max_streams_per_connection"),
+                errors,
+            ),
+        },
+        head,
     )
+}
+
+/// An optional count that must be at least 1.
+pub(super) fn positive<T: Copy + PartialEq + From<u8>>(
+    value: Option<T>,
+    place: &Place,
+    errors: &mut CompileErrors,
+) -> Option<T> {
+    match value {
+        Some(zero) if zero == T::from(0) => {
+            errors.push(place.clone(), "must be at least 1");
+            None
+        }
+        value => value,
+    }
 }
 
 /// `shutdown.delay` (zero allowed) and `shutdown.drain`.

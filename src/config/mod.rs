@@ -79,6 +79,44 @@ pub struct Config {
     /// Span export (OTLP, with the `otlp` feature).
     #[serde(default)]
     pub tracing: TracingConfig,
+    /// The OpenAPI document of the routes.
+    #[serde(default)]
+    pub openapi: OpenApiConfig,
+    /// What a reload may do.
+    #[serde(default)]
+    pub reload: ReloadConfig,
+}
+
+/// What a reload may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Refuse a reload that removes or changes routes, or removes or
+    /// retypes fields of their messages (default false: logged only).
+    #[serde(default)]
+    pub refuse_breaking: bool,
+}
+
+/// Where the OpenAPI document is served.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenApiConfig {
+    /// The listener that answers `GET /openapi.json` (default admin).
+    #[serde(default)]
+    pub serve_on: OpenApiListener,
+}
+
+/// The listener that serves the OpenAPI document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenApiListener {
+    /// The admin listener (when there is one).
+    #[default]
+    Admin,
+    /// The main listeners too (a route of the config at that path wins).
+    Main,
+    /// Neither (`protogate openapi` still prints it).
+    None,
 }
 
 /// The graceful stop.
@@ -151,7 +189,7 @@ pub struct AdminConfig {
     pub metrics: Option<bool>,
 }
 
-/// One descriptor source: exactly one of `file` or `proto`.
+/// One descriptor source: exactly one of `file`, `proto` or `reflection`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DescriptorConfig {
@@ -162,6 +200,18 @@ pub struct DescriptorConfig {
     /// With `proto`: the files to compile, relative to it (default: all).
     #[serde(default)]
     pub files: Vec<PathBuf>,
+    /// The descriptors an upstream's gRPC server reflection gives.
+    pub reflection: Option<ReflectionConfig>,
+}
+
+/// Descriptors from an upstream's gRPC server reflection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReflectionConfig {
+    /// The gRPC upstream asked.
+    pub upstream: String,
+    /// How often the upstream is asked again; a change reloads (default 5m).
+    pub refresh: Option<Duration>,
 }
 
 /// An upstream.
@@ -411,6 +461,28 @@ pub struct LimitsConfig {
     pub max_query_params: Option<usize>,
     /// The longest query parameter name or value, as sent (default 8KiB).
     pub max_query_value_bytes: Option<ByteSize>,
+    /// The most streams (server, client, bidirectional, WebSocket) one
+    /// client connection may have open at once (default no limit).
+    pub max_streams_per_connection: Option<usize>,
+    /// The most header lines in a request head (default 100).
+    pub max_headers: Option<usize>,
+    /// What becomes of request headers whose names hold `_` (default drop).
+    pub headers_with_underscores: Option<UnderscoreHeaders>,
+}
+
+/// Request headers whose names hold underscores: some frameworks read them
+/// as the dashed name (`x_user` as `x-user`), so they can smuggle a header
+/// past rules written for the dashed one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnderscoreHeaders {
+    /// Removed before the request goes further (nginx's default).
+    #[default]
+    Drop,
+    /// The request is refused with 400.
+    Refuse,
+    /// Kept.
+    Allow,
 }
 
 impl Config {

@@ -1,9 +1,10 @@
-//! `routes[i].grpc.stream`: how the server-streaming methods of a route are
-//! served over REST (framing, envelope, SSE keep-alives and ids, limits).
+//! `routes[i].grpc.stream`: how the streaming methods of a route are served
+//! over REST and WebSocket (framing, envelope, SSE keep-alives and ids,
+//! WebSocket pings, limits).
 
 use serde::Deserialize;
 
-use super::Duration;
+use super::{ByteSize, Duration};
 
 /// The streaming switches of a `grpc` route.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -19,8 +20,17 @@ pub struct StreamConfig {
     pub sse_id: Option<SseIdConfig>,
     /// The longest a stream may last.
     pub max_duration: Option<Duration>,
-    /// The longest gap between two messages.
+    /// The longest gap between two messages (each direction on its own).
     pub idle_timeout: Option<Duration>,
+    /// The largest request message of a client or bidirectional stream
+    /// (default `limits.max_body_bytes`).
+    pub max_message_bytes: Option<ByteSize>,
+    /// The most request messages of one client or bidirectional stream.
+    pub max_messages: Option<u64>,
+    /// The most streams (of every kind) open at once on this route.
+    pub max_concurrent: Option<usize>,
+    /// The gap between the gateway's WebSocket pings (default 15s).
+    pub ping_interval: Option<Duration>,
 }
 
 /// A framing of a server stream.

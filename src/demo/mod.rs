@@ -42,6 +42,24 @@ use library::LibraryService;
 pub use stream::StreamProbe;
 use stream::StreamService;
 
+/// The gRPC server reflection a demo backend serves.
+#[derive(Debug, Clone, Copy)]
+pub enum DemoReflection {
+    /// None.
+    Off,
+    /// `grpc.reflection.v1` and `v1alpha`, of this encoded `FileDescriptorSet`.
+    Both(&'static [u8]),
+    /// Only `grpc.reflection.v1alpha` (as older servers do), of this set.
+    V1AlphaOnly(&'static [u8]),
+}
+
+impl Default for DemoReflection {
+    /// Both versions, of the demo's own descriptors.
+    fn default() -> Self {
+        Self::Both(crate::proto::DEMO_DESCRIPTOR_SET)
+    }
+}
+
 /// A running demo backend; stops when dropped.
 #[derive(Debug)]
 pub struct DemoBackend {
@@ -65,15 +83,24 @@ impl DemoBackend {
     /// gateway: `Grpc-Metadata-X-Demo-Backend`), so a test can tell which of
     /// several backends served a call.
     pub async fn start(addr: SocketAddr) -> io::Result<Self> {
-        Self::serve(addr, None).await
+        Self::serve(addr, None, DemoReflection::default()).await
+    }
+
+    /// The same, serving `reflection`.
+    pub async fn start_with_reflection(addr: SocketAddr, reflection: DemoReflection) -> io::Result<Self> {
+        Self::serve(addr, None, reflection).await
     }
 
     /// The same, over TLS (a client certificate may be required by `tls`).
     pub async fn start_tls(addr: SocketAddr, tls: ServerTlsConfig) -> io::Result<Self> {
-        Self::serve(addr, Some(tls)).await
+        Self::serve(addr, Some(tls), DemoReflection::default()).await
     }
 
-    async fn serve(addr: SocketAddr, tls: Option<ServerTlsConfig>) -> io::Result<Self> {
+    async fn serve(
+        addr: SocketAddr,
+        tls: Option<ServerTlsConfig>,
+        reflection: DemoReflection,
+    ) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
 
@@ -110,6 +137,17 @@ impl DemoBackend {
             builder = builder.tls_config(tls).map_err(io::Error::other)?;
         }
         let gzip = CompressionEncoding::Gzip;
+        let reflecting =
+            |set| tonic_reflection::server::Builder::configure().register_encoded_file_descriptor_set(set);
+        let (v1, v1alpha) = match reflection {
+            DemoReflection::Off => (None, None),
+            DemoReflection::Both(set) => {
+                (Some(reflecting(set).build_v1()), Some(reflecting(set).build_v1alpha()))
+            }
+            DemoReflection::V1AlphaOnly(set) => (None, Some(reflecting(set).build_v1alpha())),
+        };
+        let v1 = v1.transpose().map_err(io::Error::other)?;
+        let v1alpha = v1alpha.transpose().map_err(io::Error::other)?;
         let server = builder
             .layer(counting)
             .add_service(health_service)
@@ -119,7 +157,9 @@ impl DemoBackend {
             .add_service(
                 EchoServer::new(EchoService::new(addr)).send_compressed(gzip).accept_compressed(gzip),
             )
-            .add_service(StreamServer::new(StreamService::new(stream_probe.clone())));
+            .add_service(StreamServer::new(StreamService::new(stream_probe.clone())))
+            .add_optional_service(v1)
+            .add_optional_service(v1alpha);
         tokio::spawn(async move {
             let stopped = wait_for_drop(shutdown_rx);
             if let Err(err) = server.serve_with_incoming_shutdown(ReceiverStream::new(conn_rx), stopped).await

@@ -4,7 +4,9 @@
 //! before it: a slow reader slows the task. The [`StreamProbe`] counts the
 //! messages sent and the streams the client cancelled (the channel closed
 //! under the task), so a test can watch backpressure and cancellation from
-//! the backend's side.
+//! the backend's side; it also counts the request messages its client and
+//! bidirectional streams received, and the request streams that broke off
+//! (reset, not ended) under them.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,6 +32,8 @@ const MAX_PAYLOAD: usize = 1 << 20;
 pub struct StreamProbe {
     sent: AtomicU64,
     cancelled: AtomicU64,
+    received: AtomicU64,
+    aborted: AtomicU64,
     changed: Notify,
 }
 
@@ -44,6 +48,16 @@ impl StreamProbe {
         self.cancelled.load(Ordering::SeqCst)
     }
 
+    /// Request messages received by client and bidirectional streams.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
+    }
+
+    /// Request streams that broke off with an error instead of ending.
+    pub fn aborted(&self) -> u64 {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
     /// Waits until a stream is cancelled or a message sent (check the counters again).
     pub async fn changed(&self) {
         self.changed.notified().await;
@@ -52,6 +66,18 @@ impl StreamProbe {
     fn count_sent(&self) {
         self.sent.fetch_add(1, Ordering::SeqCst);
         self.changed.notify_waiters();
+    }
+
+    /// The next request message of `stream`, counted (and a broken-off stream counted).
+    async fn receive(&self, stream: &mut Streaming<CountReply>) -> Result<Option<CountReply>, Status> {
+        let next = stream.message().await;
+        match &next {
+            Ok(Some(_)) => self.received.fetch_add(1, Ordering::SeqCst),
+            Ok(None) => 0,
+            Err(_) => self.aborted.fetch_add(1, Ordering::SeqCst),
+        };
+        self.changed.notify_waiters();
+        next
     }
 
     fn count_cancelled(&self) {
@@ -199,7 +225,7 @@ impl stream_server::Stream for StreamService {
     async fn sum(&self, request: Request<Streaming<CountReply>>) -> Result<Response<CountReply>, Status> {
         let mut stream = request.into_inner();
         let mut total = 0i32;
-        while let Some(message) = stream.message().await? {
+        while let Some(message) = self.probe.receive(&mut stream).await? {
             total = total.saturating_add(message.index);
         }
         Ok(Response::new(reply(total, "", "")))
@@ -210,9 +236,10 @@ impl stream_server::Stream for StreamService {
         request: Request<Streaming<CountReply>>,
     ) -> Result<Response<Self::ChatStream>, Status> {
         let mut stream = request.into_inner();
+        let probe = self.probe.clone();
         Ok(Response::new(self.stream(move |tx| async move {
             loop {
-                let item = match stream.message().await {
+                let item = match probe.receive(&mut stream).await {
                     Ok(Some(message)) => Ok(message),
                     Ok(None) => return,
                     Err(status) => Err(status),

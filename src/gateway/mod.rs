@@ -4,11 +4,13 @@
 //! It loads the runtime once per request (a reload swaps it whole; requests
 //! in flight finish on the one they started with), asks the router which
 //! route the request belongs to ([`router::decide`]: native gRPC, CORS
-//! preflight, transcoded binding, pass-through prefix, or none) and acts on
+//! preflight, WebSocket stream, transcoded binding, pass-through prefix, or
+//! none) and acts on
 //! the decision: a preflight is answered by the announced route's CORS
 //! policy; otherwise the route's policy chain admits or refuses the
 //! request, and its target serves it. Every refusal goes through
-//! [`crate::error`].
+//! [`crate::error`]. A `GET /openapi.json` no route takes gets the OpenAPI
+//! document when the config serves it on the main listeners.
 //!
 //! Each request gets one [`RequestContext`], shared with the targets, and
 //! the gateway's [`Observer`] hears its phases (see [`crate::observe`]).
@@ -126,6 +128,7 @@ fn matched<'a>(decision: &Decision<'a, TranscodedRoute, ProxiedRoute>) -> Option
         Decision::NativeGrpc(route) => Some((route.id, RouteKind::NativeGrpc)),
         Decision::Preflight { id, .. } => Some((id, RouteKind::Preflight)),
         Decision::Transcoded { route, .. } => Some((route.id, RouteKind::Transcoded)),
+        Decision::WebSocket { route, .. } => Some((route.id, RouteKind::WebSocket)),
         Decision::Proxied { route, .. } => Some((route.id, RouteKind::Proxied)),
         Decision::MethodNotServed | Decision::NotFound | Decision::MethodNotAllowed { .. } => None,
     }
@@ -158,6 +161,12 @@ where
             let request = Request::from_parts(parts, body);
             phases::guarded(&route.policies, request, context, serve, GatewayError::into_response).await
         }
+        Decision::WebSocket { route, captures } => {
+            let route = route.value;
+            let serve = |request| targets::websocket(route, request, &captures, context);
+            let request = Request::from_parts(parts, body);
+            phases::guarded(&route.policies, request, context, serve, GatewayError::into_response).await
+        }
         Decision::Proxied { route, path } => {
             let route = route.value;
             let host = forwarded_host(&parts);
@@ -173,9 +182,22 @@ where
             let message = format!("the method {} is not served here", parts.uri.path());
             GatewayError::from_grpc(Code::Unimplemented, message).into_grpc_response()
         }
+        Decision::NotFound if is_openapi_request(runtime, &parts) => {
+            let mut response = Response::new(full(runtime.openapi().json.clone()));
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
         Decision::NotFound => no_route(RouteError::NotFound, &parts),
         Decision::MethodNotAllowed { allow } => no_route(RouteError::MethodNotAllowed { allow }, &parts),
     }
+}
+
+/// A `GET /openapi.json` the main listeners answer (`openapi.serve_on:
+/// main`), when no route of the config took it.
+fn is_openapi_request(runtime: &Runtime, parts: &Parts) -> bool {
+    runtime.openapi().on_main
+        && (parts.method == Method::GET || parts.method == Method::HEAD)
+        && parts.uri.path() == "/openapi.json"
 }
 
 /// The host a pass-through call forwards (`X-Forwarded-Host`, or `Host`

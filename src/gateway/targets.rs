@@ -1,6 +1,8 @@
 //! The two kinds of target as the gateway calls them: a transcoded call
-//! with its body read within the limits, and a pass-through call with the
-//! normalised path the dispatcher chose (its body streams).
+//! with its body read within the limits (or, for a client or bidirectional
+//! stream, handed over unread: its messages are bounded one by one), and a
+//! pass-through call with the normalised path the dispatcher chose (its
+//! body streams).
 
 use std::sync::Arc;
 
@@ -14,8 +16,8 @@ use crate::{
     error::GatewayError,
     observe::RequestContext,
     router,
-    runtime::Runtime,
-    transcode::target::{TranscodeRequest, TranscodeTarget},
+    runtime::{Runtime, TranscodedRoute},
+    transcode::target::{StreamingRequest, TranscodeRequest, TranscodeTarget, WebSocketRequest},
 };
 
 /// Reads the body within the limits and calls the transcoding target.
@@ -27,10 +29,16 @@ pub(super) async fn transcode<B>(
     context: &Arc<RequestContext>,
 ) -> Result<Response<ResponseBody>, GatewayError>
 where
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
+    if target.streams_requests() {
+        let host = router::request_host(&parts.headers, &parts.uri).map(|host| host.as_str());
+        let body = body.map_err(Into::into).boxed_unsync();
+        let request = StreamingRequest { parts: &parts, captures, body, host, context };
+        return Ok(target.call_streaming(request).await?);
+    }
     let limits = runtime.body_limits();
     let body = tokio::time::timeout(
         limits.body_read_timeout,
@@ -41,6 +49,26 @@ where
     let host = router::request_host(&parts.headers, &parts.uri).map(|host| host.as_str());
     let request = TranscodeRequest { parts: &parts, captures, body, host, context };
     Ok(target.call(request).await?)
+}
+
+/// Answers a WebSocket upgrade on a streaming binding (after its route's
+/// policies admitted it) and runs the session in a task of its own once
+/// hyper hands the connection over; the session holds the connection
+/// (and its route's target) until it closes.
+pub(super) async fn websocket<B>(
+    route: &TranscodedRoute,
+    mut request: Request<B>,
+    captures: &[String],
+    context: &Arc<RequestContext>,
+) -> Result<Response<ResponseBody>, GatewayError> {
+    let upgrade = hyper::upgrade::on(&mut request);
+    let (parts, _body) = request.into_parts();
+    let host = router::request_host(&parts.headers, &parts.uri).map(|host| host.as_str());
+    let request = WebSocketRequest { parts: &parts, captures, host, context };
+    let (response, session) = route.target.accept_websocket(request)?;
+    let route = route.clone();
+    tokio::spawn(async move { route.target.run_websocket(session, upgrade).await });
+    Ok(response)
 }
 
 /// `request` going on with the normalised `path` (its query kept), when the

@@ -18,7 +18,7 @@ use std::{
 use http::{HeaderMap, HeaderName, HeaderValue, request::Parts};
 use tonic::Code;
 
-use super::{Observer, Phase, Record, TraceContext, X_REQUEST_ID, request_id};
+use super::{Observer, Phase, Record, TraceContext, X_REQUEST_ID, request_id, sessions::ConnectionState};
 use crate::{
     policy::{PolicyListener, auth::Principal},
     tls_info::TlsInfo,
@@ -49,17 +49,24 @@ pub struct Connection {
     /// The TLS session (version, SNI, ALPN, the verified client
     /// certificate), over TLS.
     pub tls: Option<Arc<TlsInfo>>,
+    /// What its requests share: open streams, sessions, the drain signal.
+    pub state: Arc<ConnectionState>,
 }
 
 impl Connection {
     /// A cleartext connection from `peer`.
     pub fn plain(peer: SocketAddr, local: Option<SocketAddr>) -> Self {
-        Self { peer, local, scheme: Scheme::Http, tls: None }
+        Self { peer, local, scheme: Scheme::Http, tls: None, state: Arc::default() }
     }
 
     /// A connection from `peer` over the TLS session `tls`.
     pub fn tls(peer: SocketAddr, local: Option<SocketAddr>, tls: Arc<TlsInfo>) -> Self {
-        Self { peer, local, scheme: Scheme::Https, tls: Some(tls) }
+        Self { peer, local, scheme: Scheme::Https, tls: Some(tls), state: Arc::default() }
+    }
+
+    /// The same connection, its shared state `state` (the server's drain signal in it).
+    pub fn with_state(self, state: ConnectionState) -> Self {
+        Self { state: Arc::new(state), ..self }
     }
 }
 

@@ -30,6 +30,7 @@ pub mod otlp;
 mod random;
 mod record;
 mod request_id;
+mod sessions;
 mod settings;
 mod trace;
 
@@ -44,6 +45,7 @@ pub use finished::observed;
 pub use log::TracingObserver;
 pub use record::{Record, UpstreamTry};
 pub use request_id::X_REQUEST_ID;
+pub use sessions::{ConnectionState, HeldSession, OpenStream};
 pub use settings::{AccessLogSettings, ObserveSettings, OtlpSettings};
 pub use trace::TraceContext;
 
@@ -126,7 +128,9 @@ pub enum Phase<'a> {
         /// The bytes of body sent.
         bytes: u64,
     },
-    /// A server stream's answer ended (before its response finished).
+    /// A stream ended: a server or bidirectional stream's answer over HTTP
+    /// (before its response finished), a client stream's reply, a
+    /// WebSocket stream (after its `101` finished).
     StreamFinished {
         /// How it went.
         report: StreamReport,
@@ -138,15 +142,18 @@ pub enum Phase<'a> {
     RequestEnded,
 }
 
-/// How a server stream went, as its answer's body tells it.
+/// How a stream went, as its answer's body (or, for a client stream's
+/// reply and a WebSocket, its permit) tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamReport {
-    /// The framing: `ndjson`, `sse`, `json_array` or `raw`.
+    /// The framing: `ndjson`, `sse`, `json_array`, `raw`, `json` (a client
+    /// stream's reply over HTTP) or `websocket`.
     pub framing: &'static str,
-    /// The messages the backend sent.
+    /// The messages the backend sent (and the gateway passed on).
     pub messages: u64,
-    /// How it ended: `complete`, `error`, `idle_timeout`,
-    /// `max_duration`, `client_gone`.
+    /// How it ended: `complete`, `error`, `request_error` (a bidirectional
+    /// stream's request side failed), `idle_timeout`, `max_duration`,
+    /// `client_gone`, `drained` (a WebSocket the gateway's drain closed).
     pub end: &'static str,
 }
 
@@ -159,6 +166,8 @@ pub enum RouteKind {
     Preflight,
     /// A transcoded binding.
     Transcoded,
+    /// A WebSocket stream on a transcoded (streaming) binding.
+    WebSocket,
     /// A pass-through route.
     Proxied,
 }

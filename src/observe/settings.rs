@@ -66,6 +66,17 @@ impl ObserveSettings {
                 let share = |log: &AccessLogSettings| (f64::from(log.sample_per_million) / 1e6).to_string();
                 changes.push(("access_log.sample", share(before), share(after)));
             }
+            // The log redacts the names it was built with: a policy that
+            // reads a credential from a new query parameter needs a restart,
+            // or that parameter would be logged in clear.
+            if before.credential_params != after.credential_params {
+                let names = |log: &AccessLogSettings| log.credential_params.join(", ");
+                changes.push((
+                    "the jwt/api_key query parameters the access log redacts",
+                    names(before),
+                    names(after),
+                ));
+            }
         }
         if self.otlp != next.otlp {
             let otlp = |otlp: &Option<OtlpSettings>| {
@@ -77,5 +88,27 @@ impl ObserveSettings {
             changes.push(("tracing.otlp", otlp(&self.otlp), otlp(&next.otlp)));
         }
         changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logging(credential_params: &[&str]) -> ObserveSettings {
+        let access_log = AccessLogSettings {
+            path: None,
+            sample_per_million: 1_000_000,
+            credential_params: credential_params.iter().map(|name| (*name).to_owned()).collect(),
+        };
+        ObserveSettings { metrics: true, access_log: Some(access_log), otlp: None }
+    }
+
+    #[test]
+    fn a_new_credential_query_parameter_is_a_change_that_needs_a_restart() {
+        assert_eq!(logging(&["token"]).changes(&logging(&["token"])), []);
+        let changes = logging(&["token"]).changes(&logging(&["token", "partner_code"]));
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!((changes[0].1.as_str(), changes[0].2.as_str()), ("token", "token, partner_code"));
     }
 }

@@ -1,6 +1,6 @@
 //! Header hygiene of a reverse proxy: hop-by-hop headers removed in both
-//! directions, `X-Forwarded-*` and `Via` on the way in, and the route's own
-//! set/remove rules.
+//! directions, `Expect` answered here and not passed on, `X-Forwarded-*`
+//! and `Via` on the way in, and the route's own set/remove rules.
 //!
 //! Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection, not the
 //! message: `Connection` and every header it names, `Keep-Alive`, `TE`,
@@ -103,6 +103,15 @@ pub(super) fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: Option<HeaderV
         headers.insert(header::UPGRADE, protocol);
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
+}
+
+/// Removes `Expect`. The gateway answers `Expect: 100-continue` itself
+/// (hyper sends `100 Continue` when the body is first read) and its client
+/// sends the body at once, so the expectation is not passed on: a backend
+/// that honours it by answering before reading the body, then closing,
+/// would break the exchange. Envoy does the same by default.
+pub(super) fn remove_expectation(headers: &mut HeaderMap) {
+    headers.remove(header::EXPECT);
 }
 
 /// The comma-separated tokens of every `Connection` header.

@@ -83,6 +83,7 @@ impl ProxyTarget {
         let path = rewrite::upstream_path(&self.settings.prefix, rewrite, &original)?;
 
         headers::remove_hop_by_hop(&mut parts.headers, upgrade);
+        headers::remove_expectation(&mut parts.headers);
         headers::add_forwarded(
             &mut parts.headers,
             Forwarded {

@@ -3,20 +3,25 @@
 //!
 //! A [`Reloader`] owns the gateway's config source. Each reload (the config
 //! file or a descriptor changed, SIGHUP, `POST /reload` on the admin
-//! listener) reads the config again and compiles it with the running
+//! listener, a reflection source's upstream giving new descriptors) reads the config again and compiles it with the running
 //! runtime's [`crate::runtime::StateStore`], so unchanged upstreams and
 //! stateful policies carry over; then [`Gateway::replace`] swaps it in, and
 //! requests in flight finish on the old one. Reloads run one at a time.
 //!
 //! A config that fails to parse or compile, or that changes what the
-//! listeners were started with (`listen`, `admin.listen`, the head limits:
-//! a restart is needed for those), is never swapped in: the old one keeps
+//! listeners and observers were started with (`listen`, `admin.listen`,
+//! the admin token, the head limits, the shutdown timings, metrics and the
+//! access log: a restart is needed for those), is never swapped in: the old one keeps
 //! serving, every error is logged with its place and kept for `/config`.
 //! Each config swapped in gets the next generation number (the first is 1).
+//! What a reload changes under clients (routes removed or changed, message
+//! fields removed or retyped) is logged as breaking, and refused with
+//! `reload.refuse_breaking`.
 //!
 //! This room decides when and whether to swap; it serves no request and
 //! binds no listener.
 
+mod refresh;
 mod report;
 mod watch;
 
@@ -38,6 +43,7 @@ use crate::{
     config::{self, Config, ConfigError},
     gateway::Gateway,
     observe::{Observers, TracingObserver, access_log::AccessLog, metrics::Metrics},
+    openapi,
     runtime::{RouteDiff, Runtime},
     schema::DescriptorSource,
     server::{ListenerChange, ListenerSettings},
@@ -142,6 +148,8 @@ struct Loaded {
     compiled: Compiled,
     shown: Option<Value>,
     watched: Vec<Watched>,
+    /// `reload.refuse_breaking` of the new config.
+    refuse_breaking: bool,
 }
 
 impl Reloader {
@@ -149,7 +157,7 @@ impl Reloader {
     /// the gateway that serves it. `builtin` descriptor sources are loaded
     /// before the config's own at every load.
     pub async fn start(source: ConfigSource, builtin: Vec<DescriptorSource>) -> Result<Arc<Self>, LoadError> {
-        let Loaded { compiled, shown, watched } = load(&source, &builtin, None).await?;
+        let Loaded { compiled, shown, watched, .. } = load(&source, &builtin, None).await?;
         tracing::info!(generation = 1, routes = compiled.runtime.routes().len(), "config loaded");
         let settings = &compiled.listeners.observe;
         let metrics = settings.metrics.then(Metrics::new);
@@ -236,6 +244,8 @@ impl Reloader {
             let changes = self.listeners.changes(&loaded.compiled.listeners);
             if changes.is_empty() { Ok(loaded) } else { Err(LoadError::Listeners(changes)) }
         });
+        // What `status` shows of a swapped config: set with the generation.
+        let mut swapped = None;
         let report = match loaded {
             Err(error) => {
                 let errors = error.lines();
@@ -251,30 +261,44 @@ impl Reloader {
                     RouteDiff::default(),
                 )
             }
-            Ok(Loaded { compiled, shown, watched }) => {
+            Ok(Loaded { compiled, shown, watched, refuse_breaking }) => {
                 let routes = RouteDiff::between(current.routes(), compiled.runtime.routes());
+                let breaking = breaking_changes(&routes, &current, &compiled.runtime);
+                for change in &breaking {
+                    tracing::warn!(generation, %trigger, dry_run, "breaking change: {change}");
+                }
                 drop(current);
-                if dry_run {
+                if refuse_breaking && !breaking.is_empty() {
+                    let errors: Vec<String> =
+                        breaking.iter().map(|change| format!("reload.refuse_breaking: {change}")).collect();
+                    tracing::error!(generation, %trigger, dry_run, "reload refused: it breaks clients");
+                    ReloadReport::new(trigger, dry_run, ReloadResult::Failed, generation, errors, routes)
+                } else if dry_run {
                     ReloadReport::new(trigger, true, ReloadResult::Ok, generation, Vec::new(), routes)
                 } else {
                     self.gateway.replace(compiled.runtime);
                     let generation = generation + 1;
-                    self.generation.send_replace(generation);
                     let (added, removed, changed) =
                         (routes.added.len(), routes.removed.len(), routes.changed.len());
                     tracing::info!(generation, %trigger, added, removed, changed, "config reloaded");
-                    let mut shown_now = self.lock_shown();
-                    shown_now.config = shown;
-                    shown_now.watched = watched;
-                    drop(shown_now);
+                    swapped = Some((shown, watched));
                     ReloadReport::new(trigger, false, ReloadResult::Ok, generation, Vec::new(), routes)
                 }
+                .with_breaking(breaking)
             }
         };
         if !dry_run {
+            // One step under the lock `status` reads with: a reader never
+            // sees the new generation without its report, config and counts.
+            let mut shown_now = self.lock_shown();
             let counter = if report.result == ReloadResult::Ok { &self.succeeded } else { &self.failed };
             counter.fetch_add(1, Ordering::Relaxed);
-            self.lock_shown().last = Some(report.clone());
+            shown_now.last = Some(report.clone());
+            if let Some((shown, watched)) = swapped {
+                shown_now.config = shown;
+                shown_now.watched = watched;
+                self.generation.send_replace(report.generation);
+            }
         }
         report
     }
@@ -296,15 +320,20 @@ impl Reloader {
         })
     }
 
-    /// Starts the triggers: SIGHUP, and a watch on the config file and on
-    /// every descriptor file and `.proto` directory it names. They stop
-    /// when the returned value is dropped.
+    /// Starts the triggers: SIGHUP, a watch on the config file and on
+    /// every descriptor file and `.proto` directory it names, and the
+    /// periodic refresh of its reflection sources. They stop when the
+    /// returned value is dropped.
     pub fn start_triggers(self: &Arc<Self>) -> Result<Triggers, notify::Error> {
         let watcher = match self.source {
             ConfigSource::File(_) => Some(watch::start(self.clone())?),
             ConfigSource::Fixed { .. } => None,
         };
-        Ok(Triggers { _watcher: watcher, _hangup: hangup(self.clone()) })
+        Ok(Triggers {
+            _watcher: watcher,
+            _hangup: hangup(self.clone()),
+            _reflection: refresh::start(self.clone()),
+        })
     }
 
     fn watched(&self) -> Vec<Watched> {
@@ -321,6 +350,7 @@ impl Reloader {
 pub struct Triggers {
     _watcher: Option<TaskGuard>,
     _hangup: Option<TaskGuard>,
+    _reflection: TaskGuard,
 }
 
 /// SIGHUP reloads (on Unix; `None` where there is no such signal).
@@ -372,7 +402,35 @@ async fn load(
         ConfigSource::File(path) => watch::files_of(path, &config, &base_dir),
         ConfigSource::Fixed { .. } => Vec::new(),
     };
-    Ok(Loaded { compiled, shown, watched })
+    Ok(Loaded { compiled, shown, watched, refuse_breaking: config.reload.refuse_breaking })
+}
+
+/// What `after` changes under the clients of `before`: routes removed, or
+/// calling another method with another body or reply field; message fields
+/// removed or retyped (from the OpenAPI documents).
+fn breaking_changes(routes: &RouteDiff, before: &Runtime, after: &Runtime) -> Vec<String> {
+    let removed = routes
+        .removed
+        .iter()
+        .map(|route| format!("route {} {} ({}) is removed", route.method, route.template, route.target));
+    let changed = routes
+        .changed
+        .iter()
+        .filter(|change| {
+            let (a, b) = (&change.before, &change.after);
+            (&a.target, &a.body, &a.response_body) != (&b.target, &b.body, &b.response_body)
+        })
+        .map(|change| {
+            let (a, b) = (&change.before, &change.after);
+            format!(
+                "route {} {} changes: {} body {:?} reply {:?} → {} body {:?} reply {:?}",
+                a.method, a.template, a.target, a.body, a.response_body, b.target, b.body, b.response_body
+            )
+        });
+    removed
+        .chain(changed)
+        .chain(openapi::changed_fields(&before.openapi().json, &after.openapi().json))
+        .collect()
 }
 
 /// The directory a config file's relative paths are taken from.

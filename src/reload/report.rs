@@ -20,6 +20,8 @@ pub enum Trigger {
     Signal,
     /// `POST /reload` on the admin listener.
     Admin,
+    /// A reflection source's upstream gives new descriptors.
+    Reflection,
 }
 
 impl fmt::Display for Trigger {
@@ -28,6 +30,7 @@ impl fmt::Display for Trigger {
             Self::File => "file",
             Self::Signal => "signal",
             Self::Admin => "admin",
+            Self::Reflection => "reflection",
         })
     }
 }
@@ -61,9 +64,19 @@ pub struct ReloadReport {
     pub errors: Vec<String>,
     /// The routes it added, removed and changed.
     pub routes: RouteDiff,
+    /// What it changes under clients: routes removed or changed, message
+    /// fields removed or retyped (logged; refused with
+    /// `reload.refuse_breaking`).
+    pub breaking: Vec<String>,
 }
 
 impl ReloadReport {
+    /// The same report, listing `breaking` changes.
+    pub fn with_breaking(mut self, breaking: Vec<String>) -> Self {
+        self.breaking = breaking;
+        self
+    }
+
     /// A report of a reload that finishes now.
     pub fn new(
         trigger: Trigger,
@@ -86,6 +99,7 @@ impl ReloadReport {
             time_unix_ms,
             errors,
             routes,
+            breaking: Vec::new(),
         }
     }
 }

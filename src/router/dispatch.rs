@@ -6,7 +6,9 @@
 //!    method);
 //! 2. a CORS preflight goes to the route of the request it announces, when
 //!    that route answers preflights (else it is routed like any request);
-//! 3. a WebSocket upgrade: no binding streams yet, so it is routed like any
+//! 3. a WebSocket upgrade (`GET` with `Upgrade: websocket`) goes to a
+//!    binding that takes WebSocket streams (a client or bidirectional
+//!    streaming method's), whatever its verb; else it is routed like any
 //!    request below (a pass-through route tunnels it);
 //! 4. a transcoded binding by template (when templates match the path only
 //!    under other methods: method not allowed, no fall-through);
@@ -53,6 +55,19 @@ impl<E: AnswersPreflights> AnswersPreflights for Arc<E> {
     }
 }
 
+/// What the dispatcher asks of a transcoded binding's entry: whether it
+/// takes WebSocket streams.
+pub trait TakesWebSockets {
+    /// Whether a WebSocket upgrade on the binding's path is its stream.
+    fn takes_websockets(&self) -> bool;
+}
+
+impl<E: TakesWebSockets> TakesWebSockets for Arc<E> {
+    fn takes_websockets(&self) -> bool {
+        (**self).takes_websockets()
+    }
+}
+
 /// A route a request matched: its entry and its id.
 #[derive(Debug)]
 pub struct Matched<'a, T> {
@@ -81,6 +96,13 @@ pub enum Decision<'a, T: AnswersPreflights, P> {
         /// The text each variable of its template captured, in order.
         captures: Vec<String>,
     },
+    /// A WebSocket upgrade to a streaming binding.
+    WebSocket {
+        /// The binding.
+        route: Matched<'a, T>,
+        /// The text each variable of its template captured, in order.
+        captures: Vec<String>,
+    },
     /// A pass-through route.
     Proxied {
         /// The route.
@@ -104,7 +126,7 @@ pub enum Decision<'a, T: AnswersPreflights, P> {
 /// Decides which route the request with head `head` belongs to.
 pub fn decide<'a, T, P>(head: &Parts, tables: Tables<'a, T, P>) -> Decision<'a, T, P>
 where
-    T: AnswersPreflights,
+    T: AnswersPreflights + TakesWebSockets,
     P: AnswersPreflights<Answerer = T::Answerer>,
 {
     let path = head.uri.path();
@@ -121,6 +143,12 @@ where
         && let Some((id, answerer)) = preflight_of(&tables, host, &method, path)
     {
         return Decision::Preflight { id, answerer };
+    }
+    if is_websocket_upgrade(head)
+        && let Some(found) = tables.templates.lookup_any(path, TakesWebSockets::takes_websockets)
+    {
+        let route = Matched { value: found.value, id: found.id };
+        return Decision::WebSocket { route, captures: found.captures };
     }
     match tables.templates.lookup(&head.method, path) {
         Ok(found) => {
@@ -210,6 +238,17 @@ fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
     method == Method::OPTIONS
         && headers.contains_key(header::ORIGIN)
         && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// Whether a request asks for a WebSocket: `GET` (HTTP/1.1) with
+/// `Upgrade: websocket` and `Connection: upgrade`.
+pub fn is_websocket_upgrade(head: &Parts) -> bool {
+    let upgrade =
+        head.headers.get(header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let connection = head.headers.get_all(header::CONNECTION).iter().any(|value| {
+        value.to_str().is_ok_and(|v| v.split(',').any(|token| token.trim().eq_ignore_ascii_case("upgrade")))
+    });
+    head.method == Method::GET && upgrade && connection
 }
 
 /// The method a preflight announces.

@@ -2,7 +2,7 @@
 
 use http::{Method, Request};
 
-use super::{AnswersPreflights, Decision, Tables, decide, request_host};
+use super::{AnswersPreflights, Decision, Tables, TakesWebSockets, decide, request_host};
 use crate::{
     http_rule::PathTemplate,
     router::{PrefixKey, PrefixTable, Router, RouterBuilder, ServiceTable},
@@ -22,6 +22,12 @@ impl AnswersPreflights for Entry {
     }
 }
 
+impl TakesWebSockets for Entry {
+    fn takes_websockets(&self) -> bool {
+        self.name == "chat"
+    }
+}
+
 struct Fixture {
     templates: Router<Entry>,
     prefixes: PrefixTable<Entry>,
@@ -33,6 +39,8 @@ impl Fixture {
         let mut templates = RouterBuilder::new();
         let template = PathTemplate::parse("/v1/things/{id}").unwrap();
         templates.insert(Method::GET, &template, Entry { name: "get-thing", cors: Some("things") }).ok();
+        let chat = PathTemplate::parse("/v1/chat/{room}").unwrap();
+        templates.insert(Method::POST, &chat, Entry { name: "chat", cors: None }).ok();
         let mut prefixes = PrefixTable::default();
         let key = |prefix: &str, host: Option<&str>| PrefixKey {
             prefix: prefix.into(),
@@ -59,6 +67,7 @@ impl Fixture {
             Decision::NativeGrpc(route) => format!("grpc {} {}", route.value.name, route.id),
             Decision::Preflight { id, answerer } => format!("preflight {answerer} {id}"),
             Decision::Transcoded { route, captures } => format!("transcoded {} {captures:?}", route.id),
+            Decision::WebSocket { route, captures } => format!("websocket {} {captures:?}", route.id),
             Decision::Proxied { route, path } => format!("proxied {} {path:?}", route.value.name),
             Decision::MethodNotServed => "not served".into(),
             Decision::NotFound => "404".into(),
@@ -88,6 +97,20 @@ fn dispatch_follows_the_house_order() {
     assert_eq!(f.decide(request("PUT", "/v1/things/7", &[])), "405 [GET, HEAD]");
     assert_eq!(f.decide(request("GET", "//a/./b", &[])), "proxied any Some(\"/a/b\")");
     assert_eq!(f.decide(request("GET", "/a/b", &[])), "proxied any None");
+}
+
+#[test]
+fn a_websocket_upgrade_takes_a_streaming_binding_whatever_its_verb() {
+    let f = Fixture::new();
+    let upgrade = [("upgrade", "websocket"), ("connection", "keep-alive, Upgrade")];
+    assert_eq!(
+        f.decide(request("GET", "/v1/chat/lobby", &upgrade)),
+        "websocket POST /v1/chat/{room} [\"lobby\"]"
+    );
+    // A binding that takes no WebSocket, and a plain GET, are routed as usual.
+    assert_eq!(f.decide(request("GET", "/v1/things/7", &upgrade)), "transcoded GET /v1/things/{id} [\"7\"]");
+    assert_eq!(f.decide(request("GET", "/v1/chat/lobby", &[])), "405 [POST]");
+    assert_eq!(f.decide(request("GET", "/ws", &upgrade)), "proxied any None");
 }
 
 #[test]

@@ -49,7 +49,8 @@ mod tests;
 mod trie;
 
 pub use dispatch::{
-    AnswersPreflights, Decision, Matched, RequestHost, Tables, decide, is_grpc, request_host,
+    AnswersPreflights, Decision, Matched, RequestHost, Tables, TakesWebSockets, decide, is_grpc,
+    is_websocket_upgrade, request_host,
 };
 use normalize::Segments;
 pub use prefix::{PrefixError, PrefixKey, PrefixTable, normalize_path};
@@ -189,6 +190,20 @@ impl<T> Router<T> {
         }
         allow.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         Err(RouteError::MethodNotAllowed { allow })
+    }
+}
+
+impl<T> Router<T> {
+    /// The best route for `path` under any method whose value `accepts`
+    /// (a WebSocket upgrade takes a streaming binding whatever its verb),
+    /// trying methods in the order their first route was added.
+    pub fn lookup_any(&self, path: &str, accepts: impl Fn(&T) -> bool) -> Option<RouteMatch<'_, T>> {
+        let mut segments = Segments::parse(path)?;
+        let segments = segments.as_mut_slice();
+        self.table.methods.iter().find_map(|(_, trie)| {
+            let (route, captures) = self.table.find(trie, segments)?;
+            accepts(&route.value).then_some(RouteMatch { value: &route.value, id: &route.id, captures })
+        })
     }
 }
 

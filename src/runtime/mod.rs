@@ -19,7 +19,7 @@ pub use table::routes_table;
 use crate::{
     policy::{PolicyChain, cors::CorsPolicy},
     proxy::ProxyTarget,
-    router::{AnswersPreflights, PrefixTable, Router, RouterBuilder, ServiceTable, Tables},
+    router::{AnswersPreflights, PrefixTable, Router, RouterBuilder, ServiceTable, Tables, TakesWebSockets},
     transcode::{bind::InputLimits, target::TranscodeTarget},
     upstream::Upstream,
 };
@@ -34,6 +34,8 @@ pub struct BodyLimits {
     pub body_read_timeout: Duration,
     /// What one request may make a transcoded route's binder parse.
     pub input: InputLimits,
+    /// The most streams one client connection may have open at once.
+    pub max_streams_per_connection: Option<usize>,
 }
 
 /// One line of the route table, as `protogate routes` prints it.
@@ -53,6 +55,27 @@ pub struct RouteSummary {
     pub upstream: String,
 }
 
+/// The OpenAPI document of a runtime's routes, encoded, and whether the
+/// main listeners serve it.
+#[derive(Debug, Clone, Default)]
+pub struct OpenApiDocument {
+    /// The JSON.
+    pub json: bytes::Bytes,
+    /// The main listeners answer `GET /openapi.json` with it.
+    pub on_main: bool,
+    /// The admin listener does.
+    pub on_admin: bool,
+}
+
+/// A descriptor source read from an upstream's server reflection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReflectedSource {
+    /// The upstream asked.
+    pub upstream: String,
+    /// How often it is asked again.
+    pub refresh: Duration,
+}
+
 /// A target and the policies that guard it: what a routing table holds.
 #[derive(Debug)]
 pub struct Guarded<T> {
@@ -67,6 +90,12 @@ impl<T> AnswersPreflights for Guarded<T> {
 
     fn preflight_answerer(&self) -> Option<&CorsPolicy> {
         self.policies.cors()
+    }
+}
+
+impl TakesWebSockets for Guarded<TranscodeTarget> {
+    fn takes_websockets(&self) -> bool {
+        self.target.streams_requests()
     }
 }
 
@@ -96,6 +125,8 @@ pub struct Runtime {
     body_limits: BodyLimits,
     upstreams: BTreeMap<String, Arc<Upstream>>,
     store: StateStore,
+    reflected: Vec<ReflectedSource>,
+    openapi: OpenApiDocument,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -116,12 +147,16 @@ pub struct RuntimeParts {
     pub upstreams: BTreeMap<String, Arc<Upstream>>,
     /// What the next runtime may keep.
     pub store: StateStore,
+    /// The descriptor sources read from server reflection.
+    pub reflected: Vec<ReflectedSource>,
+    /// The OpenAPI document of the routes.
+    pub openapi: OpenApiDocument,
 }
 
 impl Runtime {
     /// A runtime made of `parts`.
     pub fn new(parts: RuntimeParts) -> Self {
-        let RuntimeParts { tables, routes, body_limits, upstreams, store } = parts;
+        let RuntimeParts { tables, routes, body_limits, upstreams, store, reflected, openapi } = parts;
         Self {
             router: tables.templates.build(),
             prefixes: tables.prefixes,
@@ -130,6 +165,8 @@ impl Runtime {
             body_limits,
             upstreams,
             store,
+            reflected,
+            openapi,
         }
     }
 
@@ -163,7 +200,18 @@ impl Runtime {
         self.body_limits
     }
 
-    /// The upstreams that routes use, by name.
+    /// The OpenAPI document of the routes.
+    pub fn openapi(&self) -> &OpenApiDocument {
+        &self.openapi
+    }
+
+    /// The descriptor sources read from server reflection, which the
+    /// refresh asks again.
+    pub fn reflected(&self) -> &[ReflectedSource] {
+        &self.reflected
+    }
+
+    /// The upstreams that routes (and reflection sources) use, by name.
     pub fn upstreams(&self) -> &BTreeMap<String, Arc<Upstream>> {
         &self.upstreams
     }

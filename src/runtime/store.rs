@@ -2,7 +2,8 @@
 //! wrong to start again (an upstream's connections, endpoint health,
 //! ejections, breaker and retry budget, and its health-check and DNS tasks;
 //! a rate limit's buckets and Redis connection; a JWT policy's JWKS cache
-//! and verified-token cache), kept by the name and the settings of what
+//! and verified-token cache; the last descriptors an upstream's server
+//! reflection gave), kept by the name and the settings of what
 //! owns it.
 //!
 //! The compiler consults the store of the runtime being replaced: an entry
@@ -66,6 +67,9 @@ pub struct StateStore {
     pub rate_limits: Shelf<RateLimitSettings, Arc<RateLimitPolicy>>,
     /// JWT policies, by policy name.
     pub jwt: Shelf<JwtSettings, Arc<JwtPolicy>>,
+    /// The encoded descriptors each reflection source's upstream gave, by
+    /// upstream name: kept when a later reflection fails.
+    pub reflected: BTreeMap<String, Arc<[u8]>>,
 }
 
 #[cfg(test)]

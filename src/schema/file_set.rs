@@ -104,14 +104,19 @@ impl MergedFiles {
 
     /// The merged set, encoded.
     pub(super) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.files.iter().map(|f| f.bytes.len() + 8).sum());
-        for file in &self.files {
-            encode_key(SET_FILE, WireType::LengthDelimited, &mut out);
-            encode_varint(file.bytes.len() as u64, &mut out);
-            out.extend_from_slice(&file.bytes);
-        }
-        out
+        encode_set(self.files.iter().map(|file| file.bytes.as_slice()))
     }
+}
+
+/// A `FileDescriptorSet` of encoded `files`, in the order given.
+pub(super) fn encode_set<'a>(files: impl Iterator<Item = &'a [u8]> + Clone) -> Vec<u8> {
+    let mut out = Vec::with_capacity(files.clone().map(|file| file.len() + 8).sum());
+    for file in files {
+        encode_key(SET_FILE, WireType::LengthDelimited, &mut out);
+        encode_varint(file.len() as u64, &mut out);
+        out.extend_from_slice(file);
+    }
+    out
 }
 
 /// `field x.Y.z is `1 optional string json=z` in A and `2 ...` in B`, or
@@ -125,7 +130,7 @@ fn describe(difference: &Difference, first: &str, second: &str) -> String {
     }
 }
 
-fn file_name(file: &[u8]) -> Result<String, String> {
+pub(super) fn file_name(file: &[u8]) -> Result<String, String> {
     let (_, field) = fields(file)?
         .into_iter()
         .find(|(tag, _)| *tag == FILE_NAME)

@@ -2,7 +2,9 @@
 //!
 //! A source is a `FileDescriptorSet` file (protoc `--include_imports`, `buf
 //! build`), a directory of `.proto` sources compiled at load time with
-//! protox, or bytes embedded in the binary. Every source is handled as
+//! protox, bytes embedded in the binary, or the files an upstream's gRPC
+//! server reflection gave ([`fetch_file_set`]; the caller fetches them,
+//! since only it has the upstream's channel). Every source is handled as
 //! encoded bytes, never decoded through prost-types, whose `MethodOptions`
 //! would drop the `google.api.http` extension. Sources merge file by file: a
 //! file that two sources both carry must define the same things in both
@@ -22,12 +24,14 @@ mod built_in;
 mod file_set;
 mod file_shape;
 mod raw;
+mod reflection;
 mod sources;
 
 use std::path::PathBuf;
 
 use prost_reflect::{DescriptorPool, ExtensionDescriptor};
 
+pub use reflection::{FETCH_TIMEOUT, fetch_file_set};
 pub use sources::DescriptorSource;
 
 /// The name of the `google.api.http` method option.
@@ -72,6 +76,14 @@ pub enum SchemaError {
         second: String,
         /// The first definition that differs, as each source has it.
         definition: String,
+    },
+    /// An upstream's server reflection could not give its descriptors.
+    #[error("server reflection of upstream \"{upstream}\" failed: {message}")]
+    Reflection {
+        /// The upstream, as the config names it.
+        upstream: String,
+        /// What failed, with the status the upstream gave.
+        message: String,
     },
     /// The merged files do not form a valid pool (a missing import, a duplicate symbol).
     #[error("the descriptor sources do not form a valid set: {0}")]

@@ -30,6 +30,14 @@ pub enum DescriptorSource {
         /// The bytes.
         bytes: &'static [u8],
     },
+    /// The encoded `FileDescriptorSet` an upstream's server reflection gave
+    /// ([`super::fetch_file_set`]).
+    Reflected {
+        /// The upstream, as the config names it.
+        upstream: String,
+        /// The bytes.
+        bytes: std::sync::Arc<[u8]>,
+    },
 }
 
 impl fmt::Display for DescriptorSource {
@@ -38,6 +46,7 @@ impl fmt::Display for DescriptorSource {
             Self::File(path) => write!(f, "file {}", path.display()),
             Self::Proto { root, .. } => write!(f, "proto sources {}", root.display()),
             Self::Embedded { name, .. } => write!(f, "embedded {name}"),
+            Self::Reflected { upstream, .. } => write!(f, "server reflection of upstream {upstream:?}"),
         }
     }
 }
@@ -50,6 +59,7 @@ impl DescriptorSource {
                 std::fs::read(path).map_err(|source| SchemaError::Read { path: path.clone(), source })
             }
             Self::Embedded { bytes, .. } => Ok(bytes.to_vec()),
+            Self::Reflected { bytes, .. } => Ok(bytes.to_vec()),
             Self::Proto { root, files } => self.compile_protos(root, files),
         }
     }

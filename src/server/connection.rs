@@ -10,23 +10,34 @@
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
-use http::Request;
+use http::{HeaderValue, Request, StatusCode, header};
 use hyper::{
     body::Incoming,
     server::conn::{http1, http2},
     service::service_fn,
 };
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::{net::TcpStream, sync::watch};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpStream,
+    sync::watch,
+};
 
 use super::{
     HeadLimits,
     drain::{self, DrainRule},
+    hygiene::HeadRules,
+    smuggling,
 };
-use crate::{gateway::Gateway, observe::Connection};
+use crate::{
+    gateway::Gateway,
+    observe::{Connection, ConnectionState},
+};
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// The most header lines hyper's HTTP/1 parser takes by default.
+const HYPER_MAX_HEADERS: usize = 100;
 /// hyper's smallest accepted HTTP/1 read buffer.
 const MIN_HTTP1_BUFFER: usize = 8192;
 /// What an HTTP/2 client with prior knowledge sends first (RFC 9113, 3.4).
@@ -41,6 +52,8 @@ pub(super) struct Protocols {
     http2: http2::Builder<TokioExecutor>,
     /// Time a client has to send its first bytes (and, HTTP/1, the request head).
     header_read_timeout: Duration,
+    /// The request head's own rules (header count, underscores).
+    head: HeadRules,
 }
 
 impl Protocols {
@@ -54,6 +67,12 @@ impl Protocols {
             // in more than it.
             .max_header_size(limits.max_header_bytes)
             .max_buf_size(limits.max_header_bytes.max(MIN_HTTP1_BUFFER));
+        // hyper refuses more than its default count itself; a higher limit
+        // costs it a heap buffer per request, so it is set only when asked.
+        // Lower limits are the head rules' to enforce.
+        if limits.max_headers > HYPER_MAX_HEADERS {
+            http1.max_headers(limits.max_headers);
+        }
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
@@ -62,7 +81,7 @@ impl Protocols {
             // Pings find connections whose client is gone without a goodbye.
             .keep_alive_interval(HTTP2_KEEP_ALIVE)
             .keep_alive_timeout(HTTP2_KEEP_ALIVE);
-        Self { http1, http2, header_read_timeout: limits.header_read_timeout }
+        Self { http1, http2, header_read_timeout: limits.header_read_timeout, head: HeadRules::new(limits) }
     }
 
     /// Time a client has to send its first bytes (or finish a TLS handshake).
@@ -86,23 +105,27 @@ pub(super) async fn serve(
             Ok(Err(_)) | Err(_) => return,
         };
     let connection = Connection::plain(peer, stream.local_addr().ok());
-    serve_http(TokioIo::new(stream), is_http2, connection, gateway, protocols, drain).await;
+    serve_http(stream, is_http2, connection, gateway, protocols, drain).await;
 }
 
-/// Serves HTTP/2 or HTTP/1.1 on `io` (cleartext, or a TLS session whose
+/// Serves HTTP/2 or HTTP/1.1 on `stream` (cleartext, or a TLS session whose
 /// [`crate::tls_info::TlsInfo`] each request then carries) until it ends, or
-/// until `drain` asks it to finish.
-pub(super) async fn serve_http<I>(
-    io: I,
+/// until `drain` asks it to finish. An HTTP/1 request whose head has both
+/// `Content-Length` and `Transfer-Encoding` is refused ([`smuggling`]).
+pub(super) async fn serve_http<S>(
+    stream: S,
     is_http2: bool,
     connection: Connection,
     gateway: Arc<Gateway>,
     protocols: Arc<Protocols>,
     mut drain: watch::Receiver<bool>,
 ) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = connection.peer;
+    let rules = protocols.head;
+    let connection = connection.with_state(ConnectionState::draining_on(drain.clone()));
+    let state = connection.state.clone();
     let outcome = if is_http2 {
         let service = service_fn(move |mut request: Request<Incoming>| {
             let gateway = gateway.clone();
@@ -113,33 +136,56 @@ pub(super) async fn serve_http<I>(
             // hyper keeps room for one request's future in every connection,
             // idle or not: boxed, that room is a pointer instead of the whole
             // (several KiB) state of `handle`.
-            let handling = Box::pin(async move { gateway.handle(request, connection).await });
+            let handling = Box::pin(async move {
+                match rules.admit(request.headers_mut()) {
+                    Ok(()) => gateway.handle(request, connection).await,
+                    Err(refused) => refused.into_response(),
+                }
+            });
             async move { Ok::<_, Infallible>(handling.await) }
         });
-        let connection = pin!(protocols.http2.serve_connection(io, service));
+        let connection = pin!(protocols.http2.serve_connection(TokioIo::new(stream), service));
         until_drained(connection, &mut drain, http2::Connection::graceful_shutdown).await
     } else {
+        let (stream, verdicts) = smuggling::Watched::new(stream);
         let service = service_fn(move |mut request: Request<Incoming>| {
+            let smuggling = verdicts.next_is_smuggling();
+            let verdicts = verdicts.clone();
             let gateway = gateway.clone();
             if let Some(tls) = &connection.tls {
                 request.extensions_mut().insert(tls.clone());
             }
             let connection = connection.clone();
-            let (parts, body) = request.into_parts();
+            let (mut parts, body) = request.into_parts();
             // What the gateway leaves unread is drained or closes the connection.
             let (body, watch) = drain::track(body, &parts.headers);
             let handling = Box::pin(async move {
-                let response = gateway.handle(Request::from_parts(parts, body), connection).await;
+                if smuggling {
+                    let mut refusal = smuggling::refusal().into_response();
+                    refusal.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    return refusal;
+                }
+                let response = match rules.admit(&mut parts.headers) {
+                    Ok(()) => gateway.handle(Request::from_parts(parts, body), connection).await,
+                    Err(refused) => refused.into_response(),
+                };
+                if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    verdicts.upgraded();
+                }
                 watch.settle(response, || DrainRule::of(gateway.runtime().body_limits()))
             });
             async move { Ok::<_, Infallible>(handling.await) }
         });
-        let connection = pin!(protocols.http1.serve_connection(io, service).with_upgrades());
+        let connection =
+            pin!(protocols.http1.serve_connection(TokioIo::new(stream), service).with_upgrades());
         until_drained(connection, &mut drain, http1::UpgradeableConnection::graceful_shutdown).await
     };
     if let Err(error) = outcome {
         tracing::debug!(%peer, %error, "connection ended with an error");
     }
+    // WebSocket sessions taken over from hyper end on the drain signal
+    // too; the connection is finished when they are.
+    state.sessions_closed().await;
 }
 
 /// Runs `connection` to its end; when `drain` fires first, asks it to shut

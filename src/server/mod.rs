@@ -10,8 +10,10 @@
 
 mod connection;
 mod drain;
+mod hygiene;
 mod settings;
 pub mod shutdown;
+mod smuggling;
 pub mod tls;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};

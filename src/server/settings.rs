@@ -8,7 +8,7 @@
 use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
 use super::{ShutdownSettings, tls::TlsEndpoint};
-use crate::{admin::AdminToken, observe::ObserveSettings};
+use crate::{admin::AdminToken, config::UnderscoreHeaders, observe::ObserveSettings};
 
 /// Limits on the request head, applied to each connection a listener accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,10 @@ pub struct HeadLimits {
     pub header_read_timeout: Duration,
     /// The most requests one HTTP/2 connection may have open at once.
     pub max_concurrent_streams: u32,
+    /// The most header lines in a request head (HTTP/1 and HTTP/2).
+    pub max_headers: usize,
+    /// What becomes of request headers whose names hold underscores.
+    pub headers_with_underscores: UnderscoreHeaders,
 }
 
 /// One listener to start.
@@ -87,6 +91,10 @@ pub enum ListenerChange {
     HeaderReadTimeout(Duration, Duration),
     /// `limits.max_concurrent_streams`.
     MaxConcurrentStreams(u32, u32),
+    /// `limits.max_headers`.
+    MaxHeaders(usize, usize),
+    /// `limits.headers_with_underscores`.
+    HeadersWithUnderscores(UnderscoreHeaders, UnderscoreHeaders),
     /// `shutdown.delay`.
     ShutdownDelay(Duration, Duration),
     /// `shutdown.drain`.
@@ -118,6 +126,14 @@ impl ListenerSettings {
                 ListenerChange::MaxConcurrentStreams(
                     before.max_concurrent_streams,
                     after.max_concurrent_streams,
+                ),
+            ),
+            (before.max_headers != after.max_headers)
+                .then_some(ListenerChange::MaxHeaders(before.max_headers, after.max_headers)),
+            (before.headers_with_underscores != after.headers_with_underscores).then_some(
+                ListenerChange::HeadersWithUnderscores(
+                    before.headers_with_underscores,
+                    after.headers_with_underscores,
                 ),
             ),
             (self.shutdown.delay != next.shutdown.delay)
@@ -157,6 +173,8 @@ impl ListenerChange {
             Self::MaxHeaderBytes(..) => "limits.max_header_bytes",
             Self::HeaderReadTimeout(..) => "limits.header_read_timeout",
             Self::MaxConcurrentStreams(..) => "limits.max_concurrent_streams",
+            Self::MaxHeaders(..) => "limits.max_headers",
+            Self::HeadersWithUnderscores(..) => "limits.headers_with_underscores",
             Self::ShutdownDelay(..) => "shutdown.delay",
             Self::ShutdownDrain(..) => "shutdown.drain",
             Self::Observe(key, ..) => key,
@@ -181,6 +199,8 @@ impl fmt::Display for ListenerChange {
             | Self::ShutdownDelay(before, after)
             | Self::ShutdownDrain(before, after) => (format!("{before:?}"), format!("{after:?}")),
             Self::MaxConcurrentStreams(before, after) => (before.to_string(), after.to_string()),
+            Self::MaxHeaders(before, after) => (before.to_string(), after.to_string()),
+            Self::HeadersWithUnderscores(before, after) => (format!("{before:?}"), format!("{after:?}")),
         };
         write!(f, "{} changed: {before} → {after}", self.key())
     }
@@ -199,6 +219,8 @@ mod tests {
                 max_header_bytes: 65_536,
                 header_read_timeout: Duration::from_secs(10),
                 max_concurrent_streams: 100,
+                max_headers: 100,
+                headers_with_underscores: UnderscoreHeaders::Drop,
             },
             shutdown: ShutdownSettings::default(),
             observe: ObserveSettings::default(),
@@ -221,6 +243,8 @@ mod tests {
                 max_header_bytes: 1024,
                 header_read_timeout: Duration::from_millis(500),
                 max_concurrent_streams: 10,
+                max_headers: 20,
+                headers_with_underscores: UnderscoreHeaders::Refuse,
             },
             shutdown: ShutdownSettings { delay: Duration::from_secs(5), drain: Duration::from_secs(60) },
             observe: ObserveSettings { metrics: false, access_log: None, otlp: None },
@@ -235,6 +259,8 @@ mod tests {
                 "limits.max_header_bytes changed: 65536 → 1024",
                 "limits.header_read_timeout changed: 10s → 500ms",
                 "limits.max_concurrent_streams changed: 100 → 10",
+                "limits.max_headers changed: 100 → 20",
+                "limits.headers_with_underscores changed: Drop → Refuse",
                 "shutdown.delay changed: 0ns → 5s",
                 "shutdown.drain changed: 30s → 60s",
                 "admin.metrics changed: true → false",

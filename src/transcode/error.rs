@@ -34,9 +34,19 @@ pub enum TranscodeError {
     /// No connection to the endpoint could be opened.
     #[error(transparent)]
     Unreachable(#[from] Unreachable),
-    /// A streaming method, which the gateway does not serve yet.
-    #[error("{0} is a streaming method: streaming is not served yet")]
-    StreamingNotServed(String),
+    /// A request stream that cannot be read or cut into messages.
+    #[error("{0}")]
+    BadStream(String),
+    /// A request message over `grpc.stream.max_message_bytes`, or a stream
+    /// past `grpc.stream.max_messages`.
+    #[error("{0}")]
+    StreamTooLarge(String),
+    /// Too many streams open on the route or the connection.
+    #[error("{0}")]
+    TooManyStreams(String),
+    /// A stream's own time limit passed (`idle_timeout`, `max_duration`).
+    #[error("{0}")]
+    StreamTimeout(String),
     /// The backend ended the call without a reply.
     #[error("the backend ended the call without a reply")]
     NoReply,
@@ -56,6 +66,27 @@ pub enum TranscodeError {
     /// The gateway's own binding does not fit the method's input (a bug).
     #[error("{0}")]
     Internal(String),
+}
+
+impl TranscodeError {
+    /// The gRPC code of the failure, as a stream's error frame tells it.
+    pub fn code(&self) -> tonic::Code {
+        use tonic::Code;
+        match self {
+            Self::Bind(_) | Self::UnsupportedMediaType(_) | Self::Timeout(_) | Self::BadStream(_) => {
+                Code::InvalidArgument
+            }
+            Self::MetadataTooLarge(_) | Self::StreamTooLarge(_) | Self::TooManyStreams(_) => {
+                Code::ResourceExhausted
+            }
+            Self::DeadlineExceeded(_) | Self::StreamTimeout(_) => Code::DeadlineExceeded,
+            Self::Upstream(failure) => failure.code,
+            Self::Unreachable(_) => Code::Unavailable,
+            Self::NoReply | Self::ReplyTooLarge { .. } | Self::Render(_) | Self::Internal(_) => {
+                Code::Internal
+            }
+        }
+    }
 }
 
 impl From<BindFailure> for TranscodeError {

@@ -47,9 +47,7 @@ pub struct TargetParts {
     pub idempotent: bool,
     /// The status of a success, unless the backend's `x-http-code` says otherwise.
     pub success_status: http::StatusCode,
-    /// A client or bidirectional streaming method: answered `501` without
-    /// a call until such streams are served.
-    pub streaming: bool,
-    /// A server-streaming method: how its stream is served.
-    pub server_stream: Option<super::stream::StreamSettings>,
+    /// A streaming method (server, client or bidirectional): how its
+    /// streams are served.
+    pub stream: Option<super::stream::StreamSettings>,
 }

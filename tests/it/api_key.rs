@@ -1,7 +1,8 @@
 //! The API-key policy on real request heads: the right key names its
 //! consumer, a wrong or missing one is a 401, a key in the query string is
 //! cut out of the URI, the consumer header cannot be spoofed; the config
-//! checks; and `protogate hash-key`.
+//! checks; and `protogate hash-key`. End to end, the consumer's header
+//! reaches a gRPC backend (as metadata) and an HTTP backend.
 
 use std::process::Command;
 
@@ -13,6 +14,7 @@ use protogate::{
 };
 
 use super::jwt::request;
+use crate::support::gateway::{DEMO_AND_LEGACY, Harness, json_of};
 
 fn policy(extra: &str) -> ApiKeyPolicy {
     let yaml = format!(
@@ -46,6 +48,33 @@ fn the_right_key_names_its_consumer() {
     assert!(parts.headers.get("grpc-metadata-x-consumer").is_none());
     // The key itself does not go on by default.
     assert!(parts.headers.get("x-api-key").is_none());
+}
+
+#[tokio::test]
+async fn the_consumer_header_reaches_both_kinds_of_backend() {
+    let yaml = format!(
+        "{DEMO_AND_LEGACY}policies:\n  partners: {{ api_key: {{ consumer_header: x-consumer, keys: [{{ consumer: acme, sha256: {} }}] }} }}\n\
+         routes:\n  - grpc: {{ service: demo.v1.Echo, upstream: demo }}\n    policies: [partners]\n\
+         \x20 - http: {{ prefix: /legacy/, upstream: legacy }}\n    policies: [partners]\n",
+        hash_key("acme-secret-key")
+    );
+    let gateway = Harness::with_echo_backend(&yaml).await;
+    let send = |path: &str| {
+        gateway
+            .client
+            .get(gateway.url(path))
+            .header("x-api-key", "acme-secret-key")
+            .header("x-consumer", "spoofed")
+            .header("grpc-metadata-x-consumer", "spoofed")
+            .send()
+    };
+    let (status, body) = json_of(send("/v1/metadata").await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["received"]["x-consumer"], "acme", "{body}");
+    let (status, echoed) = json_of(send("/legacy/whoami").await.unwrap()).await;
+    assert_eq!(status, 200, "{echoed}");
+    assert_eq!(echoed["headers"]["x-consumer"], serde_json::json!(["acme"]), "{echoed}");
+    assert!(echoed["headers"].get("x-api-key").is_none(), "the key itself does not go on: {echoed}");
 }
 
 #[test]

@@ -3,10 +3,6 @@
 //! path traversal and encoded-separator bypasses, request smuggling shapes,
 //! oversized and deeply nested JSON, invalid UTF-8 in JSON and headers,
 //! thousands of query parameters, and CR/LF in a backend's gRPC metadata.
-//!
-//! Not here yet: `Content-Length` together with `Transfer-Encoding`, which
-//! hyper accepts (Transfer-Encoding wins) and the gateway forwards; its fix
-//! (refuse it, as Envoy does) is another branch's (issue 12, hole 3).
 
 use std::{cell::RefCell, io::Write, sync::Once};
 
@@ -239,6 +235,8 @@ async fn smuggling_shapes_are_refused() {
         ("space before the colon", "content-length : 4\r\n"),
         ("an unknown coding last", "transfer-encoding: chunked, identity\r\n"),
         ("an obs-folded coding", "transfer-encoding: identity\r\n chunked\r\n"),
+        ("a length, then chunked", "content-length: 4\r\ntransfer-encoding: chunked\r\n"),
+        ("chunked, then a length", "transfer-encoding: chunked\r\ncontent-length: 4\r\n"),
     ] {
         let request = format!(
             "POST /public/x HTTP/1.1\r\nhost: x\r\n{head}\r\n0\r\n\r\nGET /admin/x HTTP/1.1\r\nhost: x\r\n\r\n"

@@ -21,7 +21,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::support::raw_grpc::start_raw_grpc;
+use crate::support::{poll::eventually, raw_grpc::start_raw_grpc};
 
 async fn backend() -> (DemoBackend, Channel) {
     let backend = DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -127,7 +127,7 @@ async fn dropping_the_backend_closes_its_port_and_drains() {
     // port open, and it still completes (graceful shutdown).
     let mut echo = EchoClient::new(channel);
     let in_flight = tokio::spawn(async move { echo.sleep(SleepRequest { millis: 300 }).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the call to reach the backend", async || backend.calls() == 1).await;
     drop(backend);
 
     let mut closed = false;

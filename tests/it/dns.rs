@@ -127,7 +127,8 @@ routes:
         body["message"].as_str().unwrap().contains("upstream \"nowhere\" has no healthy endpoint"),
         "{body}"
     );
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    // Not the route's 30s deadline (a fifth of it, as a bound).
+    assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
     admin.shutdown().await;
 }
 

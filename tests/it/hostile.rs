@@ -1,8 +1,45 @@
 //! Hostile input at the front door: generated paths, queries and bodies
-//! never crash the gateway or earn a 5xx for the client's mistake, and the
-//! gateway keeps serving afterwards.
+//! never crash the gateway, drop a connection or earn a 5xx for the
+//! client's mistake, invalid percent-encodings in every place a route
+//! reads the path included, and the gateway keeps serving afterwards.
 
-use crate::support::{gateway::Harness, lcg::Lcg};
+use crate::support::{
+    gateway::{DEMO_AND_LEGACY, Harness},
+    lcg::Lcg,
+    raw_http::{RawConnection, get},
+};
+
+/// Percent-encodings that are invalid, or decode to bytes that are not UTF-8.
+const BAD_ESCAPES: &[&str] = &[
+    "%FF",
+    "%ff%fe",
+    "%",
+    "%F",
+    "%ZZ",
+    "%g0",
+    "a%",
+    "%%",
+    "%C3",
+    "%C3%28",
+    "%E2%82",
+    "%ED%A0%80",
+    "%F8%88%80%80%80",
+];
+
+/// Where a route reads the path: a one-segment capture, a multi-segment
+/// capture, a literal, a verb, a capture before a literal, a pass-through
+/// prefix, and a query value; `X` stands for the escape.
+const PLACES: &[&str] = &[
+    "/v1/echo/X",
+    "/v1/files/aX/bX",
+    "/v1/X",
+    "/v1/echo/a:X",
+    "/v1/projects/X/items/X",
+    "/v1/echo/a/child/X",
+    "/v1/shelves/X/books",
+    "/legacy/X",
+    "/v1/echo/a?nested.firstName=X",
+];
 
 pub const PATH_PIECES: &[&str] = &[
     "/",
@@ -86,8 +123,14 @@ async fn generated_paths_and_queries_never_get_a_5xx() {
         let url = format!("{}?{}", gateway.url(&path), query.join("&"));
         let method = random.pick(&["GET", "POST", "PATCH", "DELETE", "SEARCH"]);
         let request = gateway.client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), &url);
-        // Some generated URLs are not even valid URLs for the client: skip those, they never leave.
-        let Ok(response) = request.body("{}").send().await else { continue };
+        // A URL the client refuses to build never leaves: skip it. Any
+        // request that is built must get an answer.
+        let Ok(request) = request.body("{}").build() else { continue };
+        let response = gateway
+            .client
+            .execute(request)
+            .await
+            .unwrap_or_else(|error| panic!("{method} {url}: no answer: {error:?}"));
         sent += 1;
         let status = response.status();
         let body = response.text().await.unwrap();
@@ -97,6 +140,34 @@ async fn generated_paths_and_queries_never_get_a_5xx() {
     assert!(sent > 300, "only {sent} generated requests could be sent");
     let (status, _) = gateway.get_json("/v1/echo/still-alive").await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn invalid_percent_encodings_are_answered_in_every_place() {
+    let yaml = format!(
+        "{DEMO_AND_LEGACY}routes:\n  - grpc: {{ service: demo.v1.Echo, upstream: demo }}\n\
+         \x20 - grpc: {{ service: demo.v1.Library, upstream: demo }}\n\
+         \x20 - http: {{ prefix: /legacy/, upstream: legacy }}\n"
+    );
+    let gateway = Harness::with_echo_backend(&yaml).await;
+    // One keep-alive connection for all: a panic would end it.
+    let mut connection = RawConnection::connect(gateway.addr()).await;
+    for place in PLACES {
+        for escape in BAD_ESCAPES {
+            let path = place.replace('X', escape);
+            let response = connection
+                .exchange(&get(&path))
+                .await
+                .unwrap_or_else(|failure| panic!("GET {path}: no answer: {failure:?}"));
+            let body = response.text();
+            assert!(response.status < 500, "GET {path} -> {}: {body}", response.status);
+            if !place.starts_with("/legacy/") {
+                assert!(body.starts_with('{'), "GET {path} -> {}: {body}", response.status);
+            }
+        }
+    }
+    let response = connection.exchange(&get("/v1/echo/still-alive")).await.unwrap();
+    assert_eq!(response.status, 200);
 }
 
 #[tokio::test]

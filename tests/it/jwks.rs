@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::jwt::{bearer, claims, encoding_key, jwk, policy, sign};
+use crate::support::poll::eventually;
 
 /// What the JWKS server answers, and the paths it was asked for.
 #[derive(Default)]
@@ -115,29 +116,36 @@ fn unique_id() -> String {
 
 #[tokio::test]
 async fn a_rotated_key_is_fetched_once_the_cooldown_has_passed() {
+    // Signed before the clock starts: RSA signing in a debug build on a
+    // loaded machine can take longer than the cool-down itself.
+    let (old_key, new_key) = (token("rsa.key", "k1"), token("rsa2.key", "k2"));
+    // A second token for the old key, so the last check verifies it afresh.
+    let old_key_again = token("rsa.key", "k1");
+    let unknown: Vec<String> = ["x1", "x2", "x3", "x4"].iter().map(|kid| token("rsa2.key", kid)).collect();
     let server = JwksServer::start(vec![k1()]).await;
-    let policy = server.policy("cooldown: 1s, refresh: 1h").await;
+    let policy = server.policy("cooldown: 2s, refresh: 1h").await;
     assert_eq!(server.hits("/jwks.json"), 1, "fetched once at start");
-    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+    policy.authenticate(&mut bearer(&old_key)).await.unwrap();
 
     server.serve_keys(vec![k1(), k2()]);
     // Within the cool-down of the start-up fetch: no fetch, the kid is unknown.
-    let early = policy.authenticate(&mut bearer(&token("rsa2.key", "k2"))).await;
+    let early = policy.authenticate(&mut bearer(&new_key)).await;
     assert!(matches!(early, Err(AuthError::Invalid(..))), "{early:?}");
     assert_eq!(server.hits("/jwks.json"), 1);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let principal = policy.authenticate(&mut bearer(&token("rsa2.key", "k2"))).await.unwrap();
-    assert_eq!(principal.subject.as_deref(), Some("user-1"));
+    // Once the cool-down has passed, one refetch; every try before it costs none.
+    eventually("k2 to be accepted", async || policy.authenticate(&mut bearer(&new_key)).await.is_ok()).await;
     assert_eq!(server.hits("/jwks.json"), 2, "one refetch for the new kid");
+    let principal = policy.authenticate(&mut bearer(&new_key)).await.unwrap();
+    assert_eq!(principal.subject.as_deref(), Some("user-1"));
 
     // A spray of unknown kids costs no fetch within the cool-down.
-    for kid in ["x1", "x2", "x3", "x4"] {
-        let result = policy.authenticate(&mut bearer(&token("rsa2.key", kid))).await;
+    for token in &unknown {
+        let result = policy.authenticate(&mut bearer(token)).await;
         assert!(matches!(result, Err(AuthError::Invalid(..))), "{result:?}");
     }
     assert_eq!(server.hits("/jwks.json"), 2);
-    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+    policy.authenticate(&mut bearer(&old_key_again)).await.unwrap();
 }
 
 #[tokio::test]
@@ -147,16 +155,15 @@ async fn a_failing_server_keeps_the_last_good_keys() {
     policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
 
     server.fail(StatusCode::INTERNAL_SERVER_ERROR, "down");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after_errors = server.hits("/jwks.json");
-    assert!(after_errors >= 2, "the refresh task kept trying ({after_errors})");
+    eventually("two failed refreshes", async || server.hits("/jwks.json") >= 3).await;
     // An unknown kid triggers a fetch that fails: refused, and k1 still works.
     let unknown = policy.authenticate(&mut bearer(&token("rsa2.key", "k2"))).await;
     assert!(matches!(unknown, Err(AuthError::Invalid(..))), "{unknown:?}");
     policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
 
     server.fail(StatusCode::OK, "{ not json");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = server.hits("/jwks.json");
+    eventually("two refreshes of bad JSON", async || server.hits("/jwks.json") >= before + 2).await;
     policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
 }
 
@@ -169,9 +176,10 @@ async fn a_withdrawn_key_stops_passing_even_for_a_cached_token() {
     policy.authenticate(&mut bearer(&cached)).await.unwrap();
 
     server.serve_keys(vec![k2()]);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let result = policy.authenticate(&mut bearer(&cached)).await;
-    assert!(matches!(result, Err(AuthError::Invalid(..))), "{result:?}");
+    eventually("the cached token to be refused", async || {
+        matches!(policy.authenticate(&mut bearer(&cached)).await, Err(AuthError::Invalid(..)))
+    })
+    .await;
     policy.authenticate(&mut bearer(&token("rsa2.key", "k2"))).await.unwrap();
 }
 
@@ -185,8 +193,10 @@ async fn keys_unavailable_at_start_are_a_503_until_the_server_answers() {
 
     server.serve_keys(vec![k1()]);
     // With no keys yet, the refresh task retries at the cool-down.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.unwrap();
+    eventually("k1 to be accepted", async || {
+        policy.authenticate(&mut bearer(&token("rsa.key", "k1"))).await.is_ok()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -207,8 +217,7 @@ async fn a_key_url_named_by_the_token_is_never_fetched() {
 async fn dropping_the_policy_stops_its_refresh_task() {
     let server = JwksServer::start(vec![k1()]).await;
     let policy = server.policy("cooldown: 100ms, refresh: 100ms").await;
-    tokio::time::sleep(Duration::from_millis(350)).await;
-    assert!(server.hits("/jwks.json") >= 2);
+    eventually("a refresh", async || server.hits("/jwks.json") >= 2).await;
     drop(policy);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let after_drop = server.hits("/jwks.json");

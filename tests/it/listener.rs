@@ -7,7 +7,10 @@ use protogate::demo::DemoBackend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::gateway::{DEMO_CONFIG, Harness, start_gateway};
+use crate::support::{
+    gateway::{DEMO_CONFIG, Harness, start_gateway},
+    poll::eventually,
+};
 
 /// An empty SETTINGS frame: length 0, type 4, no flags, stream 0.
 const EMPTY_SETTINGS: [u8; 9] = [0, 0, 0, 4, 0, 0, 0, 0, 0];
@@ -60,7 +63,7 @@ async fn shutdown_lets_a_request_in_flight_finish() {
     let url = format!("http://{}/v1/sleep/300", gateway.addr());
     let in_flight =
         tokio::spawn(async move { reqwest::get(url).await.map(|response| response.status().as_u16()) });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the request to reach the backend", async || backend.calls() == 1).await;
     let addr = gateway.addr();
     tokio::time::timeout(Duration::from_secs(10), gateway.shutdown(Duration::from_secs(10))).await.unwrap();
     assert_eq!(in_flight.await.unwrap().unwrap(), 200);

@@ -33,6 +33,7 @@ policies:
     api_key: { keys: [{ consumer: acme, sha256: "0000000000000000000000000000000000000000000000000000000000000000" }] }
 routes:
   - grpc: { service: demo.v1.Library, upstream: demo }
+  - grpc: { service: demo.v1.Stream, upstream: demo }
   - http: { prefix: /legacy/, upstream: legacy, strip_prefix: true }
   - http: { prefix: /partner/, upstream: legacy }
     policies: [partners]
@@ -55,11 +56,13 @@ impl Observer for Recorder {
             Phase::UpstreamFinished { upstream, outcome, .. } => format!("finished {upstream} {outcome:?}"),
             Phase::ResponseFinished { status, end, .. } => format!("response {} {end:?}", status.as_u16()),
             Phase::StreamEnded => "stream ended".to_owned(),
+            Phase::StreamFinished { report } => {
+                format!("stream finished {} {} {}", report.framing, report.messages, report.end)
+            }
             // Told after the response, or not phases of the flow this test follows.
-            Phase::RateLimitDecided { .. }
-            | Phase::AuthenticationFailed { .. }
-            | Phase::StreamFinished { .. }
-            | Phase::RequestEnded => return,
+            Phase::RateLimitDecided { .. } | Phase::AuthenticationFailed { .. } | Phase::RequestEnded => {
+                return;
+            }
         };
         let id = context.request_id().to_str().unwrap_or("?").to_owned();
         self.lines.lock().unwrap().push((id, line));
@@ -83,6 +86,17 @@ impl Recorder {
         tokio::time::timeout(Duration::from_secs(5), wait)
             .await
             .unwrap_or_else(|_| panic!("request {id} never finished: {:?}", self.of(id)))
+    }
+
+    /// The `stream finished` line of request `id`, once there is one (5 s at most).
+    async fn stream_end_of(&self, id: &str) -> String {
+        for _ in 0..500 {
+            if let Some(line) = self.of(id).into_iter().find(|line| line.starts_with("stream finished")) {
+                return line;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("request {id} never finished a stream: {:?}", self.of(id))
     }
 
     fn of(&self, id: &str) -> Vec<String> {
@@ -219,4 +233,25 @@ async fn a_fresh_request_id_is_sent_to_the_backend_and_returned() {
     assert_eq!(id.len(), 32, "{id}");
     let echoed: serde_json::Value = response.json().await.unwrap();
     assert_eq!(echoed["headers"]["x-request-id"], serde_json::json!([id]));
+}
+
+#[tokio::test]
+async fn client_streams_and_websockets_tell_how_they_went_too() {
+    let setup = Setup::start().await;
+    let url = format!("http://{}/v1/stream/sum", setup.gateway.addr());
+    let body = "{\"index\":1}\n{\"index\":2}\n";
+    let sent = setup.client.post(url).header("x-request-id", "client-1").body(body).send().await.unwrap();
+    assert_eq!(sent.status(), 200);
+    sent.bytes().await.unwrap();
+    assert_eq!(setup.recorder.stream_end_of("client-1").await, "stream finished json 1 complete");
+    // A WebSocket bidirectional stream, half-closed by the client.
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let mut request = format!("ws://{}/v1/stream/chat", setup.gateway.addr()).into_client_request().unwrap();
+    request.headers_mut().insert("x-request-id", "ws-1".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket.send(Message::text("{}")).await.unwrap();
+    socket.send(Message::text("")).await.unwrap();
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(10), socket.next()).await {}
+    assert_eq!(setup.recorder.stream_end_of("ws-1").await, "stream finished websocket 1 complete");
 }

@@ -3,7 +3,8 @@
 //! admits the same way on both, verified claims reach the backend (as gRPC
 //! metadata or as headers) and cannot be spoofed, a claim-keyed rate limit
 //! answers 429 with its headers; an API key names its consumer; and two
-//! gateways share one budget through a real redis-server.
+//! gateways share one budget through a real redis-server, in cleartext and
+//! over TLS (`rediss://` with `redis.ca_file`).
 
 use jsonwebtoken::Algorithm;
 use serde_json::json;
@@ -141,10 +142,30 @@ async fn an_api_key_names_its_consumer() {
 #[tokio::test]
 async fn two_gateways_share_one_budget_through_redis() {
     let Some(redis) = RedisServer::start() else { return };
+    let store = format!(", store: redis, redis: {{ url: \"{}\", timeout: 200ms }}", redis.url());
+    // Burst 3, shared: alone, each gateway would have let 3 through.
+    assert_eq!(allowed_by_two_gateways(&store).await, 3);
+}
+
+#[tokio::test]
+async fn two_gateways_share_one_budget_through_redis_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((redis, ca)) = crate::support::http_backends::start_tls_redis(dir.path()) else { return };
+    let store = |ca_file: &str| {
+        format!(", store: redis, redis: {{ url: \"{}\", timeout: 500ms{ca_file} }}", redis.url())
+    };
+    let trusted = store(&format!(", ca_file: \"{}\"", ca.display()));
+    assert_eq!(allowed_by_two_gateways(&trusted).await, 3, "Redis over TLS decided");
+    // Without the test CA, Redis is not trusted: each gateway decides alone.
+    assert_eq!(allowed_by_two_gateways(&store("")).await, 6, "each gateway's fallback decided");
+}
+
+/// Six requests of one user through two gateways in turn, rate limited
+/// with `store` (3 per minute); how many passed.
+async fn allowed_by_two_gateways(store: &str) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let legacy = start_echo().await;
-    let store = format!(", store: redis, redis: {{ url: \"{}\", timeout: 200ms }}", redis.url());
-    let yaml = config(&secret_file(&dir), legacy, &store);
+    let yaml = config(&secret_file(&dir), legacy, store);
     let first = Harness::with_config(&yaml).await;
     let second = Harness::with_config(&yaml).await;
     let mut allowed = 0;
@@ -158,6 +179,5 @@ async fn two_gateways_share_one_budget_through_redis() {
             assert_eq!(response.status(), 429);
         }
     }
-    // Burst 3, shared: alone, each gateway would have let 3 through.
-    assert_eq!(allowed, 3);
+    allowed
 }

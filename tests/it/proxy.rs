@@ -18,9 +18,12 @@ use protogate::{
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::http_backends::{
-    CHUNK, raw_get, resident_bytes, start_echo, start_echo_with, start_proxy, start_websocket_echo, test_pki,
-    upstream, zeros,
+use crate::support::{
+    http_backends::{
+        CHUNK, raw_get, resident_bytes, start_echo, start_echo_with, start_proxy, start_websocket_echo,
+        test_pki, upstream, zeros,
+    },
+    raw_http::RawConnection,
 };
 
 fn settings(prefix: &str, rewrite: PrefixRewrite) -> ProxySettings {
@@ -109,6 +112,35 @@ async fn headers_are_cleaned_forwarded_and_rewritten() {
     let stream = tokio::net::TcpStream::connect(gateway).await.unwrap();
     let (status, body) = raw_get(stream, "/legacy/%2e%2e/admin").await;
     assert_eq!(status, 400, "{body}");
+}
+
+/// The gateway answers `Expect: 100-continue` itself and does not pass the
+/// expectation on: its client sends the body at once, and a backend that
+/// honours the expectation by answering unread and closing would break the
+/// exchange (a 502 seen in the edge fuzz run).
+#[tokio::test]
+async fn an_expectation_is_answered_by_the_gateway_and_not_forwarded() {
+    let backend = start_echo().await;
+    let gateway = proxy(
+        &format!("http://{backend}"),
+        settings("/legacy/", PrefixRewrite::Strip),
+        &ClientSettings::default(),
+    )
+    .await;
+    for _ in 0..3 {
+        let mut connection = RawConnection::connect(gateway).await;
+        let head =
+            "PUT /legacy/x HTTP/1.1\r\nhost: gateway\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\r\n";
+        connection.send(head.as_bytes()).await.unwrap();
+        let interim = connection.read_one().await.unwrap();
+        assert_eq!(interim.status, 100, "{}", interim.text());
+        connection.send(b"{}").await.unwrap();
+        let response = connection.read_response().await.unwrap();
+        assert_eq!(response.status, 200, "{}", response.text());
+        let echo: Value = serde_json::from_slice(&response.body).unwrap();
+        assert!(echo["headers"].get("expect").is_none(), "the expectation was forwarded: {echo}");
+        assert_eq!(echo["headers"]["content-length"], serde_json::json!(["2"]));
+    }
 }
 
 #[tokio::test]
@@ -262,11 +294,13 @@ async fn grpc_pass_through_keeps_status_codes_and_trailers() {
 
 #[tokio::test]
 async fn unreachable_and_slow_upstreams() {
-    // A port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let gateway =
-        proxy(&format!("http://{closed}"), settings("/", PrefixRewrite::Keep), &ClientSettings::default())
-            .await;
+    let closed = crate::support::closed_port::ClosedPort::new();
+    let gateway = proxy(
+        &format!("http://{}", closed.addr()),
+        settings("/", PrefixRewrite::Keep),
+        &ClientSettings::default(),
+    )
+    .await;
     let (status, _, error) = get_json(reqwest::Client::new().get(format!("http://{gateway}/x"))).await;
     assert_eq!((status, &error["code"]), (503, &14.into()), "{error}");
     assert!(error["message"].as_str().unwrap().contains("\"legacy\""), "{error}");
@@ -278,7 +312,7 @@ async fn unreachable_and_slow_upstreams() {
     assert_eq!((status, &error["code"]), (504, &4.into()), "{error}");
 
     // gRPC clients get the code itself.
-    let mut library = grpc_proxy(&format!("http://{closed}")).await;
+    let mut library = grpc_proxy(&format!("http://{}", closed.addr())).await;
     let status = library.get_shelf(GetShelfRequest { shelf: 1 }).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     assert!(status.message().contains("\"demo\""), "{status:?}");

@@ -91,9 +91,9 @@ async fn a_post_or_a_request_with_a_body_is_sent_once() {
 
 #[tokio::test]
 async fn a_refused_connection_is_retried_on_the_other_endpoint() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dead = crate::support::closed_port::ClosedPort::new();
     let (backend, seen) = flaky(0).await;
-    let url = proxy(&[dead, backend]).await;
+    let url = proxy(&[dead.addr(), backend]).await;
     let client = reqwest::Client::new();
     for _ in 0..4 {
         assert_eq!(client.post(&url).send().await.unwrap().status(), 200, "a body-less POST never sent");

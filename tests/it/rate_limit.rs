@@ -15,7 +15,7 @@ use protogate::{
     },
 };
 
-use crate::support::redis::RedisServer;
+use crate::support::{closed_port::ClosedPort, redis::RedisServer};
 
 fn limit(count: u32, per: Duration, burst: u32) -> Limit {
     Limit { rate: Rate::new(count, per).unwrap(), burst }
@@ -192,6 +192,37 @@ async fn redis_down_falls_back_locally_in_time_and_recovers() {
     assert!(exists, "the recovered decision was made in Redis");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_accepts_and_stays_silent_is_timed_out() {
+    let Some(redis) = RedisServer::start() else { return };
+    let roomy = limit(1000, Duration::from_secs(3600), 1000);
+    let timeout = Duration::from_millis(200);
+    let policy = RateLimitPolicy::new(redis_settings(redis.url(), roomy, timeout, None)).await.unwrap();
+    assert!(policy.check("k:a").await.allowed);
+    assert_eq!(policy.fallback_decisions(), 0, "connected, and Redis decided");
+
+    let paused = redis.pause();
+    // The connection stays open and Redis reads nothing: only the decision
+    // timeout ends the wait (bounded here with a margin of ×5).
+    let decision = tokio::time::timeout(timeout * 5, policy.check("k:a"))
+        .await
+        .expect("the decision waited past its timeout for a silent Redis");
+    assert!(decision.allowed);
+    assert_eq!(policy.fallback_decisions(), 1, "the fallback decided");
+    drop(paused);
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let before = policy.fallback_decisions();
+        policy.check("k:b").await;
+        if policy.fallback_decisions() == before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "decisions did not go back to Redis within 20s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn redis_with_a_password() {
     let Some(redis) = RedisServer::start_with_password("s3cret-pass") else { return };
@@ -235,17 +266,17 @@ async fn a_password_inside_the_url_is_refused() {
 
 #[tokio::test]
 async fn a_policy_starts_and_limits_locally_when_redis_is_unreachable() {
-    // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = ClosedPort::new();
     let settings = redis_settings(
-        format!("redis://127.0.0.1:{port}"),
+        format!("redis://{}", closed.addr()),
         limit(1, Duration::from_secs(60), 1),
         Duration::from_millis(20),
         None,
     );
     let start = Instant::now();
     let policy = RateLimitPolicy::new(settings).await.unwrap();
-    assert!(start.elapsed() < Duration::from_secs(3), "new took {:?}", start.elapsed());
+    // The start-up connection is bounded by 1s (×5 here).
+    assert!(start.elapsed() < Duration::from_secs(5), "new took {:?}", start.elapsed());
     let start = Instant::now();
     assert!(policy.check("k").await.allowed);
     assert!(!policy.check("k").await.allowed, "the fallback applies the limit");
@@ -256,10 +287,7 @@ async fn a_policy_starts_and_limits_locally_when_redis_is_unreachable() {
 #[tokio::test]
 async fn redis_over_tls_with_a_test_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, tls) = crate::support::http_backends::test_pki(dir.path(), "127.0.0.1");
-    let ca = tls.ca_file.unwrap();
-    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
-    let Some(redis) = RedisServer::start_tls(&cert, &key, &ca) else { return };
+    let Some((redis, ca)) = crate::support::http_backends::start_tls_redis(dir.path()) else { return };
     assert!(redis.url().starts_with("rediss://"));
     let shared = limit(3, Duration::from_secs(3600), 3);
     let timeout = Duration::from_secs(1);

@@ -15,7 +15,10 @@ use std::{
 use protogate::demo::DemoBackend;
 use tokio::net::TcpListener;
 
-use crate::support::gateway::{json_of, start_gateway};
+use crate::support::{
+    closed_port::ClosedPort,
+    gateway::{json_of, start_gateway},
+};
 
 /// A gateway for the Echo service in front of `endpoints`, the upstream
 /// having `settings` (YAML flow keys).
@@ -35,12 +38,6 @@ async fn gateway(
 
 async fn backend() -> DemoBackend {
     DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap()
-}
-
-/// A port nothing listens on.
-async fn dead_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
 }
 
 #[tokio::test]
@@ -67,7 +64,8 @@ async fn a_post_that_reached_the_backend_is_never_retried_an_idempotent_get_is()
 #[tokio::test]
 async fn a_refused_connection_is_retried_on_the_other_endpoint_even_for_a_post() {
     let backend = backend().await;
-    let endpoints = [format!("http://{}", dead_port().await), format!("http://{}", backend.addr())];
+    let dead = ClosedPort::new();
+    let endpoints = [format!("http://{}", dead.addr()), format!("http://{}", backend.addr())];
     let (gateway, client) = gateway(&endpoints, "retry: { attempts: 2 }").await;
     for i in 0..10 {
         let response = client

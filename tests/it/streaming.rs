@@ -277,13 +277,6 @@ async fn http2_clients_get_grpc_status_trailers_at_the_end_of_every_stream() {
     }
 }
 
-#[tokio::test]
-async fn client_and_bidirectional_streams_still_answer_501() {
-    let harness = harness().await;
-    let (status, body) = harness.send_json("POST", "/v1/stream/sum", "{}").await;
-    assert_eq!((status, body["code"].clone()), (501, json!(12)), "{body}");
-}
-
 /// The NDJSON lines of `path` on a route with `limit`, ending with the
 /// limit's DEADLINE_EXCEEDED naming `key`; and the harness.
 async fn ended_by_limit(limit: &str, path: &str, key: &str) -> (Vec<Value>, Harness) {

@@ -4,10 +4,7 @@
 //! certificates (mTLS) reaching policies, `X-Forwarded-Proto: https`, and
 //! hostile input (cleartext HTTP, garbage, bad files).
 
-use std::{
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, time::Duration};
 
 use http::Version;
 use protogate::{compile, config::Config};
@@ -16,6 +13,7 @@ use tokio_rustls::rustls;
 
 use crate::support::{
     http_backends::start_echo,
+    poll::eventually,
     tls::{Reply, TestCa, start_gateway},
 };
 
@@ -38,15 +36,6 @@ fn config(ca: &TestCa, legacy: SocketAddr, listeners: &str, policies: &str) -> S
             .join(", "),
     )
     .replace("{dir}", &dir.display().to_string())
-}
-
-/// Polls `check` every 20ms for at most 10s.
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn sni_listeners() -> &'static str {

@@ -1,9 +1,10 @@
 //! Backends whose faults the harness controls: a bare gRPC server (hyper
 //! HTTP/2) that echoes `demo.v1.Echo/Echo` and answers health checks, and
 //! an HTTP/1.1 server for the pass-through routes. Each can be killed
-//! (port closed, every connection dropped at once), restarted on the same
-//! port, made slow, made to fail, or blackholed (connections accepted,
-//! nothing ever answered). Every POST that reaches any backend is counted
+//! (port closed, every connection dropped; [`Backend::kill`] returns once
+//! they are all gone), restarted on the same port, made slow, made to fail,
+//! or blackholed (connections accepted, nothing answered until the
+//! blackhole ends, as a network partition that heals). Every POST that reaches any backend is counted
 //! by its client-chosen id in one [`Ledger`], so a duplicate shows.
 
 use std::{
@@ -27,7 +28,7 @@ use prost::Message;
 use protogate::proto::demo::v1::Kitchen;
 use tokio::{
     net::{TcpSocket, TcpStream},
-    sync::watch,
+    sync::{oneshot, watch},
     task::{JoinHandle, JoinSet},
 };
 
@@ -73,11 +74,17 @@ struct Shared {
     ledger: Arc<Ledger>,
 }
 
+/// The accept loop of a running backend, and how to stop it.
+struct Server {
+    task: JoinHandle<()>,
+    stop: oneshot::Sender<()>,
+}
+
 /// One backend on a fixed loopback port.
 pub struct Backend {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    server: Option<JoinHandle<()>>,
+    server: Option<Server>,
 }
 
 type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -94,7 +101,7 @@ impl Backend {
             ledger,
         });
         let mut backend = Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), shared, server: None };
-        backend.restart();
+        backend.restart().await;
         backend
     }
 
@@ -111,27 +118,31 @@ impl Backend {
         self.shared.behaviour.send_replace(behaviour);
     }
 
-    /// Closes the port and drops every connection, as a crash would.
-    pub fn kill(&mut self) {
+    /// Closes the port and drops every connection, as a crash would;
+    /// returns once the port is closed and every connection is gone.
+    pub async fn kill(&mut self) {
         if let Some(server) = self.server.take() {
-            server.abort();
+            let _ = server.stop.send(());
+            let _ = server.task.await;
         }
     }
 
     /// Listens again on the same port (killing first if it runs).
-    pub fn restart(&mut self) {
-        self.kill();
+    pub async fn restart(&mut self) {
+        self.kill().await;
         let socket = TcpSocket::new_v4().expect("a socket");
         socket.set_reuseaddr(true).expect("SO_REUSEADDR");
         socket.bind(self.addr).expect("the backend's port is free again");
         let listener = socket.listen(128).expect("listen");
         self.addr = listener.local_addr().expect("an address");
         let shared = self.shared.clone();
-        self.server = Some(tokio::spawn(async move {
-            // Owned by the accept loop: aborting it drops every connection.
+        let (stop, mut stopped) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            // Owned by the accept loop: the connections end with it.
             let mut connections = JoinSet::new();
             loop {
                 tokio::select! {
+                    _ = &mut stopped => break,
                     accepted = listener.accept() => {
                         if let Ok((stream, _)) = accepted {
                             connections.spawn(connection(stream, shared.clone()));
@@ -140,23 +151,26 @@ impl Backend {
                     Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 }
             }
-        }));
+            drop(listener);
+            // Aborts every connection and waits until each is dropped.
+            connections.shutdown().await;
+        });
+        self.server = Some(Server { task, stop });
     }
 }
 
 impl Drop for Backend {
     fn drop(&mut self) {
-        self.kill();
+        if let Some(server) = self.server.take() {
+            server.task.abort();
+        }
     }
 }
 
 async fn connection(stream: TcpStream, shared: Arc<Shared>) {
     let mut behaviour = shared.behaviour.subscribe();
-    if *behaviour.borrow() == Behaviour::Blackhole {
-        // Accepted, never read: held until the blackhole ends, then closed.
-        let _ = behaviour.wait_for(|b| *b != Behaviour::Blackhole).await;
-        return;
-    }
+    // Accepted, not read while blackholed; served once the blackhole ends.
+    let _ = behaviour.wait_for(|b| *b != Behaviour::Blackhole).await;
     let io = TokioIo::new(stream);
     let service = service_fn(|request| {
         let shared = shared.clone();

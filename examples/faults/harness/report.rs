@@ -1,18 +1,26 @@
 //! What a run did, and which promises it broke.
 //!
-//! The rules for failures: a request in flight when its backend was killed
-//! may fail (the backend may have done the work, so it is not sent again);
-//! a POST answered with the failing backend's error may fail (the same);
-//! a request sent to a blackholed backend before health checks could
-//! notice (their interval × unhealthy threshold + timeout + the deadline,
-//! × the margin) may fail. Anything else that fails is a violation, and so
+//! The rules for failures (judged by what was in flight, from sent to
+//! answered): a request in flight while its backend was being killed may
+//! fail (the backend may have done the work, so it is not sent again), and
+//! so may a POST sent within the close-notice margin after (written to a
+//! pooled connection whose close the gateway had not read); a POST answered
+//! with the failing backend's error may fail (the same); a request in
+//! flight to a blackholed backend before health checks could notice (their
+//! interval × unhealthy threshold + timeout + the deadline, × the margin)
+//! may fail; a request sent once SIGTERM began the stop may fail or go
+//! unanswered (refused, or its idle connection closed). No failure is
+//! allowed for a reload. Anything else that fails is a violation, and so
 //! is a request without an answer, a POST that reached backends twice, a
-//! recovery slower than its bound, and memory that grew.
+//! recovery slower than its bound, a reload refused, a stop that found no
+//! request in flight or did not drain, and memory that grew.
 
 use std::{collections::BTreeMap, fmt, time::Duration};
 
+use protogate::server::shutdown::Stopped;
+
 use super::{
-    Verdict, Window,
+    Fault, Verdict, Window,
     load::{Kind, Outcome, Result},
     verdict,
 };
@@ -38,6 +46,14 @@ pub struct Report {
     pub rss_kib_after: Option<u64>,
     /// Faults the run did not inject, and why.
     pub not_run: Vec<String>,
+    /// Reloads swapped in under load.
+    pub reloads: u32,
+    /// Reloads refused, and why.
+    pub refused_reloads: Vec<String>,
+    /// How the stop on SIGTERM ended.
+    pub shutdown: Option<Stopped>,
+    /// Requests in flight when SIGTERM came that were answered with success.
+    pub answered_at_sigterm: usize,
 }
 
 impl Report {
@@ -49,6 +65,11 @@ impl Report {
                 Result::Failed(cause) => {
                     let verdict = verdict(outcome, cause, windows);
                     *self.failed.entry((format!("{:?}: {cause}", outcome.kind), verdict)).or_default() += 1;
+                }
+                Result::NoResponse(_) if after_sigterm(outcome, windows) => {
+                    let cause =
+                        format!("{:?}: no response once stopping (refused, or closed idle)", outcome.kind);
+                    *self.failed.entry((cause, Verdict::Unavoidable)).or_default() += 1;
                 }
                 Result::NoResponse(error) => {
                     self.no_response.push(format!("{:?} {}: {error}", outcome.kind, outcome.id));
@@ -75,6 +96,17 @@ impl Report {
             if took.is_none() {
                 violations.push(format!("{what}: not within {bound:?}"));
             }
+        }
+        if self.reloads == 0 {
+            violations.push("no reload was swapped in".to_owned());
+        }
+        violations.extend(self.refused_reloads.iter().map(|why| format!("refused: {why}")));
+        match self.shutdown {
+            Some(Stopped::Drained) => {}
+            other => violations.push(format!("the stop on SIGTERM did not drain: {other:?}")),
+        }
+        if self.answered_at_sigterm == 0 {
+            violations.push("no request in flight at SIGTERM was answered".to_owned());
         }
         if let (Some(before), Some(after)) = (self.rss_kib_before, self.rss_kib_after)
             && after > before + RSS_GROWTH_KIB
@@ -116,6 +148,17 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
+            "reloads swapped in under load: {}, refused: {}",
+            self.reloads,
+            self.refused_reloads.len()
+        )?;
+        writeln!(
+            f,
+            "SIGTERM: {:?}, {} requests in flight answered",
+            self.shutdown, self.answered_at_sigterm
+        )?;
+        writeln!(
+            f,
             "RSS: {:?} KiB after the first phase, {:?} KiB at the end",
             self.rss_kib_before, self.rss_kib_after
         )?;
@@ -124,4 +167,9 @@ impl fmt::Display for Report {
         }
         Ok(())
     }
+}
+
+/// Whether `outcome` was sent once SIGTERM began the stop.
+fn after_sigterm(outcome: &Outcome, windows: &[Window]) -> bool {
+    windows.iter().any(|window| window.fault == Fault::Sigterm && outcome.sent >= window.from)
 }

@@ -47,6 +47,11 @@ pub struct ApiKeyPolicy {
 }
 
 impl ApiKeyPolicy {
+    /// Where the credential is read from (for the OpenAPI document).
+    pub fn source(&self) -> &CredentialSource {
+        &self.source
+    }
+
     /// Builds the policy; refuses one without keys, or with a consumer
     /// name that cannot be a header value.
     pub fn new(settings: ApiKeySettings) -> Result<Self, AuthSetupError> {

@@ -81,3 +81,85 @@ impl TokenCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn claims(value: Value) -> Arc<Map<String, Value>> {
+        let Value::Object(map) = value else { panic!("claims are an object") };
+        Arc::new(map)
+    }
+
+    fn unix_now() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0)
+    }
+
+    /// The time an inserted token is kept, as the entry holds it.
+    fn kept_for(cache: &TokenCache, token: &str) -> Option<Duration> {
+        cache.cache.as_ref()?.get(&TokenCache::digest(token)).map(|entry| entry.ttl)
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_token_is_kept_until_exp_plus_leeway_or_the_max_ttl() {
+        let cache = TokenCache::new(10, HOUR, Duration::from_secs(30));
+        cache.insert(TokenCache::digest("soon"), claims(json!({ "exp": unix_now() + 100 })));
+        let kept = kept_for(&cache, "soon").expect("kept");
+        assert!((Duration::from_secs(128)..=Duration::from_secs(130)).contains(&kept), "{kept:?}");
+
+        cache.insert(TokenCache::digest("late"), claims(json!({ "exp": unix_now() + 100_000 })));
+        assert_eq!(kept_for(&cache, "late"), Some(HOUR), "the max TTL bounds a far exp");
+        cache.insert(TokenCache::digest("no-exp"), claims(json!({ "sub": "a" })));
+        assert_eq!(kept_for(&cache, "no-exp"), Some(HOUR));
+    }
+
+    #[test]
+    fn a_token_past_exp_is_kept_only_within_the_leeway() {
+        let lenient = TokenCache::new(10, HOUR, Duration::from_secs(60));
+        lenient.insert(TokenCache::digest("t"), claims(json!({ "exp": unix_now() - 10 })));
+        let kept = kept_for(&lenient, "t").expect("within the leeway");
+        assert!((Duration::from_secs(48)..=Duration::from_secs(50)).contains(&kept), "{kept:?}");
+
+        let strict = TokenCache::new(10, HOUR, Duration::ZERO);
+        strict.insert(TokenCache::digest("t"), claims(json!({ "exp": unix_now() - 10 })));
+        assert!(strict.get(&TokenCache::digest("t")).is_none(), "expired: never cached");
+        assert_eq!(kept_for(&strict, "t"), None);
+    }
+
+    #[test]
+    fn each_token_gets_its_own_claims_until_cleared() {
+        let cache = TokenCache::new(10, HOUR, Duration::ZERO);
+        for sub in ["alice", "bob"] {
+            cache.insert(TokenCache::digest(sub), claims(json!({ "sub": sub })));
+        }
+        for sub in ["alice", "bob"] {
+            let found = cache.get(&TokenCache::digest(sub)).expect("cached");
+            assert_eq!(found["sub"], sub);
+        }
+        assert!(cache.get(&TokenCache::digest("carol")).is_none());
+        cache.clear();
+        assert!(cache.get(&TokenCache::digest("alice")).is_none(), "cleared");
+    }
+
+    #[test]
+    fn an_entry_past_its_time_is_not_answered_and_no_entries_turns_it_off() {
+        let cache = TokenCache::new(10, HOUR, Duration::ZERO);
+        let digest = TokenCache::digest("old");
+        // An entry the cache's own clock would still keep, past its time.
+        let stale = Verified {
+            claims: claims(json!({})),
+            valid_until: SystemTime::now() - Duration::from_secs(1),
+            ttl: HOUR,
+        };
+        cache.cache.as_ref().expect("on").insert(digest, stale);
+        assert!(cache.get(&digest).is_none());
+
+        let off = TokenCache::new(0, HOUR, Duration::ZERO);
+        off.insert(TokenCache::digest("t"), claims(json!({})));
+        assert!(off.get(&TokenCache::digest("t")).is_none());
+    }
+}

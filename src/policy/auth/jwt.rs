@@ -103,6 +103,11 @@ impl std::fmt::Debug for JwtPolicy {
 }
 
 impl JwtPolicy {
+    /// Where the credential is read from (for the OpenAPI document).
+    pub fn source(&self) -> &CredentialSource {
+        &self.source
+    }
+
     /// Builds the policy. With a JWKS URL, fetches it once (a failure is
     /// logged, not fatal: tokens are refused with 503 until a fetch
     /// succeeds) and starts the refresh task. Must run inside a Tokio runtime.

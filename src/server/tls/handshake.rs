@@ -17,7 +17,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hyper_util::rt::TokioIo;
 use rustls::{ProtocolVersion, server::ServerConnection};
 use tokio::{io::AsyncWriteExt, net::TcpStream, sync::watch};
 
@@ -69,7 +68,7 @@ pub(in crate::server) async fn serve(
     let is_http2 = session.alpn_protocol() == Some(b"h2");
     let local = stream.get_ref().0.local_addr().ok();
     let connection = Connection::tls(peer, local, info);
-    connection::serve_http(TokioIo::new(stream), is_http2, connection, gateway, protocols, drain).await;
+    connection::serve_http(stream, is_http2, connection, gateway, protocols, drain).await;
 }
 
 /// The handshake; a cleartext HTTP request is answered and refused.

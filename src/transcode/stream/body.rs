@@ -20,11 +20,16 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame};
 use prost_reflect::{DescriptorPool, DynamicMessage};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use tokio_stream::Stream;
 use tonic::codec::Streaming;
 
-use super::framing::{ErrorFrame, FrameWriter, Framing};
+use super::{
+    caps::StreamPermit,
+    framing::{ErrorFrame, FrameWriter, Framing},
+    requests::RequestEvents,
+    timer::Timer,
+};
 use crate::{
     body::BoxError,
     observe::{Phase, RequestContext, StreamReport},
@@ -37,27 +42,6 @@ use crate::{
 
 /// What `grpc-message` percent-encodes: everything outside printable ASCII, and `%`.
 const GRPC_MESSAGE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
-
-/// A repeating timer: its period and next expiry.
-struct Timer {
-    period: Duration,
-    sleep: Pin<Box<Sleep>>,
-}
-
-impl Timer {
-    fn new(period: Duration) -> Self {
-        Self { period, sleep: Box::pin(tokio::time::sleep(period)) }
-    }
-
-    fn restart(&mut self) {
-        let next = Instant::now() + self.period;
-        self.sleep.as_mut().reset(next);
-    }
-
-    fn fired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.sleep.as_mut().poll(cx).is_ready()
-    }
-}
 
 /// What the body still has to send.
 enum State {
@@ -80,6 +64,10 @@ pub(super) struct StreamParts {
     pub(super) keepalive: Option<Duration>,
     /// The request's context, told how the stream went.
     pub(super) context: Arc<RequestContext>,
+    /// A bidirectional stream's request side, whose failure ends the stream.
+    pub(super) request: Option<RequestEvents>,
+    /// The stream's place within the caps, held until it ends.
+    pub(super) permit: StreamPermit,
 }
 
 /// The body of a server stream.
@@ -100,6 +88,8 @@ pub(super) struct StreamBody {
     messages: u64,
     /// Whether the context was told how the stream ended.
     reported: bool,
+    request: Option<RequestEvents>,
+    permit: Option<StreamPermit>,
 }
 
 impl StreamBody {
@@ -119,6 +109,8 @@ impl StreamBody {
             context: parts.context,
             messages: 0,
             reported: false,
+            request: parts.request,
+            permit: Some(parts.permit),
         }
     }
 
@@ -161,6 +153,8 @@ impl StreamBody {
         if let Some(error) = &error {
             self.context.set_grpc_code(error.code);
         }
+        self.request = None;
+        self.permit = None;
         if let Some(picked) = self.picked.take() {
             picked.finish(outcome);
         }
@@ -210,6 +204,13 @@ impl Body for StreamBody {
         }
         if let Some(first) = this.first.take() {
             return this.message(&first);
+        }
+        // A bidirectional stream whose request side failed ends with that
+        // failure (its call is being reset).
+        if let Some(request) = this.request.as_mut()
+            && let Poll::Ready(error) = request.poll_failure(cx)
+        {
+            return this.end(Some(error_frame(error)), Outcome::Ignored, "request_error");
         }
         let Some(stream) = this.stream.as_mut() else { return this.finish() };
         match Pin::new(stream).poll_next(cx) {
@@ -262,12 +263,7 @@ pub(super) fn error_frame(error: TranscodeError) -> ErrorFrame {
             let failure = *failure;
             ErrorFrame { code: failure.code, message: failure.message, details: failure.details }
         }
-        TranscodeError::DeadlineExceeded(_) => ErrorFrame {
-            code: tonic::Code::DeadlineExceeded,
-            message: error.to_string(),
-            details: Vec::new(),
-        },
-        other => ErrorFrame { code: tonic::Code::Internal, message: other.to_string(), details: Vec::new() },
+        other => ErrorFrame { code: other.code(), message: other.to_string(), details: Vec::new() },
     }
 }
 

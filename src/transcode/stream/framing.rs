@@ -24,6 +24,9 @@ pub enum Framing {
     JsonArray,
     /// The bytes of `google.api.HttpBody` messages, as they are.
     Raw,
+    /// One WebSocket text frame per message: `{"result": <message>}`, and
+    /// `{"error": ...}` for the error frame (never chosen by `Accept`).
+    WebSocket,
 }
 
 impl Framing {
@@ -34,6 +37,7 @@ impl Framing {
             Self::Sse => "sse",
             Self::JsonArray => "json_array",
             Self::Raw => "raw",
+            Self::WebSocket => "websocket",
         }
     }
 
@@ -63,7 +67,7 @@ impl Framing {
         HeaderValue::from_static(match self {
             Framing::Ndjson => "application/x-ndjson",
             Framing::Sse => "text/event-stream",
-            Framing::JsonArray => "application/json",
+            Framing::JsonArray | Framing::WebSocket => "application/json",
             Framing::Raw => "application/octet-stream",
         })
     }
@@ -123,6 +127,11 @@ impl FrameWriter {
                 self.enveloped(&mut out, &rendered);
                 out.put_u8(b'\n');
             }
+            Framing::WebSocket => {
+                out.put_slice(b"{\"result\":");
+                out.put_slice(&rendered);
+                out.put_u8(b'}');
+            }
             Framing::JsonArray => {
                 out.put_u8(if first { b'[' } else { b',' });
                 self.enveloped(&mut out, &rendered);
@@ -152,10 +161,13 @@ impl FrameWriter {
         let body = error.map(|e| json!({"code": e.code as i32, "message": e.message, "details": e.details}));
         let mut out = BytesMut::new();
         match (self.framing, body) {
-            (Framing::Raw, _) | (Framing::Ndjson | Framing::Sse, None) => {}
+            (Framing::Raw, _) | (Framing::Ndjson | Framing::Sse | Framing::WebSocket, None) => {}
             (Framing::Ndjson, Some(body)) => {
                 out.put_slice(json!({ "error": body }).to_string().as_bytes());
                 out.put_u8(b'\n');
+            }
+            (Framing::WebSocket, Some(body)) => {
+                out.put_slice(json!({ "error": body }).to_string().as_bytes())
             }
             (Framing::Sse, Some(body)) => {
                 out.put_slice(b"event: error\ndata: ");

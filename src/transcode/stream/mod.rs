@@ -1,29 +1,46 @@
-//! Server streams over REST: a server-streaming method's replies framed as
+//! Streams over REST: a server-streaming method's replies framed as
 //! NDJSON, Server-Sent Events or one JSON array (by the client's `Accept`,
-//! else the route's default), or as raw bytes for `google.api.HttpBody`.
+//! else the route's default), or as raw bytes for `google.api.HttpBody`;
+//! client and bidirectional streams over HTTP (duplex.rs: the request
+//! body's messages sent as they arrive, requests.rs and split.rs) and over
+//! WebSocket (websocket.rs).
 //!
-//! The call is made like a unary one (same retries, and the route's
-//! `timeout` bounds the time to the first message); a failure before the
-//! first message is an ordinary error response. After it, the body
-//! (body.rs) streams each message as it arrives and ends with the
-//! framing's own error frame on a failure. Client and bidirectional
-//! streams are not served here.
+//! A server stream's call is made like a unary one (same retries, and the
+//! route's `timeout` bounds the time to the first message); a failure
+//! before the first message is an ordinary error response. After it, the
+//! body (body.rs) streams each message as it arrives and ends with the
+//! framing's own error frame on a failure. Every stream is admitted
+//! within the route's and the connection's caps (caps.rs).
 
 mod body;
+mod caps;
+pub(super) mod duplex;
 mod framing;
+mod requests;
+mod split;
+mod timer;
+pub(super) mod websocket;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use http::{HeaderValue, Response, header, request::Parts};
+use http::{HeaderMap, HeaderValue, Response, header, request::Parts};
 use http_body_util::BodyExt;
 use tonic::metadata::AsciiMetadataValue;
 
 use body::{StreamBody, StreamParts};
+pub use caps::StreamCaps;
+pub use duplex::StreamingRequest;
 use framing::FrameWriter;
 pub use framing::{ErrorFrame, Framing, SseId};
+pub use requests::RequestBody;
+pub use split::RequestFraming;
+pub use websocket::{WebSocketRequest, WebSocketSession};
 
-use super::target::{Prepared, TranscodeError, TranscodeTarget};
-use crate::body::ResponseBody;
+use super::{
+    metadata::ReplyOverrides,
+    target::{Prepared, TranscodeError, TranscodeTarget},
+};
+use crate::{body::ResponseBody, observe::RequestContext};
 
 /// The request header a reconnecting `EventSource` sends, and the metadata key it becomes.
 const LAST_EVENT_ID: &str = "last-event-id";
@@ -41,8 +58,16 @@ pub struct StreamSettings {
     pub sse_id: Option<SseId>,
     /// The longest a stream may last.
     pub max_duration: Option<Duration>,
-    /// The longest gap between two messages.
+    /// The longest gap between two messages (each direction on its own).
     pub idle_timeout: Option<Duration>,
+    /// The largest request message of a client or bidirectional stream.
+    pub max_message_bytes: usize,
+    /// The most request messages of one client or bidirectional stream.
+    pub max_messages: Option<u64>,
+    /// The gap between WebSocket pings.
+    pub ping_interval: Duration,
+    /// The caps on open streams (the route's, the connection's).
+    pub caps: StreamCaps,
 }
 
 /// Serves a server-streaming call.
@@ -51,11 +76,14 @@ pub(super) async fn serve(
     settings: &StreamSettings,
     mut prepared: Prepared,
     parts: &Parts,
+    context: &Arc<RequestContext>,
 ) -> Result<Response<ResponseBody>, TranscodeError> {
     let framing = match target.renderer.is_raw() {
         true => Framing::Raw,
         false => Framing::negotiate(parts.headers.get(header::ACCEPT), settings.default_framing),
     };
+    // The body tells how the stream went.
+    let mut permit = settings.caps.admit(context, None)?;
     if let Some(id) = parts.headers.get(LAST_EVENT_ID)
         && let Ok(id) = AsciiMetadataValue::try_from(id.as_bytes())
     {
@@ -63,7 +91,7 @@ pub(super) async fn serve(
     }
     let max_duration = settings.max_duration;
     let context = prepared.context().clone();
-    let ((mut headers, overrides, stream, first), picked) = target
+    let ((headers, overrides, stream, first), picked) = target
         .call_tries(prepared, |channel, mut call| async move {
             // The route's timeout bounds the wait for the first message; the
             // backend is told the stream's own limit, if any.
@@ -77,16 +105,14 @@ pub(super) async fn serve(
                 Err(status) => Err(target.call_failed(status, Some(headers))),
             }
         })
-        .await?;
+        .await
+        .map_err(|error| permit.failed(error))?;
     let content_type = match (&first, framing) {
-        (Some(first), Framing::Raw) => target.renderer.render(first)?.content_type,
+        (Some(first), Framing::Raw) => {
+            target.renderer.render(first).map_err(|error| permit.failed(error.into()))?.content_type
+        }
         _ => framing.content_type(),
     };
-    headers.extend(overrides.headers);
-    headers.insert(header::CONTENT_TYPE, content_type);
-    if framing == Framing::Sse {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
     let body = StreamBody::new(StreamParts {
         stream,
         first,
@@ -104,9 +130,28 @@ pub(super) async fn serve(
         idle_timeout: settings.idle_timeout,
         keepalive: (framing == Framing::Sse).then_some(settings.sse_keepalive),
         context,
+        request: None,
+        permit,
     });
+    Ok(stream_response(target, (headers, overrides), (framing, content_type), body))
+}
+
+/// A stream's response: the reply's headers with what the backend chose
+/// for the HTTP answer, the framing's content type (SSE never cached), and
+/// the body that frames the replies.
+fn stream_response(
+    target: &TranscodeTarget,
+    (mut headers, overrides): (HeaderMap, ReplyOverrides),
+    (framing, content_type): (Framing, HeaderValue),
+    body: StreamBody,
+) -> Response<ResponseBody> {
+    headers.extend(overrides.headers);
+    headers.insert(header::CONTENT_TYPE, content_type);
+    if framing == Framing::Sse {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
     let mut response = Response::new(body.boxed_unsync());
     *response.status_mut() = overrides.status.unwrap_or(target.success_status);
     *response.headers_mut() = headers;
-    Ok(response)
+    response
 }

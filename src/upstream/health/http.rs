@@ -147,9 +147,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_endpoint_that_refuses_connections_fails() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
-        let addr = listener.local_addr().expect("its address");
-        drop(listener);
+        // Bound but never listening: refused, and no other test takes the port.
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.bind("127.0.0.1:0".parse().expect("an address")).expect("bind a port");
+        let addr = socket.local_addr().expect("its address");
         let endpoint = format!("http://{addr}");
         assert!(matches!(probe(&endpoint, addr, "/healthz").check().await, Err(CheckFailure::Request(_))));
     }

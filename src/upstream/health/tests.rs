@@ -1,5 +1,6 @@
 //! The checker against a fake `grpc.health.v1.Health` server on 127.0.0.1:
-//! falling back from `Watch` to `Check`, and stopping with its guard.
+//! falling back from `Watch` to `Check`, a late answer counted as a
+//! failure, and stopping with its guard.
 
 use std::{
     net::SocketAddr,
@@ -25,11 +26,12 @@ use crate::upstream::{Upstream, UpstreamProtocol, UpstreamSettings};
 const DEADLINE: Duration = Duration::from_secs(2);
 const INTERVAL: Duration = Duration::from_millis(20);
 
-/// Answers `Check` with `serving`; `Watch` is UNIMPLEMENTED, or (with
-/// `watch_ends`) sends the current status once and closes the stream.
+/// Answers `Check` with `serving` (after `delay`); `Watch` is UNIMPLEMENTED,
+/// or (with `watch_ends`) sends the current status once and closes the stream.
 #[derive(Debug, Default)]
 struct FakeHealth {
     serving: AtomicBool,
+    delay: Duration,
     watch_ends: bool,
     checks: AtomicUsize,
     watches: AtomicUsize,
@@ -50,6 +52,7 @@ impl FakeHealth {
 impl Health for FakeHealth {
     async fn check(&self, _: Request<HealthCheckRequest>) -> Result<Response<HealthCheckResponse>, Status> {
         self.checks.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
         Ok(Response::new(self.status()))
     }
 
@@ -72,18 +75,46 @@ async fn serve(health: Arc<FakeHealth>) -> SocketAddr {
     addr
 }
 
+/// An HTTP/1.1 server that answers every GET with 200, after `delay`.
+async fn serve_slow_http(delay: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the slow HTTP server");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = hyper::service::service_fn(move |_| async move {
+                tokio::time::sleep(delay).await;
+                Ok::<_, std::convert::Infallible>(http::Response::new("ok".to_owned()))
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::spawn(connection);
+        }
+    });
+    addr
+}
+
 fn upstream(addr: SocketAddr) -> Upstream {
+    let kind = HealthCheckKind::Grpc { service: String::new(), watch: true };
+    upstream_with(addr, UpstreamProtocol::Grpc, kind, Duration::from_secs(1))
+}
+
+fn upstream_with(
+    addr: SocketAddr,
+    protocol: UpstreamProtocol,
+    kind: HealthCheckKind,
+    timeout: Duration,
+) -> Upstream {
     let settings = UpstreamSettings {
-        protocol: UpstreamProtocol::Grpc,
+        protocol,
         endpoints: vec![format!("http://{addr}").parse().expect("a valid URI")],
         connect_timeout: Duration::from_secs(1),
         max_response_bytes: 1 << 20,
         health_check: Some(HealthCheckSettings {
             interval: INTERVAL,
-            timeout: Duration::from_secs(1),
+            timeout,
             healthy_threshold: HealthCheckSettings::DEFAULT_THRESHOLD,
             unhealthy_threshold: HealthCheckSettings::DEFAULT_THRESHOLD,
-            kind: HealthCheckKind::Grpc { service: String::new(), watch: true },
+            kind,
         }),
         ..Default::default()
     };
@@ -109,6 +140,24 @@ async fn a_server_without_watch_is_polled_with_check() {
     health.serving.store(true, Ordering::SeqCst);
     until("healthy again after two SERVING checks", || upstream.has_healthy_endpoint()).await;
     assert_eq!(health.watches.load(Ordering::SeqCst), 1, "UNIMPLEMENTED: Watch is not asked again");
+}
+
+#[tokio::test]
+async fn a_serving_answer_after_the_timeout_is_a_failure() {
+    // SERVING, but five timeouts late: each check fails, and two in a row
+    // make the endpoint unhealthy.
+    let timeout = Duration::from_millis(50);
+    let health =
+        Arc::new(FakeHealth { serving: AtomicBool::new(true), delay: timeout * 5, ..FakeHealth::default() });
+    let kind = HealthCheckKind::Grpc { service: String::new(), watch: false };
+    let upstream = upstream_with(serve(health.clone()).await, UpstreamProtocol::Grpc, kind, timeout);
+    until("unhealthy after two late answers", || !upstream.has_healthy_endpoint()).await;
+    assert!(health.checks.load(Ordering::SeqCst) >= 2, "checks were asked");
+
+    // The same over HTTP, where nothing but the checker bounds the GET.
+    let kind = HealthCheckKind::Http { path: http::uri::PathAndQuery::from_static("/healthz") };
+    let upstream = upstream_with(serve_slow_http(timeout * 5).await, UpstreamProtocol::Http, kind, timeout);
+    until("unhealthy after two late 200s", || !upstream.has_healthy_endpoint()).await;
 }
 
 #[tokio::test]

@@ -67,6 +67,12 @@ impl Harness {
         &self.backend
     }
 
+    /// Shuts the gateway down with `drain` (the backend stops when dropped);
+    /// how many connections it had to close.
+    pub async fn shutdown(self, drain: std::time::Duration) -> usize {
+        self.gateway.shutdown(drain).await
+    }
+
     /// The gateway's address.
     pub fn addr(&self) -> std::net::SocketAddr {
         self.gateway.addr()

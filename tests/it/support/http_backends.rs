@@ -10,10 +10,12 @@
 //!   headers), with `x-internal-token`, `x-backend` and a hop-by-hop
 //!   `x-hop-response` named by `Connection` in the response.
 //!
-//! Also: a test PKI made with rcgen (CA, server and client certificates).
+//! Also: a test PKI made with rcgen (CA, server and client certificates),
+//! and a TLS redis-server that presents its server certificate.
 
 use std::{collections::BTreeMap, convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
+use crate::support::redis::RedisServer;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::{Request, Response, Uri};
@@ -225,6 +227,15 @@ pub async fn raw_get(stream: tokio::net::TcpStream, path: &str) -> (u16, String)
     stream.read_to_string(&mut text).await.unwrap();
     let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, text)
+}
+
+/// A TLS redis-server with a fresh test PKI written to `dir`, and the CA
+/// file that verifies it; `None` when redis-server is missing outside CI.
+pub fn start_tls_redis(dir: &std::path::Path) -> Option<(RedisServer, std::path::PathBuf)> {
+    let (_, tls) = test_pki(dir, "127.0.0.1");
+    let ca = tls.ca_file.expect("the test PKI writes its CA");
+    let server = RedisServer::start_tls(&dir.join("server.pem"), &dir.join("server.key"), &ca)?;
+    Some((server, ca))
 }
 
 /// A CA, a server certificate for `server_name` (a host name or an IP

@@ -5,6 +5,10 @@
 //! tonic cannot produce that split for a failing unary call (it sends a
 //! trailers-only response), so the gateway's header/trailer handling is
 //! tested against this server.
+//!
+//! Also: an echo server that answers each call with the message it was
+//! sent (for services whose request and response types are one), and a
+//! server that refuses every call with a plain HTTP status.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -15,6 +19,7 @@ use std::task::{Context, Poll};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body, Frame};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
@@ -34,28 +39,54 @@ pub async fn start_raw_grpc(message: Option<Bytes>, grpc_status: &'static str) -
 /// Like [`start_raw_grpc`], with the trailers given whole (a status with
 /// `grpc-status-details-bin`, say).
 pub async fn start_raw_grpc_with_trailers(message: Option<Bytes>, trailers: HeaderMap) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the raw gRPC server");
-    let addr = listener.local_addr().expect("raw gRPC server address");
-    tokio::spawn(serve(listener, message, trailers));
-    addr
+    start_h2(move |_| {
+        let reply = reply(message.as_ref(), trailers.clone());
+        async move { reply }
+    })
+    .await
 }
 
-async fn serve(listener: TcpListener, message: Option<Bytes>, trailers: HeaderMap) {
-    while let Ok((stream, _)) = listener.accept().await {
-        let message = message.clone();
-        let trailers = trailers.clone();
-        let service = service_fn(move |_: Request<Incoming>| {
-            let message = message.clone();
-            let trailers = trailers.clone();
-            async move { Ok::<_, Infallible>(reply(message.as_ref(), trailers)) }
-        });
-        tokio::spawn(async move {
-            // A client hanging up mid-call is no failure of the server.
-            let _ = http2::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+/// Starts a server that answers every unary call with the framed message
+/// it received, and `grpc-status: 0`.
+pub async fn start_grpc_echo() -> SocketAddr {
+    start_h2(|request: Request<Incoming>| async move {
+        let framed = request.into_body().collect().await.map(|body| body.to_bytes());
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        let frames = framed.into_iter().map(Frame::data).chain([Frame::trailers(trailers)]);
+        Response::builder()
+            .header("content-type", "application/grpc")
+            .body(Frames(frames.collect()))
+            .expect("a valid response")
+    })
+    .await
+}
+
+/// Serves HTTP/2 on 127.0.0.1:<ephemeral>, answering each request with
+/// `handle`, for as long as the test process lives.
+async fn start_h2<H, F>(handle: H) -> SocketAddr
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Frames>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a test HTTP/2 server");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let handle = handle.clone();
+            let service = service_fn(move |request| {
+                let reply = handle(request);
+                async move { Ok::<_, Infallible>(reply.await) }
+            });
+            tokio::spawn(async move {
+                // A client hanging up mid-call is no failure of the server.
+                let _ = http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
 }
 
 /// 200, `content-type: application/grpc`, `x-raw-header`; then the framed
@@ -96,25 +127,13 @@ impl Body for Frames {
 /// and no gRPC status, as a proxy or a server past its header limit does:
 /// the status named by the request's `want-status` metadata (default 503).
 pub async fn start_http_refuser() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the refusing server");
-    let addr = listener.local_addr().expect("refusing server address");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let service = service_fn(|request: Request<Incoming>| async move {
-                let status = request
-                    .headers()
-                    .get("want-status")
-                    .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
-                    .unwrap_or(503);
-                let response = Response::builder().status(status).body(Frames(VecDeque::new()));
-                Ok::<_, Infallible>(response.expect("a valid status"))
-            });
-            tokio::spawn(async move {
-                let _ = http2::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    start_h2(|request: Request<Incoming>| async move {
+        let status = request
+            .headers()
+            .get("want-status")
+            .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
+            .unwrap_or(503);
+        Response::builder().status(status).body(Frames(VecDeque::new())).expect("a valid status")
+    })
+    .await
 }

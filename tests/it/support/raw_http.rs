@@ -131,7 +131,8 @@ impl RawConnection {
         }
     }
 
-    async fn read_one(&mut self) -> Result<RawResponse, ReadFailure> {
+    /// Reads one response, an interim `100 Continue` included.
+    pub async fn read_one(&mut self) -> Result<RawResponse, ReadFailure> {
         let head_end = loop {
             if let Some(at) = find(&self.buffer, b"\r\n\r\n") {
                 break at;

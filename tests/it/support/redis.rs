@@ -1,30 +1,55 @@
-//! Real `redis-server` processes on free loopback ports, in temporary
-//! directories, persisting nothing; killed when dropped.
+//! Real `redis-server` processes in temporary directories, persisting
+//! nothing; killed when dropped.
+//!
+//! A cleartext server listens on a unix socket only, and clients reach it
+//! through a loopback port this process keeps bound for the server's whole
+//! life (a forwarder), so a kill and a restart never give the port away. A
+//! TLS server must bind its TCP port itself: a port that turns out taken
+//! is tried again with another.
 //!
 //! Without `redis-server` on the PATH a test skips with a loud message, or
 //! fails when `CI=true` (CI installs it: see `.ci/run`).
 
 use std::{
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
+    os::unix::net::UnixStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
+/// How long a starting server may take to answer.
+const START_DEADLINE: Duration = Duration::from_secs(10);
+/// TLS ports tried before giving up.
+const TLS_PORT_TRIES: usize = 5;
+
 /// A running redis-server.
 pub struct RedisServer {
     child: Option<Child>,
+    /// Where clients connect: the forwarder's port, or the TLS port.
     port: u16,
+    /// The forwarder of a cleartext server; stops when dropped.
+    front: Option<tokio::task::JoinHandle<()>>,
     password: Option<String>,
     /// TLS only, with these PEM files: certificate, key, CA.
     tls: Option<[PathBuf; 3]>,
     dir: tempfile::TempDir,
 }
 
+/// A server stopped with SIGSTOP: it accepts connections (the kernel does)
+/// and answers nothing until this guard is dropped (SIGCONT).
+pub struct Paused<'a>(&'a RedisServer);
+
+impl Drop for Paused<'_> {
+    fn drop(&mut self) {
+        self.0.signal("-CONT");
+    }
+}
+
 impl RedisServer {
     /// A server without a password; `None` when redis-server is missing
-    /// outside CI.
+    /// outside CI. Call it inside a tokio runtime (the forwarder runs there).
     pub fn start() -> Option<Self> {
         Self::start_with(None)
     }
@@ -54,11 +79,50 @@ impl RedisServer {
             let _ = writeln!(std::io::stderr(), "\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n");
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut server = Self { child: None, port, password, tls, dir };
+        let mut server = Self { child: None, port: 0, front: None, password, tls, dir };
+        if server.tls.is_some() {
+            for _ in 0..TLS_PORT_TRIES {
+                // Redis binds the port itself: a candidate, and another if
+                // it was taken meanwhile.
+                server.port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|listener| listener.local_addr())
+                    .expect("a free port")
+                    .port();
+                if server.try_start() {
+                    return Some(server);
+                }
+            }
+            panic!("redis-server did not start on any of {TLS_PORT_TRIES} free ports");
+        }
+        server.front = Some(server.forward());
         server.restart();
         Some(server)
+    }
+
+    /// Binds the loopback port clients use and forwards each connection to
+    /// the server's unix socket.
+    fn forward(&mut self) -> tokio::task::JoinHandle<()> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the Redis forwarder");
+        self.port = listener.local_addr().expect("its address").port();
+        listener.set_nonblocking(true).expect("a non-blocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("inside a tokio runtime");
+        let socket = self.socket();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    // Redis down: the client sees its connection closed.
+                    if let Ok(mut server) = tokio::net::UnixStream::connect(&socket).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        })
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("redis.sock")
     }
 
     /// `redis://127.0.0.1:<port>`, or `rediss://` with TLS.
@@ -75,14 +139,31 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port (killing it first if it
-    /// runs), and waits until it answers.
+    /// Stops the server (SIGSTOP) until the guard is dropped.
+    pub fn pause(&self) -> Paused<'_> {
+        self.signal("-STOP");
+        Paused(self)
+    }
+
+    fn signal(&self, signal: &str) {
+        let Some(child) = &self.child else { return };
+        let status = Command::new("kill").arg(signal).arg(child.id().to_string()).status();
+        assert!(status.is_ok_and(|status| status.success()), "kill {signal} redis-server");
+    }
+
+    /// Starts the server again (killing it first if it runs), and waits
+    /// until it answers.
     pub fn restart(&mut self) {
+        assert!(self.try_start(), "redis-server exited at start (port {})", self.port);
+    }
+
+    /// Starts the server; whether it answers before it exits.
+    fn try_start(&mut self) -> bool {
         self.kill();
         let mut command = Command::new("redis-server");
         let port = self.port.to_string();
         match &self.tls {
-            None => command.args(["--port", &port]),
+            None => command.args(["--port", "0"]).arg("--unixsocket").arg(self.socket()),
             Some([cert, key, ca]) => command
                 .args(["--port", "0", "--tls-port", &port, "--tls-auth-clients", "no"])
                 .arg("--tls-cert-file")
@@ -102,24 +183,29 @@ impl RedisServer {
             command.args(["--requirepass", password]);
         }
         self.child = Some(command.spawn().expect("redis-server starts"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.answers() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer on port {} within 10s",
-                self.port
-            );
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            let exited =
+                self.child.as_mut().map(|child| child.try_wait().expect("the state of redis-server"));
+            if exited.is_some_and(|status| status.is_some()) {
+                self.child = None;
+                return false;
+            }
+            if self.answers() {
+                return true;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not answer within {START_DEADLINE:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    /// Whether the server answers PING (or says it wants a password); with
-    /// TLS, whether it accepts connections.
+    /// Whether the server answers PING (or says it wants a password) on its
+    /// unix socket; with TLS, whether it accepts connections.
     fn answers(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
         if self.tls.is_some() {
-            return true;
+            return TcpStream::connect(("127.0.0.1", self.port)).is_ok();
         }
+        let Ok(mut stream) = UnixStream::connect(self.socket()) else { return false };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         let mut reply = [0u8; 7];
         stream.write_all(b"PING\r\n").is_ok()
@@ -132,6 +218,9 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+        if let Some(front) = &self.front {
+            front.abort();
+        }
     }
 }
 

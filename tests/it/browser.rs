@@ -1,0 +1,166 @@
+//! A real browser against the gateway: headless Chromium (Debian's
+//! `chromium`, installed by .ci/run) loads a page served through the
+//! gateway that opens an `EventSource` on a server stream, a `WebSocket` on
+//! the bidirectional Chat stream and a streaming `fetch` of NDJSON, and
+//! reports what each saw to the page's server (an image on the page holds
+//! its load, and so `--dump-dom`, until then; chromium then exits). Fails
+//! under CI=true when chromium is missing, skips loudly otherwise.
+
+use std::{io::Write, process::Stdio, time::Duration};
+
+use std::sync::Arc;
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpListener,
+    sync::{mpsc, watch},
+};
+
+use crate::support::gateway::{DEMO_AND_LEGACY, Harness};
+
+/// The page: each check appends its line; the last one writes them all
+/// into the `pre` (which says `pending` until then).
+const PAGE: &str = r#"<!doctype html><html><body><img src="/page/hold"><pre id="out">pending</pre><script>
+const out = [];
+const finish = () => {
+  document.getElementById('out').textContent = JSON.stringify(out);
+  fetch('/page/report?' + encodeURIComponent(JSON.stringify(out)));
+};
+const fail = (what, e) => { out.push(what + ' failed: ' + e); finish(); };
+const seen = [];
+const events = new EventSource('/v1/stream/count/3');
+events.onmessage = e => seen.push(JSON.parse(e.data).index);
+events.onerror = () => { events.close(); out.push('sse:' + seen.join(',')); socket(); };
+function socket() {
+  const ws = new WebSocket('ws://' + location.host + '/v1/stream/chat');
+  const got = [];
+  ws.onopen = () => { ws.send('{"index":5}'); ws.send('{"index":6}'); ws.send(''); };
+  ws.onmessage = e => got.push(JSON.parse(e.data).result.index);
+  ws.onclose = e => { out.push('ws:' + got.join(',') + ':' + e.code); streamed().catch(e => fail('fetch', e)); };
+}
+async function streamed() {
+  const response = await fetch('/v1/stream/count/2', { headers: { accept: 'application/x-ndjson' } });
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value);
+  }
+  out.push('fetch:' + text.trim().split('\n').map(l => JSON.parse(l).result.index).join(','));
+  finish();
+}
+</script></body></html>"#;
+
+/// Serves `PAGE`, takes its report (`/page/report?<result>`, sent to
+/// `reports`) and holds `/page/hold` until a report came.
+async fn start_page(reports: mpsc::Sender<String>) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (reported, _) = watch::channel(false);
+    let reported = Arc::new(reported);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (reports, reported) = (reports.clone(), reported.clone());
+            tokio::spawn(async move {
+                let mut head = vec![0u8; 8192];
+                let read = stream.read(&mut head).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&head[..read]).into_owned();
+                let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                let (content_type, body) = if let Some(query) = target.strip_prefix("/page/report?") {
+                    let report = percent_encoding::percent_decode_str(query).decode_utf8_lossy().into_owned();
+                    let _ = reports.send(report).await;
+                    reported.send_replace(true);
+                    ("text/plain", String::new())
+                } else if target == "/page/hold" {
+                    let mut seen = reported.subscribe();
+                    let _ = tokio::time::timeout(Duration::from_secs(30), seen.wait_for(|done| *done)).await;
+                    ("text/plain", String::new())
+                } else {
+                    ("text/html", PAGE.to_owned())
+                };
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+fn chromium_installed() -> bool {
+    std::process::Command::new("chromium")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Runs chromium on `url` and returns what `--dump-dom` printed; killed
+/// after 60 s (polled every 50 ms, at most 1 200 times).
+fn run_chromium(url: &str, user_data: &str) -> Vec<u8> {
+    let mut child = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--virtual-time-budget=20000",
+        ])
+        .arg(user_data)
+        .args(["--dump-dom", url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reading = std::thread::spawn(move || {
+        let mut dom = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut dom);
+        dom
+    });
+    for _ in 0..1200 {
+        if child.try_wait().unwrap().is_some() {
+            return reading.join().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("chromium did not finish within 60 s: {}", String::from_utf8_lossy(&reading.join().unwrap()));
+}
+
+#[tokio::test]
+async fn headless_chromium_streams_through_event_source_websocket_and_fetch() {
+    if !chromium_installed() {
+        let message = "chromium is not installed: install it (apt-get install chromium) to run this test";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+        let _ = writeln!(std::io::stderr(), "\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n");
+        return;
+    }
+    let (reports, mut reported) = mpsc::channel(1);
+    let page = start_page(reports).await;
+    let yaml = format!(
+        "{DEMO_AND_LEGACY}routes:\n  - grpc: {{ service: demo.v1.Stream, upstream: demo }}\n  - http: {{ prefix: /page/, upstream: legacy }}\n"
+    )
+    .replace("{legacy}", &page.to_string());
+    let harness = Harness::with_config(&yaml).await;
+    let profile = tempfile::tempdir().unwrap();
+    let url = harness.url("/page/index.html");
+    let user_data = format!("--user-data-dir={}", profile.path().display());
+    let chromium = tokio::task::spawn_blocking(move || run_chromium(&url, &user_data));
+    let report = tokio::time::timeout(Duration::from_secs(30), reported.recv()).await;
+    let report = report.ok().flatten();
+    let chromium = chromium.await.unwrap();
+    let dom = String::from_utf8_lossy(&chromium);
+    assert_eq!(
+        report.as_deref(),
+        Some(r#"["sse:0,1,2","ws:5,6:1000","fetch:0,1"]"#),
+        "the page did not see the streams: {dom}"
+    );
+    assert!(dom.contains(r#"<pre id="out">["sse:0,1,2","ws:5,6:1000","fetch:0,1"]</pre>"#), "{dom}");
+}
