@@ -4,7 +4,8 @@
 //! Three sets, each compiled on its own: the demo (proto/demo), the
 //! benchmark's service (proto/bench, used by examples/bench) and the
 //! built-in google/rpc files (status, code, error details), which the
-//! gateway adds to every descriptor pool.
+//! gateway adds to every descriptor pool. With the `otlp` feature, the
+//! OpenTelemetry trace service's code too (proto/opentelemetry).
 //!
 //! Outputs:
 //! - the tonic/prost code of both (in OUT_DIR);
@@ -20,6 +21,10 @@ const DEMO_FILES: &[&str] = &["demo/v1/library.proto", "demo/v1/echo.proto", "de
 const BENCH_FILES: &[&str] = &["bench/v1/bench.proto"];
 const GOOGLE_RPC_FILES: &[&str] =
     &["google/rpc/status.proto", "google/rpc/code.proto", "google/rpc/error_details.proto"];
+/// The OpenTelemetry collector's trace service (vendored from
+/// open-telemetry/opentelemetry-proto at ac2c4b5, after v1.11.0), for the
+/// `otlp` feature.
+const OTLP_FILES: &[&str] = &["opentelemetry/proto/collector/trace/v1/trace_service.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
@@ -33,7 +38,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The code of every set in one pass, so shared packages (google.api)
     // are generated once, whole.
-    let all = compiler(&[DEMO_FILES, BENCH_FILES, GOOGLE_RPC_FILES].concat())?;
+    let mut files = [DEMO_FILES, BENCH_FILES, GOOGLE_RPC_FILES].concat();
+    if env::var_os("CARGO_FEATURE_OTLP").is_some() {
+        files.extend(OTLP_FILES);
+    }
+    let all = compiler(&files)?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

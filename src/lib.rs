@@ -15,8 +15,9 @@
 //! - [`observe`]: the per-request context (connection, arrival, request id,
 //!   trace slot, route id, the record of its phases) and the observer that
 //!   sees each request's named phases; Prometheus metrics
-//!   ([`observe::metrics`]) and the access log ([`observe::access_log`])
-//!   hang off it.
+//!   ([`observe::metrics`]), the access log ([`observe::access_log`]) and,
+//!   with the `otlp` feature, span export hang off it; the request's W3C
+//!   trace context ([`observe::TraceContext`]).
 //! - [`router`]: the one dispatcher ([`router::decide`]: the host, the
 //!   normalised path and the dispatch order) over the route tables: a
 //!   segment trie of transcoded bindings, pass-through prefixes, and native

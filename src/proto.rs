@@ -32,6 +32,46 @@ pub mod bench {
     }
 }
 
+/// `opentelemetry.proto.*` packages: the OTLP trace service (the `otlp`
+/// feature's exporter, and the receiver its test starts).
+#[cfg(feature = "otlp")]
+pub mod opentelemetry {
+    /// `opentelemetry.proto`.
+    pub mod proto {
+        /// `opentelemetry.proto.collector`.
+        pub mod collector {
+            /// `opentelemetry.proto.collector.trace`.
+            pub mod trace {
+                /// `opentelemetry.proto.collector.trace.v1`: TraceService.
+                pub mod v1 {
+                    include!(concat!(env!("OUT_DIR"), "/opentelemetry.proto.collector.trace.v1.rs"));
+                }
+            }
+        }
+        /// `opentelemetry.proto.trace`.
+        pub mod trace {
+            /// `opentelemetry.proto.trace.v1`: spans.
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/opentelemetry.proto.trace.v1.rs"));
+            }
+        }
+        /// `opentelemetry.proto.common`.
+        pub mod common {
+            /// `opentelemetry.proto.common.v1`: attributes.
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/opentelemetry.proto.common.v1.rs"));
+            }
+        }
+        /// `opentelemetry.proto.resource`.
+        pub mod resource {
+            /// `opentelemetry.proto.resource.v1`: the service's resource.
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/opentelemetry.proto.resource.v1.rs"));
+            }
+        }
+    }
+}
+
 /// The encoded FileDescriptorSet of proto/demo (with imports), as protox wrote it.
 pub const DEMO_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/demo.pb"));
 

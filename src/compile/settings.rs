@@ -10,7 +10,7 @@ use super::{CompileErrors, Place};
 use crate::{
     admin::AdminToken,
     config::{self, ByteSize, Config, Ratio},
-    observe::{AccessLogSettings, ObserveSettings},
+    observe::{AccessLogSettings, ObserveSettings, OtlpSettings},
     runtime::BodyLimits,
     server::{HeadLimits, ShutdownSettings},
     transcode::{bind::InputLimits, metadata::MetadataRules},
@@ -88,7 +88,29 @@ pub(super) fn observe_of(config: &Config, base_dir: &Path, errors: &mut CompileE
         sample_per_million,
         credential_params,
     });
-    ObserveSettings { metrics, access_log }
+    ObserveSettings { metrics, access_log, otlp: otlp_of(config, errors) }
+}
+
+/// The span export of `tracing.otlp`, refused by a build without the
+/// `otlp` feature.
+fn otlp_of(config: &Config, errors: &mut CompileErrors) -> Option<OtlpSettings> {
+    let otlp = config.tracing.otlp.as_ref()?;
+    let place = Place::root().key("tracing").key("otlp");
+    if !cfg!(feature = "otlp") {
+        errors.push(place, "this protogate is built without span export: build it with `--features otlp`");
+        return None;
+    }
+    let endpoint = match otlp.endpoint.parse::<http::Uri>() {
+        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => uri,
+        _ => {
+            let message =
+                format!("{:?} is not an http:// or https:// address (http://127.0.0.1:4317)", otlp.endpoint);
+            errors.push(place.key("endpoint"), message);
+            return None;
+        }
+    };
+    let service_name = otlp.service_name.clone().unwrap_or_else(|| "protogate".to_owned());
+    Some(OtlpSettings { endpoint, service_name })
 }
 
 pub(super) fn admin_of(

@@ -29,7 +29,7 @@ pub use auth::{
 pub use error::ConfigError;
 use error::parse_error;
 pub use listener::{CertificateConfig, ClientAuthConfig, ClientAuthMode, ListenerConfig, ServerTlsConfig};
-pub use observe::AccessLogConfig;
+pub use observe::{AccessLogConfig, OtlpConfig, TracingConfig};
 pub use rate_limit::{FallbackConfig, RateLimitConfig, RateLimitStoreConfig, RedisConfig};
 pub use redact::{REDACTED, redacted};
 pub use resilience::{BalancingConfig, BreakerConfig, OutlierConfig, RetryConfig};
@@ -76,6 +76,9 @@ pub struct Config {
     /// The access log: one JSON line per request (on by default).
     #[serde(default)]
     pub access_log: AccessLogConfig,
+    /// Span export (OTLP, with the `otlp` feature).
+    #[serde(default)]
+    pub tracing: TracingConfig,
     /// The OpenAPI document of the routes.
     #[serde(default)]
     pub openapi: OpenApiConfig,

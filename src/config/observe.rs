@@ -1,4 +1,5 @@
-//! The observers' config: the access log (`access_log`).
+//! The observers' config: the access log (`access_log`) and span export
+//! (`tracing`).
 
 use std::path::PathBuf;
 
@@ -17,4 +18,22 @@ pub struct AccessLogConfig {
     /// The share of requests logged, 0 to 1 (default 1); answers of 500 and
     /// above are always logged.
     pub sample: Option<Ratio>,
+}
+
+/// Spans of the gateway's requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracingConfig {
+    /// Export them over OTLP/gRPC (needs the `otlp` cargo feature).
+    pub otlp: Option<OtlpConfig>,
+}
+
+/// Where spans are exported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// The collector's OTLP/gRPC address (`http://127.0.0.1:4317`).
+    pub endpoint: String,
+    /// The `service.name` of the spans (default `protogate`).
+    pub service_name: Option<String>,
 }

@@ -25,6 +25,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
 use http_body::Body;
 use tonic::Code;
+use tracing::Instrument;
 
 use crate::{
     body::{BoxError, ResponseBody, full},
@@ -94,7 +95,14 @@ impl Gateway {
         }
         let context = Arc::new(context);
         let body = observe::counted(body, context.clone());
-        let mut response = serve(&runtime, decision, parts, body, &context).await;
+        let span = tracing::debug_span!(
+            target: "protogate::span",
+            "request",
+            request_id = ?context.request_id(),
+            traceparent = ?context.trace().traceparent(),
+            route = context.route(),
+        );
+        let mut response = serve(&runtime, decision, parts, body, &context).instrument(span).await;
         if head_only {
             response = without_body(response);
         }

@@ -8,6 +8,7 @@ use std::future::Future;
 
 use http::{HeaderMap, Request, Response, StatusCode};
 use tonic::Code;
+use tracing::Instrument;
 
 use crate::{
     body::{ResponseBody, full},
@@ -30,18 +31,24 @@ where
     Fut: Future<Output = Result<Response<ResponseBody>, GatewayError>>,
 {
     let (mut parts, body) = request.into_parts();
-    let admission = match policies.admit(&mut parts, context.peer().ip(), context).await {
-        Ok(admission) => admission,
-        Err(refusal) => {
-            let response = render(*refusal);
-            context.observe(Phase::PolicyDecided { refused: Some(response.status()) });
-            return response;
-        }
-    };
+    let admission =
+        match policies.admit(&mut parts, context.peer().ip(), context).instrument(policy_span()).await {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                let response = render(*refusal);
+                context.observe(Phase::PolicyDecided { refused: Some(response.status()) });
+                return response;
+            }
+        };
     context.observe(Phase::PolicyDecided { refused: None });
     let mut response = serve(Request::from_parts(parts, body)).await.unwrap_or_else(render);
     response.headers_mut().extend(admission.response_headers);
     response
+}
+
+/// The span of a route's policy chain (a debug span of `protogate::span`).
+fn policy_span() -> tracing::Span {
+    tracing::debug_span!(target: "protogate::span", "policy")
 }
 
 /// The answer to a CORS preflight with `headers`, from the policy of the

@@ -15,15 +15,18 @@ use std::{
     time::Instant,
 };
 
-use http::{HeaderValue, request::Parts};
+use http::{HeaderMap, HeaderName, HeaderValue, request::Parts};
 use tonic::Code;
 
-use super::{Observer, Phase, Record, request_id, sessions::ConnectionState};
+use super::{Observer, Phase, Record, TraceContext, X_REQUEST_ID, request_id, sessions::ConnectionState};
 use crate::{
     policy::{PolicyListener, auth::Principal},
     tls_info::TlsInfo,
     upstream::{Outcome, Picked, TryListener},
 };
+
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// How the client reached the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,16 +70,6 @@ impl Connection {
     }
 }
 
-/// The W3C trace context a request arrived with, as received (parsed when
-/// tracing lands).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceContext {
-    /// `traceparent`.
-    pub traceparent: HeaderValue,
-    /// `tracestate`, if sent.
-    pub tracestate: Option<HeaderValue>,
-}
-
 /// One request's context. Built by the gateway when the head arrives,
 /// shared (`Arc`) once routed with the targets, the upstream's tries and
 /// the response body, each of which reports its phases through it.
@@ -84,7 +77,7 @@ pub struct RequestContext {
     connection: Connection,
     received_at: Instant,
     request_id: HeaderValue,
-    trace: Option<TraceContext>,
+    trace: TraceContext,
     route: Option<Arc<str>>,
     observer: Arc<dyn Observer>,
     record: Mutex<Record>,
@@ -105,10 +98,7 @@ impl RequestContext {
     /// The context of a request with head `head` that arrived now on
     /// `connection`, observed by `observer`.
     pub fn new(connection: Connection, head: &Parts, observer: Arc<dyn Observer>) -> Self {
-        let trace = head.headers.get("traceparent").map(|traceparent| TraceContext {
-            traceparent: traceparent.clone(),
-            tracestate: head.headers.get("tracestate").cloned(),
-        });
+        let trace = TraceContext::of(&head.headers, observer.samples_new_traces());
         Self {
             connection,
             received_at: Instant::now(),
@@ -142,9 +132,21 @@ impl RequestContext {
         &self.request_id
     }
 
-    /// The trace context the client sent.
-    pub fn trace(&self) -> Option<&TraceContext> {
-        self.trace.as_ref()
+    /// The request's trace: the client's continued, or one the gateway started.
+    pub fn trace(&self) -> &TraceContext {
+        &self.trace
+    }
+
+    /// Puts what backends are told of the request into `headers` (request
+    /// headers or gRPC metadata): its id, and its trace with the gateway's
+    /// span as the parent (the client's `tracestate` passed on).
+    pub fn propagate(&self, headers: &mut HeaderMap) {
+        headers.insert(X_REQUEST_ID, self.request_id.clone());
+        headers.insert(TRACEPARENT, self.trace.traceparent());
+        match self.trace.tracestate() {
+            Some(state) => headers.insert(TRACESTATE, state.clone()),
+            None => headers.remove(TRACESTATE),
+        };
     }
 
     /// The id of the route the router chose (a template, prefix or

@@ -28,4 +28,8 @@ impl Observer for Observers {
             observer.on_phase(context, phase);
         }
     }
+
+    fn samples_new_traces(&self) -> bool {
+        self.0.iter().any(|observer| observer.samples_new_traces())
+    }
 }

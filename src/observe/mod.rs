@@ -25,16 +25,20 @@ mod fanout;
 mod finished;
 mod log;
 pub mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
+mod random;
 mod record;
 mod request_id;
 mod sessions;
 mod settings;
+mod trace;
 
 use std::{net::SocketAddr, sync::Arc};
 
 use http::{StatusCode, Uri, request::Parts};
 
-pub use context::{Connection, RequestContext, Scheme, TraceContext};
+pub use context::{Connection, RequestContext, Scheme};
 pub use counted::{Counted, counted};
 pub use fanout::Observers;
 pub use finished::observed;
@@ -42,7 +46,8 @@ pub use log::TracingObserver;
 pub use record::{Record, UpstreamTry};
 pub use request_id::X_REQUEST_ID;
 pub use sessions::{ConnectionState, HeldSession, OpenStream};
-pub use settings::{AccessLogSettings, ObserveSettings};
+pub use settings::{AccessLogSettings, ObserveSettings, OtlpSettings};
+pub use trace::TraceContext;
 
 use crate::upstream::Outcome;
 
@@ -51,6 +56,12 @@ use crate::upstream::Outcome;
 pub trait Observer: Send + Sync + 'static {
     /// One phase of the request whose context is `context`.
     fn on_phase(&self, context: &RequestContext, phase: Phase<'_>);
+
+    /// Whether a trace the gateway starts (no `traceparent` came) is
+    /// sampled: true for an observer that exports spans.
+    fn samples_new_traces(&self) -> bool {
+        false
+    }
 }
 
 /// The named phases of a request, in the order they happen. A request

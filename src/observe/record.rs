@@ -47,6 +47,8 @@ pub struct Record {
     pub principal: Option<String>,
     /// How a server stream went, for a streamed answer.
     pub stream: Option<StreamReport>,
+    /// When the policy chain started and when it decided, from arrival.
+    pub policy: Option<(Duration, Duration)>,
 }
 
 /// One try of the upstream call.
@@ -62,6 +64,8 @@ pub struct UpstreamTry {
     pub started: Instant,
     /// How it went, once it finished.
     pub outcome: Option<Outcome>,
+    /// How long it took, once it finished.
+    pub took: Option<Duration>,
 }
 
 impl Record {
@@ -73,17 +77,28 @@ impl Record {
                 self.uri = head.uri.clone();
                 self.user_agent = head.headers.get(header::USER_AGENT).cloned();
             }
-            Phase::RouteMatched { kind } => self.kind = Some(kind),
+            Phase::RouteMatched { kind } => {
+                self.kind = Some(kind);
+                let now = received_at.elapsed();
+                self.policy = Some((now, now));
+            }
+            Phase::PolicyDecided { .. } => {
+                if let Some((_, decided)) = self.policy.as_mut() {
+                    *decided = received_at.elapsed();
+                }
+            }
             Phase::UpstreamPicked { upstream, endpoint, address } => {
                 self.tries += 1;
                 let started = Instant::now();
                 let (upstream, endpoint) = (Arc::from(upstream), endpoint.clone());
-                self.upstream = Some(UpstreamTry { upstream, endpoint, address, started, outcome: None });
+                self.upstream =
+                    Some(UpstreamTry { upstream, endpoint, address, started, outcome: None, took: None });
             }
             Phase::UpstreamFinished { outcome, .. } => {
                 if let Some(last) = self.upstream.as_mut().filter(|last| last.outcome.is_none()) {
-                    last.outcome = Some(outcome);
-                    self.upstream_time += last.started.elapsed();
+                    let took = last.started.elapsed();
+                    (last.outcome, last.took) = (Some(outcome), Some(took));
+                    self.upstream_time += took;
                 }
             }
             Phase::ResponseFinished { status, end, bytes } => {
@@ -92,8 +107,7 @@ impl Record {
                 self.finished = Some((end, received_at.elapsed()));
             }
             Phase::StreamFinished { report } => self.stream = Some(report),
-            Phase::PolicyDecided { .. }
-            | Phase::RateLimitDecided { .. }
+            Phase::RateLimitDecided { .. }
             | Phase::AuthenticationFailed { .. }
             | Phase::StreamEnded
             | Phase::RequestEnded => {}

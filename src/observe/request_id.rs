@@ -1,30 +1,27 @@
 //! The request id: the client's `X-Request-Id` when it is a short token,
 //! else a fresh random 128-bit id in hex.
 //!
-//! Fresh ids come from a per-thread SipHash with random keys over a
-//! per-thread counter: no lock, no shared atomic, unique in practice
-//! (128 random-looking bits), and not meant to be secret.
-
-use std::{
-    cell::Cell,
-    hash::{BuildHasher, RandomState},
-};
+//! Fresh ids come from [`super::random`]: no lock, no shared atomic,
+//! unique in practice (128 random-looking bits), and not meant to be secret.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header that carries it, both ways.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The digits of a fresh id.
+/// Lowercase hex digits.
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes `bytes` into `text` as lowercase hex, two digits a byte.
+pub(super) fn hex_into(text: &mut [u8], bytes: impl IntoIterator<Item = u8>) {
+    for (pair, byte) in text.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
+    }
+}
 
 /// The longest client id taken as it is.
 const MAX_LEN: usize = 128;
-
-thread_local! {
-    static KEYS: RandomState = RandomState::new();
-    static COUNTER: Cell<u64> = const { Cell::new(0) };
-}
 
 /// The request's id: the client's, if acceptable, else a fresh one.
 pub(super) fn of(headers: &HeaderMap) -> HeaderValue {
@@ -43,18 +40,9 @@ fn acceptable(id: &[u8]) -> bool {
 
 /// 32 lowercase hex digits.
 fn fresh() -> HeaderValue {
-    let n = COUNTER.with(|counter| {
-        let n = counter.get().wrapping_add(1);
-        counter.set(n);
-        n
-    });
-    let (high, low) = KEYS.with(|keys| (keys.hash_one((n, 0u8)), keys.hash_one((n, 1u8))));
+    let (high, low) = super::random::pair();
     let mut text = [0u8; 32];
-    for (pair, byte) in text.chunks_exact_mut(2).zip(high.to_be_bytes().into_iter().chain(low.to_be_bytes()))
-    {
-        pair[0] = HEX[usize::from(byte >> 4)];
-        pair[1] = HEX[usize::from(byte & 0xf)];
-    }
+    hex_into(&mut text, high.to_be_bytes().into_iter().chain(low.to_be_bytes()));
     // Hex digits only: always a valid value.
     HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }

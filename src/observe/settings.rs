@@ -1,5 +1,5 @@
 //! [`ObserveSettings`]: what the gateway's observers are built with when it
-//! starts (compiled from `admin.metrics` and `access_log`), beside the
+//! starts (compiled from `admin.metrics`, `access_log` and `tracing`), beside the
 //! listeners' settings: a reload does not rebuild the observers, so it
 //! reports a change here as one that needs a restart.
 
@@ -12,6 +12,17 @@ pub struct ObserveSettings {
     pub metrics: bool,
     /// The access log, when it is written.
     pub access_log: Option<AccessLogSettings>,
+    /// Where spans are exported, if they are.
+    pub otlp: Option<OtlpSettings>,
+}
+
+/// The OTLP/gRPC export of spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpSettings {
+    /// The collector's address.
+    pub endpoint: http::Uri,
+    /// The spans' `service.name`.
+    pub service_name: String,
 }
 
 /// Where and how much the access log writes.
@@ -29,7 +40,7 @@ pub struct AccessLogSettings {
 
 impl Default for ObserveSettings {
     fn default() -> Self {
-        Self { metrics: true, access_log: None }
+        Self { metrics: true, access_log: None, otlp: None }
     }
 }
 
@@ -67,6 +78,15 @@ impl ObserveSettings {
                 ));
             }
         }
+        if self.otlp != next.otlp {
+            let otlp = |otlp: &Option<OtlpSettings>| {
+                otlp.as_ref().map_or_else(
+                    || "none".to_owned(),
+                    |otlp| format!("{} ({})", otlp.endpoint, otlp.service_name),
+                )
+            };
+            changes.push(("tracing.otlp", otlp(&self.otlp), otlp(&next.otlp)));
+        }
         changes
     }
 }
@@ -81,7 +101,7 @@ mod tests {
             sample_per_million: 1_000_000,
             credential_params: credential_params.iter().map(|name| (*name).to_owned()).collect(),
         };
-        ObserveSettings { metrics: true, access_log: Some(access_log) }
+        ObserveSettings { metrics: true, access_log: Some(access_log), otlp: None }
     }
 
     #[test]

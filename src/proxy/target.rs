@@ -26,7 +26,7 @@ use super::{
 };
 use crate::{
     body::{BoxError, ResponseBody},
-    observe::{Phase, RequestContext, X_REQUEST_ID},
+    observe::{Phase, RequestContext},
     tls_info::TlsInfo,
     upstream::{
         CallError, Endpoint, Outcome, Tried, TryError, TryFailure, Upstream, is_idempotent_method, never_sent,
@@ -93,7 +93,7 @@ impl ProxyTarget {
                 via: headers::via(parts.version),
             },
         );
-        parts.headers.insert(X_REQUEST_ID, context.request_id().clone());
+        context.propagate(&mut parts.headers);
         // Without the client's Host, an endpoint resolved from a host name is
         // told the configured host (`Picked::host_header`).
         let preserved = self.settings.preserve_host && host.is_some();

@@ -175,6 +175,10 @@ impl Reloader {
             })?;
             observers = observers.with(Arc::new(access_log));
         }
+        #[cfg(feature = "otlp")]
+        if let Some(otlp) = &settings.otlp {
+            observers = observers.with(Arc::new(crate::observe::otlp::OtlpExporter::start(otlp)));
+        }
         Ok(Arc::new(Self {
             source,
             builtin,

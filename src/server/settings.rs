@@ -247,7 +247,7 @@ mod tests {
                 headers_with_underscores: UnderscoreHeaders::Refuse,
             },
             shutdown: ShutdownSettings { delay: Duration::from_secs(5), drain: Duration::from_secs(60) },
-            observe: ObserveSettings { metrics: false, access_log: None },
+            observe: ObserveSettings { metrics: false, access_log: None, otlp: None },
         };
         let changes: Vec<String> = before.changes(&after).iter().map(ToString::to_string).collect();
         assert_eq!(

@@ -17,6 +17,8 @@
 
 use std::{fmt::Display, future::Future, sync::Arc, time::Instant};
 
+use tracing::Instrument;
+
 use super::{Outcome, Picked, TryFailure, TryListener, Unavailable, Unreachable, Upstream};
 
 /// What a try is told about its place in the call.
@@ -104,8 +106,9 @@ impl Upstream {
                 }
             };
             let attempt = Attempt { last: !tries.may_retry() };
+            let span = tracing::debug_span!(target: "protogate::span", "upstream", upstream = self.name(), endpoint = %picked.uri());
             // Dropped with this future when the client goes away: Ignored.
-            let (failure, pause) = match try_once(&picked, attempt).await {
+            let (failure, pause) = match try_once(&picked, attempt).instrument(span).await {
                 Tried::Answer(answer) => return Ok((answer, picked)),
                 Tried::FailedAnswer { answer, error } => {
                     match tries.retry_after(TryFailure::Failed, deadline) {

@@ -41,6 +41,8 @@ mod metadata_limits;
 mod metrics;
 mod observe;
 mod openapi;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod passthrough_limits;
 mod pipeline;
 mod policies;
@@ -58,6 +60,7 @@ mod shutdown;
 mod streaming;
 mod support;
 mod tls;
+mod trace_context;
 mod transcoding;
 mod upstream_wire;
 mod validate;

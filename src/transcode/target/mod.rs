@@ -38,7 +38,7 @@ pub use super::{
 };
 use crate::{
     body::{ResponseBody, full},
-    observe::{RequestContext, X_REQUEST_ID},
+    observe::RequestContext,
     upstream::{Outcome, TryError, TryFailure, Upstream},
 };
 
@@ -233,7 +233,8 @@ impl TranscodeTarget {
         Ok(Prepared { deadline, message, metadata, context: context.clone() })
     }
 
-    /// The metadata a call sends: the forwarded headers and the request id.
+    /// The metadata a call sends: the forwarded headers, the request id and
+    /// the trace context.
     pub(super) fn call_metadata(
         &self,
         headers: &HeaderMap,
@@ -241,7 +242,7 @@ impl TranscodeTarget {
         host: Option<&str>,
     ) -> Result<MetadataMap, TranscodeError> {
         let mut metadata = self.metadata.request_metadata(headers, context.peer().ip(), host)?.into_headers();
-        metadata.insert(X_REQUEST_ID, context.request_id().clone());
+        context.propagate(&mut metadata);
         Ok(MetadataMap::from_headers(metadata))
     }
 }
