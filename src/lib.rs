@@ -36,8 +36,8 @@
 //!   loop both targets call through.
 //! - [`error`]: the one place where a refusal becomes an HTTP response.
 //! - [`admin`]: the admin listener (liveness, readiness, routes, upstreams,
-//!   the running config, reload, metrics), behind a bearer token when one is
-//!   configured.
+//!   the running config, reload, metrics, the page for people), behind a
+//!   bearer token when one is configured.
 //!
 //! Built once, before any request:
 //!

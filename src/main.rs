@@ -92,6 +92,11 @@ enum Command {
         /// 127.0.0.1:50051 (default: any free loopback port, printed).
         #[arg(long, default_value = "127.0.0.1:0")]
         backend_listen: SocketAddr,
+        /// Where the admin listener (and its page, at `/`) listens (port 0:
+        /// any free port, printed; the page's "try it" form then needs a
+        /// CORS policy of your own).
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin_listen: SocketAddr,
     },
 }
 
@@ -184,11 +189,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", protogate::policy::auth::hash_key(&key));
             Ok(())
         }
-        Command::Demo { listen, backend_listen } => {
+        Command::Demo { listen, backend_listen, admin_listen } => {
             let backend = DemoBackend::start(backend_listen)
                 .await
                 .with_context(|| format!("cannot start the demo backend on {backend_listen}"))?;
-            let config = demo::gateway_config(backend.addr(), listen);
+            let config = demo::gateway_config(backend.addr(), listen, Some(admin_listen));
             let builtin = [DescriptorSource::Embedded {
                 name: "demo".into(),
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,
@@ -196,7 +201,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let source = ConfigSource::Fixed { config: Box::new(config), base_dir: PathBuf::from(".") };
             let serving = Serving::start(Reloader::start(source, builtin.to_vec()).await?).await?;
             let gateway = serving.addr().context("the demo config has no listener")?;
-            println!("{}", demo::welcome(gateway, backend.addr()));
+            println!("{}", demo::welcome(gateway, backend.addr(), serving.admin_addr()));
             serving.run().await;
             Ok(())
         }
@@ -279,6 +284,11 @@ impl Serving {
             running.push(server);
         }
         Ok(Self { listeners: running, admin, shutdown, signals, _triggers: triggers })
+    }
+
+    /// Where the admin listener listens, if there is one.
+    fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(admin::AdminServer::addr)
     }
 
     /// Where the first listener listens.

@@ -18,11 +18,17 @@
 //! - With [`Metrics`] ([`AdminOptions::metrics`]): `GET /metrics`, the
 //!   Prometheus text (see `metrics.rs`).
 //!
+//! - `GET /`: the page for people (route table, upstream health, rates,
+//!   the last reload, the API reference with a "try it" form; see
+//!   `page.rs`), with its assets under `/ui/`.
+//!
 //! With a token (`admin.token_file`), every request must carry it
-//! ([`token`]). It reads the gateway's current runtime; only `POST /reload`
+//! ([`token`]), except the page and its assets (static files; the page
+//! sends the token on its own requests). It reads the gateway's current runtime; only `POST /reload`
 //! changes anything, through the reloader.
 
 mod metrics;
+mod page;
 mod reload;
 mod token;
 
@@ -106,9 +112,18 @@ pub async fn start(
     if let Some(reloader) = options.reloader {
         app = app.merge(reload::routes(reloader));
     }
+    app = app.merge(page::routes());
     if let Some(token) = options.token {
-        // Around the router: unknown paths are refused 401 too, not 404.
-        app = app.layer(axum::middleware::from_fn(move |request, next| token::require(token, request, next)));
+        // Around the router: unknown paths are refused 401 too, not 404;
+        // the page's static files are served without the token.
+        app = app.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                if page::is_page_file(request.uri().path()) {
+                    return next.run(request).await;
+                }
+                token::require(token, request, next).await
+            },
+        ));
     }
     let (shutdown, shutdown_asked) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -154,6 +169,7 @@ async fn routes(State(state): State<AdminState>) -> Json<Value> {
                 "body": route.body,
                 "response_body": route.response_body,
                 "upstream": route.upstream,
+                "policies": route.policies,
             })
         })
         .collect();

@@ -87,6 +87,7 @@ impl RoutesBuilder<'_> {
             allow_encoded_slashes: http.allow_encoded_slashes,
             max_body_bytes: Some(max_body_bytes),
         };
+        let policies = chain.names.clone();
         let target = Arc::new(Guarded {
             target: ProxyTarget::new(settings, upstream.clone(), client),
             policies: chain,
@@ -104,6 +105,7 @@ impl RoutesBuilder<'_> {
             body: String::new(),
             response_body: String::new(),
             upstream: upstream.name().to_owned(),
+            policies,
         });
     }
 
@@ -133,6 +135,7 @@ impl RoutesBuilder<'_> {
             body: String::new(),
             response_body: String::new(),
             upstream: upstream.name().to_owned(),
+            policies: chain.names.clone(),
         });
     }
 

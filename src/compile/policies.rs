@@ -83,6 +83,7 @@ impl Policies {
         let mut chain = PolicyChain { route: Arc::from(place.as_str()), ..PolicyChain::default() };
         let listed = self.defaults.iter().chain(names).filter_map(|name| Some((name, self.named.get(name)?)));
         for (name, policy) in listed {
+            chain.names.push(name.clone());
             match policy {
                 Compiled::Cors(policy) => {
                     if chain.cors.replace(policy.clone()).is_some() {

@@ -365,6 +365,7 @@ impl<'e> RoutesBuilder<'e> {
             },
             response_body: binding.response_body.clone().unwrap_or_default(),
             upstream: context.upstream.name().to_owned(),
+            policies: context.chain.names.clone(),
         };
         if let Err(conflict) =
             self.tables.templates.insert(binding.method.clone(), &binding.template, guarded)

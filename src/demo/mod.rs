@@ -236,10 +236,18 @@ async fn accept_until_shutdown(
     }
 }
 
-/// The gateway config of the demo: both demo services, transcoded, in
-/// front of the backend at `backend`.
-pub fn gateway_config(backend: SocketAddr, listen: SocketAddr) -> crate::config::Config {
-    use crate::config::{Config, GrpcRouteConfig, RouteConfig, UpstreamConfig};
+/// The gateway config of the demo: the demo services, transcoded, in
+/// front of the backend at `backend`, and an admin listener on `admin`
+/// whose page may call every route (a CORS policy for its origins, when
+/// its port is known before it binds).
+pub fn gateway_config(
+    backend: SocketAddr,
+    listen: SocketAddr,
+    admin: Option<SocketAddr>,
+) -> crate::config::Config {
+    use crate::config::{
+        AdminConfig, Config, CorsConfig, GrpcRouteConfig, PolicyConfig, RouteConfig, UpstreamConfig,
+    };
     let route = |service: &str| RouteConfig {
         grpc: Some(GrpcRouteConfig {
             service: service.into(),
@@ -256,16 +264,43 @@ pub fn gateway_config(backend: SocketAddr, listen: SocketAddr) -> crate::config:
         )]
         .into(),
         routes: vec![route("demo.v1.Library"), route("demo.v1.Echo"), route("demo.v1.Stream")],
+        admin: admin.map(|listen| AdminConfig { listen: listen.to_string(), ..Default::default() }),
+        policies: page_origins(admin)
+            .map(|allow_origins| {
+                let cors = CorsConfig { allow_origins, ..Default::default() };
+                (ADMIN_PAGE_POLICY.to_owned(), PolicyConfig { cors: Some(cors), ..Default::default() })
+            })
+            .into_iter()
+            .collect(),
+        default_policies: page_origins(admin).map(|_| ADMIN_PAGE_POLICY.to_owned()).into_iter().collect(),
         ..Default::default()
     }
+}
+
+/// The demo's CORS policy, for the admin page's "try it" form.
+const ADMIN_PAGE_POLICY: &str = "admin-page";
+
+/// The origins of the admin page on `admin` (with `localhost` beside a
+/// loopback address); none while its port is not chosen yet.
+fn page_origins(admin: Option<SocketAddr>) -> Option<Vec<String>> {
+    let admin = admin.filter(|admin| admin.port() != 0)?;
+    let mut origins = vec![format!("http://{admin}")];
+    if admin.ip().is_loopback() {
+        origins.push(format!("http://localhost:{}", admin.port()));
+    }
+    Some(origins)
 }
 
 /// What `protogate demo` prints: where things are, and requests to try, in
 /// an order where each works after the ones before it (the move takes book
 /// 3, which no later line reads on shelf 1).
-pub fn welcome(listen: SocketAddr, backend: SocketAddr) -> String {
+pub fn welcome(listen: SocketAddr, backend: SocketAddr, admin: Option<SocketAddr>) -> String {
+    let page = admin
+        .map(|admin| format!("The admin page: http://{admin}/?api=http://{listen}\n"))
+        .unwrap_or_default();
     format!(
         "protogate demo: the gateway listens on http://{listen}, the gRPC backend on {backend}\n\
+         {page}\
          Try:\n  \
          curl -s http://{listen}/v1/shelves\n  \
          curl -s http://{listen}/v1/shelves/1/books/2\n  \

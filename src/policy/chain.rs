@@ -79,6 +79,8 @@ pub struct PolicyChain {
     pub authenticators: Vec<Named<Authenticator>>,
     /// Rate limits keyed on who authenticated: the consumer, a claim.
     pub principal_limits: Vec<Named<Arc<RateLimitPolicy>>>,
+    /// The config names of its policies, defaults first (for the admin API).
+    pub names: Vec<String>,
 }
 
 /// A request the chain let through: headers for its response.

@@ -88,6 +88,7 @@ mod tests {
             body: String::new(),
             response_body: String::new(),
             upstream: "demo".into(),
+            policies: Vec::new(),
         }
     }
 

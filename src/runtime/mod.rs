@@ -53,6 +53,8 @@ pub struct RouteSummary {
     pub response_body: String,
     /// The upstream called.
     pub upstream: String,
+    /// The config names of the policies it meets, defaults first.
+    pub policies: Vec<String>,
 }
 
 /// The OpenAPI document of a runtime's routes, encoded, and whether the

@@ -6,7 +6,7 @@
 //! its load, and so `--dump-dom`, until then; chromium then exits). Fails
 //! under CI=true when chromium is missing, skips loudly otherwise.
 
-use std::{io::Write, process::Stdio, time::Duration};
+use std::time::Duration;
 
 use std::sync::Arc;
 
@@ -16,7 +16,10 @@ use tokio::{
     sync::{mpsc, watch},
 };
 
-use crate::support::gateway::{DEMO_AND_LEGACY, Harness};
+use crate::support::{
+    chromium,
+    gateway::{DEMO_AND_LEGACY, Harness},
+};
 
 /// The page: each check appends its line; the last one writes them all
 /// into the `pre` (which says `pending` until then).
@@ -91,55 +94,9 @@ async fn start_page(reports: mpsc::Sender<String>) -> std::net::SocketAddr {
     addr
 }
 
-fn chromium_installed() -> bool {
-    std::process::Command::new("chromium")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
-/// Runs chromium on `url` and returns what `--dump-dom` printed; killed
-/// after 60 s (polled every 50 ms, at most 1 200 times).
-fn run_chromium(url: &str, user_data: &str) -> Vec<u8> {
-    let mut child = std::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--virtual-time-budget=20000",
-        ])
-        .arg(user_data)
-        .args(["--dump-dom", url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reading = std::thread::spawn(move || {
-        let mut dom = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stdout, &mut dom);
-        dom
-    });
-    for _ in 0..1200 {
-        if child.try_wait().unwrap().is_some() {
-            return reading.join().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("chromium did not finish within 60 s: {}", String::from_utf8_lossy(&reading.join().unwrap()));
-}
-
 #[tokio::test]
 async fn headless_chromium_streams_through_event_source_websocket_and_fetch() {
-    if !chromium_installed() {
-        let message = "chromium is not installed: install it (apt-get install chromium) to run this test";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-        let _ = writeln!(std::io::stderr(), "\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n");
+    if !chromium::available() {
         return;
     }
     let (reports, mut reported) = mpsc::channel(1);
@@ -152,7 +109,7 @@ async fn headless_chromium_streams_through_event_source_websocket_and_fetch() {
     let profile = tempfile::tempdir().unwrap();
     let url = harness.url("/page/index.html");
     let user_data = format!("--user-data-dir={}", profile.path().display());
-    let chromium = tokio::task::spawn_blocking(move || run_chromium(&url, &user_data));
+    let chromium = tokio::task::spawn_blocking(move || chromium::dump_dom(&url, &user_data));
     let report = tokio::time::timeout(Duration::from_secs(30), reported.recv()).await;
     let report = report.ok().flatten();
     let chromium = chromium.await.unwrap();

@@ -66,11 +66,27 @@ async fn the_first_hour_as_the_readme_tells_it() {
     ] {
         assert!(README.contains(command), "README lacks {command:?}");
     }
-    let demo = Running::start(&["demo", "--listen", "127.0.0.1:0", "--backend-listen", "127.0.0.1:0"]);
+    let demo = Running::start(&[
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--backend-listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+    ]);
     let welcome = demo.line_where(|line| line.starts_with("protogate demo:"));
     let gateway = welcome.split("http://").nth(1).unwrap().split(',').next().unwrap().to_owned();
     let backend = welcome.rsplit(' ').next().unwrap().to_owned();
     assert!(!gateway.ends_with(":0") && !backend.ends_with(":0"), "the bound ports are printed: {welcome}");
+    let page = demo.line_where(|line| line.starts_with("The admin page: "));
+    let page = page.trim_start_matches("The admin page: ");
+    assert!(page.ends_with(&format!("/?api=http://{gateway}")), "{page}");
+    let served = reqwest::get(page).await.unwrap();
+    assert_eq!(
+        (served.status().as_u16(), served.headers()["content-type"].to_str().unwrap()),
+        (200, "text/html; charset=utf-8")
+    );
     let printed = demo.lines_between(|line| line == "Try:", |line| line.starts_with("Press Ctrl-C"));
     // Log lines (stderr) may come between the printed ones (stdout).
     let printed: Vec<String> =

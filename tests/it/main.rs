@@ -3,6 +3,7 @@
 
 mod access_log;
 mod admin;
+mod admin_page;
 mod api_key;
 mod attacks;
 mod balancing;
