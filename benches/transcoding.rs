@@ -1,23 +1,87 @@
-//! Transcoding on the request path, against proto/bench (`bench.v1.Bench`):
-//! request binding (`RequestBinder::bind`: path variables, query and JSON
-//! body into a `DynamicMessage`) and response rendering
-//! (`ResponseRenderer::render`: a `DynamicMessage` into JSON), each for a
-//! small message and for a ~1 KB one. Binders and renderers are compiled
-//! once per route at load time, so only `bind` and `render` are measured.
+//! Transcoding on the request path, against proto/bench (`bench.v1.Bench`),
+//! the two paths side by side in one run (`<case>/dynamic` and `<case>/wire`):
+//!
+//! - binding, to the bytes that go on the wire: `RequestBinder::bind` (path
+//!   variables, query and JSON body into a `DynamicMessage`) then its
+//!   encoding, against `RequestBinder::bind_wire` (the wire codec);
+//! - rendering, from the reply's wire bytes: decoding a `DynamicMessage`
+//!   then `ResponseRenderer::render`, against
+//!   `ResponseRenderer::render_encoded` (the wire codec);
+//!
+//! each for the small GET (`GetItem`: a path variable and a query; an
+//! `Item` reply) and the ~1 KB POST (`CreateRecord`: a `Record` both ways).
+//! Binders and renderers are compiled once per route at load time, so only
+//! the per-request calls are measured. Before the timings, a counting
+//! global allocator prints the heap allocations of one call of each
+//! (`allocations per call:` lines on stderr).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
+use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use protogate::http_rule::{Binding, bindings_of};
 use protogate::proto::BENCH_DESCRIPTOR_SET;
 use protogate::schema::HTTP_OPTION;
 use protogate::transcode::bind::{BindOptions, RequestBinder};
-use protogate::transcode::render::{RenderOptions, ResponseRenderer};
+use protogate::transcode::codec::Outgoing;
+use protogate::transcode::render::{RenderOptions, RenderedBody, ResponseRenderer};
 use serde_json::json;
 
 const SERVICE: &str = "bench.v1.Bench";
+
+/// The system allocator, counting allocations (for the per-call figures).
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's layout, as `GlobalAlloc::alloc` requires.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `GlobalAlloc::realloc`, passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Prints the heap allocations (and reallocations) of one call of `f`,
+/// averaged over a thousand.
+fn report_allocations<T>(name: &str, mut f: impl FnMut() -> T) {
+    const CALLS: usize = 1000;
+    black_box(f());
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..CALLS {
+        black_box(f());
+    }
+    let per_call = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / CALLS as f64;
+    eprintln!("allocations per call: {name}: {per_call:.1}");
+}
+
+/// What the old path sends: the bound message, encoded.
+fn encoded(outgoing: Outgoing) -> Bytes {
+    match outgoing {
+        Outgoing::Wire(bytes) => bytes,
+        Outgoing::Message(message) => Bytes::from(message.encode_to_vec()),
+        Outgoing::Abort => panic!("a binder never aborts"),
+    }
+}
 
 /// The bench descriptors, decoded as the gateway decodes a descriptor set.
 fn pool() -> DescriptorPool {
@@ -112,16 +176,26 @@ fn bind(c: &mut Criterion) {
     let empty = Bytes::new();
     let body = Bytes::from(record_json());
     let json_type = Some("application/json");
-    get.bind(&captures, Some(query), &empty, None).expect("the GET request binds");
-    post.bind(&[], None, &body, json_type).expect("the POST request binds");
+    let get_dynamic = || get.bind(&captures, Some(query), &empty, None).map(|m| m.encode_to_vec());
+    let get_wire = || get.bind_wire(&captures, Some(query), &empty, None).map(encoded);
+    let post_dynamic = || post.bind(&[], None, &body, json_type).map(|m| m.encode_to_vec());
+    let post_wire = || post.bind_wire(&[], None, &body, json_type).map(encoded);
+    let decode =
+        |input: &MessageDescriptor, bytes: &[u8]| DynamicMessage::decode(input.clone(), bytes).unwrap();
+    assert_eq!(decode(&get_input, &get_dynamic().unwrap()), decode(&get_input, &get_wire().unwrap()));
+    assert_eq!(decode(&post_input, &post_dynamic().unwrap()), decode(&post_input, &post_wire().unwrap()));
+    assert!(matches!(post.bind_wire(&[], None, &body, json_type), Ok(Outgoing::Wire(_))));
+
+    report_allocations("bind/get_item_path_query/dynamic", get_dynamic);
+    report_allocations("bind/get_item_path_query/wire", get_wire);
+    report_allocations("bind/create_record_1kb_body/dynamic", post_dynamic);
+    report_allocations("bind/create_record_1kb_body/wire", post_wire);
 
     let mut group = c.benchmark_group("bind");
-    group.bench_function("get_item_path_query", |b| {
-        b.iter(|| get.bind(black_box(&captures), black_box(Some(query)), &empty, None))
-    });
-    group.bench_function("create_record_1kb_body", |b| {
-        b.iter(|| post.bind(&[], None, black_box(&body), json_type))
-    });
+    group.bench_function("get_item_path_query/dynamic", |b| b.iter(|| black_box(get_dynamic())));
+    group.bench_function("get_item_path_query/wire", |b| b.iter(|| black_box(get_wire())));
+    group.bench_function("create_record_1kb_body/dynamic", |b| b.iter(|| black_box(post_dynamic())));
+    group.bench_function("create_record_1kb_body/wire", |b| b.iter(|| black_box(post_wire())));
     group.finish();
 }
 
@@ -129,18 +203,41 @@ fn render(c: &mut Criterion) {
     let pool = pool();
     let (_, item_output, _) = method(&pool, "GetItem");
     let (record_input, record_output, record_binding) = method(&pool, "CreateRecord");
-    let item = item_message(item_output.clone());
+    let item = item_message(item_output.clone()).encode_to_vec();
     let record = binder(&record_input, &record_binding)
         .bind(&[], None, &Bytes::from(record_json()), Some("application/json"))
-        .expect("the Record JSON binds");
+        .expect("the Record JSON binds")
+        .encode_to_vec();
     let item_renderer = renderer(&item_output);
     let record_renderer = renderer(&record_output);
-    item_renderer.render(&item).expect("the Item renders");
-    record_renderer.render(&record).expect("the Record renders");
+    let dynamic = |renderer: &ResponseRenderer, output: &MessageDescriptor, bytes: &[u8]| -> RenderedBody {
+        let message = DynamicMessage::decode(output.clone(), bytes).expect("the reply decodes");
+        renderer.render(&message).expect("the reply renders")
+    };
+    let wire = |renderer: &ResponseRenderer, bytes: &[u8]| {
+        renderer.render_encoded(bytes).expect("the reply renders")
+    };
+    let json = |rendered: RenderedBody| serde_json::from_slice::<serde_json::Value>(&rendered.body).unwrap();
+    assert_eq!(json(dynamic(&item_renderer, &item_output, &item)), json(wire(&item_renderer, &item)));
+    assert_eq!(
+        json(dynamic(&record_renderer, &record_output, &record)),
+        json(wire(&record_renderer, &record))
+    );
+
+    report_allocations("render/item_small/dynamic", || dynamic(&item_renderer, &item_output, &item));
+    report_allocations("render/item_small/wire", || wire(&item_renderer, &item));
+    report_allocations("render/record_1kb/dynamic", || dynamic(&record_renderer, &record_output, &record));
+    report_allocations("render/record_1kb/wire", || wire(&record_renderer, &record));
 
     let mut group = c.benchmark_group("render");
-    group.bench_function("item_small", |b| b.iter(|| item_renderer.render(black_box(&item))));
-    group.bench_function("record_1kb", |b| b.iter(|| record_renderer.render(black_box(&record))));
+    group.bench_function("item_small/dynamic", |b| {
+        b.iter(|| dynamic(&item_renderer, &item_output, black_box(&item)))
+    });
+    group.bench_function("item_small/wire", |b| b.iter(|| wire(&item_renderer, black_box(&item))));
+    group.bench_function("record_1kb/dynamic", |b| {
+        b.iter(|| dynamic(&record_renderer, &record_output, black_box(&record)))
+    });
+    group.bench_function("record_1kb/wire", |b| b.iter(|| wire(&record_renderer, black_box(&record))));
     group.finish();
 }
 

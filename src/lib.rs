@@ -24,7 +24,8 @@
 //! - [`policy`]: what a route asks of a request first: CORS,
 //!   [`policy::auth`] (JWT, API keys, mTLS), [`policy::rate_limit`].
 //! - [`transcode`]: request binding, the dynamic gRPC call, response
-//!   rendering; server streams framed as NDJSON, SSE, a JSON array or raw
+//!   rendering (straight between JSON and the protobuf wire where it
+//!   can); server streams framed as NDJSON, SSE, a JSON array or raw
 //!   bytes, client and bidirectional streams over HTTP and WebSocket
 //!   ([`transcode::stream`]).
 //! - [`proxy`]: HTTP and native gRPC pass-through, bodies streamed both ways.

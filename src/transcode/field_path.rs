@@ -67,6 +67,11 @@ impl FieldPath {
         &self.fields[self.fields.len() - 1]
     }
 
+    /// Every field of the path, the leaf last.
+    pub fn fields(&self) -> &[FieldDescriptor] {
+        &self.fields
+    }
+
     /// The fields before the leaf (the messages to walk through).
     pub fn parents(&self) -> &[FieldDescriptor] {
         &self.fields[..self.fields.len() - 1]

@@ -14,6 +14,7 @@ mod parts;
 pub mod render;
 pub mod stream;
 pub mod target;
+mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,16 @@
 //! `serde_json::Value`). A `response_body` field that is not a message (a
 //! scalar, repeated or map field) is written by [`value`], which follows
 //! prost-reflect's mapping for the values it cannot reach on its own.
+//!
+//! A unary reply arrives as wire bytes ([`ResponseRenderer::render_encoded`]):
+//! a whole reply rendered as JSON goes through the wire codec
+//! (src/transcode/wire/) without building a message; a `response_body`, a
+//! `google.api.HttpBody`, and whatever the codec does not take on are
+//! decoded into a `DynamicMessage` and rendered as above.
 
 mod value;
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -16,7 +24,9 @@ use serde::Serialize;
 
 use super::HttpBodyFields;
 use super::bind::PlanError;
+use super::codec::decode_reply;
 use super::field_path::FieldPath;
+use super::wire::{self, Plans};
 
 /// Switches of JSON output, per gateway and per route. The defaults follow
 /// the house plan: lowerCamelCase names, default scalars emitted, enums as
@@ -40,6 +50,11 @@ pub struct ResponseRenderer {
     raw: Option<HttpBodyFields>,
     options: RenderOptions,
     serialize: SerializeOptions,
+    /// The reply type, which an encoded reply is decoded as.
+    output: MessageDescriptor,
+    /// The wire codec's plans, when the whole reply is rendered as JSON
+    /// and its tree is one the codec takes on.
+    wire: Option<Arc<Plans>>,
 }
 
 /// A rendered response body and its content type.
@@ -56,6 +71,18 @@ pub struct RenderedBody {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot render the reply: {0}")]
 pub struct RenderError(pub String);
+
+/// Why an encoded reply could not be rendered.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ReplyError {
+    /// It is not a valid message of its type (INTERNAL, as a reply that
+    /// does not decode always was).
+    #[error("{}", .0.message())]
+    Decode(tonic::Status),
+    /// It decoded but cannot be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
 
 const JSON: &str = "application/json";
 const OCTET_STREAM: &str = "application/octet-stream";
@@ -87,12 +114,32 @@ impl ResponseRenderer {
             .skip_default_fields(options.omit_defaults)
             .use_enum_numbers(options.enums_as_numbers)
             .stringify_64_bit_integers(true);
-        Ok(Self { field, raw, options, serialize })
+        let wire = match (&field, &raw) {
+            (None, None) => Plans::compile(output).map(Arc::new),
+            _ => None,
+        };
+        Ok(Self { field, raw, options, serialize, output: output.clone(), wire })
     }
 
     /// Whether replies render as raw bytes (a `google.api.HttpBody`).
     pub fn is_raw(&self) -> bool {
         self.raw.is_some()
+    }
+
+    /// Renders one reply from its wire bytes: straight to JSON when the
+    /// wire codec takes it on, else decoded and rendered as a message.
+    pub fn render_encoded(&self, reply: &[u8]) -> Result<RenderedBody, ReplyError> {
+        if let Some(plans) = &self.wire {
+            let mut out = Vec::with_capacity(256.max(reply.len() * 2));
+            if wire::wire_to_json(plans, reply, &self.options, &self.serialize, &mut out).is_ok() {
+                return Ok(RenderedBody {
+                    content_type: HeaderValue::from_static(JSON),
+                    body: Bytes::from(out),
+                });
+            }
+        }
+        let message = decode_reply(&self.output, reply).map_err(ReplyError::Decode)?;
+        Ok(self.render(&message)?)
     }
 
     /// Renders one reply.
@@ -139,4 +186,22 @@ fn raw_body(message: &DynamicMessage, fields: &HttpBodyFields) -> RenderedBody {
         .unwrap_or_else(|| HeaderValue::from_static(OCTET_STREAM));
     let body = message.get_field(&fields.data).as_bytes().cloned().unwrap_or_default();
     RenderedBody { content_type, body }
+}
+
+/// A reply as a call delivers it: a decoded message, or its wire bytes.
+pub trait Reply {
+    /// Renders it with `renderer`.
+    fn render_with(&self, renderer: &ResponseRenderer) -> Result<RenderedBody, ReplyError>;
+}
+
+impl Reply for DynamicMessage {
+    fn render_with(&self, renderer: &ResponseRenderer) -> Result<RenderedBody, ReplyError> {
+        Ok(renderer.render(self)?)
+    }
+}
+
+impl Reply for Bytes {
+    fn render_with(&self, renderer: &ResponseRenderer) -> Result<RenderedBody, ReplyError> {
+        renderer.render_encoded(self)
+    }
 }

@@ -25,6 +25,7 @@ mod prescan;
 mod query;
 mod scalar;
 mod walk;
+mod wire;
 
 use bytes::Bytes;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
@@ -82,6 +83,8 @@ pub struct RequestBinder {
     body: Body,
     update_mask: Option<UpdateMask>,
     options: BindOptions,
+    /// The wire path, when the binding can take it (see [`wire`]).
+    wire: Option<wire::WireBinding>,
 }
 
 /// One path variable: its field, how its text is read, and its dotted name for errors.
@@ -138,7 +141,9 @@ impl RequestBinder {
             Body::Json { at: Some(_), .. } if fill_update_mask => find_update_mask(input),
             _ => None,
         };
-        Ok(Self { input: input.clone(), variables, body, update_mask, options })
+        let mut binder = Self { input: input.clone(), variables, body, update_mask, options, wire: None };
+        binder.wire = wire::WireBinding::compile(&binder);
+        Ok(binder)
     }
 
     /// Builds the request message. `captures` are the router's captures

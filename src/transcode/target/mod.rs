@@ -26,7 +26,7 @@ use tonic::{codec::Streaming, metadata::MetadataMap};
 
 use super::{
     bind::RequestBinder,
-    codec::DynamicCodec,
+    codec::{DynamicCodec, Outgoing},
     metadata::{self, MetadataRules, ReplyOverrides},
     render::{RenderError, ResponseRenderer},
     stream::{self, StreamSettings},
@@ -62,13 +62,13 @@ pub(super) struct Deadline {
 }
 
 /// An opened call: the reply's headers, what the backend chose for the
-/// HTTP answer, and the reply stream.
-pub(super) type Opened = (HeaderMap, ReplyOverrides, Streaming<DynamicMessage>);
+/// HTTP answer, and the reply stream (of decoded messages, or of wire bytes).
+pub(super) type Opened<T = DynamicMessage> = (HeaderMap, ReplyOverrides, Streaming<T>);
 
 /// A request ready to be sent: its deadline, message and metadata.
 pub(super) struct Prepared {
     deadline: Deadline,
-    message: DynamicMessage,
+    message: Outgoing,
     metadata: MetadataMap,
     /// The request's context: it hears the tries.
     context: Arc<RequestContext>,
@@ -223,8 +223,12 @@ impl TranscodeTarget {
         let context = request.context;
         let deadline = Deadline { at: context.received_at() + budget, budget, outcome };
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let message =
-            self.binder.bind(request.captures, request.parts.uri.query(), &request.body, content_type)?;
+        let message = self.binder.bind_wire(
+            request.captures,
+            request.parts.uri.query(),
+            &request.body,
+            content_type,
+        )?;
         let metadata = self.call_metadata(headers, context, request.host)?;
         Ok(Prepared { deadline, message, metadata, context: context.clone() })
     }

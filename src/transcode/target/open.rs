@@ -1,19 +1,24 @@
 //! Opening a call on an endpoint's channel (unary, server-streaming, or
 //! with a stream of request messages), the reply's head turned into HTTP
-//! headers, and the one reply of a unary or client-streaming call rendered.
+//! headers, and the one reply of a unary or client-streaming call rendered
+//! (a unary reply read as wire bytes and rendered from them).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header};
-use prost_reflect::DynamicMessage;
-use tonic::{codec::CompressionEncoding, codec::Streaming, metadata::MetadataMap, transport::Channel};
+use tonic::{
+    codec::{Codec, CompressionEncoding, Streaming},
+    metadata::MetadataMap,
+    transport::Channel,
+};
 
 use super::{Failed, Opened, TranscodeError, TranscodeTarget};
 use crate::{
     transcode::{
-        codec::{Outgoing, StreamCodec},
+        codec::{Outgoing, WireCodec},
         metadata,
+        render::{Reply, ReplyError},
     },
     upstream::{Outcome, TryFailure},
 };
@@ -21,17 +26,31 @@ use crate::{
 impl TranscodeTarget {
     /// Opens the call on `channel`: the reply's header metadata as
     /// `Grpc-Metadata-*` headers, what the backend chose for the HTTP
-    /// answer, and the reply stream.
+    /// answer, and the reply stream, its messages decoded.
     pub(in crate::transcode) async fn open(
         &self,
         channel: Option<Channel>,
-        call: tonic::Request<DynamicMessage>,
+        call: tonic::Request<Outgoing>,
     ) -> Result<Opened, Failed> {
+        self.open_with(channel, call, self.codec.clone()).await
+    }
+
+    /// [`Self::open`], the replies read by `codec`.
+    async fn open_with<C>(
+        &self,
+        channel: Option<Channel>,
+        call: tonic::Request<Outgoing>,
+        codec: C,
+    ) -> Result<Opened<C::Decode>, Failed>
+    where
+        C: Codec<Encode = Outgoing> + Send + 'static,
+        C::Decode: Send + Sync + 'static,
+    {
         let mut grpc = self.client(channel).await?;
         // A unary method is called as server-streaming too: the same frames
         // on the wire, but headers and trailers stay apart.
         let reply = grpc
-            .server_streaming(call, self.path.clone(), self.codec.clone())
+            .server_streaming(call, self.path.clone(), codec)
             .await
             .map_err(|status| self.call_failed(status, None))?;
         Ok(self.opened(reply))
@@ -60,9 +79,8 @@ impl TranscodeTarget {
         if let Some(timeout) = timeout {
             call.set_timeout(timeout);
         }
-        let codec = StreamCodec::new(self.method.output());
         let reply = grpc
-            .streaming(call, self.path.clone(), codec)
+            .streaming(call, self.path.clone(), self.codec.clone())
             .await
             .map_err(|status| self.call_failed(status, None))?;
         Ok(self.opened(reply))
@@ -92,7 +110,7 @@ impl TranscodeTarget {
     }
 
     /// An opened call's reply head and stream.
-    fn opened(&self, reply: tonic::Response<Streaming<DynamicMessage>>) -> Opened {
+    fn opened<T>(&self, reply: tonic::Response<Streaming<T>>) -> Opened<T> {
         let (header_metadata, stream, _) = reply.into_parts();
         let mut reply_metadata = header_metadata.into_headers();
         let overrides = metadata::take_reply_overrides(&mut reply_metadata, self.method.full_name());
@@ -104,21 +122,31 @@ impl TranscodeTarget {
         (headers, overrides, stream)
     }
 
-    /// One try of a unary call: its one reply, rendered.
+    /// One try of a unary call: its one reply, read as wire bytes and
+    /// rendered from them.
     pub(super) async fn invoke(
         &self,
         channel: Option<Channel>,
-        call: tonic::Request<DynamicMessage>,
+        call: tonic::Request<Outgoing>,
     ) -> Result<Response<Bytes>, Failed> {
-        let opened = self.open(channel, call).await?;
+        let opened = self.open_with(channel, call, WireCodec).await?;
         self.one_reply(opened).await
     }
 
-    /// The one reply of an opened call (unary or client-streaming), rendered.
-    pub(in crate::transcode) async fn one_reply(&self, opened: Opened) -> Result<Response<Bytes>, Failed> {
+    /// The one reply of an opened call (unary or client-streaming),
+    /// rendered. A reply that does not decode fails as it arrives, as a
+    /// decoding codec would fail it.
+    pub(in crate::transcode) async fn one_reply<T: Reply>(
+        &self,
+        opened: Opened<T>,
+    ) -> Result<Response<Bytes>, Failed> {
         let (mut headers, overrides, mut stream) = opened;
-        let message = match stream.message().await {
-            Ok(Some(message)) => message,
+        let rendered = match stream.message().await {
+            Ok(Some(reply)) => match reply.render_with(&self.renderer) {
+                Err(ReplyError::Decode(status)) => return Err(self.call_failed(status, Some(headers))),
+                Err(ReplyError::Render(error)) => Err(error),
+                Ok(rendered) => Ok(rendered),
+            },
             // The endpoint answered, if not by the protocol.
             Ok(None) => {
                 let (error, outcome, retry) = (TranscodeError::NoReply, Outcome::Success, TryFailure::Final);
@@ -141,7 +169,7 @@ impl TranscodeTarget {
             *response.headers_mut() = headers;
             return Ok(response);
         }
-        let rendered = self.renderer.render(&message)?;
+        let rendered = rendered?;
         headers.insert(header::CONTENT_TYPE, rendered.content_type);
         let mut response = Response::new(rendered.body);
         *response.status_mut() = status;

@@ -4,11 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use prost_reflect::DynamicMessage;
 use tonic::transport::Channel;
 
 use super::{Deadline, Failed, Prepared, TranscodeError, TranscodeTarget};
-use crate::upstream::{CallError, Outcome, Picked, Tried, TryFailure};
+use crate::{
+    transcode::codec::Outgoing,
+    upstream::{CallError, Outcome, Picked, Tried, TryFailure},
+};
 
 impl TranscodeTarget {
     /// Calls the method with the upstream's retries: `once` makes one try
@@ -21,7 +23,7 @@ impl TranscodeTarget {
         once: F,
     ) -> Result<(T, Picked), TranscodeError>
     where
-        F: Fn(Option<Channel>, tonic::Request<DynamicMessage>) -> Fut,
+        F: Fn(Option<Channel>, tonic::Request<Outgoing>) -> Fut,
         Fut: Future<Output = Result<T, Failed>>,
     {
         let Prepared { deadline, message, metadata, context } = prepared;
