@@ -5,7 +5,7 @@
 //!
 //! The rooms in the order a request meets them:
 //!
-//! - [`server`]: listeners (cleartext or TLS, [`server::tls`]), HTTP/1.1
+//! - [`server`]: listeners (cleartext or TLS, [`server::tls`]; at most `limits.max_connections` each), HTTP/1.1
 //!   and HTTP/2, limits on the request head, graceful shutdown; hands each
 //!   request to the gateway. Its settings ([`server::ListenerSettings`])
 //!   apply when it starts, apart from the runtime.

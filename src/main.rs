@@ -258,12 +258,18 @@ impl Serving {
                     .iter()
                     .filter_map(|listener| Some((listener.addr, listener.tls.as_ref()?.stats().clone())))
                     .collect();
+                let connections = listeners
+                    .listeners
+                    .iter()
+                    .map(|listener| (listener.addr, listener.connections.clone()))
+                    .collect();
                 let options = admin::AdminOptions {
                     draining: shutdown.draining(),
                     token: listeners.admin_token,
                     reloader: Some(reloader.clone()),
                     metrics: reloader.metrics().cloned(),
                     tls,
+                    connections,
                 };
                 let admin = admin::start(addr, gateway.clone(), options)
                     .await

@@ -1,7 +1,7 @@
 //! `GET /metrics`: the gateway's Prometheus text. What is read at a scrape
 //! rather than counted per request is gathered here from the rooms that
 //! own it (each upstream's snapshot, the reloader's counters, each TLS
-//! listener's `TlsStats`) and handed to [`Metrics::render`].
+//! listener's `TlsStats`, each listener's `ConnectionStats`) and handed to [`Metrics::render`].
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -9,9 +9,9 @@ use axum::{Router, extract::State, http::header, response::IntoResponse, routing
 
 use crate::{
     gateway::Gateway,
-    observe::metrics::{Metrics, Pulled, TlsListenerStats},
+    observe::metrics::{ListenerConnections, Metrics, Pulled, TlsListenerStats},
     reload::Reloader,
-    server::tls::TlsStats,
+    server::{ConnectionStats, tls::TlsStats},
 };
 
 /// What a scrape reads.
@@ -21,6 +21,7 @@ struct Scrape {
     gateway: Arc<Gateway>,
     reloader: Option<Arc<Reloader>>,
     tls: Arc<[(SocketAddr, Arc<TlsStats>)]>,
+    connections: Arc<[(SocketAddr, Arc<ConnectionStats>)]>,
 }
 
 /// The `/metrics` route.
@@ -29,8 +30,9 @@ pub(super) fn routes(
     gateway: Arc<Gateway>,
     reloader: Option<Arc<Reloader>>,
     tls: Vec<(SocketAddr, Arc<TlsStats>)>,
+    connections: Vec<(SocketAddr, Arc<ConnectionStats>)>,
 ) -> Router {
-    let scrape = Scrape { metrics, gateway, reloader, tls: tls.into() };
+    let scrape = Scrape { metrics, gateway, reloader, tls: tls.into(), connections: connections.into() };
     Router::new().route("/metrics", get(render)).with_state(scrape)
 }
 
@@ -55,6 +57,15 @@ async fn render(State(scrape): State<Scrape>) -> impl IntoResponse {
                 handshake_failures: stats.handshake_failures(),
                 reloads: stats.reloads(),
                 failed_reloads: stats.failed_reloads(),
+            })
+            .collect(),
+        connections: scrape
+            .connections
+            .iter()
+            .map(|(listener, stats)| ListenerConnections {
+                listener: *listener,
+                open: stats.open(),
+                refused: stats.refused(),
             })
             .collect(),
     };

@@ -42,7 +42,7 @@ use crate::{
     gateway::Gateway,
     observe::metrics::Metrics,
     reload::Reloader,
-    server::{Draining, tls::TlsStats},
+    server::{ConnectionStats, Draining, tls::TlsStats},
     upstream::UpstreamSnapshot,
 };
 pub use token::AdminToken;
@@ -60,6 +60,8 @@ pub struct AdminOptions {
     pub metrics: Option<Arc<Metrics>>,
     /// The counters of each TLS listener, by its configured address, for the metrics.
     pub tls: Vec<(SocketAddr, Arc<TlsStats>)>,
+    /// The connections of each listener, by its configured address, for the metrics.
+    pub connections: Vec<(SocketAddr, Arc<ConnectionStats>)>,
 }
 
 /// What every handler reads.
@@ -107,7 +109,13 @@ pub async fn start(
         .route("/explain", get(explain))
         .with_state(AdminState { gateway: gateway.clone(), draining: options.draining });
     if let Some(metrics) = options.metrics {
-        app = app.merge(metrics::routes(metrics, gateway, options.reloader.clone(), options.tls));
+        app = app.merge(metrics::routes(
+            metrics,
+            gateway,
+            options.reloader.clone(),
+            options.tls,
+            options.connections,
+        ));
     }
     if let Some(reloader) = options.reloader {
         app = app.merge(reload::routes(reloader));

@@ -41,7 +41,7 @@ pub(super) fn listeners_of(config: &Config, base_dir: &Path, errors: &mut Compil
         let tls = listener.tls.as_ref().map(|tls| endpoint_of(tls, base_dir, &place.key("tls"), errors));
         match (addr, tls) {
             (Some(addr), None) => listeners.push(Listener::plain(addr)),
-            (Some(addr), Some(Some(tls))) => listeners.push(Listener { addr, tls: Some(Arc::new(tls)) }),
+            (Some(addr), Some(Some(tls))) => listeners.push(Listener::tls(addr, Arc::new(tls))),
             _ => {}
         }
     }

@@ -25,6 +25,8 @@ const DEFAULT_MAX_METADATA: u64 = 8 << 10;
 const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// hyper's own default for HTTP/1, applied to HTTP/2 too.
 const DEFAULT_MAX_HEADERS: usize = 100;
+/// The most connections one listener holds open at once.
+const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// serde_json's recursion limit: a deeper `limits.max_json_depth` would be its error, not ours.
 const MAX_JSON_DEPTH: usize = 128;
 /// No duration in the config may be longer: timers past it serve no one and
@@ -150,6 +152,8 @@ pub(super) fn admin_of(
 pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLimits, HeadLimits) {
     let limits = &config.limits;
     let place = Place::root().key("limits");
+    let max_connections = positive(limits.max_connections, &place.key("max_connections"), errors)
+        .unwrap_or(DEFAULT_MAX_CONNECTIONS);
     let max_body_bytes = size(limits.max_body_bytes, DEFAULT_MAX_BODY, &place.key("max_body_bytes"), errors);
     let max_header_bytes =
         size(limits.max_header_bytes, DEFAULT_MAX_HEADER, &place.key("max_header_bytes"), errors);
@@ -176,6 +180,7 @@ pub(super) fn limits_of(config: &Config, errors: &mut CompileErrors) -> (BodyLim
     let max_headers =
         positive(limits.max_headers, &place.key("max_headers"), errors).unwrap_or(DEFAULT_MAX_HEADERS);
     let head = HeadLimits {
+        max_connections,
         max_header_bytes,
         header_read_timeout,
         max_concurrent_streams,

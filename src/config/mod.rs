@@ -445,6 +445,9 @@ impl JsonConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
+    /// The most connections each listener holds open at once (default
+    /// 10000); past it, a new connection is closed as soon as accepted.
+    pub max_connections: Option<usize>,
     /// The largest request body (default 4MiB).
     pub max_body_bytes: Option<ByteSize>,
     /// The largest request head, all headers together (default 64KiB).

@@ -1,4 +1,5 @@
-//! The listeners: accept connections, terminate TLS on TLS listeners
+//! The listeners: accept connections (at most `limits.max_connections`
+//! each: [`admission`]), terminate TLS on TLS listeners
 //! ([`tls`]), tell HTTP/1.1 from HTTP/2 (by ALPN over TLS, by peeking at
 //! the first bytes in cleartext: [`connection`]), apply the limits on the
 //! request head, and hand every request to the [`Gateway`]. Shut down
@@ -8,6 +9,7 @@
 //! limits ([`ListenerSettings`]) are given when they start, apart from the runtime
 //! that a reload swaps.
 
+mod admission;
 mod connection;
 mod drain;
 mod hygiene;
@@ -25,6 +27,8 @@ use tokio::{
 };
 
 use crate::{gateway::Gateway, task::TaskGuard};
+pub use admission::ConnectionStats;
+use admission::RefusalLog;
 use connection::Protocols;
 pub use settings::{HeadLimits, Listener, ListenerChange, ListenerSettings};
 pub use shutdown::{Draining, Shutdown, ShutdownSettings};
@@ -37,6 +41,7 @@ pub struct RunningServer {
     shutdown: oneshot::Sender<Duration>,
     task: JoinHandle<usize>,
     tls: Option<(Arc<TlsEndpoint>, TaskGuard)>,
+    connections: Arc<ConnectionStats>,
 }
 
 impl RunningServer {
@@ -49,6 +54,11 @@ impl RunningServer {
     /// when it is a TLS listener.
     pub fn tls_stats(&self) -> Option<&Arc<TlsStats>> {
         self.tls.as_ref().map(|(endpoint, _)| endpoint.stats())
+    }
+
+    /// Its connections, open and refused past `limits.max_connections`.
+    pub fn connection_stats(&self) -> &Arc<ConnectionStats> {
+        &self.connections
     }
 
     /// Stops accepting, lets open connections finish within `drain`, closes
@@ -81,9 +91,16 @@ pub async fn start_listener(
         let watch = endpoint.watch();
         (endpoint, watch)
     });
+    let admission = Admission { stats: listener.connections.clone(), max: head.max_connections };
     let endpoint = tls.as_ref().map(|(endpoint, _)| endpoint.clone());
-    let task = tokio::spawn(accept_loop(socket, endpoint, gateway, protocols, shutdown_asked));
-    Ok(RunningServer { addr, shutdown, task, tls })
+    let task = tokio::spawn(accept_loop(socket, endpoint, gateway, protocols, admission, shutdown_asked));
+    Ok(RunningServer { addr, shutdown, task, tls, connections: listener.connections })
+}
+
+/// Which connections a listener takes: at most `max` open at once.
+struct Admission {
+    stats: Arc<ConnectionStats>,
+    max: usize,
 }
 
 async fn accept_loop(
@@ -91,11 +108,13 @@ async fn accept_loop(
     tls: Option<Arc<TlsEndpoint>>,
     gateway: Arc<Gateway>,
     protocols: Arc<Protocols>,
+    admission: Admission,
     mut shutdown_asked: oneshot::Receiver<Duration>,
 ) -> usize {
     // Every connection holds a receiver: `true` asks them to finish.
     let (draining, drain_signal) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let mut refusals = RefusalLog::default();
     let drain = loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -112,11 +131,20 @@ async fn accept_loop(
             // Asked, or the `RunningServer` dropped.
             drain = &mut shutdown_asked => break drain.unwrap_or(shutdown::DEFAULT_DRAIN),
         };
+        let Some(slot) = admission.stats.admit(admission.max) else {
+            // Closed with a reset: nothing read, nothing left in TIME_WAIT.
+            let _ = stream.set_zero_linger();
+            drop(stream);
+            refusals.refused(listener.local_addr().unwrap_or(peer), admission.max);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let (gateway, protocols, drain) = (gateway.clone(), protocols.clone(), drain_signal.clone());
         match &tls {
-            Some(tls) => connections.spawn(tls::serve(stream, peer, tls.clone(), gateway, protocols, drain)),
-            None => connections.spawn(connection::serve(stream, peer, gateway, protocols, drain)),
+            Some(tls) => {
+                connections.spawn(slot.hold(tls::serve(stream, peer, tls.clone(), gateway, protocols, drain)))
+            }
+            None => connections.spawn(slot.hold(connection::serve(stream, peer, gateway, protocols, drain))),
         };
     };
     drop(listener);

@@ -7,12 +7,16 @@
 
 use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
-use super::{ShutdownSettings, tls::TlsEndpoint};
+use super::{ShutdownSettings, admission::ConnectionStats, tls::TlsEndpoint};
 use crate::{admin::AdminToken, config::UnderscoreHeaders, observe::ObserveSettings};
 
-/// Limits on the request head, applied to each connection a listener accepts.
+/// Limits on the request head, applied to each connection a listener
+/// accepts, and on how many connections it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadLimits {
+    /// The most connections one listener holds open at once; those past
+    /// it are closed as soon as accepted.
+    pub max_connections: usize,
     /// The largest request head.
     pub max_header_bytes: usize,
     /// The time a client has to send its first bytes and (HTTP/1) the request head.
@@ -32,12 +36,19 @@ pub struct Listener {
     pub addr: SocketAddr,
     /// TLS on it, or cleartext.
     pub tls: Option<Arc<TlsEndpoint>>,
+    /// Its connections, open and refused (for the metrics).
+    pub connections: Arc<ConnectionStats>,
 }
 
 impl Listener {
     /// A cleartext listener on `addr`.
     pub fn plain(addr: SocketAddr) -> Self {
-        Self { addr, tls: None }
+        Self { addr, tls: None, connections: Arc::default() }
+    }
+
+    /// A TLS listener on `addr`.
+    pub fn tls(addr: SocketAddr, tls: Arc<TlsEndpoint>) -> Self {
+        Self { tls: Some(tls), ..Self::plain(addr) }
     }
 
     /// Whether `other` is configured the same (address, TLS settings; the
@@ -85,6 +96,8 @@ pub enum ListenerChange {
     /// `admin.token_file`: whether a token was set before and after (the
     /// token itself is never shown).
     AdminToken(bool, bool),
+    /// `limits.max_connections`.
+    MaxConnections(usize, usize),
     /// `limits.max_header_bytes`.
     MaxHeaderBytes(usize, usize),
     /// `limits.header_read_timeout`.
@@ -117,6 +130,8 @@ impl ListenerSettings {
                 self.admin_token.is_some(),
                 next.admin_token.is_some(),
             )),
+            (before.max_connections != after.max_connections)
+                .then_some(ListenerChange::MaxConnections(before.max_connections, after.max_connections)),
             (before.max_header_bytes != after.max_header_bytes)
                 .then_some(ListenerChange::MaxHeaderBytes(before.max_header_bytes, after.max_header_bytes)),
             (before.header_read_timeout != after.header_read_timeout).then_some(
@@ -170,6 +185,7 @@ impl ListenerChange {
             Self::Listen(..) => "listen",
             Self::AdminListen(..) => "admin.listen",
             Self::AdminToken(..) => "admin.token_file",
+            Self::MaxConnections(..) => "limits.max_connections",
             Self::MaxHeaderBytes(..) => "limits.max_header_bytes",
             Self::HeaderReadTimeout(..) => "limits.header_read_timeout",
             Self::MaxConcurrentStreams(..) => "limits.max_concurrent_streams",
@@ -194,7 +210,9 @@ impl fmt::Display for ListenerChange {
                 let after = if *before && *after { "another token" } else { token(*after) };
                 (token(*before).to_owned(), after.to_owned())
             }
-            Self::MaxHeaderBytes(before, after) => (before.to_string(), after.to_string()),
+            Self::MaxConnections(before, after) | Self::MaxHeaderBytes(before, after) => {
+                (before.to_string(), after.to_string())
+            }
             Self::HeaderReadTimeout(before, after)
             | Self::ShutdownDelay(before, after)
             | Self::ShutdownDrain(before, after) => (format!("{before:?}"), format!("{after:?}")),
@@ -216,6 +234,7 @@ mod tests {
             admin_listen: None,
             admin_token: None,
             head: HeadLimits {
+                max_connections: 10_000,
                 max_header_bytes: 65_536,
                 header_read_timeout: Duration::from_secs(10),
                 max_concurrent_streams: 100,
@@ -240,6 +259,7 @@ mod tests {
             admin_listen: Some("127.0.0.1:9901".parse().unwrap()),
             admin_token: Some(AdminToken::new("t")),
             head: HeadLimits {
+                max_connections: 5,
                 max_header_bytes: 1024,
                 header_read_timeout: Duration::from_millis(500),
                 max_concurrent_streams: 10,
@@ -256,6 +276,7 @@ mod tests {
                 "listen changed: 127.0.0.1:8080 → 0.0.0.0:8080",
                 "admin.listen changed: none → 127.0.0.1:9901",
                 "admin.token_file changed: none → a token",
+                "limits.max_connections changed: 10000 → 5",
                 "limits.max_header_bytes changed: 65536 → 1024",
                 "limits.header_read_timeout changed: 10s → 500ms",
                 "limits.max_concurrent_streams changed: 100 → 10",

@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod client_streams;
 mod config_docs;
+mod connection_limits;
 mod demo_backend;
 mod descriptor_merge;
 mod dispatch;

@@ -63,6 +63,7 @@ impl Running {
         let options = AdminOptions {
             reloader: Some(reloader.clone()),
             metrics: reloader.metrics().cloned(),
+            connections: vec![(gateway.addr(), gateway.connection_stats().clone())],
             ..AdminOptions::default()
         };
         let admin =
@@ -198,6 +199,9 @@ async fn every_metric_is_there_and_moves_after_requests() {
     assert_eq!(value(&after, "protogate_rate_limit_decisions_total", &limit("limited")), 1.0);
     assert_eq!(value(&after, "protogate_config_reloads_total", &[("result", "success")]), 1.0);
     assert_eq!(value(&after, "protogate_config_generation", &[]), 2.0);
+    // The client's pooled keep-alive connection is still open.
+    assert!(value(&after, "protogate_connections_open", &[]) >= 1.0);
+    assert_eq!(value(&after, "protogate_connections_refused_total", &[]), 0.0);
     running.admin.shutdown().await;
 }
 

@@ -3,7 +3,7 @@
 //! path), method, status and gRPC code; its duration, its upstream tries,
 //! its retries, the rate-limit decisions and authentication failures of
 //! its policies. What is not a request's (endpoint health, breakers,
-//! reloads, TLS handshakes) is read when scraped ([`Pulled`]).
+//! reloads, TLS handshakes, connections) is read when scraped ([`Pulled`]).
 //!
 //! The recorder belongs to the gateway ([`Metrics::new`] builds one with
 //! `PrometheusBuilder::build_recorder`; nothing is installed as the
@@ -22,7 +22,7 @@ use metrics::{Counter, Gauge, Histogram, Key, Label, Recorder};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use tonic::Code;
 
-pub use pulled::{Pulled, TlsListenerStats};
+pub use pulled::{ListenerConnections, Pulled, TlsListenerStats};
 use series::Series;
 
 use super::{Observer, Phase, Record, RequestContext};

@@ -20,11 +20,13 @@ pub(super) const RELOADS: &str = "protogate_config_reloads_total";
 pub(super) const GENERATION: &str = "protogate_config_generation";
 pub(super) const TLS_HANDSHAKE_FAILURES: &str = "protogate_tls_handshake_failures_total";
 pub(super) const TLS_CERTIFICATE_RELOADS: &str = "protogate_tls_certificate_reloads_total";
+pub(super) const CONNECTIONS_OPEN: &str = "protogate_connections_open";
+pub(super) const CONNECTIONS_REFUSED: &str = "protogate_connections_refused_total";
 pub(super) const BUILD_INFO: &str = "protogate_build_info";
 
 /// Gives each metric its `# HELP` line (and unit).
 pub(super) fn describe(recorder: &PrometheusRecorder) {
-    let counters: [(&'static str, &'static str); 8] = [
+    let counters: [(&'static str, &'static str); 9] = [
         (
             REQUESTS,
             "Requests answered, by route id, method, status and gRPC code (and gRPC service and method for transcoded routes).",
@@ -39,11 +41,15 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
         (RELOADS, "Config reloads, by result (success, failure)."),
         (TLS_HANDSHAKE_FAILURES, "TLS handshakes that failed, timed out or were plain HTTP, by listener."),
         (TLS_CERTIFICATE_RELOADS, "Certificate reloads, by listener and result (success, failure)."),
+        (
+            CONNECTIONS_REFUSED,
+            "Connections closed as soon as accepted, past limits.max_connections, by listener.",
+        ),
     ];
     for (name, help) in counters {
         recorder.describe_counter(KeyName::from_const_str(name), None, SharedString::const_str(help));
     }
-    let gauges: [(&'static str, &'static str); 5] = [
+    let gauges: [(&'static str, &'static str); 6] = [
         (IN_FLIGHT, "Requests received whose response has not ended yet."),
         (ENDPOINT_HEALTHY, "1 when the endpoint's health checks pass, else 0, by upstream and endpoint."),
         (
@@ -52,6 +58,7 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
         ),
         (GENERATION, "The generation of the config serving now (1 at start, +1 per reload)."),
         (BUILD_INFO, "Always 1, labelled with the gateway's version."),
+        (CONNECTIONS_OPEN, "Connections a listener holds open now (TLS handshakes included), by listener."),
     ];
     for (name, help) in gauges {
         recorder.describe_gauge(KeyName::from_const_str(name), None, SharedString::const_str(help));

@@ -1,6 +1,6 @@
 //! [`Pulled`]: what the metrics read when scraped rather than per request:
 //! each upstream's endpoints and breaker, the reload counters, each TLS
-//! listener's counters. The admin API gathers it from the rooms that own
+//! listener's counters, each listener's connections. The admin API gathers it from the rooms that own
 //! it; this file only names it.
 
 use std::net::SocketAddr;
@@ -21,6 +21,19 @@ pub struct Pulled {
     pub reloads: Option<(u64, u64, u64)>,
     /// Every TLS listener's counters.
     pub tls: Vec<TlsListenerStats>,
+    /// Every listener's connections.
+    pub connections: Vec<ListenerConnections>,
+}
+
+/// One listener's connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerConnections {
+    /// Its address.
+    pub listener: SocketAddr,
+    /// Connections open now.
+    pub open: usize,
+    /// Connections refused past `limits.max_connections`.
+    pub refused: u64,
 }
 
 /// One TLS listener's counters.
@@ -73,6 +86,11 @@ impl Pulled {
             let result = |result| vec![listener.clone(), Label::new("result", result)];
             counter(names::TLS_CERTIFICATE_RELOADS, result("success"), tls.reloads);
             counter(names::TLS_CERTIFICATE_RELOADS, result("failure"), tls.failed_reloads);
+        }
+        for connections in &self.connections {
+            let listener = vec![Label::new("listener", connections.listener.to_string())];
+            gauge(names::CONNECTIONS_OPEN, listener.clone(), connections.open as f64);
+            counter(names::CONNECTIONS_REFUSED, listener, connections.refused);
         }
     }
 }
