@@ -150,11 +150,7 @@ impl GatewayError {
         *response.headers_mut() = self.headers;
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert("grpc-status", HeaderValue::from(self.code as i32));
-        let message = percent_encoding::utf8_percent_encode(&self.message, GRPC_MESSAGE).to_string();
-        if let Ok(message) = HeaderValue::from_str(&message) {
-            headers.insert("grpc-message", message);
-        }
+        insert_grpc_status(headers, self.code, &self.message);
         response
     }
 }
@@ -173,6 +169,17 @@ impl GatewayError {
             message = ?self.message,
             "request refused"
         );
+    }
+}
+
+/// Sets `grpc-status` to `code` and `grpc-message` to `message`,
+/// percent-encoded as the gRPC spec asks (in a head for a trailers-only
+/// answer, or in the trailers that end a stream).
+pub(crate) fn insert_grpc_status(headers: &mut HeaderMap, code: Code, message: &str) {
+    headers.insert("grpc-status", HeaderValue::from(code as i32));
+    let message = percent_encoding::utf8_percent_encode(message, GRPC_MESSAGE).to_string();
+    if let Ok(message) = HeaderValue::from_str(&message) {
+        headers.insert("grpc-message", message);
     }
 }
 

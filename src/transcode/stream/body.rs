@@ -17,7 +17,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use http_body::{Body, Frame};
 use prost_reflect::{DescriptorPool, DynamicMessage};
 use tokio::time::Sleep;
@@ -39,9 +39,6 @@ use crate::{
     },
     upstream::{Outcome, Picked, Upstream},
 };
-
-/// What `grpc-message` percent-encodes: everything outside printable ASCII, and `%`.
-const GRPC_MESSAGE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
 
 /// What the body still has to send.
 enum State {
@@ -271,10 +268,6 @@ pub(super) fn error_frame(error: TranscodeError) -> ErrorFrame {
 fn trailers(error: Option<&ErrorFrame>) -> HeaderMap {
     let mut trailers = HeaderMap::new();
     let (code, message) = error.map_or((tonic::Code::Ok, ""), |e| (e.code, e.message.as_str()));
-    trailers.insert("grpc-status", HeaderValue::from(code as i32));
-    let message = percent_encoding::utf8_percent_encode(message, GRPC_MESSAGE).to_string();
-    if let Ok(message) = HeaderValue::from_str(&message) {
-        trailers.insert("grpc-message", message);
-    }
+    crate::error::insert_grpc_status(&mut trailers, code, message);
     trailers
 }
