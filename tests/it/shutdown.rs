@@ -1,7 +1,8 @@
 //! Graceful shutdown of the real binary: on SIGTERM `/readyz` answers 503
 //! at once, the listener keeps accepting for `shutdown.delay`, then
 //! refuses; what is in flight finishes within `shutdown.drain` (HTTP/1.1
-//! answers with `Connection: close`) and the process exits 0. A second
+//! answers with `Connection: close`, HTTP/2 connections get a GOAWAY that
+//! refuses new streams) and the process exits 0. A second
 //! signal exits at once; a drain that expires closes what is left.
 
 use std::{
@@ -195,4 +196,50 @@ async fn a_drain_that_expires_closes_what_is_left_and_exits_0() {
     );
     assert!(protogate.log.iter().any(|line| line.contains("drain expired")), "{}", protogate.log.join("\n"));
     drop(backend.release);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_connection_gets_goaway_and_its_stream_in_flight_finishes() {
+    let mut backend = SlowBackend::start().await;
+    let (mut protogate, gateway, _) = start(&config(backend.addr, "0s", "10s"));
+    let tcp = tokio::net::TcpStream::connect(gateway).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let connection = tokio::spawn(connection);
+    let get = |path: &str| http::Request::get(format!("http://gateway{path}")).body(()).unwrap();
+    let mut client = client.ready().await.unwrap();
+    let (in_flight, _) = client.send_request(get("/slow"), true).unwrap();
+    backend.wait_arrival().await;
+
+    protogate.signal("TERM");
+    // Until the GOAWAY arrives a new stream is still served; after it, the
+    // client may open none (bounded: the drain is 10 s, this waits 5 s at most).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let refused = loop {
+        assert!(Instant::now() < deadline, "no GOAWAY within 5 s of SIGTERM");
+        let sent = client.clone().ready().await.and_then(|mut ready| ready.send_request(get("/quick"), true));
+        match sent {
+            Err(error) => break error,
+            Ok((quick, _)) => {
+                let _ = quick.await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    assert!(refused.is_go_away() && refused.is_remote(), "not the gateway's GOAWAY: {refused:?}");
+    assert_eq!(refused.reason(), Some(h2::Reason::NO_ERROR), "{refused:?}");
+    assert!(protogate.exit_within(Duration::ZERO).is_none(), "exited before the stream in flight finished");
+
+    backend.release.send(true).unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(10), in_flight).await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut answer = Vec::new();
+    while let Some(chunk) = body.data().await {
+        answer.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(answer, b"done");
+    let closed = tokio::time::timeout(Duration::from_secs(10), connection).await;
+    assert!(closed.is_ok(), "the gateway kept the drained connection open");
+    let status = protogate.exit_within(Duration::from_secs(50)).expect("still running after the drain");
+    assert_eq!(status.code(), Some(0), "{}", protogate.log.join("\n"));
 }
