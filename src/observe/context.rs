@@ -234,6 +234,7 @@ impl TryListener for RequestContext {
 
     fn finished(&self, picked: &Picked, outcome: Outcome) {
         let (upstream, endpoint, address) = (picked.upstream(), picked.uri(), picked.address());
-        self.observe(Phase::UpstreamFinished { upstream, endpoint, address, outcome });
+        let status = picked.status();
+        self.observe(Phase::UpstreamFinished { upstream, endpoint, address, outcome, status });
     }
 }

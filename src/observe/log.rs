@@ -23,8 +23,9 @@ impl Observer for TracingObserver {
             Phase::UpstreamPicked { upstream, endpoint, address } => {
                 tracing::debug!(request_id = ?id, upstream, %endpoint, %address, "upstream picked");
             }
-            Phase::UpstreamFinished { upstream, endpoint, address, outcome } => {
-                tracing::debug!(request_id = ?id, upstream, %endpoint, %address, ?outcome, "upstream finished");
+            Phase::UpstreamFinished { upstream, endpoint, address, outcome, status } => {
+                let grpc_code = status.map(crate::upstream::code_name);
+                tracing::debug!(request_id = ?id, upstream, %endpoint, %address, ?outcome, grpc_code, "upstream finished");
             }
             Phase::RateLimitDecided { policy, allowed } => {
                 tracing::debug!(request_id = ?id, policy = &**policy, allowed, "rate limit decided");

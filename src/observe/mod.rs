@@ -37,6 +37,7 @@ mod trace;
 use std::{net::SocketAddr, sync::Arc};
 
 use http::{StatusCode, Uri, request::Parts};
+use tonic::Code;
 
 pub use context::{Connection, RequestContext, Scheme};
 pub use counted::{Counted, counted};
@@ -118,6 +119,8 @@ pub enum Phase<'a> {
         address: SocketAddr,
         /// What it says about the endpoint.
         outcome: Outcome,
+        /// The gRPC status it ended with, if it had one ([`Picked::status`]).
+        status: Option<Code>,
     },
     /// The response's body was sent whole, failed, or was dropped.
     ResponseFinished {

@@ -64,6 +64,8 @@ pub struct UpstreamTry {
     pub started: Instant,
     /// How it went, once it finished.
     pub outcome: Option<Outcome>,
+    /// The gRPC status it ended with, if it had one.
+    pub status: Option<Code>,
     /// How long it took, once it finished.
     pub took: Option<Duration>,
 }
@@ -91,13 +93,20 @@ impl Record {
                 self.tries += 1;
                 let started = Instant::now();
                 let (upstream, endpoint) = (Arc::from(upstream), endpoint.clone());
-                self.upstream =
-                    Some(UpstreamTry { upstream, endpoint, address, started, outcome: None, took: None });
+                self.upstream = Some(UpstreamTry {
+                    upstream,
+                    endpoint,
+                    address,
+                    started,
+                    outcome: None,
+                    status: None,
+                    took: None,
+                });
             }
-            Phase::UpstreamFinished { outcome, .. } => {
+            Phase::UpstreamFinished { outcome, status, .. } => {
                 if let Some(last) = self.upstream.as_mut().filter(|last| last.outcome.is_none()) {
                     let took = last.started.elapsed();
-                    (last.outcome, last.took) = (Some(outcome), Some(took));
+                    (last.outcome, last.status, last.took) = (Some(outcome), status, Some(took));
                     self.upstream_time += took;
                 }
             }

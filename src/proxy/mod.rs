@@ -32,7 +32,7 @@ pub use rewrite::PrefixRewrite;
 pub use target::ProxyTarget;
 
 pub use crate::upstream::{ClientIdentity, TlsSettings};
-use crate::upstream::{Unavailable, Unreachable};
+use crate::upstream::{TryStatus, Unavailable, Unreachable};
 
 /// How one pass-through route forwards, compiled from its config.
 #[derive(Debug, Clone)]
@@ -148,4 +148,12 @@ pub enum ProxyError {
     /// The gateway built an invalid request (a bug).
     #[error("{0}")]
     Internal(String),
+}
+
+/// A failed pass-through try carries no gRPC status of its own: a native
+/// gRPC answer's status is read from the answer ([`report`]).
+impl TryStatus for ProxyError {
+    fn try_status(&self) -> Option<tonic::Code> {
+        None
+    }
 }

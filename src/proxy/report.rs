@@ -34,10 +34,13 @@ pub(super) fn head_outcome(status: StatusCode, headers: &HeaderMap, failures: Fa
 
 /// Whether `headers` carry a `grpc-status` among `failures`.
 fn grpc_failed(headers: &HeaderMap, failures: FailureCodes) -> bool {
-    headers
-        .get("grpc-status")
-        .and_then(|code| code.to_str().ok()?.parse::<i32>().ok())
-        .is_some_and(|code| failures.contains(Code::from(code)))
+    grpc_status(headers).is_some_and(|code| failures.contains(code))
+}
+
+/// The `grpc-status` that `headers` carry, if any.
+pub(super) fn grpc_status(headers: &HeaderMap) -> Option<Code> {
+    let code = headers.get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
+    Some(Code::from(code))
 }
 
 /// `body`, reporting the call's outcome to `picked` when it ends.
@@ -81,8 +84,13 @@ impl Body for Reporting {
         let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
         match &frame {
             Some(Ok(frame)) => {
-                if frame.trailers_ref().is_some_and(|trailers| grpc_failed(trailers, self.failures)) {
-                    self.outcome = Outcome::Failure;
+                if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
+                    if self.failures.contains(code) {
+                        self.outcome = Outcome::Failure;
+                    }
+                    if let Some(picked) = self.picked.as_mut() {
+                        picked.ended_with(code);
+                    }
                 }
                 if self.inner.is_end_stream() {
                     let outcome = self.outcome;

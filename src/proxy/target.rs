@@ -177,7 +177,7 @@ impl ProxyTarget {
                 }
             })
             .await;
-        let (mut response, picked) = match answered {
+        let (mut response, mut picked) = match answered {
             Ok(answered) => answered,
             Err(CallError::Failed(error)) => return Err(error),
             Err(CallError::Unavailable(unavailable)) => return Err(unavailable.into()),
@@ -197,6 +197,10 @@ impl ProxyTarget {
         }
         let failures = self.upstream.failure_codes();
         let outcome = report::head_outcome(status, response.headers(), failures);
+        // A trailers-only answer's status is in its head.
+        if let Some(code) = report::grpc_status(response.headers()) {
+            picked.ended_with(code);
+        }
         let via = headers::via(response.version());
         let headers = response.headers_mut();
         headers::remove_hop_by_hop(headers, upgrade_back);

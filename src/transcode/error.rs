@@ -8,7 +8,7 @@ use super::{
     metadata::{InvalidTimeout, MetadataTooLarge},
     render::RenderError,
 };
-use crate::upstream::Unreachable;
+use crate::upstream::{TryStatus, Unreachable};
 
 /// Why a transcoded call failed.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,14 @@ impl TranscodeError {
                 Code::Internal
             }
         }
+    }
+}
+
+/// A failed try ends with the code the call fails with: the backend's
+/// status, or the gateway's own (DEADLINE_EXCEEDED past the deadline).
+impl TryStatus for TranscodeError {
+    fn try_status(&self) -> Option<tonic::Code> {
+        Some(self.code())
     }
 }
 

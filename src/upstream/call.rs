@@ -17,6 +17,7 @@
 
 use std::{fmt::Display, future::Future, sync::Arc, time::Instant};
 
+use tonic::Code;
 use tracing::Instrument;
 
 use super::{Outcome, Picked, TryFailure, TryListener, Unavailable, Unreachable, Upstream};
@@ -60,6 +61,13 @@ pub enum Tried<T, E> {
     Failed(TryError<E>),
 }
 
+/// A failed try's error, which may stand for a gRPC status the try ended
+/// with (reported with the try's outcome, for its metrics).
+pub trait TryStatus: Display + From<Unreachable> {
+    /// The status, `None` for a failure that is not one (an HTTP exchange's).
+    fn try_status(&self) -> Option<Code>;
+}
+
 /// Why a call ended without an answer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum CallError<E> {
@@ -88,7 +96,7 @@ impl Upstream {
         mut try_once: F,
     ) -> Result<(T, Picked), CallError<E>>
     where
-        E: Display + From<Unreachable>,
+        E: TryStatus,
         F: FnMut(&Picked, Attempt) -> Fut,
         Fut: Future<Output = Tried<T, E>>,
     {
@@ -133,10 +141,13 @@ impl Upstream {
 
 /// Reports a failed try's outcome to its endpoint; the error it leaves
 /// (a connection that could not be opened becomes [`Unreachable`]).
-fn settle<E: Display + From<Unreachable>>(picked: Picked, failure: TryError<E>) -> E {
+fn settle<E: TryStatus>(mut picked: Picked, failure: TryError<E>) -> E {
     match failure.outcome {
         Outcome::ConnectFailure => picked.unreachable(&failure.error).into(),
         outcome => {
+            if let Some(code) = failure.error.try_status() {
+                picked.ended_with(code);
+            }
             picked.finish(outcome);
             failure.error
         }

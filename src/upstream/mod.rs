@@ -45,7 +45,7 @@ use http::Uri;
 
 pub use balance::Balancing;
 pub use breaker::{BreakerSettings, BreakerState};
-pub use call::{Attempt, CallError, Tried, TryError};
+pub use call::{Attempt, CallError, Tried, TryError, TryStatus};
 pub use endpoint::{Endpoint, EndpointState};
 pub use failure::{FailureCodes, code_name, code_named, code_names};
 pub use health::{HealthCheckKind, HealthCheckSettings};

@@ -1,12 +1,13 @@
 //! [`Picked`]: the endpoint chosen for one call. It counts in the
 //! endpoint's calls in flight and holds the breaker's admission until the
 //! call's outcome is reported to outlier detection and the breaker, and to
-//! the call's [`TryListener`] if it has one.
+//! the call's [`TryListener`] if it has one, with the gRPC status the try
+//! ended with when it had one.
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use http::{HeaderValue, Uri};
-use tonic::transport::Channel;
+use tonic::{Code, transport::Channel};
 
 use super::{Endpoint, Outcome, Pool, Unreachable, breaker::Permit, endpoint::InFlight};
 
@@ -31,6 +32,7 @@ pub struct Picked {
     in_flight: InFlight,
     permit: Permit,
     reported: bool,
+    status: Option<Code>,
     listener: Option<Arc<dyn TryListener>>,
 }
 
@@ -42,13 +44,26 @@ impl std::fmt::Debug for dyn TryListener {
 
 impl Picked {
     pub(super) fn new(pool: Arc<Pool>, in_flight: InFlight, permit: Permit) -> Self {
-        Self { pool, in_flight, permit, reported: false, listener: None }
+        Self { pool, in_flight, permit, reported: false, status: None, listener: None }
     }
 
     /// Tells `listener` of this try, now and when it ends.
     pub(super) fn listened_by(&mut self, listener: Arc<dyn TryListener>) {
         listener.picked(self);
         self.listener = Some(listener);
+    }
+
+    /// Notes the gRPC status this try ended with: the backend's, or the
+    /// gateway's own when it ended the call (a deadline, a stream's limit, a
+    /// drain); told with its outcome. A try without one (an HTTP
+    /// pass-through's, one the client abandoned) reports none.
+    pub fn ended_with(&mut self, code: Code) {
+        self.status = Some(code);
+    }
+
+    /// The gRPC status this try ended with, once noted.
+    pub fn status(&self) -> Option<Code> {
+        self.status
     }
 
     /// The upstream's name.

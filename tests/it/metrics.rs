@@ -9,6 +9,7 @@ use protogate::{
     admin::{self, AdminOptions, AdminServer},
     config::Config,
     demo::DemoBackend,
+    proto::demo::v1::{FailRequest, Kitchen, echo_client::EchoClient},
     reload::{ConfigSource, ReloadResult, Reloader, Trigger},
     server::{self, RunningServer},
 };
@@ -160,6 +161,12 @@ async fn every_metric_is_there_and_moves_after_requests() {
     }
     assert_eq!(running.get("/v1/fail/14").await, 503, "UNAVAILABLE, tried 3 times");
     assert_eq!(running.get("/partner/x").await, 401);
+    // Native gRPC through the pass-through: the status in the trailers, and
+    // in a trailers-only head.
+    let mut native = EchoClient::connect(format!("http://{}", running.gateway.addr())).await.unwrap();
+    native.echo(Kitchen::default()).await.unwrap();
+    let missing = FailRequest { code: 5, ..FailRequest::default() };
+    assert_eq!(native.fail(missing).await.unwrap_err().code(), tonic::Code::NotFound);
     assert_eq!((running.get("/limited/a").await, running.get("/limited/b").await), (200, 429));
     assert_eq!(running.reloader.reload(Trigger::Admin).await.result, ReloadResult::Ok);
 
@@ -182,13 +189,22 @@ async fn every_metric_is_there_and_moves_after_requests() {
     assert!(buckets.iter().any(|(labels, count)| labels["le"] == "+Inf" && *count == 3.0), "{buckets:?}");
     assert_eq!(
         value(&after, "protogate_upstream_requests_total", &[("upstream", "demo"), ("outcome", "success")]),
-        3.0
+        5.0,
+        "3 REST calls and 2 native ones (NOT_FOUND is not a failure code)"
     );
     assert_eq!(
         value(&after, "protogate_upstream_requests_total", &[("upstream", "demo"), ("outcome", "failure")]),
         3.0
     );
-    assert_eq!(value(&after, "protogate_upstream_duration_seconds_count", &[("upstream", "demo")]), 6.0);
+    // Each try is counted with the gRPC code it ended with; an HTTP
+    // pass-through's tries have none.
+    let tries = |code| [("upstream", "demo"), ("grpc_code", code)];
+    assert_eq!(value(&after, "protogate_upstream_requests_total", &tries("OK")), 4.0);
+    assert_eq!(value(&after, "protogate_upstream_requests_total", &tries("NOT_FOUND")), 1.0);
+    assert_eq!(value(&after, "protogate_upstream_requests_total", &tries("UNAVAILABLE")), 3.0);
+    let legacy = [("upstream", "legacy"), ("outcome", "success"), ("grpc_code", "")];
+    assert_eq!(value(&after, "protogate_upstream_requests_total", &legacy), 1.0);
+    assert_eq!(value(&after, "protogate_upstream_duration_seconds_count", &[("upstream", "demo")]), 8.0);
     assert_eq!(value(&after, "protogate_upstream_retries_total", &[("upstream", "demo")]), 2.0);
     let refused = [("route", "/partner/"), ("status", "401"), ("grpc_code", "UNAUTHENTICATED")];
     assert_eq!(value(&after, "protogate_requests_total", &refused), 1.0);

@@ -70,6 +70,7 @@ struct UpstreamKey {
     upstream: Arc<str>,
     endpoint: SocketAddr,
     outcome: &'static str,
+    code: Option<Code>,
 }
 
 impl Metrics {
@@ -173,13 +174,20 @@ impl Metrics {
             upstream: last.upstream.clone(),
             endpoint: last.address,
             outcome: outcome_label(outcome),
+            code: last.status,
         };
         let (count, duration) = self.upstream.get(key, |key| {
             let (upstream, endpoint) = (
                 Label::new("upstream", key.upstream.clone()),
                 Label::new("endpoint", key.endpoint.to_string()),
             );
-            let labels = vec![upstream.clone(), endpoint.clone(), Label::new("outcome", key.outcome)];
+            let code = key.code.map_or("", crate::upstream::code_name);
+            let labels = vec![
+                upstream.clone(),
+                endpoint.clone(),
+                Label::new("outcome", key.outcome),
+                Label::new("grpc_code", code),
+            ];
             (
                 self.counter(names::UPSTREAM_REQUESTS, labels),
                 self.histogram(names::UPSTREAM_DURATION, vec![upstream, endpoint]),

@@ -31,7 +31,10 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
             REQUESTS,
             "Requests answered, by route id, method, status and gRPC code (and gRPC service and method for transcoded routes).",
         ),
-        (UPSTREAM_REQUESTS, "Upstream tries, by upstream, endpoint address and outcome."),
+        (
+            UPSTREAM_REQUESTS,
+            "Upstream tries, by upstream, endpoint address, outcome and the gRPC code they ended with (empty without one).",
+        ),
         (RETRIES, "Upstream tries beyond each call's first, by upstream."),
         (RATE_LIMIT, "Rate-limit decisions, by policy and result (allowed, limited)."),
         (

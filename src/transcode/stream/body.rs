@@ -152,7 +152,8 @@ impl StreamBody {
         }
         self.request = None;
         self.permit = None;
-        if let Some(picked) = self.picked.take() {
+        if let Some(mut picked) = self.picked.take() {
+            picked.ended_with(error.as_ref().map_or(tonic::Code::Ok, |error| error.code));
             picked.finish(outcome);
         }
         let closing = self.writer.close(error.as_ref());

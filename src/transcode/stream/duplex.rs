@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use http::{Response, header, request::Parts};
 use tokio_stream::Stream;
+use tonic::Code;
 
 use super::{
     StreamSettings,
@@ -146,22 +147,26 @@ pub(super) fn max_duration_passed(settings: &StreamSettings) -> TranscodeError {
 async fn client_reply(
     target: &TranscodeTarget,
     opened: Opened,
-    picked: Picked,
+    mut picked: Picked,
     events: &mut RequestEvents,
     mut permit: StreamPermit,
 ) -> Result<Response<ResponseBody>, TranscodeError> {
     match tokio::time::timeout(target.timeout, target.one_reply(opened)).await {
         Ok(Ok(response)) => {
+            picked.ended_with(Code::Ok);
             picked.finish(Outcome::Success);
             permit.sent_one();
             permit.ended("complete");
             Ok(response.map(full))
         }
         Ok(Err(failed)) => {
+            let error = events.failed().unwrap_or(failed.error);
+            picked.ended_with(error.code());
             picked.finish(failed.outcome);
-            Err(permit.failed(events.failed().unwrap_or(failed.error)))
+            Err(permit.failed(error))
         }
         Err(_) => {
+            picked.ended_with(Code::DeadlineExceeded);
             picked.finish(Outcome::Ignored);
             Err(permit.failed(TranscodeError::DeadlineExceeded(target.timeout)))
         }

@@ -32,7 +32,7 @@ use tokio_tungstenite::{
         protocol::{CloseFrame, Role, WebSocketConfig, frame::coding::CloseCode},
     },
 };
-use tonic::metadata::MetadataMap;
+use tonic::{Code, metadata::MetadataMap};
 
 use super::{
     StreamSettings,
@@ -124,6 +124,18 @@ enum End {
     Draining,
 }
 
+impl End {
+    /// The gRPC status the call ended with (none when the client went away).
+    fn status(&self) -> Option<Code> {
+        match self {
+            Self::Done => Some(Code::Ok),
+            Self::Failed(frame) => Some(frame.code),
+            Self::Draining => Some(Code::Cancelled),
+            Self::ClientGone => None,
+        }
+    }
+}
+
 /// What an incoming frame asks for.
 enum Next {
     Continue,
@@ -197,7 +209,7 @@ impl Session<'_> {
                 }
             }
         };
-        let ((_, _, mut stream), picked) = match opened {
+        let ((_, _, mut stream), mut picked) = match opened {
             Ok(opened) => opened,
             Err(error) => return End::Failed(error_frame(error)),
         };
@@ -251,6 +263,9 @@ impl Session<'_> {
                 }
             }
         };
+        if let Some(code) = end.status() {
+            picked.ended_with(code);
+        }
         picked.finish(outcome);
         end
     }

@@ -201,8 +201,9 @@ impl TranscodeTarget {
         if let Some(settings) = &self.stream {
             return stream::serve(self, settings, prepared, request.parts, request.context).await;
         }
-        let (response, picked) =
+        let (response, mut picked) =
             self.call_tries(prepared, |channel, call| self.invoke(channel, call)).await?;
+        picked.ended_with(tonic::Code::Ok);
         picked.finish(Outcome::Success);
         Ok(response.map(full))
     }
