@@ -154,6 +154,9 @@ pub struct StreamReport {
     pub framing: &'static str,
     /// The messages the backend sent (and the gateway passed on).
     pub messages: u64,
+    /// The messages of the client's request stream that the gateway bound
+    /// (`None` when the request was one message: a server stream).
+    pub received: Option<u64>,
     /// How it ended: `complete`, `error`, `request_error` (a bidirectional
     /// stream's request side failed), `idle_timeout`, `max_duration`,
     /// `client_gone`, `drained` (a WebSocket the gateway's drain closed).

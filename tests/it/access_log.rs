@@ -127,9 +127,11 @@ async fn one_line_per_request_with_its_fields() {
     assert_eq!(logged.send(get("/v1/stream/count/3", "streamed")).await, 200);
     let post = logged.client.post(logged.url("/legacy/upload")).body(vec![b'x'; 1000]);
     assert_eq!(logged.send(with_id(post, "posted")).await, 200);
+    let sum = logged.client.post(logged.url("/v1/stream/sum")).header("content-type", "application/x-ndjson");
+    assert_eq!(logged.send(with_id(sum.body("{\"index\": 1}\n{\"index\": 2}\n"), "summed")).await, 200);
 
-    let lines = lines(&logged.log, 6).await;
-    assert_eq!(lines.len(), 6, "one line per request: {lines:?}");
+    let lines = lines(&logged.log, 7).await;
+    assert_eq!(lines.len(), 7, "one line per request: {lines:?}");
     let transcoded = line_of(&lines, "transcoded");
     for field in [
         "time",
@@ -189,7 +191,11 @@ async fn one_line_per_request_with_its_fields() {
     let streamed = line_of(&lines, "streamed");
     assert_eq!(
         streamed["stream"],
-        serde_json::json!({ "framing": "ndjson", "messages": 3, "end": "complete" })
+        serde_json::json!({ "framing": "ndjson", "messages": 3, "received": null, "end": "complete" })
+    );
+    assert_eq!(
+        line_of(&lines, "summed")["stream"],
+        serde_json::json!({ "framing": "json", "messages": 1, "received": 2, "end": "complete" })
     );
     assert_eq!(line_of(&lines, "posted")["bytes_in"], 1000);
 }

@@ -28,6 +28,7 @@ policies:
     rate_limit: { key: route, rate: 1/m, burst: 1 }
 routes:
   - grpc: { service: demo.v1.Echo, upstream: demo }
+  - grpc: { service: demo.v1.Stream, upstream: demo }
   - http: { prefix: /partner/, upstream: legacy }
     policies: [partners]
   - http: { prefix: /limited/, upstream: legacy }
@@ -167,6 +168,10 @@ async fn every_metric_is_there_and_moves_after_requests() {
     native.echo(Kitchen::default()).await.unwrap();
     let missing = FailRequest { code: 5, ..FailRequest::default() };
     assert_eq!(native.fail(missing).await.unwrap_err().code(), tonic::Code::NotFound);
+    assert_eq!(running.get("/v1/stream/count/3").await, 200);
+    let sum = running.client.post(format!("http://{}/v1/stream/sum", running.gateway.addr()));
+    let sum = sum.header("content-type", "application/x-ndjson").body("{\"index\": 1}\n{\"index\": 2}\n");
+    assert_eq!(sum.send().await.unwrap().status(), 200);
     assert_eq!((running.get("/limited/a").await, running.get("/limited/b").await), (200, 429));
     assert_eq!(running.reloader.reload(Trigger::Admin).await.result, ReloadResult::Ok);
 
@@ -189,8 +194,8 @@ async fn every_metric_is_there_and_moves_after_requests() {
     assert!(buckets.iter().any(|(labels, count)| labels["le"] == "+Inf" && *count == 3.0), "{buckets:?}");
     assert_eq!(
         value(&after, "protogate_upstream_requests_total", &[("upstream", "demo"), ("outcome", "success")]),
-        5.0,
-        "3 REST calls and 2 native ones (NOT_FOUND is not a failure code)"
+        7.0,
+        "3 REST calls, 2 native ones (NOT_FOUND is not a failure code) and 2 streams"
     );
     assert_eq!(
         value(&after, "protogate_upstream_requests_total", &[("upstream", "demo"), ("outcome", "failure")]),
@@ -199,13 +204,21 @@ async fn every_metric_is_there_and_moves_after_requests() {
     // Each try is counted with the gRPC code it ended with; an HTTP
     // pass-through's tries have none.
     let tries = |code| [("upstream", "demo"), ("grpc_code", code)];
-    assert_eq!(value(&after, "protogate_upstream_requests_total", &tries("OK")), 4.0);
+    assert_eq!(value(&after, "protogate_upstream_requests_total", &tries("OK")), 6.0);
     assert_eq!(value(&after, "protogate_upstream_requests_total", &tries("NOT_FOUND")), 1.0);
     assert_eq!(value(&after, "protogate_upstream_requests_total", &tries("UNAVAILABLE")), 3.0);
     let legacy = [("upstream", "legacy"), ("outcome", "success"), ("grpc_code", "")];
     assert_eq!(value(&after, "protogate_upstream_requests_total", &legacy), 1.0);
-    assert_eq!(value(&after, "protogate_upstream_duration_seconds_count", &[("upstream", "demo")]), 8.0);
+    assert_eq!(value(&after, "protogate_upstream_duration_seconds_count", &[("upstream", "demo")]), 10.0);
     assert_eq!(value(&after, "protogate_upstream_retries_total", &[("upstream", "demo")]), 2.0);
+    let (count, sum) = (("route", "GET /v1/stream/count/{count}"), ("route", "POST /v1/stream/sum"));
+    let ended = [count, ("framing", "ndjson"), ("end", "complete")];
+    assert_eq!(value(&after, "protogate_streams_total", &ended), 1.0);
+    assert_eq!(value(&after, "protogate_stream_messages_total", &[count, ("direction", "sent")]), 3.0);
+    let ended = [sum, ("framing", "json"), ("end", "complete")];
+    assert_eq!(value(&after, "protogate_streams_total", &ended), 1.0);
+    assert_eq!(value(&after, "protogate_stream_messages_total", &[sum, ("direction", "received")]), 2.0);
+    assert_eq!(value(&after, "protogate_stream_messages_total", &[sum, ("direction", "sent")]), 1.0);
     let refused = [("route", "/partner/"), ("status", "401"), ("grpc_code", "UNAUTHENTICATED")];
     assert_eq!(value(&after, "protogate_requests_total", &refused), 1.0);
     let missing = [("policy", "partners"), ("reason", "missing")];

@@ -41,6 +41,7 @@ struct Line<'a> {
 struct Stream {
     framing: &'static str,
     messages: u64,
+    received: Option<u64>,
     end: &'static str,
 }
 
@@ -77,6 +78,7 @@ pub(super) fn of(context: &RequestContext, record: &Record, credentials: &[Strin
         stream: record.stream.map(|report| Stream {
             framing: report.framing,
             messages: report.messages,
+            received: report.received,
             end: report.end,
         }),
     };

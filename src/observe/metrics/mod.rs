@@ -2,7 +2,7 @@
 //! ended, by its route's id (a template, prefix or service: never the raw
 //! path), method, status and gRPC code; its duration, its upstream tries,
 //! its retries, the rate-limit decisions and authentication failures of
-//! its policies. What is not a request's (endpoint health, breakers,
+//! its policies, and for a stream how it ended and its messages each way. What is not a request's (endpoint health, breakers,
 //! reloads, TLS handshakes, connections) is read when scraped ([`Pulled`]).
 //!
 //! The recorder belongs to the gateway ([`Metrics::new`] builds one with
@@ -25,7 +25,7 @@ use tonic::Code;
 pub use pulled::{ListenerConnections, Pulled, TlsListenerStats};
 use series::Series;
 
-use super::{Observer, Phase, Record, RequestContext};
+use super::{Observer, Phase, Record, RequestContext, StreamReport};
 use crate::{task::TaskGuard, upstream::Outcome};
 
 /// The bucket bounds of every duration histogram, in seconds.
@@ -46,7 +46,17 @@ pub struct Metrics {
     retries: Series<Arc<str>, Counter>,
     rate_limits: Series<(Arc<str>, bool), Counter>,
     authentication_failures: Series<(Arc<str>, &'static str), Counter>,
+    streams: Series<StreamKey, (Counter, Counter, Counter)>,
     _upkeep: TaskGuard,
+}
+
+/// The labels of `protogate_streams_total` (and, without `end`, of
+/// `protogate_stream_messages_total`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct StreamKey {
+    route: Option<Arc<str>>,
+    framing: &'static str,
+    end: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -105,6 +115,7 @@ impl Metrics {
             retries: Series::new(),
             rate_limits: Series::new(),
             authentication_failures: Series::new(),
+            streams: Series::new(),
             _upkeep: upkeep,
         })
     }
@@ -166,6 +177,25 @@ impl Metrics {
         }
     }
 
+    /// Counts a stream that ended, and its messages: `sent` to the client,
+    /// `received` from it (a client or bidirectional stream's).
+    fn stream_finished(&self, context: &RequestContext, report: StreamReport) {
+        let key = StreamKey { route: context.route_id().cloned(), framing: report.framing, end: report.end };
+        let (streams, sent, received) = self.streams.get(key, |key| {
+            let route = Label::new("route", key.route.as_deref().unwrap_or("none").to_owned());
+            let framing = Label::new("framing", key.framing);
+            let ended = vec![route.clone(), framing.clone(), Label::new("end", key.end)];
+            let messages = |direction| {
+                let labels = vec![route.clone(), framing.clone(), Label::new("direction", direction)];
+                self.counter(names::STREAM_MESSAGES, labels)
+            };
+            (self.counter(names::STREAMS, ended), messages("sent"), messages("received"))
+        });
+        streams.increment(1);
+        sent.increment(report.messages);
+        received.increment(report.received.unwrap_or(0));
+    }
+
     /// Counts an upstream try that finished.
     fn try_finished(&self, record: &Record) {
         let Some(last) = &record.upstream else { return };
@@ -222,6 +252,7 @@ impl Observer for Metrics {
                     });
                 counter.increment(1);
             }
+            Phase::StreamFinished { report } => self.stream_finished(context, report),
             Phase::RequestEnded => self.request_ended(context, &context.record()),
             _ => {}
         }

@@ -23,10 +23,12 @@ pub(super) const TLS_CERTIFICATE_RELOADS: &str = "protogate_tls_certificate_relo
 pub(super) const CONNECTIONS_OPEN: &str = "protogate_connections_open";
 pub(super) const CONNECTIONS_REFUSED: &str = "protogate_connections_refused_total";
 pub(super) const BUILD_INFO: &str = "protogate_build_info";
+pub(super) const STREAMS: &str = "protogate_streams_total";
+pub(super) const STREAM_MESSAGES: &str = "protogate_stream_messages_total";
 
 /// Gives each metric its `# HELP` line (and unit).
 pub(super) fn describe(recorder: &PrometheusRecorder) {
-    let counters: [(&'static str, &'static str); 9] = [
+    let counters: [(&'static str, &'static str); 11] = [
         (
             REQUESTS,
             "Requests answered, by route id, method, status and gRPC code (and gRPC service and method for transcoded routes).",
@@ -36,6 +38,11 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
             "Upstream tries, by upstream, endpoint address, outcome and the gRPC code they ended with (empty without one).",
         ),
         (RETRIES, "Upstream tries beyond each call's first, by upstream."),
+        (STREAMS, "Streams ended, by route id, framing and how they ended."),
+        (
+            STREAM_MESSAGES,
+            "Stream messages, by route id, framing and direction (sent to the client, received from it).",
+        ),
         (RATE_LIMIT, "Rate-limit decisions, by policy and result (allowed, limited)."),
         (
             AUTHENTICATION_FAILURES,

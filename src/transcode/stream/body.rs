@@ -116,7 +116,9 @@ impl StreamBody {
         if !self.reported {
             self.reported = true;
             let (framing, messages) = (self.writer.framing.name(), self.messages);
-            self.context.observe(Phase::StreamFinished { report: StreamReport { framing, messages, end } });
+            let received = self.permit.as_ref().and_then(StreamPermit::received);
+            let report = StreamReport { framing, messages, received, end };
+            self.context.observe(Phase::StreamFinished { report });
         }
     }
 

@@ -9,7 +9,7 @@
 
 use std::sync::{
     Arc,
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
 use crate::observe::{OpenStream, Phase, RequestContext, StreamReport};
@@ -50,9 +50,10 @@ impl StreamCaps {
             }
             None => None,
         };
-        let report = reports.map(|framing| StreamReport { framing, messages: 0, end: "client_gone" });
+        let report =
+            reports.map(|framing| StreamReport { framing, messages: 0, received: None, end: "client_gone" });
         // Dropped on a refusal below: the route's count is given back, unobserved.
-        let mut permit = StreamPermit { route, _connection: None, context: None, report };
+        let mut permit = StreamPermit { route, _connection: None, context: None, report, received: None };
         match context.connection().state.open_stream(self.per_connection) {
             Some(open) => {
                 permit._connection = Some(open);
@@ -74,9 +75,21 @@ pub(crate) struct StreamPermit {
     _connection: Option<OpenStream>,
     context: Option<Arc<RequestContext>>,
     report: Option<StreamReport>,
+    /// The request stream's bound messages, once counted.
+    received: Option<Arc<AtomicU64>>,
 }
 
 impl StreamPermit {
+    /// Reports the messages `count` counts as the request stream's.
+    pub(super) fn counts_requests(&mut self, count: Arc<AtomicU64>) {
+        self.received = Some(count);
+    }
+
+    /// The request stream's messages so far (`None` without one).
+    pub(super) fn received(&self) -> Option<u64> {
+        self.received.as_ref().map(|count| count.load(Ordering::Relaxed))
+    }
+
     /// One more reply message sent.
     pub(super) fn sent_one(&mut self) {
         if let Some(report) = self.report.as_mut() {
@@ -103,7 +116,8 @@ impl Drop for StreamPermit {
         if let Some(open) = &self.route {
             open.fetch_sub(1, Ordering::AcqRel);
         }
-        if let (Some(context), Some(report)) = (&self.context, self.report) {
+        if let (Some(context), Some(mut report)) = (&self.context, self.report) {
+            report.received = self.received();
             context.observe(Phase::StreamFinished { report });
         }
     }

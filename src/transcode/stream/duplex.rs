@@ -64,6 +64,7 @@ pub(crate) async fn serve(
     let metadata = target.call_metadata(&parts.headers, context, host).map_err(|e| permit.failed(e))?;
     let reader =
         MessageReader::new(target.binder.clone(), captures, parts.uri.query(), settings.max_messages);
+    permit.counts_requests(reader.count.clone());
     let (signals, mut events) = RequestSignals::pair();
     let splitter = Splitter::new(request_framing, settings.max_message_bytes);
     let messages = BodyMessages::new(body, splitter, reader, signals, settings.idle_timeout);

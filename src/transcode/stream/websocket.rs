@@ -101,6 +101,7 @@ pub(crate) fn accept(
     let metadata = target.call_metadata(headers, context, host).map_err(|e| permit.failed(e))?;
     let reader =
         MessageReader::new(target.binder.clone(), captures, parts.uri.query(), settings.max_messages);
+    permit.counts_requests(reader.count.clone());
     let mut response = Response::new(full(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let out = response.headers_mut();
