@@ -97,8 +97,9 @@ where
         GatewayError::payload_too_large(limit).into_grpc_response()
     } else {
         let host = router::request_host(&parts.headers, &parts.uri).and_then(|host| host.to_header_value());
-        let request = grpc_web::to_grpc(mode, parts, body).map(|body| Limited::new(body, limit));
-        let serve = |request| async move { Ok(route.target.call(request, context, host).await?) };
+        let request = grpc_web::to_grpc(mode, parts, body);
+        let serve =
+            |request| async move { Ok(route.target.call_within(request, context, host, Some(limit)).await?) };
         super::phases::guarded(&route.policies, request, context, serve, GatewayError::into_grpc_response)
             .await
     };

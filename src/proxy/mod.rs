@@ -18,6 +18,7 @@
 mod client;
 pub mod grpc_web;
 mod headers;
+mod limit;
 mod report;
 mod resend;
 mod rewrite;

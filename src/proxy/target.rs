@@ -13,13 +13,14 @@ use std::{error::Error as _, sync::Arc, time::Instant};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request, uri::PathAndQuery};
 use http_body::Body;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use super::{
     HttpClient, PrefixRewrite, ProxyError, ProxySettings,
     headers::{self, Forwarded},
+    limit::{self, Overflow},
     report,
     resend::CallBody,
     rewrite, separators,
@@ -58,12 +59,30 @@ impl ProxyTarget {
 
     /// Forwards one request for `host` (its `Host`, or the HTTP/2
     /// authority), with its `context` (the client's address, the request
-    /// id; it hears the tries and the end of a tunnel); the bodies stream.
+    /// id; it hears the tries and the end of a tunnel); the bodies stream,
+    /// the request's within the route's `max_body_bytes`.
     pub async fn call<B>(
+        &self,
+        request: Request<B>,
+        context: &Arc<RequestContext>,
+        host: Option<HeaderValue>,
+    ) -> Result<Response<ResponseBody>, ProxyError>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.call_within(request, context, host, self.settings.max_body_bytes).await
+    }
+
+    /// [`Self::call`] with the request body within `max_body_bytes`
+    /// (`None`: any) instead of the route's: a gRPC-Web call's one message
+    /// is bounded where the native gRPC calls of its route are not.
+    pub async fn call_within<B>(
         &self,
         mut request: Request<B>,
         context: &Arc<RequestContext>,
         host: Option<HeaderValue>,
+        max_body_bytes: Option<usize>,
     ) -> Result<Response<ResponseBody>, ProxyError>
     where
         B: Body<Data = Bytes> + Send + 'static,
@@ -109,14 +128,15 @@ impl ProxyTarget {
         let idempotent = is_idempotent_method(&parts.method);
         let replayable = client_upgrade.is_none();
         let body = body.map_err(Into::into);
-        let body = match self.settings.max_body_bytes {
+        let (body, overflow) = match max_body_bytes {
             Some(limit) => {
                 if declared_length(&parts.headers).is_some_and(|length| length > limit as u64) {
                     return Err(ProxyError::PayloadTooLarge { limit });
                 }
-                Limited::new(body, limit).boxed_unsync()
+                let (body, overflow) = limit::bounded(body, limit);
+                (body, Some((overflow, limit)))
             }
-            None => body.boxed_unsync(),
+            None => (body.boxed_unsync(), None),
         };
         let mut body = CallBody::new(body, !replayable);
         let bodyless = body.is_empty();
@@ -143,6 +163,7 @@ impl ProxyTarget {
                         Ok((self.client.request(Request::from_parts(head, body), self.settings.grpc), resend))
                     });
                 let endpoint = picked.endpoint().clone();
+                let overflow = overflow.clone();
                 async move {
                     let (sent, resend) = match sent {
                         Ok(sent) => sent,
@@ -161,7 +182,7 @@ impl ProxyTarget {
                         }
                         Ok(Ok(response)) => Tried::Answer(response),
                         Ok(Err(error)) => {
-                            let mut failed = self.failed(&endpoint, &error);
+                            let mut failed = self.failed(&endpoint, &error, overflow.as_ref());
                             // A streamed body read by this try cannot go again.
                             if !resend.is_possible() {
                                 failed.retry = TryFailure::Final;
@@ -223,7 +244,20 @@ impl ProxyTarget {
     /// whether it may be retried, and what the client is told. A connection
     /// that could not be opened is logged and told by the retry loop
     /// (`Picked::unreachable`), with this error as its cause.
-    fn failed(&self, endpoint: &Endpoint, error: &hyper_util::client::legacy::Error) -> TryError<ProxyError> {
+    /// A body that went over its limit (`overflow`) is the client's fault
+    /// whatever the error says: 413 RESOURCE_EXHAUSTED.
+    fn failed(
+        &self,
+        endpoint: &Endpoint,
+        error: &hyper_util::client::legacy::Error,
+        overflow: Option<&(Overflow, usize)>,
+    ) -> TryError<ProxyError> {
+        if let Some(&(ref overflow, limit)) = overflow
+            && overflow.happened()
+        {
+            let error = ProxyError::PayloadTooLarge { limit };
+            return TryError { error, outcome: Outcome::Ignored, retry: TryFailure::Final };
+        }
         if error.is_connect() {
             let error = self.bad_gateway(chain(error));
             return TryError { error, outcome: Outcome::ConnectFailure, retry: TryFailure::NotSent };
@@ -240,12 +274,7 @@ impl ProxyTarget {
             .is_some_and(hyper::Error::is_user);
         if client_body {
             // The client's body failed: it says nothing of the endpoint.
-            let too_large =
-                std::iter::successors(error.source(), |e| (*e).source()).any(|e| e.is::<LengthLimitError>());
-            let error = match (too_large, self.settings.max_body_bytes) {
-                (true, Some(limit)) => ProxyError::PayloadTooLarge { limit },
-                _ => ProxyError::RequestBody(chain(error)),
-            };
+            let error = ProxyError::RequestBody(chain(error));
             return TryError { error, outcome: Outcome::Ignored, retry: TryFailure::Final };
         }
         let retry = TryFailure::of(Outcome::Failure, never_sent(error));

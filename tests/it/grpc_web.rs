@@ -7,7 +7,12 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use prost::Message;
 use protogate::proto::demo::v1::{CountReply, CountRequest, FailStreamRequest, GetShelfRequest, Shelf};
 
-use crate::support::gateway::{DEMO_CONFIG, Harness};
+use percent_encoding::percent_decode_str;
+
+use crate::support::{
+    gateway::{DEMO_CONFIG, Harness},
+    raw_http::{self, RawConnection},
+};
 
 fn config() -> String {
     format!(
@@ -205,20 +210,40 @@ async fn a_page_origin_gets_the_preflight_and_the_status_headers_exposed() {
     assert_eq!(trailers(&frames), ["grpc-status: 0"]);
 }
 
+/// Builds a raw HTTP/1.1 request: method, path, extra headers, body.
+type RequestBuilder = fn(&str, &str, &str, &[u8]) -> Vec<u8>;
+
+/// A gRPC-Web body over `limits.max_body_bytes`, declared by
+/// `Content-Length` or chunked, in binary and text mode: RESOURCE_EXHAUSTED
+/// naming the limit, as a native gRPC call's message over its limit gets.
 #[tokio::test]
-async fn a_message_over_the_body_limit_is_resource_exhausted() {
+async fn a_body_over_the_limit_is_resource_exhausted_declared_or_chunked() {
     let gateway = Harness::with_config(&format!("{}limits: {{ max_body_bytes: 64 }}\n", config())).await;
-    let client = reqwest::Client::new();
     let mut big = GetShelfRequest { shelf: 1 }.encode_to_vec();
     big.resize(100, 0);
-    let body = [&[0u8][..], &(big.len() as u32).to_be_bytes(), &big].concat();
-    let response = client
-        .post(gateway.url("/demo.v1.Library/GetShelf"))
-        .header("content-type", "application/grpc-web")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let frames = frames(&response.bytes().await.unwrap());
-    assert!(trailers(&frames).contains(&"grpc-status: 8".to_owned()), "{frames:?}");
+    let frame = [&[0u8][..], &(big.len() as u32).to_be_bytes(), &big].concat();
+    for (mode, content_type, body) in [
+        (Mode::Binary, "application/grpc-web", frame.clone()),
+        (Mode::Text, "application/grpc-web-text", STANDARD.encode(&frame).into_bytes()),
+    ] {
+        let headers = format!("content-type: {content_type}\r\nconnection: close\r\n");
+        let framings: [(&str, RequestBuilder); 2] =
+            [("declared", raw_http::with_length), ("chunked", raw_http::chunked)];
+        for (framing, build) in framings {
+            let request = build("POST", "/demo.v1.Library/GetShelf", &headers, &body);
+            let mut connection = RawConnection::connect(gateway.addr()).await;
+            let response = connection.exchange(&request).await.unwrap();
+            let body = match mode {
+                Mode::Binary => response.body.clone(),
+                Mode::Text => STANDARD.decode(&response.body).unwrap(),
+            };
+            let lines = trailers(&frames(&body));
+            let message = "grpc-message: the request body is larger than the limit of 64 bytes";
+            assert_eq!(
+                lines.iter().map(|line| percent_decode_str(line).decode_utf8_lossy()).collect::<Vec<_>>(),
+                ["grpc-status: 8", message],
+                "{content_type} {framing}"
+            );
+        }
+    }
 }
