@@ -23,10 +23,11 @@ pub(super) const TLS_CERTIFICATE_RELOADS: &str = "protogate_tls_certificate_relo
 pub(super) const CONNECTIONS_OPEN: &str = "protogate_connections_open";
 pub(super) const CONNECTIONS_REFUSED: &str = "protogate_connections_refused_total";
 pub(super) const BUILD_INFO: &str = "protogate_build_info";
+pub(super) const IN_FLIGHT_REFUSED: &str = "protogate_in_flight_refused_total";
 
 /// Gives each metric its `# HELP` line (and unit).
 pub(super) fn describe(recorder: &PrometheusRecorder) {
-    let counters: [(&'static str, &'static str); 9] = [
+    let counters: [(&'static str, &'static str); 10] = [
         (
             REQUESTS,
             "Requests answered, by route id, method, status and gRPC code (and gRPC service and method for transcoded routes).",
@@ -44,6 +45,10 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
         (
             CONNECTIONS_REFUSED,
             "Connections closed as soon as accepted, past limits.max_connections, by listener.",
+        ),
+        (
+            IN_FLIGHT_REFUSED,
+            "Requests refused with 503 because their route had max_in_flight in flight, by route id.",
         ),
     ];
     for (name, help) in counters {
