@@ -85,6 +85,20 @@ impl GatewayError {
         error
     }
 
+    /// A request past its route's `max_in_flight`: 503 UNAVAILABLE with
+    /// `Retry-After: 1`. UNAVAILABLE, not RESOURCE_EXHAUSTED: the load is
+    /// passing, and it is the code gRPC clients retry (as Envoy's overflow
+    /// 503 becomes for its gRPC clients).
+    pub fn overloaded(max: usize) -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unavailable,
+            format!("the route has {max} requests in flight already, its max_in_flight: retry in 1s"),
+        );
+        error.headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        error
+    }
+
     /// A request without valid credentials: 401 UNAUTHENTICATED, with the
     /// `WWW-Authenticate` challenge that says what to send.
     pub fn unauthenticated(message: impl Into<String>, challenge: HeaderValue) -> Self {

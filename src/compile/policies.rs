@@ -15,7 +15,7 @@ use super::{
 use crate::{
     config::{Config, CorsConfig, PolicyConfig},
     policy::{
-        Authenticator, Named, PolicyChain,
+        Authenticator, InFlightLimit, Named, PolicyChain,
         auth::{ApiKeyPolicy, JwtPolicy, MtlsPolicy},
         cors::{CorsPolicy, CorsSettings, OriginPattern},
         rate_limit::{LimitKey, RateLimitPolicy},
@@ -69,18 +69,24 @@ impl Policies {
         policies
     }
 
-    /// The chain of a route that lists `names` (at `place`).
+    /// The chain of a route that lists `names` (at `place`), with at most
+    /// `max_in_flight` requests at once.
     pub(super) fn chain(
         &self,
         place: &Place,
         names: &[String],
+        max_in_flight: usize,
         config: &Config,
         errors: &mut CompileErrors,
     ) -> Arc<PolicyChain> {
         for (index, name) in names.iter().enumerate() {
             self.check_name(&place.key("policies").index(index), name, config, errors);
         }
-        let mut chain = PolicyChain { route: Arc::from(place.as_str()), ..PolicyChain::default() };
+        let mut chain = PolicyChain {
+            route: Arc::from(place.as_str()),
+            in_flight: Some(Arc::new(InFlightLimit::new(max_in_flight))),
+            ..PolicyChain::default()
+        };
         let listed = self.defaults.iter().chain(names).filter_map(|name| Some((name, self.named.get(name)?)));
         for (name, policy) in listed {
             chain.names.push(name.clone());

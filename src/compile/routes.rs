@@ -37,6 +37,8 @@ use crate::{
 };
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Envoy's default for a cluster's `max_requests` circuit breaker.
+const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 /// The routing tables and the route table, filled route by route.
 pub(super) struct RoutesBuilder<'e> {
@@ -45,6 +47,8 @@ pub(super) struct RoutesBuilder<'e> {
     /// Each binding, for the OpenAPI document.
     operations: Vec<Operation>,
     pub(super) default_timeout: Duration,
+    /// The most requests in flight on a route that sets no `max_in_flight`.
+    default_max_in_flight: usize,
     /// The client limits: bodies, and what a binder may parse.
     pub(super) limits: BodyLimits,
     /// One HTTP client per upstream that pass-through targets use.
@@ -99,11 +103,15 @@ impl<'e> RoutesBuilder<'e> {
             &Place::root().key("transcoding").key("timeout"),
             errors,
         );
+        let place = Place::root().key("limits").key("max_in_flight");
+        let default_max_in_flight =
+            positive(config.limits.max_in_flight, &place, errors).unwrap_or(DEFAULT_MAX_IN_FLIGHT);
         Self {
             tables: RouteTables::default(),
             summaries: Vec::new(),
             operations: Vec::new(),
             default_timeout,
+            default_max_in_flight,
             limits,
             clients: BTreeMap::new(),
             policies,
@@ -127,7 +135,9 @@ impl<'e> RoutesBuilder<'e> {
         metadata: &Arc<MetadataRules>,
     ) {
         let place = Place::root().key("routes").index(index);
-        let chain = self.policies.chain(&place, &route.policies, config, self.errors);
+        let max_in_flight = positive(route.max_in_flight, &place.key("max_in_flight"), self.errors)
+            .unwrap_or(self.default_max_in_flight);
+        let chain = self.policies.chain(&place, &route.policies, max_in_flight, config, self.errors);
         match (&route.grpc, &route.http) {
             (Some(grpc), None) => {
                 let context = GrpcRouteContext { place: &place, grpc, route, chain, metadata };

@@ -306,6 +306,9 @@ pub struct LimitsConfig {
     /// The most connections each listener holds open at once (default
     /// 10000); past it, a new connection is closed as soon as accepted.
     pub max_connections: Option<usize>,
+    /// The most requests one route serves at once, for routes that set no
+    /// `max_in_flight` (default 1024).
+    pub max_in_flight: Option<usize>,
     /// The largest request body (default 4MiB).
     pub max_body_bytes: Option<ByteSize>,
     /// The largest request head, all headers together (default 64KiB).

@@ -19,6 +19,9 @@ pub struct RouteConfig {
     pub http: Option<HttpRouteConfig>,
     /// The deadline of calls on this route (default: `transcoding.timeout`).
     pub timeout: Option<Duration>,
+    /// The most requests on this route at once, streams until they end
+    /// (default `limits.max_in_flight`); one more gets 503 with `Retry-After`.
+    pub max_in_flight: Option<usize>,
     /// JSON switches for this route, over the gateway's.
     #[serde(default)]
     pub json: JsonConfig,

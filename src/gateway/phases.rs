@@ -1,8 +1,9 @@
 //! The policy phases around a target: a preflight answered from the CORS
 //! policy of the route it announces, and a request admitted (or refused)
 //! by its route's chain before the target serves it, with the chain's
-//! response headers added to whatever comes back. Both tell the observer
-//! what the policy decided.
+//! response headers added to whatever comes back, and its place among the
+//! route's requests in flight held by the response body until that ends.
+//! Both tell the observer what the policy decided.
 
 use std::future::Future;
 
@@ -11,7 +12,7 @@ use tonic::Code;
 use tracing::Instrument;
 
 use crate::{
-    body::{ResponseBody, full},
+    body::{ResponseBody, full, holding},
     error::GatewayError,
     observe::{Phase, RequestContext},
     policy::{PolicyChain, cors::CorsPolicy},
@@ -41,9 +42,14 @@ where
             }
         };
     context.observe(Phase::PolicyDecided { refused: None });
-    let mut response = serve(Request::from_parts(parts, body)).await.unwrap_or_else(render);
-    response.headers_mut().extend(admission.response_headers);
-    response
+    let response = serve(Request::from_parts(parts, body)).await.unwrap_or_else(render);
+    let (mut head, body) = response.into_parts();
+    head.headers.extend(admission.response_headers);
+    let body = match admission.permit {
+        Some(permit) => holding(body, permit),
+        None => body,
+    };
+    Response::from_parts(head, body)
 }
 
 /// The span of a route's policy chain (a debug span of `protogate::span`).

@@ -223,6 +223,10 @@ impl PolicyListener for RequestContext {
     fn authentication_failed(&self, policy: &Arc<str>, reason: &'static str) {
         self.observe(Phase::AuthenticationFailed { policy, reason });
     }
+
+    fn in_flight_refused(&self, max: usize) {
+        self.observe(Phase::InFlightRefused { max });
+    }
 }
 
 /// The upstream room tells each try of the request's call.

@@ -33,6 +33,9 @@ impl Observer for TracingObserver {
             Phase::AuthenticationFailed { policy, reason } => {
                 tracing::debug!(request_id = ?id, policy = &**policy, reason, "authentication failed");
             }
+            Phase::InFlightRefused { max } => {
+                tracing::debug!(request_id = ?id, route = context.route(), max, "refused: too many in flight");
+            }
             Phase::ResponseFinished { status, end, bytes } => {
                 let elapsed = context.received_at().elapsed();
                 tracing::debug!(request_id = ?id, status = status.as_u16(), ?end, bytes, ?elapsed, "response finished");

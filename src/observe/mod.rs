@@ -95,6 +95,12 @@ pub enum Phase<'a> {
         /// Why: `missing`, `invalid`, `forbidden` or `unavailable`.
         reason: &'static str,
     },
+    /// The route had `max` requests in flight already: this one is
+    /// refused (before `PolicyDecided`).
+    InFlightRefused {
+        /// The route's `max_in_flight`.
+        max: usize,
+    },
     /// The route's policies admitted it, or refused it with `refused`.
     PolicyDecided {
         /// The refusal's status, `None` when admitted.

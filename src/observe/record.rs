@@ -118,6 +118,7 @@ impl Record {
             Phase::StreamFinished { report } => self.stream = Some(report),
             Phase::RateLimitDecided { .. }
             | Phase::AuthenticationFailed { .. }
+            | Phase::InFlightRefused { .. }
             | Phase::StreamEnded
             | Phase::RequestEnded => {}
         }

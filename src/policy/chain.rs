@@ -1,7 +1,9 @@
 //! The policy chain of one route, and the request phase it runs, in the
 //! fixed order: CORS headers, rate limits keyed on the request (IP, header,
 //! route), authentication, rate limits keyed on who authenticated
-//! (consumer, claim). What each named policy decided is told to a
+//! (consumer, claim), then the route's in-flight limit (last, so that
+//! requests the policies refuse never take a place, and its refusal
+//! carries the CORS headers a page needs to read it). What each named policy decided is told to a
 //! [`PolicyListener`] (the request's context), which the chain does not
 //! know beyond it.
 
@@ -12,6 +14,7 @@ use http::{HeaderMap, HeaderName, request::Parts};
 use super::{
     auth::{ApiKeyPolicy, AuthError, JwtPolicy, MtlsPolicy, Principal},
     cors::CorsPolicy,
+    in_flight::{InFlightLimit, InFlightPermit},
     rate_limit::{Decision, KeyContext, RateLimitPolicy},
 };
 use crate::{error::GatewayError, tls_info::TlsInfo};
@@ -64,6 +67,8 @@ pub trait PolicyListener: Send + Sync {
     /// `policy` refused the request's credential, for `reason`
     /// ([`AuthError::reason`]).
     fn authentication_failed(&self, policy: &Arc<str>, reason: &'static str);
+    /// The route had `max` requests in flight already: this one is refused.
+    fn in_flight_refused(&self, max: usize);
 }
 
 /// The compiled policies of one route, in the order they run.
@@ -81,13 +86,18 @@ pub struct PolicyChain {
     pub principal_limits: Vec<Named<Arc<RateLimitPolicy>>>,
     /// The config names of its policies, defaults first (for the admin API).
     pub names: Vec<String>,
+    /// The most requests in flight on the route at once.
+    pub in_flight: Option<Arc<InFlightLimit>>,
 }
 
-/// A request the chain let through: headers for its response.
+/// A request the chain let through: headers for its response, and its
+/// place among the route's requests in flight.
 #[derive(Debug, Default)]
 pub struct Admission {
     /// Added to the target's response (CORS, rate-limit headers).
     pub response_headers: HeaderMap,
+    /// Held until the response body ends or is dropped.
+    pub permit: Option<InFlightPermit>,
 }
 
 impl PolicyChain {
@@ -139,10 +149,19 @@ impl PolicyChain {
             let limits = Limits { parts, peer, listener, headers: &headers };
             limits.check(&self.principal_limits, &self.route, context, &mut tightest).await?;
         }
+        let permit = match self.in_flight.as_ref().map(|limit| limit.admit()) {
+            None => None,
+            Some(Ok(permit)) => Some(permit),
+            Some(Err(overloaded)) => {
+                listener.in_flight_refused(overloaded.max);
+                let error = GatewayError::overloaded(overloaded.max);
+                return Err(refused(error, &headers, tightest.as_ref()));
+            }
+        };
         if let Some(decision) = &tightest {
             headers.extend(decision.headers());
         }
-        Ok(Admission { response_headers: headers })
+        Ok(Admission { response_headers: headers, permit })
     }
 
     /// The first authenticator whose credential the request carries decides;

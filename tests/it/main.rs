@@ -28,6 +28,7 @@ mod head_limits;
 mod health;
 mod hostile;
 mod http_semantics;
+mod in_flight;
 mod json_limits;
 mod json_names;
 mod jwks;

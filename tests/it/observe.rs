@@ -51,6 +51,7 @@ impl Observer for Recorder {
         let line = match phase {
             Phase::RequestReceived { head } => format!("received {} {}", head.method, head.uri.path()),
             Phase::RouteMatched { kind } => format!("matched {kind:?} {}", context.route().unwrap_or("-")),
+            Phase::InFlightRefused { max } => format!("in flight {max}"),
             Phase::PolicyDecided { refused } => format!("policy {refused:?}"),
             Phase::UpstreamPicked { upstream, .. } => format!("picked {upstream}"),
             Phase::UpstreamFinished { upstream, outcome, .. } => format!("finished {upstream} {outcome:?}"),

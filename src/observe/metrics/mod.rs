@@ -2,7 +2,9 @@
 //! ended, by its route's id (a template, prefix or service: never the raw
 //! path), method, status and gRPC code; its duration, its upstream tries,
 //! its retries, the rate-limit decisions and authentication failures of
-//! its policies, and for a stream how it ended and its messages each way. What is not a request's (endpoint health, breakers,
+//! its policies, its refusal past its route's `max_in_flight`, and for a
+//! stream how it ended and its messages each way. What is not a request's
+//! (endpoint health, breakers,
 //! reloads, TLS handshakes, connections) is read when scraped ([`Pulled`]).
 //!
 //! The recorder belongs to the gateway ([`Metrics::new`] builds one with
@@ -47,6 +49,7 @@ pub struct Metrics {
     rate_limits: Series<(Arc<str>, bool), Counter>,
     authentication_failures: Series<(Arc<str>, &'static str), Counter>,
     streams: Series<StreamKey, (Counter, Counter, Counter)>,
+    in_flight_refusals: Series<Option<Arc<str>>, Counter>,
     _upkeep: TaskGuard,
 }
 
@@ -116,6 +119,7 @@ impl Metrics {
             rate_limits: Series::new(),
             authentication_failures: Series::new(),
             streams: Series::new(),
+            in_flight_refusals: Series::new(),
             _upkeep: upkeep,
         })
     }
@@ -144,8 +148,7 @@ impl Metrics {
             code: record.grpc_code(),
         };
         let (count, duration) = self.requests.get(key, |key| {
-            let route =
-                key.route.clone().map_or_else(|| Label::new("route", "none"), |id| Label::new("route", id));
+            let route = route_label(key.route.as_ref());
             let (service, method) = record
                 .grpc_method
                 .as_ref()
@@ -182,7 +185,7 @@ impl Metrics {
     fn stream_finished(&self, context: &RequestContext, report: StreamReport) {
         let key = StreamKey { route: context.route_id().cloned(), framing: report.framing, end: report.end };
         let (streams, sent, received) = self.streams.get(key, |key| {
-            let route = Label::new("route", key.route.as_deref().unwrap_or("none").to_owned());
+            let route = route_label(key.route.as_ref());
             let framing = Label::new("framing", key.framing);
             let ended = vec![route.clone(), framing.clone(), Label::new("end", key.end)];
             let messages = |direction| {
@@ -253,10 +256,21 @@ impl Observer for Metrics {
                 counter.increment(1);
             }
             Phase::StreamFinished { report } => self.stream_finished(context, report),
+            Phase::InFlightRefused { .. } => {
+                let counter = self.in_flight_refusals.get(context.route_id().cloned(), |route| {
+                    self.counter(names::IN_FLIGHT_REFUSED, vec![route_label(route.as_ref())])
+                });
+                counter.increment(1);
+            }
             Phase::RequestEnded => self.request_ended(context, &context.record()),
             _ => {}
         }
     }
+}
+
+/// The route's id as a label, `none` when no route matched.
+fn route_label(route: Option<&Arc<str>>) -> Label {
+    route.map_or_else(|| Label::new("route", "none"), |id| Label::new("route", id.clone()))
 }
 
 /// The method as a label: the standard ones by name, any other `OTHER`

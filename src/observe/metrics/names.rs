@@ -25,10 +25,11 @@ pub(super) const CONNECTIONS_REFUSED: &str = "protogate_connections_refused_tota
 pub(super) const BUILD_INFO: &str = "protogate_build_info";
 pub(super) const STREAMS: &str = "protogate_streams_total";
 pub(super) const STREAM_MESSAGES: &str = "protogate_stream_messages_total";
+pub(super) const IN_FLIGHT_REFUSED: &str = "protogate_in_flight_refused_total";
 
 /// Gives each metric its `# HELP` line (and unit).
 pub(super) fn describe(recorder: &PrometheusRecorder) {
-    let counters: [(&'static str, &'static str); 11] = [
+    let counters: [(&'static str, &'static str); 12] = [
         (
             REQUESTS,
             "Requests answered, by route id, method, status and gRPC code (and gRPC service and method for transcoded routes).",
@@ -54,6 +55,10 @@ pub(super) fn describe(recorder: &PrometheusRecorder) {
         (
             CONNECTIONS_REFUSED,
             "Connections closed as soon as accepted, past limits.max_connections, by listener.",
+        ),
+        (
+            IN_FLIGHT_REFUSED,
+            "Requests refused with 503 because their route had max_in_flight in flight, by route id.",
         ),
     ];
     for (name, help) in counters {
