@@ -245,7 +245,8 @@ impl Protocol {
 
 /// A refusal in the client's protocol. A gRPC (or gRPC-Web) client gets a
 /// status, and a call no route serves is UNIMPLEMENTED to it, as a gRPC
-/// server says of a method it does not have.
+/// server says of a method it does not have. A wrong method (gRPC is POST
+/// only) stays a 405 with its `Allow`, the status in it.
 fn refuse(error: GatewayError, protocol: Protocol, context: &Arc<RequestContext>) -> Response<ResponseBody> {
     let error = match protocol {
         Protocol::Http => return error.into_response(),
@@ -254,8 +255,13 @@ fn refuse(error: GatewayError, protocol: Protocol, context: &Arc<RequestContext>
         }
         Protocol::Grpc | Protocol::GrpcWeb(_) => error,
     };
-    match protocol {
+    let method_not_allowed = error.status() == StatusCode::METHOD_NOT_ALLOWED;
+    let mut response = match protocol {
         Protocol::GrpcWeb(mode) => grpc_web::to_grpc_web(mode, error.into_grpc_response(), context.clone()),
         Protocol::Http | Protocol::Grpc => error.into_grpc_response(),
+    };
+    if method_not_allowed {
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     }
+    response
 }

@@ -3,7 +3,9 @@
 //!
 //! 1. a native gRPC call (`content-type: application/grpc*`) or a gRPC-Web
 //!    one (`application/grpc-web*`) goes to the route that owns its service
-//!    (when that route serves the method);
+//!    (when that route serves the method); both are POST only, so with any
+//!    other method it is method not allowed (a CORS preflight is one at
+//!    2., whatever its content type says);
 //! 2. a CORS preflight goes to the route of the request it announces (a
 //!    gRPC service's route for a method path it serves), when that route
 //!    answers preflights (else it is routed like any request);
@@ -135,7 +137,11 @@ where
 {
     let path = head.uri.path();
     let web = is_grpc_web(&head.headers);
-    if web || is_grpc(&head.headers) {
+    let preflight = is_preflight(&head.method, &head.headers);
+    if (web || is_grpc(&head.headers)) && !preflight {
+        if head.method != Method::POST {
+            return Decision::MethodNotAllowed { allow: vec![Method::POST] };
+        }
         match tables.services.find(path) {
             Some((id, ServiceLookup::Served(value))) if web => {
                 return Decision::GrpcWeb(Matched { value, id });
@@ -146,7 +152,7 @@ where
         }
     }
     let host = request_host(&head.headers, &head.uri).map(|host| host.as_str());
-    if is_preflight(&head.method, &head.headers)
+    if preflight
         && let Some(method) = announced_method(&head.headers)
         && let Some((id, answerer)) = preflight_of(&tables, host, &method, path)
     {

@@ -108,6 +108,26 @@ fn dispatch_follows_the_house_order() {
 }
 
 #[test]
+fn grpc_and_grpc_web_are_post_only_but_a_preflight_is_one() {
+    let f = Fixture::new();
+    for content_type in ["application/grpc", "application/grpc-web", "application/grpc-web-text+proto"] {
+        for method in ["GET", "HEAD", "PUT", "OPTIONS"] {
+            let found =
+                f.decide(request(method, "/demo.v1.Library/GetBook", &[("content-type", content_type)]));
+            assert_eq!(found, "405 [POST]", "{method} {content_type}");
+        }
+        // Whatever content type it carries, a preflight is not the call.
+        let preflight = [
+            ("origin", "https://a.example"),
+            ("access-control-request-method", "POST"),
+            ("content-type", content_type),
+        ];
+        let found = f.decide(request("OPTIONS", "/demo.v1.Library/GetBook", &preflight));
+        assert_eq!(found, "proxied any None", "{content_type}");
+    }
+}
+
+#[test]
 fn a_websocket_upgrade_takes_a_streaming_binding_whatever_its_verb() {
     let f = Fixture::new();
     let upgrade = [("upgrade", "websocket"), ("connection", "keep-alive, Upgrade")];

@@ -1,7 +1,9 @@
 //! A real browser against the gateway: headless Chromium (Debian's
 //! `chromium`, installed by .ci/run) loads a page served through the
 //! gateway that opens an `EventSource` on a server stream, a `WebSocket` on
-//! the bidirectional Chat stream and a streaming `fetch` of NDJSON, and
+//! the bidirectional Chat stream, a streaming `fetch` of NDJSON, and two
+//! gRPC-Web `fetch`es with frames built and parsed by hand in the page (a
+//! unary call in binary mode, a server stream in text mode), and
 //! reports what each saw to the page's server (an image on the page holds
 //! its load, and so `--dump-dom`, until then; chromium then exits). Fails
 //! under CI=true when chromium is missing, skips loudly otherwise.
@@ -52,7 +54,79 @@ async function streamed() {
     text += decoder.decode(value);
   }
   out.push('fetch:' + text.trim().split('\n').map(l => JSON.parse(l).result.index).join(','));
+  await grpcWebCalls();
   finish();
+}
+// gRPC-Web by hand: a frame is a flag byte, a 4-byte big-endian length and
+// the protobuf bytes; the answer's last frame (flag 0x80) holds the status.
+const frame = payload => {
+  const bytes = new Uint8Array(5 + payload.length);
+  new DataView(bytes.buffer).setUint32(1, payload.length);
+  bytes.set(payload, 5);
+  return bytes;
+};
+function frames(bytes) {
+  const list = [];
+  for (let at = 0; at < bytes.length;) {
+    const length = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 4).getUint32(0);
+    list.push({ flag: bytes[at], body: bytes.subarray(at + 5, at + 5 + length) });
+    at += 5 + length;
+  }
+  return list;
+}
+// A protobuf message's fields by number: varints as numbers, length-delimited ones as bytes.
+function fields(bytes) {
+  const found = {};
+  let at = 0;
+  const varint = () => {
+    let value = 0, shift = 0, byte;
+    do { byte = bytes[at++]; value += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80);
+    return value;
+  };
+  while (at < bytes.length) {
+    const key = varint();
+    if ((key & 7) === 0) { found[key >> 3] = varint(); continue; }
+    if ((key & 7) !== 2) throw new Error('wire type ' + (key & 7));
+    const length = varint();
+    found[key >> 3] = bytes.subarray(at, at + length);
+    at += length;
+  }
+  return found;
+}
+// POSTs one request message to `method` (binary or text mode), reads the
+// body chunk by chunk; the reply messages' fields and the status line.
+async function grpcWeb(method, payload, text) {
+  const body = text ? btoa(String.fromCharCode(...frame(payload))) : frame(payload);
+  const contentType = text ? 'application/grpc-web-text' : 'application/grpc-web+proto';
+  const response = await fetch('/' + method, {
+    method: 'POST', headers: { 'content-type': contentType, 'x-grpc-web': '1' }, body,
+  });
+  const reader = response.body.getReader();
+  const chunks = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(...value);
+  }
+  const bytes = text ? Uint8Array.from(atob(String.fromCharCode(...chunks)), c => c.charCodeAt(0)) : Uint8Array.from(chunks);
+  const all = frames(bytes);
+  const trailer = all.pop();
+  if (!trailer || trailer.flag !== 0x80) throw new Error('no trailer frame');
+  const status = new TextDecoder().decode(trailer.body).split('\r\n').filter(l => l).join(';');
+  return { replies: all.map(f => fields(f.body)), status };
+}
+async function grpcWebCalls() {
+  try {
+    // GetShelfRequest { shelf: 1 }: field 1, varint 1. Shelf.theme is field 2.
+    const shelf = await grpcWeb('demo.v1.Library/GetShelf', new Uint8Array([0x08, 0x01]), false);
+    const theme = shelf.replies.map(r => new TextDecoder().decode(r[2])).join(',');
+    out.push('grpc-web:' + theme + ':' + shelf.status);
+    // CountRequest { count: 3 }: a server stream of CountReply { index = 1 } (0 is left out).
+    const count = await grpcWeb('demo.v1.Stream/Count', new Uint8Array([0x08, 0x03]), true);
+    out.push('grpc-web-text:' + count.replies.map(r => r[1] ?? 0).join(',') + ':' + count.status);
+  } catch (e) {
+    out.push('grpc-web failed: ' + e);
+  }
 }
 </script></body></html>"#;
 
@@ -95,14 +169,14 @@ async fn start_page(reports: mpsc::Sender<String>) -> std::net::SocketAddr {
 }
 
 #[tokio::test]
-async fn headless_chromium_streams_through_event_source_websocket_and_fetch() {
+async fn headless_chromium_streams_through_event_source_websocket_fetch_and_grpc_web() {
     if !chromium::available() {
         return;
     }
     let (reports, mut reported) = mpsc::channel(1);
     let page = start_page(reports).await;
     let yaml = format!(
-        "{DEMO_AND_LEGACY}routes:\n  - grpc: {{ service: demo.v1.Stream, upstream: demo }}\n  - http: {{ prefix: /page/, upstream: legacy }}\n"
+        "{DEMO_AND_LEGACY}routes:\n  - grpc: {{ service: demo.v1.Stream, upstream: demo }}\n  - grpc: {{ service: demo.v1.Library, upstream: demo }}\n  - http: {{ prefix: /page/, upstream: legacy }}\n"
     )
     .replace("{legacy}", &page.to_string());
     let harness = Harness::with_config(&yaml).await;
@@ -116,8 +190,10 @@ async fn headless_chromium_streams_through_event_source_websocket_and_fetch() {
     let dom = String::from_utf8_lossy(&chromium);
     assert_eq!(
         report.as_deref(),
-        Some(r#"["sse:0,1,2","ws:5,6:1000","fetch:0,1"]"#),
+        Some(
+            r#"["sse:0,1,2","ws:5,6:1000","fetch:0,1","grpc-web:Fiction:grpc-status: 0","grpc-web-text:0,1,2:grpc-status: 0"]"#
+        ),
         "the page did not see the streams: {dom}"
     );
-    assert!(dom.contains(r#"<pre id="out">["sse:0,1,2","ws:5,6:1000","fetch:0,1"]</pre>"#), "{dom}");
+    assert!(dom.contains(r#"<pre id="out">["sse:0,1,2","ws:5,6:1000","fetch:0,1","grpc-web:Fiction:grpc-status: 0","grpc-web-text:0,1,2:grpc-status: 0"]</pre>"#), "{dom}");
 }

@@ -185,20 +185,27 @@ async fn a_policy_refusal_is_a_grpc_web_status_and_an_allowed_key_passes() {
     assert_eq!(trailers(&frames), ["grpc-status: 0"]);
 }
 
+/// The page origin's preflight of a gRPC-Web call (with `headers` besides)
+/// is answered for it.
+async fn assert_preflight_passes(gateway: &Harness, headers: &[(&str, &str)]) {
+    let mut preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, gateway.url("/demo.v1.Library/GetShelf"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,x-grpc-web,x-user-agent");
+    for (name, value) in headers {
+        preflight = preflight.header(*name, *value);
+    }
+    let preflight = preflight.send().await.unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "https://app.example.com");
+}
+
 #[tokio::test]
 async fn a_page_origin_gets_the_preflight_and_the_status_headers_exposed() {
     let gateway = Harness::with_config(&config()).await;
     let client = reqwest::Client::new();
-    let preflight = client
-        .request(reqwest::Method::OPTIONS, gateway.url("/demo.v1.Library/GetShelf"))
-        .header("origin", "https://app.example.com")
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type,x-grpc-web,x-user-agent")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(preflight.status(), 204);
-    assert_eq!(preflight.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_preflight_passes(&gateway, &[]).await;
     let origin = [("origin", "https://app.example.com")];
     let url = gateway.url("/demo.v1.Library/GetShelf");
     let (_, headers, frames) = call(&client, url, Mode::Binary, &GetShelfRequest { shelf: 1 }, &origin).await;
@@ -246,4 +253,37 @@ async fn a_body_over_the_limit_is_resource_exhausted_declared_or_chunked() {
             );
         }
     }
+}
+
+/// gRPC-Web, like gRPC, is POST only: any other method with a gRPC(-Web)
+/// content type is refused with 405 and `Allow: POST` (the status in it
+/// for gRPC clients) before the backend sees it; the preflight of a
+/// gRPC-Web call is still answered.
+#[tokio::test]
+async fn a_grpc_web_call_not_posted_is_405_before_the_backend() {
+    let gateway = Harness::with_config(&config()).await;
+    let served = gateway.backend().calls();
+    let body = framed(&GetShelfRequest { shelf: 1 });
+    let content_types = ["application/grpc-web+proto", "application/grpc-web-text", "application/grpc"];
+    for (version, client) in clients() {
+        for method in ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+            for content_type in content_types {
+                let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                let response = client
+                    .request(method.clone(), gateway.url("/demo.v1.Library/GetShelf"))
+                    .header("content-type", content_type)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                let what = format!("{version} {method} {content_type}");
+                assert_eq!(response.status(), 405, "{what}");
+                assert_eq!(response.headers()["allow"], "POST", "{what}");
+                assert_eq!(response.headers()["grpc-status"], "12", "{what}");
+            }
+        }
+    }
+    assert_eq!(gateway.backend().calls(), served, "the backend saw a call not posted");
+    // Even one carrying a gRPC-Web content type.
+    assert_preflight_passes(&gateway, &[("content-type", "application/grpc-web")]).await;
 }

@@ -27,6 +27,7 @@ mod grpc_web;
 mod head_limits;
 mod health;
 mod hostile;
+mod http2_streams;
 mod http_semantics;
 mod in_flight;
 mod json_limits;
