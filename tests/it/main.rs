@@ -39,6 +39,7 @@ mod killed_endpoint;
 mod library;
 mod listener;
 mod logs;
+mod message_limits;
 mod metadata;
 mod metadata_limits;
 mod metrics;
