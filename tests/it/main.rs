@@ -24,6 +24,7 @@ mod faults;
 mod first_hour;
 mod grpc_methods;
 mod grpc_web;
+mod h2_abuse;
 mod head_limits;
 mod health;
 mod hostile;
