@@ -266,15 +266,21 @@ impl From<TranscodeError> for GatewayError {
             TranscodeError::StreamTooLarge(message) => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, Code::ResourceExhausted, message)
             }
+            TranscodeError::RequestTooLarge { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, Code::ResourceExhausted, error.to_string())
+            }
+            // The backend's fault (502), told with the code a gRPC client
+            // meets for a message over its limit.
+            TranscodeError::ReplyTooLarge { .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, Code::ResourceExhausted, error.to_string())
+            }
             TranscodeError::TooManyStreams(message) => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, Code::ResourceExhausted, message)
             }
             TranscodeError::StreamTimeout(message) => {
                 Self::new(StatusCode::REQUEST_TIMEOUT, Code::DeadlineExceeded, message)
             }
-            TranscodeError::NoReply | TranscodeError::ReplyTooLarge { .. } => {
-                Self::from_grpc(Code::Internal, error.to_string())
-            }
+            TranscodeError::NoReply => Self::from_grpc(Code::Internal, error.to_string()),
             TranscodeError::Render(error) => Self::from_grpc(Code::Internal, error.to_string()),
             TranscodeError::Internal(message) => Self::from_grpc(Code::Internal, message),
         }

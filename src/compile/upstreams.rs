@@ -24,7 +24,9 @@ use crate::{
 
 /// How long connecting to an endpoint may take, unless `connect_timeout` says.
 pub(super) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-const DEFAULT_MAX_RESPONSE: u64 = 4 << 20;
+/// The largest message either way, unless `max_response_bytes` or
+/// `max_request_bytes` says: what gRPC servers and clients accept by default.
+const DEFAULT_MAX_MESSAGE: u64 = 4 << 20;
 
 /// Every upstream of the config that builds, by name: the one `kept` has
 /// under its name with equal settings, else a new one. Each goes into `next`.
@@ -54,7 +56,8 @@ pub(super) fn build_upstreams(
             }
         }
         let tls = upstream.tls.as_ref().and_then(|tls| tls_of(tls, base_dir, &place.key("tls"), errors));
-        let max_response = upstream.max_response_bytes.map_or(DEFAULT_MAX_RESPONSE, |size| size.0);
+        let max_response = upstream.max_response_bytes.map_or(DEFAULT_MAX_MESSAGE, |size| size.0);
+        let max_request = upstream.max_request_bytes.map_or(DEFAULT_MAX_MESSAGE, |size| size.0);
         let health_check = upstream.health_check.as_ref().and_then(|checks| {
             health_check(checks, protocol, &endpoints, &place.key("health_check"), errors)
         });
@@ -74,6 +77,7 @@ pub(super) fn build_upstreams(
                 errors,
             ),
             max_response_bytes: usize::try_from(max_response).unwrap_or(usize::MAX),
+            max_request_bytes: usize::try_from(max_request).unwrap_or(usize::MAX),
             health_check,
             balancing: balancing_of(upstream.balancing),
             outlier: outlier_of(&upstream.outlier, &place, errors),

@@ -243,6 +243,8 @@ pub struct UpstreamConfig {
     pub timeout: Option<Duration>,
     /// The largest reply message accepted (default 4MiB).
     pub max_response_bytes: Option<ByteSize>,
+    /// The largest request message sent, as protobuf (default 4MiB).
+    pub max_request_bytes: Option<ByteSize>,
     /// How calls spread over the endpoints (default round_robin).
     #[serde(default)]
     pub balancing: BalancingConfig,

@@ -36,6 +36,14 @@ use crate::{
 
 /// How often an idle HTTP/2 connection is pinged, and how long the answer may take.
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// Streams a client may open and reset before the gateway took them up
+/// (rapid reset, CVE-2023-44487); one more ends the connection with
+/// `GOAWAY(ENHANCE_YOUR_CALM)`. h2's default, set here so that it is ours.
+const HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+/// Streams the gateway may reset for a client's protocol errors before it
+/// ends the connection the same way (a flood that makes the server reset
+/// streams). hyper's default, set here.
+const HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 /// The most header lines hyper's HTTP/1 parser takes by default.
 const HYPER_MAX_HEADERS: usize = 100;
 /// hyper's smallest accepted HTTP/1 read buffer.
@@ -76,8 +84,12 @@ impl Protocols {
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
+            // Also what bounds a header block's CONTINUATION frames: h2 ends
+            // a connection whose block runs past it (the CONTINUATION flood).
             .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
             .max_concurrent_streams(limits.max_concurrent_streams)
+            .max_pending_accept_reset_streams(HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS)
+            .max_local_error_reset_streams(HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS)
             // Pings find connections whose client is gone without a goodbye.
             .keep_alive_interval(HTTP2_KEEP_ALIVE)
             .keep_alive_timeout(HTTP2_KEEP_ALIVE);

@@ -31,6 +31,17 @@ pub enum Outgoing {
     Abort,
 }
 
+impl Outgoing {
+    /// Its length as protobuf bytes (none for an abort).
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Self::Message(message) => message.encoded_len(),
+            Self::Wire(bytes) => bytes.len(),
+            Self::Abort => 0,
+        }
+    }
+}
+
 /// The codec of one method whose replies are decoded as messages.
 #[derive(Debug, Clone)]
 pub struct DynamicCodec {

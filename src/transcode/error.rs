@@ -50,6 +50,20 @@ pub enum TranscodeError {
     /// The backend ended the call without a reply.
     #[error("the backend ended the call without a reply")]
     NoReply,
+    /// A request message, as protobuf, is larger than the upstream takes.
+    #[error(
+        "{which} is {size} bytes as protobuf, larger than the limit of {limit} bytes (max_request_bytes of upstream {upstream:?})"
+    )]
+    RequestTooLarge {
+        /// `the request message`, or `request message <index>` of a stream.
+        which: String,
+        /// Its encoded length.
+        size: usize,
+        /// The upstream's `max_request_bytes`.
+        limit: usize,
+        /// The upstream's name.
+        upstream: String,
+    },
     /// The reply is larger than the upstream accepts.
     #[error(
         "the backend's reply is larger than the limit of {limit} bytes (max_response_bytes of upstream {upstream:?})"
@@ -76,15 +90,15 @@ impl TranscodeError {
             Self::Bind(_) | Self::UnsupportedMediaType(_) | Self::Timeout(_) | Self::BadStream(_) => {
                 Code::InvalidArgument
             }
-            Self::MetadataTooLarge(_) | Self::StreamTooLarge(_) | Self::TooManyStreams(_) => {
-                Code::ResourceExhausted
-            }
+            Self::MetadataTooLarge(_)
+            | Self::StreamTooLarge(_)
+            | Self::TooManyStreams(_)
+            | Self::RequestTooLarge { .. }
+            | Self::ReplyTooLarge { .. } => Code::ResourceExhausted,
             Self::DeadlineExceeded(_) | Self::StreamTimeout(_) => Code::DeadlineExceeded,
             Self::Upstream(failure) => failure.code,
             Self::Unreachable(_) => Code::Unavailable,
-            Self::NoReply | Self::ReplyTooLarge { .. } | Self::Render(_) | Self::Internal(_) => {
-                Code::Internal
-            }
+            Self::NoReply | Self::Render(_) | Self::Internal(_) => Code::Internal,
         }
     }
 }

@@ -125,6 +125,7 @@ pub enum Outcome {
 pub struct Upstream {
     pool: Arc<Pool>,
     max_response_bytes: usize,
+    max_request_bytes: usize,
     gzip: bool,
     /// TLS towards its `https://` endpoints, for clients built outside this room.
     tls: Option<TlsSettings>,
@@ -186,6 +187,7 @@ impl Upstream {
         Ok(Self {
             pool,
             max_response_bytes: settings.max_response_bytes,
+            max_request_bytes: settings.max_request_bytes,
             gzip: settings.gzip,
             tls: settings.tls.clone(),
             _resolver: resolver,
@@ -206,6 +208,11 @@ impl Upstream {
     /// The largest reply message accepted from it.
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
+    }
+
+    /// The largest request message sent to it (gRPC, as protobuf).
+    pub fn max_request_bytes(&self) -> usize {
+        self.max_request_bytes
     }
 
     /// gRPC: whether calls use gzip both ways (requests sent and replies accepted gzip'd).

@@ -35,6 +35,8 @@ pub struct UpstreamSettings {
     pub connect_timeout: Duration,
     /// The largest reply message accepted from it.
     pub max_response_bytes: usize,
+    /// The largest request message sent to it (gRPC, as protobuf).
+    pub max_request_bytes: usize,
     /// Active health checks of its endpoints, if any.
     pub health_check: Option<HealthCheckSettings>,
     /// How calls spread over the endpoints.
@@ -70,6 +72,7 @@ impl Default for UpstreamSettings {
             dns_refresh: Self::DEFAULT_DNS_REFRESH,
             connect_timeout: Duration::ZERO,
             max_response_bytes: 0,
+            max_request_bytes: usize::MAX,
             health_check: None,
             balancing: Balancing::default(),
             outlier: OutlierSettings::default(),

@@ -175,7 +175,7 @@ async fn a_reply_over_the_upstream_limit_is_the_backends_fault() {
     );
     let gateway = Harness::with_config(&config).await;
     let (status, body) = gateway.get_json(&format!("/v1/echo/{}", "x".repeat(200))).await;
-    assert_eq!((status, body["code"].clone()), (500, json!(13)), "{body}");
+    assert_eq!((status, body["code"].clone()), (502, json!(8)), "{body}");
     assert!(body["message"].as_str().unwrap().contains("max_response_bytes"), "{body}");
     let (status, _) = gateway.get_json("/v1/echo/small").await;
     assert_eq!(status, 200);

@@ -62,8 +62,7 @@ pub(crate) async fn serve(
     let mut permit = settings.caps.admit(context, (!bidi).then_some("json"))?;
     let request_framing = requests::request_framing(&parts.headers).map_err(|e| permit.failed(e))?;
     let metadata = target.call_metadata(&parts.headers, context, host).map_err(|e| permit.failed(e))?;
-    let reader =
-        MessageReader::new(target.binder.clone(), captures, parts.uri.query(), settings.max_messages);
+    let reader = MessageReader::new(target, captures, parts.uri.query(), settings.max_messages);
     permit.counts_requests(reader.count.clone());
     let (signals, mut events) = RequestSignals::pair();
     let splitter = Splitter::new(request_framing, settings.max_message_bytes);

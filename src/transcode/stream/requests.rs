@@ -23,6 +23,7 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderMap, header};
 use http_body::Body;
+use prost::Message;
 use prost_reflect::DynamicMessage;
 use tokio::sync::oneshot;
 use tokio_stream::Stream;
@@ -36,8 +37,9 @@ use crate::{
     transcode::{
         bind::{BindError, RequestBinder},
         codec::Outgoing,
-        target::TranscodeError,
+        target::{TranscodeError, TranscodeTarget, check_request_size},
     },
+    upstream::Upstream,
 };
 
 /// A streamed request body.
@@ -47,6 +49,8 @@ pub type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxErro
 #[derive(Debug)]
 pub(super) struct MessageReader {
     binder: Arc<RequestBinder>,
+    /// Whose `max_request_bytes` bounds each message.
+    upstream: Arc<Upstream>,
     captures: Vec<String>,
     query: Option<String>,
     max_messages: Option<u64>,
@@ -55,14 +59,16 @@ pub(super) struct MessageReader {
 }
 
 impl MessageReader {
+    /// The reader of `target`'s request stream.
     pub(super) fn new(
-        binder: Arc<RequestBinder>,
+        target: &TranscodeTarget,
         captures: &[String],
         query: Option<&str>,
         max_messages: Option<u64>,
     ) -> Self {
         Self {
-            binder,
+            binder: target.binder.clone(),
+            upstream: target.upstream.clone(),
             captures: captures.to_vec(),
             query: query.map(str::to_owned),
             max_messages,
@@ -89,6 +95,7 @@ impl MessageReader {
                     other => other,
                 }
             })?;
+        check_request_size(&self.upstream, message.encoded_len(), || format!("request message {index}"))?;
         self.count.fetch_add(1, Ordering::Relaxed);
         Ok(message)
     }

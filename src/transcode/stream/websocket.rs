@@ -99,8 +99,7 @@ pub(crate) fn accept(
         .map_err(|e| TranscodeError::Internal(e.to_string()))?;
     let mut permit = settings.caps.admit(context, Some(Framing::WebSocket.name()))?;
     let metadata = target.call_metadata(headers, context, host).map_err(|e| permit.failed(e))?;
-    let reader =
-        MessageReader::new(target.binder.clone(), captures, parts.uri.query(), settings.max_messages);
+    let reader = MessageReader::new(target, captures, parts.uri.query(), settings.max_messages);
     permit.counts_requests(reader.count.clone());
     let mut response = Response::new(full(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -230,6 +230,7 @@ impl TranscodeTarget {
             &request.body,
             content_type,
         )?;
+        check_request_size(&self.upstream, message.encoded_len(), || "the request message".to_owned())?;
         let metadata = self.call_metadata(headers, context, request.host)?;
         Ok(Prepared { deadline, message, metadata, context: context.clone() })
     }
@@ -246,4 +247,19 @@ impl TranscodeTarget {
         context.propagate(&mut metadata);
         Ok(MetadataMap::from_headers(metadata))
     }
+}
+
+/// Refuses a request message of `size` bytes (as protobuf) larger than
+/// `upstream` takes (its `max_request_bytes`), before it is sent; `which`
+/// names the message.
+pub(in crate::transcode) fn check_request_size(
+    upstream: &Upstream,
+    size: usize,
+    which: impl FnOnce() -> String,
+) -> Result<(), TranscodeError> {
+    let limit = upstream.max_request_bytes();
+    if size <= limit {
+        return Ok(());
+    }
+    Err(TranscodeError::RequestTooLarge { which: which(), size, limit, upstream: upstream.name().to_owned() })
 }

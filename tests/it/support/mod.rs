@@ -5,6 +5,7 @@ pub mod chromium;
 pub mod closed_port;
 pub mod counting_proxy;
 pub mod gateway;
+pub mod h2_frames;
 pub mod held_backend;
 pub mod http_backends;
 pub mod lcg;

@@ -7,19 +7,26 @@
 //! tested against this server.
 //!
 //! Also: an echo server that answers each call with the message it was
-//! sent (for services whose request and response types are one), and a
-//! server that refuses every call with a plain HTTP status.
+//! sent (for services whose request and response types are one), a
+//! server that refuses every call with a plain HTTP status, and one whose
+//! reply never ends (a message that claims 1 GiB, its bytes sent for as
+//! long as they are read, counted).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body, Frame};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
@@ -64,10 +71,11 @@ pub async fn start_grpc_echo() -> SocketAddr {
 
 /// Serves HTTP/2 on 127.0.0.1:<ephemeral>, answering each request with
 /// `handle`, for as long as the test process lives.
-async fn start_h2<H, F>(handle: H) -> SocketAddr
+async fn start_h2<H, F, B>(handle: H) -> SocketAddr
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Frames>> + Send + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: Body<Data = Bytes, Error = Infallible> + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a test HTTP/2 server");
     let addr = listener.local_addr().expect("its address");
@@ -136,4 +144,29 @@ pub async fn start_http_refuser() -> SocketAddr {
         Response::builder().status(status).body(Frames(VecDeque::new())).expect("a valid status")
     })
     .await
+}
+
+/// Starts a server that answers every call with a message whose prefix
+/// claims 1 GiB, then zeros for as long as the client reads them; the
+/// count is of the bytes the client's flow control let it hand over.
+pub async fn start_endless_reply() -> (SocketAddr, Arc<AtomicU64>) {
+    let handed_over = Arc::new(AtomicU64::new(0));
+    let counted = handed_over.clone();
+    let addr = start_h2(move |_| {
+        let counted = counted.clone();
+        let mut prefix = BytesMut::with_capacity(5);
+        prefix.put_u8(0);
+        prefix.put_u32(1 << 30);
+        let head = futures_util::stream::once(async move { prefix.freeze() });
+        let zeros = futures_util::stream::repeat(Bytes::from_static(&[0; 64 * 1024]));
+        let body = head.chain(zeros).map(move |chunk| {
+            counted.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            Ok::<_, Infallible>(Frame::data(chunk))
+        });
+        let response =
+            Response::builder().header("content-type", "application/grpc").body(StreamBody::new(body));
+        async move { response.expect("a valid response") }
+    })
+    .await;
+    (addr, handed_over)
 }

@@ -11,13 +11,7 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const DATA: u8 = 0;
-const HEADERS: u8 = 1;
-const SETTINGS: u8 = 4;
-const END_STREAM: u8 = 0x1;
-const ACK: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
+use super::h2_frames::{ACK, DATA, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS, frame, literal};
 
 /// Starts the backend on 127.0.0.1:0.
 pub async fn start_crlf_backend() -> SocketAddr {
@@ -62,22 +56,4 @@ async fn reply(stream: &mut TcpStream, id: u32) -> std::io::Result<()> {
     literal(&mut trailers, "grpc-status", b"0");
     literal(&mut trailers, "x-evil-trailer", b"b\r\nx-injected-trailer: yes");
     stream.write_all(&frame(HEADERS, END_HEADERS | END_STREAM, id, &trailers)).await
-}
-
-/// An HPACK literal field without indexing, new name, no Huffman coding
-/// (names and values shorter than 127 bytes).
-fn literal(block: &mut Vec<u8>, name: &str, value: &[u8]) {
-    block.push(0);
-    block.push(name.len() as u8);
-    block.extend_from_slice(name.as_bytes());
-    block.push(value.len() as u8);
-    block.extend_from_slice(value);
-}
-
-fn frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
-    let length = (payload.len() as u32).to_be_bytes();
-    let mut frame = vec![length[1], length[2], length[3], kind, flags];
-    frame.extend_from_slice(&id.to_be_bytes());
-    frame.extend_from_slice(payload);
-    frame
 }
