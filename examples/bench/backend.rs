@@ -1,31 +1,39 @@
 //! The backends every scenario ends at, served from the bench process
-//! itself: the `bench.v1.Bench` gRPC service and a plain HTTP server for the
-//! pass-through rows. Their CPU is not the gateway's, so sharing a process
+//! itself: the `bench.v1.Bench` gRPC service (its reads, writes and
+//! streams) and a plain HTTP server for the pass-through rows. Their CPU is not the gateway's, so sharing a process
 //! with the load generator is fine.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 
 use bytes::Bytes;
+use futures_util::{Stream, StreamExt, stream};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use protogate::proto::bench::v1::bench_server::{Bench, BenchServer};
-use protogate::proto::bench::v1::{GetItemRequest, Item, Record};
+use protogate::proto::bench::v1::{GetItemRequest, Item, ListItemsRequest, Record};
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 /// What the HTTP backend answers to every request: about the size of an
 /// `Item` rendered as JSON.
 pub const HTTP_REPLY: &str = r#"{"id":"item-1","name":"item item-1","revision":"42","tags":["red","green","blue"],"labels":{"team":"storage","tier":"gold"}}"#;
 
-/// The small read and the ~1 KB write.
+/// The small read, the ~1 KB write and the streams of small Items.
 #[derive(Debug, Default)]
 struct BenchService;
 
+/// A reply stream of the service.
+type Items = Pin<Box<dyn Stream<Item = Result<Item, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl Bench for BenchService {
+    type ListItemsStream = Items;
+    type WatchItemsStream = Items;
+
     async fn get_item(&self, request: Request<GetItemRequest>) -> Result<Response<Item>, Status> {
         let request = request.into_inner();
         if request.id.is_empty() {
@@ -45,6 +53,30 @@ impl Bench for BenchService {
         record.version += 1;
         Ok(Response::new(record))
     }
+
+    async fn list_items(&self, request: Request<ListItemsRequest>) -> Result<Response<Items>, Status> {
+        let ListItemsRequest { count, hold } = request.into_inner();
+        let items = streamed_items(count);
+        Ok(Response::new(if hold { items.chain(stream::pending()).boxed() } else { items.boxed() }))
+    }
+
+    async fn watch_items(
+        &self,
+        request: Request<Streaming<ListItemsRequest>>,
+    ) -> Result<Response<Items>, Status> {
+        let replies = request.into_inner().flat_map(|message| match message {
+            Ok(message) => streamed_items(message.count).left_stream(),
+            Err(status) => stream::once(async move { Err(status) }).right_stream(),
+        });
+        Ok(Response::new(replies.boxed()))
+    }
+}
+
+/// `count` small Items, as fast as the reader takes them.
+fn streamed_items(count: u32) -> impl Stream<Item = Result<Item, Status>> + Send {
+    stream::iter(0..count).map(|n| {
+        Ok(Item { id: format!("item-{n}"), name: "streamed".into(), revision: n.into(), ..Item::default() })
+    })
 }
 
 /// Serves `bench.v1.Bench` on an ephemeral loopback port.

@@ -1,6 +1,7 @@
 //! The files the measured processes start from, written into the run's
-//! temporary directory: the gateway's YAML (plain, and behind JWT + a rate
-//! limit), the descriptor set, the JWT secret, and nginx's config.
+//! temporary directory: the gateway's YAML (plain, behind JWT + a rate
+//! limit, over TLS, with metrics and the access log, with 11 000 routes),
+//! the descriptor set, the JWT secret, and nginx's config.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,28 +47,72 @@ impl Workdir {
     }
 }
 
+/// What a gateway process serves besides `bench.v1.Bench` and `/web/`.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayOptions {
+    /// The gRPC routes behind a JWT policy and a per-subject local rate
+    /// limit far above what the bench sends.
+    pub guarded: bool,
+    /// Terminate TLS on the listener with this certificate.
+    pub tls: Option<ServerCert>,
+    /// The admin listener (with metrics, its default); none: no metrics.
+    pub admin: Option<SocketAddr>,
+    /// The access log's file; none: no access log.
+    pub access_log: Option<PathBuf>,
+    /// Also the 1 000 generated services of [`crate::scale`].
+    pub scale: bool,
+}
+
+/// A server certificate and its key, PEM files.
+#[derive(Debug, Clone)]
+pub struct ServerCert {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
 /// The gateway: `bench.v1.Bench` transcoded, `/web/` passed through to the
-/// HTTP backend; with `guarded`, the gRPC routes sit behind a JWT policy and
-/// a per-subject local rate limit far above what the bench sends.
-pub fn gateway_yaml(listen: SocketAddr, backends: Backends, guarded: bool) -> String {
-    let policies = if guarded {
+/// HTTP backend, traces off, and what `options` adds.
+pub fn gateway_yaml(listen: SocketAddr, backends: Backends, options: &GatewayOptions) -> String {
+    let listen = match &options.tls {
+        None => format!("listen: {listen}\n"),
+        Some(cert) => format!(
+            "listeners:\n  \
+               - listen: {listen}\n    \
+                 tls: {{ certificates: [{{ cert_file: \"{}\", key_file: \"{}\" }}] }}\n",
+            cert.cert_file.display(),
+            cert.key_file.display(),
+        ),
+    };
+    let admin = options.admin.map_or_else(String::new, |admin| format!("admin: {{ listen: {admin} }}\n"));
+    let access_log = match &options.access_log {
+        None => "access_log: { enabled: false }\n".to_owned(),
+        Some(path) => format!("access_log: {{ path: \"{}\" }}\n", path.display()),
+    };
+    let policies = if options.guarded {
         "policies:\n  \
            users:\n    jwt: { secret_file: jwt.secret, algorithms: [HS256], audiences: [bench] }\n  \
            per-user:\n    rate_limit: { key: claim:sub, rate: 1000000/s, burst: 1000000 }\n"
     } else {
         ""
     };
-    let route_policies = if guarded { "\n    policies: [users, per-user]" } else { "" };
+    let route_policies = if options.guarded { "\n    policies: [users, per-user]" } else { "" };
+    let (scale_descriptor, scale_upstream, scale_routes) = if options.scale {
+        (", { file: scale.pb }", crate::scale::upstream_yaml(backends.grpc), crate::scale::routes_yaml())
+    } else {
+        ("", String::new(), String::new())
+    };
     format!(
-        "listen: {listen}\n\
-         descriptors: [{{ file: bench.pb }}]\n\
+        "{listen}{admin}{access_log}\
+         descriptors: [{{ file: bench.pb }}{scale_descriptor}]\n\
          upstreams:\n  \
            bench: {{ endpoints: [\"http://{grpc}\"] }}\n  \
            web: {{ protocol: http, endpoints: [\"http://{http}\"] }}\n\
+         {scale_upstream}\
          {policies}\
          routes:\n  \
            - grpc: {{ service: bench.v1.Bench, upstream: bench }}{route_policies}\n  \
-           - http: {{ prefix: /web/, upstream: web, strip_prefix: true }}\n",
+           - http: {{ prefix: /web/, upstream: web, strip_prefix: true }}\n\
+         {scale_routes}",
         grpc = backends.grpc,
         http = backends.http,
     )
@@ -86,7 +131,8 @@ pub fn jwt_token() -> anyhow::Result<String> {
 }
 
 /// nginx as the pass-through reference: one worker, upstream keep-alive,
-/// no access log (protogate writes none either), the same prefix strip and
+/// no access log (protogate's rows write none either, but the one that
+/// measures it), the same prefix strip and
 /// X-Forwarded-* headers as the gateway's `/web/` route.
 pub fn nginx_conf(dir: &Path, listen: SocketAddr, http_backend: SocketAddr) -> String {
     let dir = dir.display();

@@ -24,8 +24,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use protogate::proto::bench::v1::GetItemRequest;
 use protogate::proto::bench::v1::bench_client::BenchClient;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tonic::transport::Channel;
+
+use crate::tls::TlsDialer;
 
 /// When a run counts: from `measure_from` (after the warm-up) to `until`.
 #[derive(Debug, Clone, Copy)]
@@ -182,37 +185,52 @@ impl HttpCall {
     }
 }
 
-/// One HTTP/1.1 keep-alive connection of its own; reconnects after an error.
+/// One HTTP/1.1 keep-alive connection of its own, in cleartext or over
+/// TLS; reconnects after an error.
 pub struct Http1Connection {
     addr: SocketAddr,
     authority: String,
     call: Arc<HttpCall>,
+    tls: Option<TlsDialer>,
     sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
 }
 
 impl Http1Connection {
     pub fn new(addr: SocketAddr, call: Arc<HttpCall>) -> Self {
-        Self { addr, authority: addr.to_string(), call, sender: None }
+        Self { addr, authority: addr.to_string(), call, tls: None, sender: None }
     }
 
-    async fn connect(
-        addr: SocketAddr,
-    ) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String> {
-        let stream = TcpStream::connect(addr).await.map_err(|error| error.to_string())?;
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|error| error.to_string())?;
-        tokio::spawn(connection);
-        Ok(sender)
+    /// The same over TLS sessions that `tls` opens.
+    pub fn over_tls(addr: SocketAddr, call: Arc<HttpCall>, tls: TlsDialer) -> Self {
+        Self { tls: Some(tls), ..Self::new(addr, call) }
     }
+
+    async fn connect(&self) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String> {
+        let stream = TcpStream::connect(self.addr).await.map_err(|error| error.to_string())?;
+        let _ = stream.set_nodelay(true);
+        match &self.tls {
+            None => http1_handshake(stream).await,
+            Some(tls) => http1_handshake(tls.connect(stream).await.map_err(|error| error.to_string())?).await,
+        }
+    }
+}
+
+/// An HTTP/1.1 client connection over `io`, driven by a task of its own.
+async fn http1_handshake<Io>(io: Io) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String>
+where
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|error| error.to_string())?;
+    tokio::spawn(connection);
+    Ok(sender)
 }
 
 impl Caller for Http1Connection {
     async fn call(&mut self) -> Result<bool, String> {
         let mut sender = match self.sender.take() {
             Some(sender) => sender,
-            None => Self::connect(self.addr).await?,
+            None => self.connect().await?,
         };
         let request = self.call.request(&self.authority)?;
         let response = sender.send_request(request).await.map_err(|error| error.to_string())?;

@@ -3,7 +3,8 @@
 //! one machine, so the ratios hold even when the machine is noisy.
 //!
 //! ```text
-//! cargo run --release --example bench -- [--seconds N] [--repeat R] [--connections C] [--rate R] [--json out.json]
+//! cargo run --release --example bench -- [--seconds N] [--repeat R] [--connections C] [--rate R]
+//!     [--only core,open,obs,tls,reload,stream,memory] [--json out.json]
 //! ```
 //!
 //! This process runs the backends and the load generator; each measured
@@ -11,26 +12,37 @@
 //! another core when `taskset` can, so its CPU time and memory are its own.
 //! The table shows CPU µs per request from /proc, which stays meaningful
 //! when the load generator, not the gateway, is what saturates.
+//! Besides the closed- and open-loop rows: what metrics, the access log and
+//! TLS cost (costs.rs, targets.rs), a reload of 11 000 routes under load
+//! (reload.rs), streams through each framing (streams.rs) and memory
+//! (memory.rs); `--only` picks among them.
 
 mod backend;
 mod configs;
+mod costs;
 mod load;
 mod memory;
 mod process;
+mod reload;
 mod report;
+mod scale;
 mod scenarios;
+mod stream_load;
+mod streams;
+mod targets;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 use configs::{Backends, Workdir};
 use process::Cores;
 use report::Report;
-use scenarios::{Bench, Binaries};
+use scenarios::{Bench, Binaries, Part};
 
 /// Measures protogate side by side with the backend, a floor forwarder and nginx.
 #[derive(Debug, Parser)]
@@ -53,6 +65,9 @@ struct Args {
     /// Skip the load scenarios (memory and scale figures only).
     #[arg(long)]
     no_load: bool,
+    /// Run only these parts (comma-separated; all by default).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -88,30 +103,38 @@ async fn run(args: Args, binaries: Binaries, cores: Cores) -> anyhow::Result<()>
         binaries,
         backends,
         workdir: Workdir::create()?,
+        parts: parts_of(&args),
     };
+    let repeats = args.repeat.max(1);
 
-    let (rows, open_loop) = if args.no_load {
-        (Vec::new(), None)
-    } else {
-        let mut repeats = Vec::new();
-        for _ in 0..args.repeat.max(1) {
-            repeats.push(bench.closed_loop_rows().await?);
+    let mut closed_loops = Vec::new();
+    if [Part::Core, Part::Obs, Part::Tls].into_iter().any(|part| bench.runs(part)) {
+        for _ in 0..repeats {
+            closed_loops.push(bench.closed_loop_rows().await?);
         }
-        let mut open_loops = Vec::new();
-        for _ in 0..args.repeat.max(1) {
+    }
+    let comparisons = targets::compare(&closed_loops);
+    let mut open_loops = Vec::new();
+    if bench.runs(Part::Open) {
+        for _ in 0..repeats {
             open_loops.push(bench.open_loop(args.rate).await?);
         }
-        (report::median_rows(repeats), report::median_open_loop(open_loops))
-    };
-    let memory = if args.no_memory { None } else { Some(memory::measure(&bench).await?) };
+    }
+    let reload =
+        if bench.runs(Part::Reload) { Some(bench.reload_under_load(args.rate).await?) } else { None };
+    let streams = if bench.runs(Part::Stream) { Some(bench.streams().await?) } else { None };
+    let memory = if bench.runs(Part::Memory) { Some(memory::measure(&bench).await?) } else { None };
     let mut report = Report {
         seconds: bench.seconds.as_secs(),
-        repeats: args.repeat.max(1),
+        repeats,
         connections: bench.connections,
         pinned,
-        rows,
-        open_loop,
+        rows: report::median_rows(closed_loops),
+        comparisons,
+        open_loop: report::median_open_loop(open_loops),
         memory,
+        reload,
+        streams,
     };
     report.compare_to("floor forwarder GET");
     println!("\n{}", report.table());
@@ -123,7 +146,22 @@ async fn run(args: Args, binaries: Binaries, cores: Cores) -> anyhow::Result<()>
     if let Some(open) = &report.open_loop {
         rows.extend([&open.direct, &open.gateway]);
     }
+    if let Some(reload) = &report.reload {
+        rows.extend([&reload.quiet, &reload.reloading]);
+    }
     scenarios::check_clean(&rows)
+}
+
+/// The parts `--only`, `--no-memory` and `--no-load` leave.
+fn parts_of(args: &Args) -> Vec<Part> {
+    let mut parts = if args.only.is_empty() { Part::value_variants().to_vec() } else { args.only.clone() };
+    if args.no_memory {
+        parts.retain(|part| *part != Part::Memory);
+    }
+    if args.no_load {
+        parts.retain(|part| *part == Part::Memory);
+    }
+    parts
 }
 
 /// Builds (if stale) and finds protogate and the floor forwarder next to

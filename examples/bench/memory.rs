@@ -2,7 +2,6 @@
 //! connections cost the gateway, and how long a large route table takes
 //! to load and to match in.
 
-use std::fmt::Write as _;
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -17,16 +16,16 @@ use protogate::compile;
 use protogate::config::Config;
 use tokio::net::TcpStream;
 
+use crate::configs::GatewayOptions;
 use crate::process::{Measured, free_port};
 use crate::report::{IdleConnections, Memory};
+use crate::scale;
 use crate::scenarios::{Bench, WEB_ITEM};
 
 /// Idle keep-alive connections held open against the gateway.
 const IDLE_CONNECTIONS: usize = 10_000;
 /// Connections opened at once while building them up.
 const OPENING_AT_ONCE: usize = 250;
-/// The scale test's services, each with ten annotated methods.
-const SCALE_SERVICES: usize = 1_000;
 
 /// Every figure of [`Memory`].
 pub async fn measure(bench: &Bench) -> anyhow::Result<Memory> {
@@ -36,7 +35,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Memory> {
     Ok(Memory {
         demo_idle_rss_mib,
         idle_connections,
-        scale_services: SCALE_SERVICES,
+        scale_services: scale::SERVICES,
         scale_routes,
         scale_load_ms,
         scale_match_ns,
@@ -64,7 +63,7 @@ async fn demo_idle_rss(bench: &Bench) -> anyhow::Result<f64> {
 /// What [`IDLE_CONNECTIONS`] idle keep-alive connections add to protogate,
 /// and, for reference, to the floor forwarder (bare hyper) and nginx.
 async fn idle_connection_costs(bench: &Bench) -> anyhow::Result<IdleConnections> {
-    let (gateway, addr) = bench.start_gateway("connections", false).await?;
+    let (gateway, addr) = bench.start_gateway("connections", &GatewayOptions::default()).await?;
     let (open, protogate_mib) = idle_connections(&gateway, addr, "/v1/items/idle").await?;
     drop(gateway);
     let (floor, addr) = bench.start_floor().await?;
@@ -124,26 +123,26 @@ async fn get(connection: &mut SendRequest<Empty<Bytes>>, addr: SocketAddr, path:
     Ok(())
 }
 
-/// Loads [`SCALE_SERVICES`] services of ten routes each, in this process,
+/// Loads [`scale::SERVICES`] services of ten routes each, in this process,
 /// and matches every route's path. Returns (routes, load ms, ns per match).
 async fn scale(bench: &Bench) -> anyhow::Result<(usize, f64, f64)> {
-    let dir = bench.workdir.path();
-    std::fs::write(dir.join("scale.proto"), scale_proto())?;
-    let mut compiler =
-        protox::Compiler::new([dir, &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("proto")])?;
-    compiler.include_imports(true);
-    compiler.open_files(["scale.proto"]).context("cannot compile the generated scale.proto")?;
-    std::fs::write(dir.join("scale.pb"), compiler.encode_file_descriptor_set())?;
-    let config_path = bench.workdir.write("scale.yaml", &scale_yaml(bench.backends.grpc))?;
+    scale::write_descriptors(&bench.workdir)?;
+    let yaml = format!(
+        "listen: 127.0.0.1:0\ndescriptors: [{{ file: scale.pb }}]\nupstreams:\n{}routes:\n{}",
+        scale::upstream_yaml(bench.backends.grpc),
+        scale::routes_yaml()
+    );
+    let config_path = bench.workdir.write("scale.yaml", &yaml)?;
 
     let started = Instant::now();
     let config = Config::from_file(&config_path)?;
-    let runtime =
-        compile::compile(&config, dir, &[]).await.map_err(|errors| anyhow::anyhow!("{errors}"))?.runtime;
+    let runtime = compile::compile(&config, bench.workdir.path(), &[])
+        .await
+        .map_err(|errors| anyhow::anyhow!("{errors}"))?
+        .runtime;
     let load_ms = started.elapsed().as_secs_f64() * 1_000.0;
 
-    let paths: Vec<String> =
-        (0..SCALE_SERVICES).map(|n| format!("/v1/svc{n}/projects/p-{n}/things/t-{n}")).collect();
+    let paths: Vec<String> = (0..scale::SERVICES).map(scale::thing_path).collect();
     for path in &paths {
         ensure!(runtime.router().lookup(&Method::GET, path).is_ok(), "{path} matches no route");
     }
@@ -162,42 +161,4 @@ async fn scale(bench: &Bench) -> anyhow::Result<(usize, f64, f64)> {
         match_ns = match_ns.min(started.elapsed().as_nanos() as f64 / (ROUNDS * paths.len()) as f64);
     }
     Ok((runtime.routes().len(), load_ms, match_ns))
-}
-
-/// Services `scale.v1.Service<n>`, each with ten methods over ten templates.
-fn scale_proto() -> String {
-    let mut proto = String::from(
-        "syntax = \"proto3\";\npackage scale.v1;\nimport \"google/api/annotations.proto\";\n\
-         message Req { string id = 1; string parent = 2; string filter = 3; }\n\
-         message Res { string id = 1; }\n",
-    );
-    for n in 0..SCALE_SERVICES {
-        let _ = write!(
-            proto,
-            "service Service{n} {{\n\
-             rpc List(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/svc{n}/items\" }}; }}\n\
-             rpc Get(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/svc{n}/items/{{id}}\" }}; }}\n\
-             rpc Create(Req) returns (Res) {{ option (google.api.http) = {{ post: \"/v1/svc{n}/items\" body: \"*\" }}; }}\n\
-             rpc Update(Req) returns (Res) {{ option (google.api.http) = {{ patch: \"/v1/svc{n}/items/{{id}}\" body: \"*\" }}; }}\n\
-             rpc Delete(Req) returns (Res) {{ option (google.api.http) = {{ delete: \"/v1/svc{n}/items/{{id}}\" }}; }}\n\
-             rpc Archive(Req) returns (Res) {{ option (google.api.http) = {{ post: \"/v1/svc{n}/items/{{id}}:archive\" body: \"*\" }}; }}\n\
-             rpc ListThings(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/svc{n}/projects/{{parent}}/things\" }}; }}\n\
-             rpc GetThing(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/svc{n}/projects/{{parent}}/things/{{id}}\" }}; }}\n\
-             rpc Search(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/svc{n}/search\" }}; }}\n\
-             rpc BatchGet(Req) returns (Res) {{ option (google.api.http) = {{ post: \"/v1/svc{n}/items:batchGet\" body: \"*\" }}; }}\n\
-             }}\n"
-        );
-    }
-    proto
-}
-
-fn scale_yaml(backend: SocketAddr) -> String {
-    let mut yaml = format!(
-        "listen: 127.0.0.1:0\ndescriptors: [{{ file: scale.pb }}]\n\
-         upstreams:\n  scale: {{ endpoints: [\"http://{backend}\"] }}\nroutes:\n"
-    );
-    for n in 0..SCALE_SERVICES {
-        let _ = writeln!(yaml, "  - grpc: {{ service: scale.v1.Service{n}, upstream: scale }}");
-    }
-    yaml
 }

@@ -92,8 +92,7 @@ impl Measured {
 
     /// CPU time (user + system) of the process and its descendants, in µs.
     pub fn cpu_micros(&self) -> u64 {
-        tree(self.child.id()).iter().map(|pid| cpu_ticks(*pid)).sum::<u64>() * 1_000_000
-            / clock_ticks_per_second()
+        ticks_to_micros(tree(self.child.id()).iter().map(|pid| cpu_ticks(*pid)).sum())
     }
 
     /// Resident memory of the process and its descendants, in KiB:
@@ -135,6 +134,16 @@ fn tree(pid: u32) -> Vec<u32> {
         }
     }
     pids
+}
+
+/// CPU time (user + system) of this process (the load generator and the
+/// backends), in µs.
+pub fn own_cpu_micros() -> u64 {
+    ticks_to_micros(cpu_ticks(std::process::id()))
+}
+
+fn ticks_to_micros(ticks: u64) -> u64 {
+    ticks * 1_000_000 / clock_ticks_per_second()
 }
 
 /// utime + stime of `pid` (all its threads), in clock ticks.

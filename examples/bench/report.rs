@@ -1,10 +1,14 @@
-//! The results: one row per scenario, the open-loop comparison and the
-//! memory figures, printed as a table and written as JSON.
+//! The results: one row per scenario, the cost targets, the open-loop
+//! comparison, the memory, reload and streaming figures, printed as
+//! Markdown and written as JSON.
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::load::Tally;
+use crate::reload::ReloadFigures;
+use crate::streams::StreamFigures;
+use crate::targets::{self, Comparison};
 
 /// One closed-loop scenario.
 #[derive(Debug, Serialize)]
@@ -15,6 +19,8 @@ pub struct Row {
     pub p50_us: f64,
     pub p99_us: f64,
     pub p999_us: f64,
+    /// The slowest request.
+    pub max_us: f64,
     /// CPU of the measured process per request (none for the direct baseline).
     pub cpu_us_per_request: Option<f64>,
     /// The lowest and highest `cpu_us_per_request` over the repeats.
@@ -45,6 +51,7 @@ impl Row {
             p50_us: quantile_us(&tally.latency, 0.50),
             p99_us: quantile_us(&tally.latency, 0.99),
             p999_us: quantile_us(&tally.latency, 0.999),
+            max_us: tally.latency.max() as f64 / 1_000.0,
             cpu_us_per_request: process
                 .filter(|_| requests > 0)
                 .map(|used| used.cpu_micros as f64 / requests as f64),
@@ -65,6 +72,7 @@ impl Row {
             p50_us: 0.0,
             p99_us: 0.0,
             p999_us: 0.0,
+            max_us: 0.0,
             cpu_us_per_request: None,
             cpu_us_range: None,
             cpu_vs_floor: None,
@@ -171,8 +179,12 @@ pub struct Report {
     pub connections: usize,
     pub pinned: String,
     pub rows: Vec<Row>,
+    /// The cost targets over `rows`.
+    pub comparisons: Vec<Comparison>,
     pub open_loop: Option<OpenLoop>,
     pub memory: Option<Memory>,
+    pub reload: Option<ReloadFigures>,
+    pub streams: Option<StreamFigures>,
 }
 
 impl Report {
@@ -194,26 +206,27 @@ impl Report {
             n => format!(", the median of {n} interleaved repeats (CPU range in brackets)"),
         };
         let mut out = format!(
-            "{} s per scenario, {} connections, {}{repeats}\n\n\
-             | scenario | req/s | p50 µs | p99 µs | p99.9 µs | CPU µs/req | CPU × floor | peak RSS MiB | non-2xx | errors |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "{} s per scenario, {} connections, {}{repeats}\n",
             self.seconds, self.connections, self.pinned,
         );
+        if !self.rows.is_empty() {
+            out.push_str(
+                "\n| scenario | req/s | p50 µs | p99 µs | p99.9 µs | CPU µs/req | CPU × floor | peak RSS MiB | non-2xx | errors |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            );
+        }
         for row in &self.rows {
             out.push_str(&table_row(row));
         }
+        if !self.comparisons.is_empty() {
+            out.push_str(&targets::table(&self.comparisons));
+        }
         if let Some(open) = &self.open_loop {
             out.push_str(&format!(
-                "\nOpen loop at {} req/s, latency from when each request was due:\n\n\
-                 | scenario | p50 µs | p99 µs | p99.9 µs | non-2xx | errors |\n|---|---:|---:|---:|---:|---:|\n",
-                open.rate
+                "\nOpen loop at {} req/s, latency from when each request was due:\n\n{}",
+                open.rate,
+                latency_table(&[&open.direct, &open.gateway])
             ));
-            for row in [&open.direct, &open.gateway] {
-                out.push_str(&format!(
-                    "| {} | {:.0} | {:.0} | {:.0} | {} | {} |\n",
-                    row.scenario, row.p50_us, row.p99_us, row.p999_us, row.non_2xx, row.errors
-                ));
-            }
             out.push_str(&format!("\nThe gateway adds {:.0} µs at p99.\n", open.added_p99_us));
         }
         if let Some(memory) = &self.memory {
@@ -236,8 +249,28 @@ impl Report {
                 memory.scale_match_ns,
             ));
         }
+        if let Some(reload) = &self.reload {
+            out.push_str(&reload.table());
+        }
+        if let Some(streams) = &self.streams {
+            out.push_str(&streams.table());
+        }
         out
     }
+}
+
+/// The latency of open-loop rows, timed from when each request was due.
+pub fn latency_table(rows: &[&Row]) -> String {
+    let mut out = String::from(
+        "| scenario | p50 µs | p99 µs | p99.9 µs | max µs | non-2xx | errors |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} |\n",
+            row.scenario, row.p50_us, row.p99_us, row.p999_us, row.max_us, row.non_2xx, row.errors
+        ));
+    }
+    out
 }
 
 fn table_row(row: &Row) -> String {

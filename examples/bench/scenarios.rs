@@ -1,6 +1,7 @@
-//! The scenarios, in the order the issue lists them: each is a warm-up and
-//! a closed-loop run against one target, with the target's process measured
-//! alone on its core. Then the open-loop comparison at a fixed rate.
+//! The closed-loop scenarios, in the order the issues list them: each is a
+//! warm-up and a closed-loop run against one target, with the target's
+//! process measured alone on its core (the cost rows of issue 9 are in
+//! costs.rs). Then the open-loop comparison at a fixed rate.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,19 +12,23 @@ use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use http::{HeaderValue, Method};
 
-use crate::configs::{self, Backends, Workdir};
+use crate::configs::{self, Backends, GatewayOptions, Workdir};
 use crate::load::{self, Caller, GrpcGetItem, Http1Connection, HttpCall, PooledHttp, Window};
 use crate::process::{Cores, Measured, free_port};
 use crate::report::{OpenLoop, ProcessUse, Row};
 
 /// Requests sent before the measurement starts (connections, caches, JIT-free warm-up of the allocator).
-const WARM_UP: Duration = Duration::from_secs(1);
+pub const WARM_UP: Duration = Duration::from_secs(1);
 
 /// The small read every GET scenario sends.
-const GET_ITEM: &str = "/v1/items/item-1?view=full";
+pub const GET_ITEM: &str = "/v1/items/item-1?view=full";
 
 /// The pass-through GET (protogate's `/web/` route, nginx's `location /web/`).
 pub const WEB_ITEM: &str = "/web/items/item-1";
+
+/// The transcoded GET on a gateway with no metrics, no access log, no TLS:
+/// the baseline of the cost rows.
+pub const GET_ROW: &str = "protogate GET (path + query)";
 
 /// Why the nginx figures are missing.
 pub const NGINX_MISSING: &str = "nginx is not installed (apt-get install nginx)";
@@ -36,6 +41,25 @@ pub struct Binaries {
     pub nginx: Option<PathBuf>,
 }
 
+/// The parts of a run (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// The closed-loop rows: direct, floor, protogate, nginx.
+    Core,
+    /// The open-loop comparison at a fixed rate.
+    Open,
+    /// Metrics and the access log on against off (issue 9).
+    Obs,
+    /// TLS keep-alive against cleartext (issue 9).
+    Tls,
+    /// A reload of 11 000 routes under load (issue 9).
+    Reload,
+    /// Server streams and idle SSE streams (issue 10).
+    Stream,
+    /// Memory and scale figures.
+    Memory,
+}
+
 /// What every scenario shares.
 pub struct Bench {
     pub seconds: Duration,
@@ -44,35 +68,56 @@ pub struct Bench {
     pub binaries: Binaries,
     pub backends: Backends,
     pub workdir: Workdir,
+    pub parts: Vec<Part>,
 }
 
 impl Bench {
-    /// The closed-loop rows: direct, floor, protogate (GET, POST, pass-through), nginx, protogate guarded.
+    /// Whether this run includes `part`.
+    pub fn runs(&self, part: Part) -> bool {
+        self.parts.contains(&part)
+    }
+
+    /// The closed-loop rows: direct, floor, protogate GET, (the cost rows,)
+    /// protogate POST and pass-through, nginx, protogate guarded.
     pub async fn closed_loop_rows(&self) -> anyhow::Result<Vec<Row>> {
         let mut rows = Vec::new();
         let get = Arc::new(HttpCall::get(GET_ITEM));
+        let core = self.runs(Part::Core);
 
-        let mut direct = Vec::with_capacity(self.connections);
-        for _ in 0..self.connections {
-            direct.push(GrpcGetItem::connect(self.backends.grpc).await?);
-        }
-        rows.push(self.measure("direct gRPC GetItem (baseline)", direct, None).await);
+        let floor_json = if core {
+            let mut direct = Vec::with_capacity(self.connections);
+            for _ in 0..self.connections {
+                direct.push(GrpcGetItem::connect(self.backends.grpc).await?);
+            }
+            rows.push(self.measure("direct gRPC GetItem (baseline)", direct, None).await);
 
-        let floor_json = {
             let (floor, addr) = self.start_floor().await?;
             let json = probe(addr, &get).await.context("the floor forwarder's GET")?;
             rows.push(self.measure("floor forwarder GET", self.http_callers(addr, &get), Some(&floor)).await);
-            json
+            Some(json)
+        } else {
+            None
         };
+        if !(core || self.runs(Part::Obs) || self.runs(Part::Tls)) {
+            return Ok(rows);
+        }
 
         {
-            let (gateway, addr) = self.start_gateway("gateway", false).await?;
+            let (gateway, addr) = self.start_gateway("gateway", &GatewayOptions::default()).await?;
             let json = probe(addr, &get).await.context("protogate's GET")?;
-            same_json(&floor_json, &json)?;
-            rows.push(
-                self.measure("protogate GET (path + query)", self.http_callers(addr, &get), Some(&gateway))
-                    .await,
-            );
+            if let Some(floor_json) = &floor_json {
+                same_json(floor_json, &json)?;
+            }
+            rows.push(self.measure(GET_ROW, self.http_callers(addr, &get), Some(&gateway)).await);
+            if self.runs(Part::Obs) {
+                rows.push(self.observed_row(&get).await?);
+            }
+            if self.runs(Part::Tls) {
+                rows.push(self.tls_row(&get).await?);
+            }
+            if !core {
+                return Ok(rows);
+            }
 
             let post = Arc::new(record_post());
             probe(addr, &post).await.context("protogate's POST")?;
@@ -90,7 +135,8 @@ impl Bench {
         rows.push(self.nginx_row().await?);
 
         {
-            let (gateway, addr) = self.start_gateway("guarded", true).await?;
+            let guarded = GatewayOptions { guarded: true, ..GatewayOptions::default() };
+            let (gateway, addr) = self.start_gateway("guarded", &guarded).await?;
             let mut guarded = HttpCall::get(GET_ITEM);
             let bearer = format!("Bearer {}", configs::jwt_token()?);
             guarded.headers.push((http::header::AUTHORIZATION, HeaderValue::from_str(&bearer)?));
@@ -106,7 +152,7 @@ impl Bench {
     pub async fn open_loop(&self, rate: u32) -> anyhow::Result<OpenLoop> {
         let direct_caller = GrpcGetItem::connect(self.backends.grpc).await?;
         let direct = self.measure_open(&format!("direct gRPC at {rate}/s"), direct_caller, rate, None).await;
-        let (gateway, addr) = self.start_gateway("gateway", false).await?;
+        let (gateway, addr) = self.start_gateway("gateway", &GatewayOptions::default()).await?;
         let caller = PooledHttp::new(addr, Arc::new(HttpCall::get(GET_ITEM)));
         let through =
             self.measure_open(&format!("protogate GET at {rate}/s"), caller, rate, Some(&gateway)).await;
@@ -114,11 +160,15 @@ impl Bench {
     }
 
     /// Starts a protogate process on its core, serving [`configs::gateway_yaml`].
-    pub async fn start_gateway(&self, name: &str, guarded: bool) -> anyhow::Result<(Measured, SocketAddr)> {
+    pub async fn start_gateway(
+        &self,
+        name: &str,
+        options: &GatewayOptions,
+    ) -> anyhow::Result<(Measured, SocketAddr)> {
         let addr = free_port()?;
         let config = self
             .workdir
-            .write(&format!("{name}.yaml"), &configs::gateway_yaml(addr, self.backends, guarded))?;
+            .write(&format!("{name}.yaml"), &configs::gateway_yaml(addr, self.backends, options))?;
         let config = config.to_string_lossy();
         let mut gateway = Measured::spawn(
             name,
@@ -169,18 +219,18 @@ impl Bench {
         Ok(self.measure(NAME, self.http_callers(addr, &web), Some(&process)).await)
     }
 
-    fn http_callers(&self, addr: SocketAddr, call: &Arc<HttpCall>) -> Vec<Http1Connection> {
+    pub fn http_callers(&self, addr: SocketAddr, call: &Arc<HttpCall>) -> Vec<Http1Connection> {
         (0..self.connections).map(|_| Http1Connection::new(addr, call.clone())).collect()
     }
 
-    async fn measure<C: Caller>(&self, name: &str, callers: Vec<C>, process: Option<&Measured>) -> Row {
+    pub async fn measure<C: Caller>(&self, name: &str, callers: Vec<C>, process: Option<&Measured>) -> Row {
         let window = Window::new(WARM_UP, self.seconds);
         let (tally, used) = tokio::join!(load::closed_loop(callers, window), sample(process, window));
         println!("  {name}: {} requests", tally.latency.len());
         Row::measured(name, &tally, self.seconds.as_secs_f64(), used)
     }
 
-    async fn measure_open<C: Caller + Clone>(
+    pub async fn measure_open<C: Caller + Clone>(
         &self,
         name: &str,
         caller: C,
@@ -195,7 +245,7 @@ impl Bench {
 }
 
 /// The process's CPU over the window and its peak memory at the end.
-async fn sample(process: Option<&Measured>, window: Window) -> Option<ProcessUse> {
+pub async fn sample(process: Option<&Measured>, window: Window) -> Option<ProcessUse> {
     let process = process?;
     tokio::time::sleep_until(window.measure_from.into()).await;
     let before = process.cpu_micros();
@@ -205,7 +255,7 @@ async fn sample(process: Option<&Measured>, window: Window) -> Option<ProcessUse
 }
 
 /// One request that must succeed; its body.
-async fn probe(addr: SocketAddr, call: &Arc<HttpCall>) -> anyhow::Result<Bytes> {
+pub async fn probe(addr: SocketAddr, call: &Arc<HttpCall>) -> anyhow::Result<Bytes> {
     PooledHttp::new(addr, call.clone()).fetch().await.map_err(anyhow::Error::msg)
 }
 
