@@ -20,6 +20,8 @@ pub const CONTINUATION: u8 = 0x9;
 pub const END_STREAM: u8 = 0x1;
 pub const ACK: u8 = 0x1;
 pub const END_HEADERS: u8 = 0x4;
+/// The error code `REFUSED_STREAM`.
+pub const REFUSED_STREAM: u32 = 0x7;
 /// The error code `CANCEL`.
 pub const CANCEL: u32 = 0x8;
 /// The error code `ENHANCE_YOUR_CALM`.
@@ -61,9 +63,15 @@ fn integer(block: &mut Vec<u8>, mut value: usize) {
 
 /// The header block of `GET path` at `authority`, over `http`.
 pub fn get_block(path: &str, authority: &str) -> Vec<u8> {
+    request_block("GET", path, authority, &[])
+}
+
+/// The header block of `method path` at `authority`, over `http`, with
+/// `headers` after the pseudo-headers.
+pub fn request_block(method: &str, path: &str, authority: &str, headers: &[(&str, &str)]) -> Vec<u8> {
     let mut block = Vec::new();
-    for (name, value) in [(":method", "GET"), (":scheme", "http"), (":path", path), (":authority", authority)]
-    {
+    let pseudo = [(":method", method), (":scheme", "http"), (":path", path), (":authority", authority)];
+    for (name, value) in pseudo.iter().chain(headers) {
         literal(&mut block, name, value.as_bytes());
     }
     block
