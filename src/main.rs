@@ -18,7 +18,7 @@ use protogate::{
     admin,
     compile::{self, Compiled},
     config::Config,
-    demo::{self, DemoBackend},
+    demo::{self, DemoBackend, DemoPage},
     reload::{ConfigSource, Reloader, Triggers},
     runtime::{self, RouteDiff},
     schema::DescriptorSource,
@@ -193,7 +193,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let backend = DemoBackend::start(backend_listen)
                 .await
                 .with_context(|| format!("cannot start the demo backend on {backend_listen}"))?;
-            let config = demo::gateway_config(backend.addr(), listen, Some(admin_listen));
+            let page = DemoPage::start(SocketAddr::new(backend_listen.ip(), 0))
+                .await
+                .context("cannot start the demo's web page server")?;
+            let config = demo::gateway_config(backend.addr(), Some(page.addr()), listen, Some(admin_listen));
             let builtin = [DescriptorSource::Embedded {
                 name: "demo".into(),
                 bytes: protogate::proto::DEMO_DESCRIPTOR_SET,

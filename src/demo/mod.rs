@@ -1,7 +1,8 @@
 //! The built-in demo backend: real tonic services for proto/demo/v1
 //! (Library, a small bookstore; Echo, the test service; Stream, server
 //! streams for the streaming tests) and the standard
-//! gRPC health service. Used by `protogate demo` and by the integration tests.
+//! gRPC health service, and the demo's web page (page.rs), which calls the
+//! streams from a browser. Used by `protogate demo` and by the integration tests.
 //!
 //! It is a backend like any other: the gateway reaches it only over gRPC.
 //!
@@ -18,6 +19,7 @@
 
 mod echo;
 mod library;
+mod page;
 mod stream;
 
 use std::io;
@@ -39,6 +41,7 @@ use crate::proto::demo::v1::library_server::LibraryServer;
 use crate::proto::demo::v1::stream_server::StreamServer;
 use echo::EchoService;
 use library::LibraryService;
+pub use page::{DemoPage, PAGE_PATH};
 pub use stream::StreamProbe;
 use stream::StreamService;
 
@@ -237,16 +240,19 @@ async fn accept_until_shutdown(
 }
 
 /// The gateway config of the demo: the demo services, transcoded, in
-/// front of the backend at `backend`, and an admin listener on `admin`
+/// front of the backend at `backend`, the demo's web page (a pass-through
+/// route, `/demo/`) from `page`, and an admin listener on `admin`
 /// whose page may call every route (a CORS policy for its origins, when
 /// its port is known before it binds).
 pub fn gateway_config(
     backend: SocketAddr,
+    page: Option<SocketAddr>,
     listen: SocketAddr,
     admin: Option<SocketAddr>,
 ) -> crate::config::Config {
     use crate::config::{
-        AdminConfig, Config, CorsConfig, GrpcRouteConfig, PolicyConfig, RouteConfig, UpstreamConfig,
+        AdminConfig, Config, CorsConfig, GrpcRouteConfig, HttpRouteConfig, PolicyConfig, ProtocolConfig,
+        RouteConfig, UpstreamConfig,
     };
     let route = |service: &str| RouteConfig {
         grpc: Some(GrpcRouteConfig {
@@ -256,14 +262,21 @@ pub fn gateway_config(
         }),
         ..Default::default()
     };
+    let upstream =
+        |addr: SocketAddr| UpstreamConfig { endpoints: vec![format!("http://{addr}")], ..Default::default() };
+    let mut upstreams: std::collections::BTreeMap<_, _> = [("demo".to_owned(), upstream(backend))].into();
+    let mut routes = vec![route("demo.v1.Library"), route("demo.v1.Echo"), route("demo.v1.Stream")];
+    if let Some(page) = page {
+        let protocol = ProtocolConfig::Http;
+        upstreams.insert(PAGE_UPSTREAM.to_owned(), UpstreamConfig { protocol, ..upstream(page) });
+        let http =
+            HttpRouteConfig { prefix: "/demo/".into(), upstream: PAGE_UPSTREAM.into(), ..Default::default() };
+        routes.push(RouteConfig { http: Some(http), ..Default::default() });
+    }
     Config {
         listen: Some(listen.to_string()),
-        upstreams: [(
-            "demo".to_owned(),
-            UpstreamConfig { endpoints: vec![format!("http://{backend}")], ..Default::default() },
-        )]
-        .into(),
-        routes: vec![route("demo.v1.Library"), route("demo.v1.Echo"), route("demo.v1.Stream")],
+        upstreams,
+        routes,
         admin: admin.map(|listen| AdminConfig { listen: listen.to_string(), ..Default::default() }),
         policies: page_origins(admin)
             .map(|allow_origins| {
@@ -276,6 +289,9 @@ pub fn gateway_config(
         ..Default::default()
     }
 }
+
+/// The upstream of the demo's web page.
+const PAGE_UPSTREAM: &str = "demo-page";
 
 /// The demo's CORS policy, for the admin page's "try it" form.
 const ADMIN_PAGE_POLICY: &str = "admin-page";
@@ -301,6 +317,7 @@ pub fn welcome(listen: SocketAddr, backend: SocketAddr, admin: Option<SocketAddr
     format!(
         "protogate demo: the gateway listens on http://{listen}, the gRPC backend on {backend}\n\
          {page}\
+         Streams in a browser (SSE, WebSocket, NDJSON, gRPC-Web): http://{listen}{PAGE_PATH}\n\
          Try:\n  \
          curl -s http://{listen}/v1/shelves\n  \
          curl -s http://{listen}/v1/shelves/1/books/2\n  \

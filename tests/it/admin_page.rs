@@ -121,7 +121,8 @@ async fn the_page_and_its_assets_are_served_with_their_types_and_a_content_secur
 async fn the_demo_lets_its_admin_page_try_every_route() {
     let backend = DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let admin = "127.0.0.1:9901".parse().unwrap();
-    let config = protogate::demo::gateway_config(backend.addr(), "127.0.0.1:0".parse().unwrap(), Some(admin));
+    let config =
+        protogate::demo::gateway_config(backend.addr(), None, "127.0.0.1:0".parse().unwrap(), Some(admin));
     let demo = [protogate::schema::DescriptorSource::Embedded {
         name: "demo".into(),
         bytes: protogate::proto::DEMO_DESCRIPTOR_SET,

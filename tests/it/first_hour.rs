@@ -66,15 +66,7 @@ async fn the_first_hour_as_the_readme_tells_it() {
     ] {
         assert!(README.contains(command), "README lacks {command:?}");
     }
-    let demo = Running::start(&[
-        "demo",
-        "--listen",
-        "127.0.0.1:0",
-        "--backend-listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-    ]);
+    let demo = Running::demo();
     let welcome = demo.line_where(|line| line.starts_with("protogate demo:"));
     let gateway = welcome.split("http://").nth(1).unwrap().split(',').next().unwrap().to_owned();
     let backend = welcome.rsplit(' ').next().unwrap().to_owned();

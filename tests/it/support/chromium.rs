@@ -1,7 +1,6 @@
 //! Headless Chromium (Debian's `chromium`, installed by .ci/run) for the
 //! browser tests: whether it is there (a test fails under CI=true without
-//! it, skips loudly otherwise), one run that prints the DOM
-//! (`--dump-dom`), and a browser driven over the DevTools protocol
+//! it, skips loudly otherwise), and a browser driven over the DevTools protocol
 //! ([`Browser`]: navigate, evaluate, screenshot, the page's uncaught
 //! errors). Every wait is bounded; the browser is killed when dropped.
 
@@ -38,35 +37,6 @@ pub fn available() -> bool {
         let _ = writeln!(std::io::stderr(), "\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n");
     }
     installed
-}
-
-/// Runs chromium on `url` and returns what `--dump-dom` printed; killed
-/// after 60 s (polled every 50 ms, at most 1 200 times).
-pub fn dump_dom(url: &str, user_data: &str) -> Vec<u8> {
-    let mut child = Command::new("chromium")
-        .args(HEADLESS)
-        .arg("--virtual-time-budget=20000")
-        .arg(user_data)
-        .args(["--dump-dom", url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reading = std::thread::spawn(move || {
-        let mut dom = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stdout, &mut dom);
-        dom
-    });
-    for _ in 0..1200 {
-        if child.try_wait().unwrap().is_some() {
-            return reading.join().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("chromium did not finish within 60 s: {}", String::from_utf8_lossy(&reading.join().unwrap()));
 }
 
 type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;

@@ -20,6 +20,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// Starts `protogate demo` with every listener on a port of its choosing.
+    pub fn demo() -> Self {
+        let loopback = "127.0.0.1:0";
+        Self::start(&["demo", "--listen", loopback, "--backend-listen", loopback, "--admin-listen", loopback])
+    }
+
     /// Starts `protogate <args>`, reading stdout and stderr line by line.
     pub fn start(args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_protogate"))
