@@ -19,14 +19,23 @@ use crate::{
 /// How often a reflection source is asked again, unless `refresh` says.
 pub const DEFAULT_REFLECTION_REFRESH: Duration = Duration::from_secs(300);
 
-/// The schema (`None` when a source failed) and the reflection sources.
-pub(super) struct Descriptors {
-    pub schema: Option<Schema>,
+/// The sources of `descriptors`, read or asked for: what a compile waits
+/// on the network for (the reflection sources), gathered before the
+/// schema is built off the request workers ([`DescriptorSources::schema`]).
+pub(super) struct DescriptorSources {
+    /// The built-in sources, then the config's, in its order.
+    sources: Vec<DescriptorSource>,
+    /// The place of each of the config's sources.
+    places: Vec<Place>,
+    /// How many of `sources` are built in.
+    builtin: usize,
+    /// The reflection sources, for the refresh.
     pub reflected: Vec<ReflectedSource>,
 }
 
-/// Loads every source of `config.descriptors`, after `builtin`.
-pub(super) async fn load_schema(
+/// The sources of `config.descriptors`, after `builtin`; the reflection
+/// sources' upstreams asked for their descriptors now.
+pub(super) async fn descriptor_sources(
     config: &Config,
     base_dir: &Path,
     builtin: &[DescriptorSource],
@@ -34,7 +43,7 @@ pub(super) async fn load_schema(
     kept: Option<&StateStore>,
     next: &mut StateStore,
     errors: &mut CompileErrors,
-) -> Descriptors {
+) -> DescriptorSources {
     let mut sources = builtin.to_vec();
     let mut reflected = Vec::new();
     let mut places = Vec::new();
@@ -80,19 +89,26 @@ pub(super) async fn load_schema(
             places.push(place);
         }
     }
-    // Pass-through routes need no descriptors: no source is an empty schema.
-    let schema = Schema::load(&sources)
-        .map_err(|failures| {
-            for failure in failures {
-                let place = match failure.source.and_then(|index| index.checked_sub(builtin.len())) {
-                    Some(index) => places[index].clone(),
-                    None => Place::root().key("descriptors"),
-                };
-                errors.push(place, failure.error);
-            }
-        })
-        .ok();
-    Descriptors { schema, reflected }
+    DescriptorSources { sources, places, builtin: builtin.len(), reflected }
+}
+
+impl DescriptorSources {
+    /// The schema of every source (`None` when one failed, each failure
+    /// at its place): CPU work, decoding and compiling `.proto` sources.
+    pub(super) fn schema(&self, errors: &mut CompileErrors) -> Option<Schema> {
+        // Pass-through routes need no descriptors: no source is an empty schema.
+        Schema::load(&self.sources)
+            .map_err(|failures| {
+                for failure in failures {
+                    let place = match failure.source.and_then(|index| index.checked_sub(self.builtin)) {
+                        Some(index) => self.places[index].clone(),
+                        None => Place::root().key("descriptors"),
+                    };
+                    errors.push(place, failure.error);
+                }
+            })
+            .ok()
+    }
 }
 
 /// The reflection source `reflection` names and the descriptors its

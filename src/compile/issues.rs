@@ -27,6 +27,11 @@ impl CompileErrors {
         self.issues.push(ConfigIssue { place: place.into(), message: message.to_string() });
     }
 
+    /// Records the problems of `other` after these.
+    pub fn extend(&mut self, other: CompileErrors) {
+        self.issues.extend(other.issues);
+    }
+
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.issues.is_empty()

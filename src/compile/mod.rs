@@ -9,6 +9,7 @@
 
 mod auth;
 mod descriptors;
+mod gather;
 mod issues;
 mod jwt_auth;
 mod listeners;
@@ -39,12 +40,11 @@ use crate::{
     runtime::{OpenApiDocument, Runtime, RuntimeParts, StateStore},
     schema::DescriptorSource,
     server::ListenerSettings,
+    task::off_workers,
 };
-use descriptors::{Descriptors, load_schema};
-use policies::Policies;
+use gather::{Gathered, gather};
 use routes::RoutesBuilder;
 use settings::{admin_of, limits_of, metadata_rules, observe_of, shutdown_of};
-use upstreams::build_upstreams;
 
 /// A config compiled: the runtime requests read, swappable, and what the
 /// listeners are given when they start, which a swap cannot change.
@@ -73,25 +73,39 @@ pub async fn compile(
 /// the runtime being replaced) every upstream and stateful policy whose
 /// name and settings are unchanged. The new runtime's store holds what it
 /// uses, nothing else.
+///
+/// What waits on the network (reflection sources asked, JWKS fetched,
+/// Redis connected) runs on the caller's task ([`gather`]); the CPU work
+/// (descriptors decoded and `.proto` sources compiled, every route's
+/// binder and renderer, the route tables, the OpenAPI document) runs on a
+/// blocking thread ([`off_workers`]), so that requests served on the same
+/// runtime do not wait for it.
 pub async fn compile_keeping(
     config: &Config,
     base_dir: &Path,
     builtin: &[DescriptorSource],
     kept: Option<&StateStore>,
 ) -> Result<Compiled, CompileErrors> {
+    let gathered = gather(config, base_dir, builtin, kept).await;
+    let (config, base_dir) = (config.clone(), base_dir.to_path_buf());
+    off_workers(move || build(&config, &base_dir, gathered)).await
+}
+
+/// Builds the runtime from `config` and what was `gathered` for it; the
+/// errors come in the config's order, as if found in one pass.
+fn build(config: &Config, base_dir: &Path, gathered: Gathered) -> Result<Compiled, CompileErrors> {
+    let Gathered { mut store, upstreams, descriptors, policies, upstream_errors, policy_errors } = gathered;
     let mut errors = CompileErrors::default();
-    let mut store = StateStore::default();
     let listeners = listeners::listeners_of(config, base_dir, &mut errors);
     let (admin_listen, admin_token) = admin_of(config, base_dir, &mut errors);
     let (body_limits, head) = limits_of(config, &mut errors);
     let shutdown = shutdown_of(config, &mut errors);
     let observe = observe_of(config, base_dir, &mut errors);
-    let upstreams = build_upstreams(config, base_dir, kept, &mut store, &mut errors);
-    let Descriptors { schema, reflected } =
-        load_schema(config, base_dir, builtin, &upstreams, kept, &mut store, &mut errors).await;
+    errors.extend(upstream_errors);
+    let schema = descriptors.schema(&mut errors);
     let metadata = Arc::new(metadata_rules(config, &mut errors));
+    errors.extend(policy_errors);
 
-    let policies = Policies::compile(config, base_dir, kept, &mut store, &mut errors).await;
     let mut routes = RoutesBuilder::new(config, policies, body_limits, &mut errors);
     // Without the schema (a descriptor source failed), routes are still
     // checked for everything that does not need it.
@@ -102,6 +116,7 @@ pub async fn compile_keeping(
     match (schema, errors.is_empty()) {
         (Some(_), true) => {
             // Reflection sources keep their upstreams too: the refresh asks them.
+            let reflected = descriptors.reflected;
             let used: BTreeSet<&str> = summaries
                 .iter()
                 .map(|route| route.upstream.as_str())

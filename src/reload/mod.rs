@@ -47,7 +47,7 @@ use crate::{
     runtime::{RouteDiff, Runtime},
     schema::DescriptorSource,
     server::{ListenerChange, ListenerSettings},
-    task::TaskGuard,
+    task::{TaskGuard, off_workers},
 };
 use watch::Watched;
 
@@ -261,13 +261,19 @@ impl Reloader {
                     RouteDiff::default(),
                 )
             }
-            Ok(Loaded { compiled, shown, watched, refuse_breaking }) => {
-                let routes = RouteDiff::between(current.routes(), compiled.runtime.routes());
-                let breaking = breaking_changes(&routes, &current, &compiled.runtime);
+            Ok(loaded) => {
+                // Comparing 10 000 routes and two OpenAPI documents is CPU
+                // work too: off the request workers as well.
+                let (routes, breaking, loaded) = off_workers(move || {
+                    let routes = RouteDiff::between(current.routes(), loaded.compiled.runtime.routes());
+                    let breaking = breaking_changes(&routes, &current, &loaded.compiled.runtime);
+                    (routes, breaking, loaded)
+                })
+                .await;
+                let Loaded { compiled, shown, watched, refuse_breaking } = loaded;
                 for change in &breaking {
                     tracing::warn!(generation, %trigger, dry_run, "breaking change: {change}");
                 }
-                drop(current);
                 if refuse_breaking && !breaking.is_empty() {
                     let errors: Vec<String> =
                         breaking.iter().map(|change| format!("reload.refuse_breaking: {change}")).collect();
@@ -375,26 +381,16 @@ fn hangup(reloader: Arc<Reloader>) -> Option<TaskGuard> {
 }
 
 /// Reads and compiles the config of `source`, keeping what `running`
-/// has that did not change.
+/// has that did not change. Reading and parsing the file, like the
+/// compile's CPU work, runs off the request workers.
 async fn load(
     source: &ConfigSource,
     builtin: &[DescriptorSource],
     running: Option<&Runtime>,
 ) -> Result<Loaded, LoadError> {
     let kept = running.map(Runtime::store);
-    let (config, shown, base_dir, origin) = match source {
-        ConfigSource::File(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-            let origin = path.display().to_string();
-            let config = Config::from_yaml(&text, &origin)?;
-            let shown = config::redacted(&text, &origin)?;
-            (config, Some(shown), base_dir_of(path), origin)
-        }
-        ConfigSource::Fixed { config, base_dir } => {
-            ((**config).clone(), None, base_dir.clone(), "built-in config".to_owned())
-        }
-    };
+    let read = source.clone();
+    let Read { config, shown, base_dir, origin } = off_workers(move || read.read()).await?;
     let compiled = compile::compile_keeping(&config, &base_dir, builtin, kept)
         .await
         .map_err(|errors| LoadError::Compile { origin, errors })?;
@@ -403,6 +399,39 @@ async fn load(
         ConfigSource::Fixed { .. } => Vec::new(),
     };
     Ok(Loaded { compiled, shown, watched, refuse_breaking: config.reload.refuse_breaking })
+}
+
+/// A config as read from its source, not yet compiled.
+struct Read {
+    config: Config,
+    /// The config redacted, for `/config` (`None` for a config built in code).
+    shown: Option<Value>,
+    /// Where its relative paths are taken from.
+    base_dir: PathBuf,
+    /// The file, or "built-in config".
+    origin: String,
+}
+
+impl ConfigSource {
+    /// Reads and parses the config.
+    fn read(&self) -> Result<Read, ConfigError> {
+        match self {
+            Self::File(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                let origin = path.display().to_string();
+                let config = Config::from_yaml(&text, &origin)?;
+                let shown = config::redacted(&text, &origin)?;
+                Ok(Read { config, shown: Some(shown), base_dir: base_dir_of(path), origin })
+            }
+            Self::Fixed { config, base_dir } => Ok(Read {
+                config: (**config).clone(),
+                shown: None,
+                base_dir: base_dir.clone(),
+                origin: "built-in config".to_owned(),
+            }),
+        }
+    }
 }
 
 /// What `after` changes under the clients of `before`: routes removed, or

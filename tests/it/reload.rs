@@ -316,6 +316,59 @@ async fn ten_reloads_under_load_fail_no_request() {
     assert_eq!(proxy.accepted(), 1, "the upstream kept its one connection through ten reloads");
 }
 
+/// `count` generated services of ten bound methods each, as one .proto,
+/// and the config routes serving them beside Echo.
+fn many_services(count: usize) -> (String, String) {
+    let mut proto = String::from(
+        "syntax = \"proto3\";\npackage many.v1;\nimport \"google/api/annotations.proto\";\n\
+         message Req { string id = 1; string parent = 2; }\nmessage Res { string id = 1; }\n",
+    );
+    let mut routes = ECHO_ROUTE.to_owned();
+    for n in 0..count {
+        proto.push_str(&format!("service S{n} {{\n"));
+        for m in 0..10 {
+            proto.push_str(&format!(
+                "  rpc M{m}(Req) returns (Res) {{ option (google.api.http) = {{ get: \"/v1/s{n}/m{m}/{{parent}}/{{id}}\" }}; }}\n"
+            ));
+        }
+        proto.push_str("}\n");
+        routes.push_str(&format!("  - grpc: {{ service: many.v1.S{n}, upstream: demo }}\n"));
+    }
+    (proto, routes)
+}
+
+/// A reload compiles off the request workers: on this test's runtime of
+/// one thread, requests sent while a config of 1 000 routes compiles are
+/// answered before the reload's report arrives (a compile that held the
+/// thread would let one request through at most, after it).
+#[tokio::test]
+async fn requests_are_answered_while_a_large_config_compiles() {
+    let backend = DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (proto, routes) = many_services(100);
+    let yaml = format!(
+        "listen: 127.0.0.1:0\ndescriptors:\n  - file: {{demo_pb}}\n  - proto: many\nupstreams:\n  demo: {{ endpoints: [\"http://{}\"] }}\nroutes:\n{routes}",
+        backend.addr()
+    );
+    let site = Site::start_with(&yaml, &[("many/many.proto", proto)]).await;
+    assert_eq!(site.status_of("/v1/echo/a").await, 200);
+
+    let reloader = site.reloader.clone();
+    let reload = tokio::spawn(async move { reloader.reload(Trigger::Admin).await });
+    let mut answered_before_the_report = 0;
+    while !reload.is_finished() && answered_before_the_report < 100_000 {
+        assert_eq!(site.status_of("/v1/echo/a").await, 200);
+        answered_before_the_report += 1;
+    }
+    let report = reload.await.unwrap();
+    assert_eq!((report.result, report.generation), (ReloadResult::Ok, 2), "{:?}", report.errors);
+    eprintln!("{answered_before_the_report} requests answered during the reload");
+    // One request would show it; five leave a margin for a slow machine.
+    assert!(
+        answered_before_the_report >= 5,
+        "{answered_before_the_report} requests answered during the reload"
+    );
+}
+
 #[tokio::test]
 async fn sighup_reloads_the_real_binary() {
     let backend = DemoBackend::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
