@@ -18,8 +18,10 @@ use crate::support::{captured_log::CapturedLog, poll::eventually, redis::RedisSe
 const TIMEOUT: Duration = Duration::from_millis(200);
 /// How long each test keeps Redis down: past two probes.
 const DOWN_FOR: Duration = Duration::from_millis(2500);
-/// The pace of requests while Redis is down.
+/// The pace of each client's requests while Redis is down.
 const PACE: Duration = Duration::from_millis(10);
+/// The clients sending them at once: a probe must not let the others in.
+const CLIENTS: usize = 4;
 
 /// What the store logs when Redis fails, at start or later.
 const DOWN_LOG: &str = "Redis is unreachable";
@@ -34,13 +36,17 @@ async fn roomy_policy(redis: &RedisServer) -> RateLimitPolicy {
     RateLimitPolicy::new(redis_settings(redis.url(), roomy, TIMEOUT, None)).await.unwrap()
 }
 
-/// Requests at [`PACE`] for [`DOWN_FOR`], each allowed (by the fallback).
+/// [`CLIENTS`] sending requests at [`PACE`] for [`DOWN_FOR`], each allowed
+/// (by the fallback).
 async fn requests_while_down(policy: &RateLimitPolicy) {
-    let start = Instant::now();
-    while start.elapsed() < DOWN_FOR {
-        assert!(policy.check("k:down").await.allowed);
-        tokio::time::sleep(PACE).await;
-    }
+    let client = async || {
+        let start = Instant::now();
+        while start.elapsed() < DOWN_FOR {
+            assert!(policy.check("k:down").await.allowed);
+            tokio::time::sleep(PACE).await;
+        }
+    };
+    futures_util::future::join_all((0..CLIENTS).map(|_| client())).await;
 }
 
 /// Polls until a decision comes from Redis (the fallback does not count it).
