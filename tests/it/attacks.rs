@@ -4,8 +4,6 @@
 //! oversized and deeply nested JSON, invalid UTF-8 in JSON and headers,
 //! thousands of query parameters, and CR/LF in a backend's gRPC metadata.
 
-use std::{cell::RefCell, io::Write, sync::Once};
-
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
@@ -19,6 +17,7 @@ use super::{
     jwt::{claims, jwk, key_file, now, sign},
 };
 use crate::support::{
+    captured_log::CapturedLog,
     gateway::{DEMO_AND_LEGACY, Harness},
     raw_h2::start_crlf_backend,
 };
@@ -40,66 +39,6 @@ routes:
   - http: { prefix: /admin/, upstream: legacy }
     policies: [users]
 "#;
-
-thread_local! {
-    /// What the refusal log wrote on this thread, while a test captures it.
-    static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
-}
-
-/// Appends to this thread's capture, if one is on; else drops the bytes.
-struct ThreadWriter;
-
-impl Write for ThreadWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        CAPTURED.with_borrow_mut(|captured| captured.as_mut().map(|buffer| buffer.extend_from_slice(bytes)));
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The refusal log of this thread (each test's runtime runs its gateway on
-/// the test's thread). A process-wide subscriber, set once: tracing caches
-/// a callsite's interest, and a thread-scoped subscriber would miss
-/// callsites another test thread met first.
-struct Captured;
-
-impl Captured {
-    fn start() -> Self {
-        static GLOBAL: Once = Once::new();
-        GLOBAL.call_once(|| {
-            let subscriber = tracing_subscriber::fmt()
-                .with_env_filter("protogate::refusal=debug")
-                .with_ansi(false)
-                .with_writer(|| ThreadWriter)
-                .finish();
-            // Another module may have set one first: then nothing is captured, and the test says so.
-            let _ = tracing::subscriber::set_global_default(subscriber);
-        });
-        CAPTURED.set(Some(Vec::new()));
-        Self
-    }
-
-    fn text(&self) -> String {
-        CAPTURED.with_borrow(|captured| {
-            String::from_utf8_lossy(captured.as_deref().unwrap_or_default()).into_owned()
-        })
-    }
-
-    /// The lines logged with `status=<status>`.
-    fn refusals(&self, status: u16) -> usize {
-        let needle = format!("status={status} ");
-        self.text().lines().filter(|line| line.contains("request refused") && line.contains(&needle)).count()
-    }
-}
-
-impl Drop for Captured {
-    fn drop(&mut self) {
-        CAPTURED.set(None);
-    }
-}
 
 struct Target {
     gateway: Harness,
@@ -148,7 +87,7 @@ fn forged(mut header: Header, kid: &str) -> String {
 
 #[tokio::test]
 async fn forged_tokens_are_refused_and_logged() {
-    let log = Captured::start();
+    let log = CapturedLog::start();
     let target = start().await;
     let good = sign(Algorithm::RS256, "rsa.key", Some("k1"), &claims(json!({})));
     assert_eq!(target.status("/v1/shelves/1", &good).await, 200);
@@ -192,7 +131,15 @@ async fn forged_tokens_are_refused_and_logged() {
         assert_eq!(target.status("/admin/x", token).await, 401, "{name} on a pass-through route");
     }
     assert!(target.jwks.paths().iter().all(|path| path == "/jwks.json"), "{:?}", target.jwks.paths());
-    assert_eq!(log.refusals(401), 2 * forgeries.len(), "every refusal is logged once: {}", log.text());
+    assert_eq!(
+        log.text()
+            .lines()
+            .filter(|line| line.contains("request refused") && line.contains("status=401 "))
+            .count(),
+        2 * forgeries.len(),
+        "every refusal is logged once: {}",
+        log.text()
+    );
 
     // Over the head limit: refused by the server itself.
     let response = target.gateway.client.get(target.gateway.url("/admin/x")).bearer_auth("A".repeat(70_000));

@@ -1,6 +1,9 @@
 //! Rate limits against real stores: the local one under concurrency, and
 //! real redis-server processes shared by two policies (two "gateways"),
-//! killed and restarted mid-test.
+//! killed and restarted mid-test; `outage` follows the Redis store
+//! through an outage.
+
+mod outage;
 
 use std::{
     sync::Arc,

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: real servers on ephemeral ports.
 
 pub mod binary;
+pub mod captured_log;
 pub mod chromium;
 pub mod closed_port;
 pub mod counting_proxy;

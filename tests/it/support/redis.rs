@@ -131,6 +131,30 @@ impl RedisServer {
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
+    /// Zeroes the server's command statistics (`CONFIG RESETSTAT`).
+    pub async fn reset_stats(&self) {
+        let _: () =
+            redis::cmd("CONFIG").arg("RESETSTAT").query_async(&mut self.observer().await).await.unwrap();
+    }
+
+    /// How many times the server ran `command` (lower case, as `INFO
+    /// commandstats` names it) since it started or its statistics were reset.
+    pub async fn calls(&self, command: &str) -> u64 {
+        let info: String =
+            redis::cmd("INFO").arg("commandstats").query_async(&mut self.observer().await).await.unwrap();
+        let prefix = format!("cmdstat_{command}:calls=");
+        info.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .map_or(0, |rest| rest.split(',').next().unwrap_or_default().parse().expect("a count of calls"))
+    }
+
+    /// A connection of the test's own, apart from the code under test
+    /// (cleartext, no password).
+    async fn observer(&self) -> redis::aio::MultiplexedConnection {
+        let client = redis::Client::open(self.url()).expect("the server's URL");
+        client.get_multiplexed_async_connection().await.expect("the server answers")
+    }
+
     /// Kills the server (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
