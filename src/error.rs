@@ -336,11 +336,9 @@ impl From<ProxyError> for GatewayError {
                 Self::bad_request(message)
             }
             // Client-building errors are compile errors; they reach no request.
-            ProxyError::Pem { .. }
-            | ProxyError::NativeRoots(_)
-            | ProxyError::ServerName(_)
-            | ProxyError::Tls(_)
-            | ProxyError::Internal(_) => Self::from_grpc(Code::Internal, message),
+            ProxyError::ServerName(_) | ProxyError::Tls(_) | ProxyError::Internal(_) => {
+                Self::from_grpc(Code::Internal, message)
+            }
         }
     }
 }

@@ -58,7 +58,8 @@
 //!   generations, refused reloads.
 //!
 //! And beside them: [`demo`] (the built-in demo backend), [`proto`] (code
-//! generated from proto/), [`rpc_status`], [`body`], [`suggest`]
+//! generated from proto/), [`rpc_status`], [`body`], [`forwarded`]
+//! (`X-Forwarded-For`, for both targets), [`suggest`]
 //! (closest-name suggestions for error messages) and [`tls_info`] (what a
 //! request's TLS session established, for the rooms that read it).
 
@@ -69,6 +70,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod explain;
+pub mod forwarded;
 pub mod gateway;
 pub mod http_rule;
 pub mod observe;

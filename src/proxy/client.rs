@@ -17,27 +17,22 @@
 //! before the request was written (it never reached the backend); the
 //! client adds no other retry.
 
-use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::Uri;
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper_rustls::{
-    ConfigBuilderExt, DefaultServerNameResolver, HttpsConnector, HttpsConnectorBuilder, ResolveServerName,
-};
+use hyper_rustls::{DefaultServerNameResolver, HttpsConnector, HttpsConnectorBuilder, ResolveServerName};
 use hyper_util::{
     client::legacy::{Client, ResponseFuture, connect::HttpConnector},
     rt::{TokioExecutor, TokioTimer},
 };
-use rustls::{
-    ClientConfig, RootCertStore,
-    pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject},
-};
+use rustls::{ClientConfig, pki_types::ServerName};
 
 use super::ProxyError;
 use crate::{
     body::BoxError,
-    upstream::{TlsSettings, Upstream},
+    upstream::{TlsSettings, Upstream, client_config},
 };
 
 /// How often an idle HTTP/2 connection is pinged to find dead peers.
@@ -74,7 +69,7 @@ impl HttpClient {
     /// Builds the client of `upstream`; reads the PEM files now. Connects
     /// on first use. Must run inside a Tokio runtime.
     pub fn new(settings: &ClientSettings, upstream: &Arc<Upstream>) -> Result<Self, ProxyError> {
-        let tls = tls_config(settings.tls.as_ref())?;
+        let tls = client_config(settings.tls.as_ref())?;
         let server_name = match settings.tls.as_ref().and_then(|tls| tls.server_name.clone()) {
             Some(name) => Some(ServerName::try_from(name.clone()).map_err(|_| ProxyError::ServerName(name))?),
             None => None,
@@ -141,42 +136,4 @@ fn builder() -> hyper_util::client::legacy::Builder {
         .http2_keep_alive_interval(HTTP2_KEEP_ALIVE)
         .http2_keep_alive_while_idle(true);
     builder
-}
-
-fn tls_config(settings: Option<&TlsSettings>) -> Result<ClientConfig, ProxyError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?;
-    let Some(settings) = settings else {
-        return Ok(builder.with_root_certificates(RootCertStore::empty()).with_no_client_auth());
-    };
-    let builder = match &settings.ca_file {
-        Some(path) => {
-            let mut roots = RootCertStore::empty();
-            for cert in read_certificates(path)? {
-                roots.add(cert)?;
-            }
-            builder.with_root_certificates(roots)
-        }
-        None => builder.with_native_roots().map_err(ProxyError::NativeRoots)?,
-    };
-    Ok(match &settings.identity {
-        Some(identity) => {
-            let chain = read_certificates(&identity.cert_file)?;
-            let key = PrivateKeyDer::from_pem_file(&identity.key_file)
-                .map_err(|source| ProxyError::Pem { path: identity.key_file.clone(), source })?;
-            builder.with_client_auth_cert(chain, key)?
-        }
-        None => builder.with_no_client_auth(),
-    })
-}
-
-/// Every certificate in a PEM file; at least one.
-fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ProxyError> {
-    let pem = |source| ProxyError::Pem { path: path.to_path_buf(), source };
-    let certificates =
-        CertificateDer::pem_file_iter(path).map_err(pem)?.collect::<Result<Vec<_>, _>>().map_err(pem)?;
-    if certificates.is_empty() {
-        return Err(pem(rustls::pki_types::pem::Error::NoItemsFound));
-    }
-    Ok(certificates)
 }

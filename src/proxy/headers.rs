@@ -13,6 +13,8 @@ use std::net::IpAddr;
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
+use crate::forwarded::{self, X_FORWARDED_FOR, X_FORWARDED_HOST};
+
 /// Headers that are never forwarded.
 const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
@@ -32,9 +34,7 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(name)
 }
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Headers a route sets or removes. Removal runs first, so a header can be
 /// replaced by removing and setting it.
@@ -141,14 +141,7 @@ pub(super) struct Forwarded<'a> {
 /// `X-Forwarded-Proto` (`https` for a client on a TLS listener, else
 /// `http`) and `X-Forwarded-Host`, replacing what the client sent.
 pub(super) fn add_forwarded(headers: &mut HeaderMap, forwarded: Forwarded<'_>) {
-    let peer = forwarded.peer.to_string();
-    let previous: Vec<&str> =
-        headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
-    let chain = if previous.is_empty() { peer } else { format!("{}, {peer}", previous.join(", ")) };
-    // Built from visible ASCII values and an address: always a valid value.
-    if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert(X_FORWARDED_FOR, value);
-    }
+    headers.insert(X_FORWARDED_FOR, forwarded::chain(headers, forwarded.peer));
     let proto = if forwarded.https { "https" } else { "http" };
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     match forwarded.host {

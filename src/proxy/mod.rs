@@ -25,7 +25,7 @@ mod rewrite;
 mod separators;
 mod target;
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 pub use client::{ClientSettings, HttpClient};
 pub use headers::{HeaderRules, is_hop_by_hop};
@@ -129,23 +129,12 @@ pub enum ProxyError {
         /// What makes it ambiguous.
         reason: &'static str,
     },
-    /// A PEM file could not be read or parsed.
-    #[error("cannot read {path}: {source}")]
-    Pem {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: rustls::pki_types::pem::Error,
-    },
     /// `tls.server_name` is not a DNS name or an IP address.
     #[error("{0:?} is not a valid server name")]
     ServerName(String),
-    /// The system's root certificates could not be loaded.
-    #[error("cannot load the system's root certificates: {0}")]
-    NativeRoots(std::io::Error),
-    /// rustls refused the TLS settings (a bad CA, a key that does not match).
-    #[error("TLS settings refused: {0}")]
-    Tls(#[from] rustls::Error),
+    /// The TLS settings cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::upstream::TlsConfigError),
     /// The gateway built an invalid request (a bug).
     #[error("{0}")]
     Internal(String),

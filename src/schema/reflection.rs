@@ -16,7 +16,9 @@ use std::{
 };
 
 use http::uri::PathAndQuery;
-use tonic::{Code, Status, client::Grpc, transport::Channel};
+use tonic::{Code, Status, client::Grpc};
+
+use crate::upstream::{GrpcChannel, GrpcConnection};
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, ServerReflectionResponse, server_reflection_request::MessageRequest,
     server_reflection_response::MessageResponse,
@@ -39,7 +41,7 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
 /// Fetches every file the services of `upstream` need, over `channel`,
 /// within [`FETCH_TIMEOUT`].
-pub async fn fetch_file_set(channel: Channel, upstream: &str) -> Result<Vec<u8>, SchemaError> {
+pub async fn fetch_file_set(channel: GrpcChannel, upstream: &str) -> Result<Vec<u8>, SchemaError> {
     let failed = |message: String| SchemaError::Reflection { upstream: upstream.to_owned(), message };
     match tokio::time::timeout(FETCH_TIMEOUT, fetch(channel)).await {
         Ok(result) => result.map_err(failed),
@@ -47,9 +49,13 @@ pub async fn fetch_file_set(channel: Channel, upstream: &str) -> Result<Vec<u8>,
     }
 }
 
-async fn fetch(channel: Channel) -> Result<Vec<u8>, String> {
-    let mut client =
-        ReflectionClient { grpc: Grpc::new(channel).max_decoding_message_size(MAX_ANSWER_BYTES), path: V1 };
+async fn fetch(channel: GrpcChannel) -> Result<Vec<u8>, String> {
+    let connection =
+        channel.connection().await.map_err(|error| describe("connecting", &Status::from_error(error)))?;
+    let mut client = ReflectionClient {
+        grpc: Grpc::new(connection).max_decoding_message_size(MAX_ANSWER_BYTES),
+        path: V1,
+    };
     let services = match client.list_services().await {
         Err(status) if status.code() == Code::Unimplemented => {
             client.path = V1_ALPHA;
@@ -87,7 +93,7 @@ async fn fetch(channel: Channel) -> Result<Vec<u8>, String> {
 
 /// One protocol version's stream, opened once per batch of questions.
 struct ReflectionClient {
-    grpc: Grpc<Channel>,
+    grpc: Grpc<GrpcConnection>,
     path: &'static str,
 }
 

@@ -15,11 +15,15 @@ use std::{net::IpAddr, time::Duration};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use tonic::metadata::MetadataMap;
 
+use crate::forwarded;
+
 const METADATA_PREFIX: &str = "grpc-metadata-";
+/// The headers a call usually carries, sized for once: these, the request
+/// id and trace context, and tonic's (`te`, `content-type`, `grpc-timeout`,
+/// `user-agent`, the encodings).
+const CALL_HEADERS: usize = 12;
 const TRAILER_PREFIX: &str = "grpc-trailer-";
 const GRPC_TIMEOUT: &str = "grpc-timeout";
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
-const X_FORWARDED_HOST: &str = "x-forwarded-host";
 const X_HTTP_CODE: &str = "x-http-code";
 const X_HTTP_HEADER_PREFIX: &str = "x-http-header-";
 
@@ -85,7 +89,7 @@ impl MetadataRules {
         peer: IpAddr,
         host: Option<&str>,
     ) -> Result<MetadataMap, MetadataTooLarge> {
-        let mut out = HeaderMap::new();
+        let mut out = HeaderMap::with_capacity(CALL_HEADERS);
         if let Some(value) = headers.get(header::AUTHORIZATION) {
             out.insert(header::AUTHORIZATION, value.clone());
         }
@@ -105,9 +109,9 @@ impl MetadataRules {
                 out.append(key, value.clone());
             }
         }
-        out.insert(X_FORWARDED_FOR, forwarded_for(headers, peer));
+        out.insert(forwarded::X_FORWARDED_FOR, forwarded::chain(headers, peer));
         if let Some(value) = host.and_then(|host| HeaderValue::from_str(host).ok()) {
-            out.insert(X_FORWARDED_HOST, value);
+            out.insert(forwarded::X_FORWARDED_HOST, value);
         }
         let size = out.iter().map(|(name, value)| name.as_str().len() + value.len() + ENTRY_OVERHEAD).sum();
         if size > self.max_bytes {
@@ -234,14 +238,6 @@ fn is_application_metadata_name(name: &str) -> bool {
         || name == "te"
         || name == "trailer"
         || name == "transfer-encoding")
-}
-
-fn forwarded_for(headers: &HeaderMap, peer: IpAddr) -> HeaderValue {
-    let peer = peer.to_string();
-    let earlier: Vec<&str> =
-        headers.get_all(X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
-    let value = if earlier.is_empty() { peer } else { format!("{}, {peer}", earlier.join(", ")) };
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 #[cfg(test)]

@@ -1,14 +1,12 @@
 //! What a failed call says about the endpoint that served it, for the
 //! upstream's outlier detection and breaker.
 //!
-//! tonic reports both "could not connect" and "the backend said
-//! UNAVAILABLE" as UNAVAILABLE; they differ in the status's source chain:
-//! a connection that could not be opened carries tonic's `ConnectError`
-//! (TCP connect errors and connect timeouts alike), a connection that broke
-//! afterwards carries a `hyper::Error` or a transport error, and a status
-//! the backend sent carries none of them. tonic's own deadline (CANCELLED
-//! with `TimeoutExpired`) is left to the target, which knows whose deadline
-//! it was.
+//! "Could not connect" and "the backend said UNAVAILABLE" are both
+//! UNAVAILABLE; they differ in the status's source chain: a connection that
+//! could not be opened carries tonic's `ConnectError` (TCP connect errors,
+//! TLS handshakes and connect timeouts alike: src/upstream/connection/), a
+//! connection that broke afterwards carries a `hyper::Error`, and a status
+//! the backend sent carries neither.
 
 use std::error::Error;
 
@@ -26,11 +24,9 @@ pub(super) fn of_status(status: &tonic::Status, upstream: &Upstream) -> Outcome 
 }
 
 /// Whether `status` comes from the connection to the backend breaking,
-/// not from the backend nor from tonic's own enforcement of the deadline
-/// (which it also wraps in a transport error).
+/// not from the backend.
 pub(super) fn is_transport_error(status: &tonic::Status) -> bool {
-    (in_chain::<hyper::Error>(status) || in_chain::<tonic::transport::Error>(status))
-        && !in_chain::<tonic::TimeoutExpired>(status)
+    in_chain::<hyper::Error>(status)
 }
 
 /// The errors that caused `status`, `: `-separated, each once (tonic's own
@@ -88,8 +84,12 @@ mod tests {
 
     async fn fail(upstream: &Upstream, code: tonic::Code) -> tonic::Status {
         let channel = upstream.pick().unwrap().channel().unwrap();
+        let connection = match channel.connection().await {
+            Ok(connection) => connection,
+            Err(error) => return tonic::Status::from_error(error),
+        };
         let request = FailRequest { code: code as i32, message: "told to".into(), ..Default::default() };
-        EchoClient::new(channel).fail(request).await.unwrap_err()
+        EchoClient::new(connection).fail(request).await.unwrap_err()
     }
 
     #[tokio::test]

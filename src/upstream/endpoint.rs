@@ -21,9 +21,12 @@ use std::{
 };
 
 use http::{HeaderValue, Uri, uri::Authority};
-use tonic::transport::{Channel, ClientTlsConfig};
+use rustls::{ClientConfig, pki_types::ServerName};
 
-use super::{BuildError, UpstreamError, UpstreamProtocol, UpstreamSettings};
+use super::{
+    BuildError, UpstreamError, UpstreamProtocol, UpstreamSettings,
+    connection::{ConnectTo, GrpcChannel},
+};
 
 /// Where a configured endpoint URI points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,7 +193,7 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// One backend address and its channel.
+/// One backend address and its gRPC channel.
 #[derive(Debug)]
 pub struct Endpoint {
     /// As configured.
@@ -201,7 +204,7 @@ pub struct Endpoint {
     connect_uri: Uri,
     /// For a host name: `uri`'s `host:port`, as a `Host` header.
     host: Option<HeaderValue>,
-    channel: Option<Channel>,
+    channel: Option<GrpcChannel>,
     state: EndpointState,
 }
 
@@ -215,9 +218,10 @@ impl Endpoint {
         uri: Uri,
         address: SocketAddr,
         settings: &UpstreamSettings,
-        tls: Option<&ClientTlsConfig>,
+        tls: Option<&Arc<ClientConfig>>,
     ) -> Result<Self, BuildError> {
         let named = !matches!(host_of(&uri), Some(Host::Address(_)));
+        let invalid = |reason: String| UpstreamError { endpoint: uri.to_string(), reason };
         let connect_uri = match named {
             false => uri.clone(),
             true => Uri::builder()
@@ -225,40 +229,23 @@ impl Endpoint {
                 .authority(address.to_string())
                 .path_and_query("/")
                 .build()
-                .map_err(|e| UpstreamError { endpoint: uri.to_string(), reason: e.to_string() })?,
+                .map_err(|e| invalid(e.to_string()))?,
         };
         let channel = match settings.protocol {
             UpstreamProtocol::Http => None,
             UpstreamProtocol::Grpc => {
-                let mut endpoint = tonic::transport::Endpoint::from(connect_uri.clone())
-                    .connect_timeout(settings.connect_timeout)
-                    .tcp_nodelay(true)
-                    .http2_keep_alive_interval(Duration::from_secs(30))
-                    .keep_alive_while_idle(true);
-                if let (Some("https"), Some(tls)) = (uri.scheme_str(), tls) {
-                    // At a resolved address, the certificate must name the configured
-                    // host, unless `server_name` (already in `tls`) says otherwise.
-                    let server_name = settings.tls.as_ref().and_then(|tls| tls.server_name.as_ref());
-                    let tls = match (named, uri.host()) {
-                        (true, Some(host)) if server_name.is_none() => tls.clone().domain_name(host),
-                        _ => tls.clone(),
-                    };
-                    endpoint = endpoint
-                        .tls_config(tls)
-                        .map_err(|source| BuildError::Tls { uri: uri.clone(), source })?;
-                }
-                if named {
-                    // Connect to the address, but name the configured host in `:authority`.
-                    endpoint = endpoint.origin(uri.clone());
-                }
-                Some(endpoint.connect_lazy())
+                let tls = match (uri.scheme_str(), tls) {
+                    (Some("https"), Some(tls)) => Some((tls.clone(), server_name(&uri, settings)?)),
+                    _ => None,
+                };
+                let connect = ConnectTo { address, tls, timeout: settings.connect_timeout };
+                Some(GrpcChannel::new(&uri, connect))
             }
         };
         let host = match (named, uri.authority()) {
-            (true, Some(authority)) => Some(
-                HeaderValue::from_str(authority.as_str())
-                    .map_err(|e| UpstreamError { endpoint: uri.to_string(), reason: e.to_string() })?,
-            ),
+            (true, Some(authority)) => {
+                Some(HeaderValue::from_str(authority.as_str()).map_err(|e| invalid(e.to_string()))?)
+            }
             _ => None,
         };
         Ok(Self { uri, address, connect_uri, host, channel, state: EndpointState::default() })
@@ -294,7 +281,7 @@ impl Endpoint {
     }
 
     /// Its gRPC channel (`None` for an HTTP upstream).
-    pub fn channel(&self) -> Option<&Channel> {
+    pub fn channel(&self) -> Option<&GrpcChannel> {
         self.channel.as_ref()
     }
 
@@ -302,6 +289,20 @@ impl Endpoint {
     pub fn state(&self) -> &EndpointState {
         &self.state
     }
+}
+
+/// The name an `https://` endpoint's certificate must carry (and SNI): the
+/// configured `server_name`, else the URI's host (the configured one at a
+/// resolved address).
+fn server_name(uri: &Uri, settings: &UpstreamSettings) -> Result<ServerName<'static>, UpstreamError> {
+    let configured = settings.tls.as_ref().and_then(|tls| tls.server_name.as_deref());
+    let host = uri.host().unwrap_or_default();
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let name = configured.unwrap_or(host);
+    ServerName::try_from(name.to_owned()).map_err(|_| UpstreamError {
+        endpoint: uri.to_string(),
+        reason: format!("{name:?} is not a valid TLS server name"),
+    })
 }
 
 /// One call counted in an endpoint's in-flight calls until dropped.

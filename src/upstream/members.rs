@@ -12,7 +12,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use http::Uri;
-use tonic::transport::ClientTlsConfig;
+use rustls::ClientConfig;
 
 use crate::task::TaskGuard;
 
@@ -46,7 +46,7 @@ pub(super) struct Membership {
     pool: Arc<Pool>,
     settings: UpstreamSettings,
     /// gRPC: TLS towards `https://` endpoints, for every new address too.
-    tls: Option<ClientTlsConfig>,
+    tls: Option<Arc<ClientConfig>>,
     checks: Option<HealthChecks>,
     groups: Vec<Group>,
 }
@@ -99,7 +99,7 @@ impl Membership {
     pub(super) fn new(
         pool: Arc<Pool>,
         settings: &UpstreamSettings,
-        tls: Option<ClientTlsConfig>,
+        tls: Option<Arc<ClientConfig>>,
     ) -> Result<Self, BuildError> {
         let checks = settings.health_check.as_ref().map(|checks| HealthChecks::new(&pool.name, checks));
         let mut membership = Self { pool, settings: settings.clone(), tls, checks, groups: Vec::new() };
@@ -199,7 +199,7 @@ impl Membership {
 /// The endpoint of `uri` at `address`, its health check started.
 fn new_member(
     settings: &UpstreamSettings,
-    tls: Option<&ClientTlsConfig>,
+    tls: Option<&Arc<ClientConfig>>,
     checks: Option<&HealthChecks>,
     uri: &Uri,
     address: SocketAddr,

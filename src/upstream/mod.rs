@@ -1,9 +1,11 @@
 //! Upstreams: the named groups of backend endpoints that targets call, and
 //! everything that decides which endpoint gets a call.
 //!
-//! Each endpoint of a gRPC upstream has one HTTP/2 channel (tonic's
-//! `Channel`), created once at compile time, connected lazily, reconnected
-//! by tonic when it drops, and shared by every request. A target makes its
+//! Each endpoint of a gRPC upstream has one HTTP/2 connection
+//! ([`GrpcChannel`], src/upstream/connection/: hyper's client connection,
+//! called without a buffer task), its channel created once at compile
+//! time, connected on first use, opened again when it closed, and shared
+//! by every request. A target makes its
 //! call through [`Upstream::call_with_retries`] (src/upstream/call.rs), the
 //! one retry loop: it picks an endpoint per try, reports how each failed
 //! try went, and tries again when src/upstream/retry.rs allows it, within
@@ -21,6 +23,7 @@
 mod balance;
 mod breaker;
 mod call;
+mod connection;
 mod endpoint;
 mod failure;
 mod health;
@@ -41,11 +44,11 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use http::Uri;
 
 pub use balance::Balancing;
 pub use breaker::{BreakerSettings, BreakerState};
 pub use call::{Attempt, CallError, Tried, TryError, TryStatus};
+pub use connection::{GrpcChannel, GrpcConnection};
 pub use endpoint::{Endpoint, EndpointState};
 pub use failure::{FailureCodes, code_name, code_named, code_names};
 pub use health::{HealthCheckKind, HealthCheckSettings};
@@ -54,7 +57,7 @@ pub use picked::{Picked, TryListener};
 pub use retry::{RetrySettings, TryFailure, is_idempotent_method, never_sent};
 pub use settings::{UpstreamError, UpstreamProtocol, UpstreamSettings, endpoint_uri};
 pub use snapshot::{EndpointSnapshot, UpstreamSnapshot};
-pub use tls::{ClientIdentity, TlsFileError, TlsSettings};
+pub use tls::{ClientIdentity, TlsConfigError, TlsSettings, client_config};
 use unreachable::LogLimiter;
 pub use unreachable::Unreachable;
 
@@ -75,18 +78,10 @@ pub enum BuildError {
     /// An endpoint cannot be used.
     #[error(transparent)]
     Endpoint(#[from] UpstreamError),
-    /// A TLS file cannot be read.
+    /// The TLS settings cannot be used (a file that cannot be read, a
+    /// malformed certificate or key).
     #[error(transparent)]
-    TlsFile(#[from] TlsFileError),
-    /// The TLS settings were refused (a malformed certificate or key).
-    #[error("TLS settings refused for {uri}: {source}")]
-    Tls {
-        /// The endpoint.
-        uri: Uri,
-        /// tonic's reason.
-        #[source]
-        source: tonic::transport::Error,
-    },
+    Tls(#[from] TlsConfigError),
 }
 
 /// No endpoint can take a call now: a 503 UNAVAILABLE at once.
@@ -162,9 +157,14 @@ impl Upstream {
         if settings.endpoints.is_empty() {
             return Err(BuildError::NoEndpoints);
         }
-        let tls = match (settings.protocol, &settings.tls) {
-            (UpstreamProtocol::Http, _) => None,
-            (UpstreamProtocol::Grpc, tls) => Some(tls.clone().unwrap_or_default().grpc_config()?),
+        // gRPC over TLS trusts the system's roots without settings; they
+        // are loaded only when an endpoint is `https://`.
+        let https = settings.endpoints.iter().any(|uri| uri.scheme_str() == Some("https"));
+        let tls = match settings.protocol {
+            UpstreamProtocol::Grpc if https => {
+                Some(connection::offering_h2(client_config(Some(&settings.tls.clone().unwrap_or_default()))?))
+            }
+            _ => None,
         };
         let pool = Arc::new(Pool {
             name: name.to_owned(),

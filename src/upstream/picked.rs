@@ -7,9 +7,9 @@
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use http::{HeaderValue, Uri};
-use tonic::{Code, transport::Channel};
+use tonic::Code;
 
-use super::{Endpoint, Outcome, Pool, Unreachable, breaker::Permit, endpoint::InFlight};
+use super::{Endpoint, GrpcChannel, Outcome, Pool, Unreachable, breaker::Permit, endpoint::InFlight};
 
 /// Hears the tries of one call: which endpoint each went to, and how it
 /// ended. This room does not know who listens (the request's context).
@@ -77,7 +77,7 @@ impl Picked {
     }
 
     /// The endpoint's gRPC channel (`None` for an HTTP upstream).
-    pub fn channel(&self) -> Option<Channel> {
+    pub fn channel(&self) -> Option<GrpcChannel> {
         self.in_flight.endpoint().channel().cloned()
     }
 

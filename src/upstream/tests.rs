@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use http::Uri;
+
 use super::*;
 
 /// Settings for unit tests: `size` gRPC endpoints on ports nothing listens on.

@@ -8,9 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header};
 use tonic::{
+    client::Grpc,
     codec::{Codec, CompressionEncoding, Streaming},
     metadata::MetadataMap,
-    transport::Channel,
 };
 
 use super::{Failed, Opened, TranscodeError, TranscodeTarget};
@@ -20,7 +20,7 @@ use crate::{
         metadata,
         render::{Reply, ReplyError},
     },
-    upstream::{Outcome, TryFailure},
+    upstream::{GrpcChannel, GrpcConnection, Outcome, TryFailure},
 };
 
 impl TranscodeTarget {
@@ -29,7 +29,7 @@ impl TranscodeTarget {
     /// answer, and the reply stream, its messages decoded.
     pub(in crate::transcode) async fn open(
         &self,
-        channel: Option<Channel>,
+        channel: Option<GrpcChannel>,
         call: tonic::Request<Outgoing>,
     ) -> Result<Opened, Failed> {
         self.open_with(channel, call, self.codec.clone()).await
@@ -38,7 +38,7 @@ impl TranscodeTarget {
     /// [`Self::open`], the replies read by `codec`.
     async fn open_with<C>(
         &self,
-        channel: Option<Channel>,
+        channel: Option<GrpcChannel>,
         call: tonic::Request<Outgoing>,
         codec: C,
     ) -> Result<Opened<C::Decode>, Failed>
@@ -57,11 +57,11 @@ impl TranscodeTarget {
     }
 
     /// Opens a client or bidirectional stream on `channel`, its request
-    /// messages taken from `messages` once the channel is ready (a try that
-    /// finds the channel not ready leaves them for the next).
+    /// messages taken from `messages` once the connection is open (a try
+    /// whose connection could not be opened leaves them for the next).
     pub(in crate::transcode) async fn open_stream<S>(
         &self,
-        channel: Option<Channel>,
+        channel: Option<GrpcChannel>,
         messages: &std::sync::Mutex<Option<S>>,
         metadata: MetadataMap,
         timeout: Option<Duration>,
@@ -86,26 +86,24 @@ impl TranscodeTarget {
         Ok(self.opened(reply))
     }
 
-    /// A gRPC client on `channel`, ready to take a call.
-    async fn client(&self, channel: Option<Channel>) -> Result<tonic::client::Grpc<Channel>, Failed> {
+    /// A gRPC client on `channel`'s connection, opened first if none is.
+    async fn client(&self, channel: Option<GrpcChannel>) -> Result<Grpc<GrpcConnection>, Failed> {
         // Compile gives transcoded routes gRPC upstreams only.
         let channel = channel.ok_or_else(|| Failed {
             error: TranscodeError::Internal("a transcoded route has an HTTP upstream".into()),
             outcome: Outcome::Ignored,
             retry: TryFailure::Final,
         })?;
-        let mut grpc =
-            tonic::client::Grpc::new(channel).max_decoding_message_size(self.upstream.max_response_bytes());
+        // A connection that could not be opened never sent the call.
+        let connection = channel
+            .connection()
+            .await
+            .map_err(|error| self.call_failed(tonic::Status::from_error(error), None))?;
+        let mut grpc = Grpc::new(connection).max_decoding_message_size(self.upstream.max_response_bytes());
         if self.upstream.gzip() {
             grpc =
                 grpc.send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip);
         }
-        // A channel that cannot take requests never sent this one.
-        grpc.ready().await.map_err(|e| Failed {
-            error: self.failed(tonic::Status::unavailable(e.to_string()), None),
-            outcome: Outcome::ConnectFailure,
-            retry: TryFailure::NotSent,
-        })?;
         Ok(grpc)
     }
 
@@ -126,7 +124,7 @@ impl TranscodeTarget {
     /// rendered from them.
     pub(super) async fn invoke(
         &self,
-        channel: Option<Channel>,
+        channel: Option<GrpcChannel>,
         call: tonic::Request<Outgoing>,
     ) -> Result<Response<Bytes>, Failed> {
         let opened = self.open_with(channel, call, WireCodec).await?;

@@ -4,12 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use tonic::transport::Channel;
-
 use super::{Deadline, Failed, Prepared, TranscodeError, TranscodeTarget};
 use crate::{
     transcode::codec::Outgoing,
-    upstream::{CallError, Outcome, Picked, Tried, TryFailure},
+    upstream::{CallError, GrpcChannel, Outcome, Picked, Tried, TryFailure},
 };
 
 impl TranscodeTarget {
@@ -23,7 +21,7 @@ impl TranscodeTarget {
         once: F,
     ) -> Result<(T, Picked), TranscodeError>
     where
-        F: Fn(Option<Channel>, tonic::Request<Outgoing>) -> Fut,
+        F: Fn(Option<GrpcChannel>, tonic::Request<Outgoing>) -> Fut,
         Fut: Future<Output = Result<T, Failed>>,
     {
         let Prepared { deadline, message, metadata, context } = prepared;
@@ -85,13 +83,6 @@ impl TranscodeTarget {
         };
         match tokio::time::timeout_at(deadline.at.into(), once).await {
             Ok(Ok(response)) => Ok(response),
-            // tonic's channel enforces the grpc-timeout it sends, and reports
-            // its own expiry as CANCELLED; a deadline that passed is a 504.
-            Ok(Err(Failed { error: TranscodeError::Upstream(failure), .. }))
-                if failure.code == tonic::Code::Cancelled && Instant::now() >= deadline.at =>
-            {
-                Err(expired())
-            }
             // The backend gave up on the deadline it was sent.
             Ok(Err(Failed { error: TranscodeError::Upstream(failure), .. }))
                 if failure.code == tonic::Code::DeadlineExceeded =>

@@ -5,8 +5,6 @@
 use std::{sync::Arc, time::Duration};
 
 use tokio::time::MissedTickBehavior;
-use tonic::transport::Channel;
-use tonic_health::pb::health_client::HealthClient;
 
 use super::{
     CheckFailure, Endpoint, HealthCheckSettings,
@@ -14,6 +12,7 @@ use super::{
     http::HttpProbe,
     verdict::Verdict,
 };
+use crate::upstream::GrpcChannel;
 
 /// After a `Watch` stream ends, the polls made before `Watch` is tried again.
 const POLLS_BEFORE_WATCH_RETRY: u32 = 5;
@@ -22,7 +21,7 @@ const POLLS_BEFORE_WATCH_RETRY: u32 = 5;
 #[derive(Debug)]
 pub(super) enum Probe {
     /// `grpc.health.v1.Health` over the endpoint's channel.
-    Grpc { client: HealthClient<Channel>, service: String, watch: WatchMode },
+    Grpc { channel: GrpcChannel, service: String, watch: WatchMode },
     /// A GET.
     Http(Box<HttpProbe>),
 }
@@ -38,9 +37,9 @@ pub(super) enum WatchMode {
 
 impl Probe {
     /// The gRPC probe; `watch` follows `Health/Watch` from the first tick.
-    pub(super) fn grpc(channel: Channel, service: String, watch: bool) -> Self {
+    pub(super) fn grpc(channel: GrpcChannel, service: String, watch: bool) -> Self {
         let watch = if watch { WatchMode::After(0) } else { WatchMode::Off };
-        Self::Grpc { client: HealthClient::new(channel), service, watch }
+        Self::Grpc { channel, service, watch }
     }
 
     /// What a polled check is called in the log.
@@ -54,7 +53,7 @@ impl Probe {
     /// One polled check, without the timeout.
     async fn check(&mut self, timeout: Duration) -> Result<(), CheckFailure> {
         match self {
-            Self::Grpc { client, service, .. } => grpc::check(client, service, timeout).await,
+            Self::Grpc { channel, service, .. } => grpc::check(channel, service, timeout).await,
             Self::Http(probe) => probe.check().await,
         }
     }
@@ -108,7 +107,7 @@ impl Checker {
 
     /// Follows `Watch`, when it is due, until the stream ends; whether it did.
     async fn watch_if_due(&mut self) -> bool {
-        let Probe::Grpc { client, service, watch } = &mut self.probe else { return false };
+        let Probe::Grpc { channel, service, watch } = &mut self.probe else { return false };
         match watch {
             WatchMode::Off => return false,
             WatchMode::After(polls @ 1..) => {
@@ -118,7 +117,7 @@ impl Checker {
             WatchMode::After(0) => {}
         }
         let (verdict, endpoint, upstream) = (&mut self.verdict, &self.endpoint, &self.upstream);
-        let ended = grpc::watch(client, service, self.timeout, |result| {
+        let ended = grpc::watch(channel, service, self.timeout, |result| {
             let change = verdict.force(result.is_ok());
             report(upstream, endpoint, change, result, "Health/Watch");
         })

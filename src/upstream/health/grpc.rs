@@ -3,21 +3,28 @@
 
 use std::time::Duration;
 
-use tonic::{Code, transport::Channel};
+use tonic::Code;
+
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
 use super::CheckFailure;
+use crate::upstream::{GrpcChannel, GrpcConnection};
 
 /// Asks once whether `service` is SERVING.
 pub(super) async fn check(
-    client: &mut HealthClient<Channel>,
+    channel: &GrpcChannel,
     service: &str,
     timeout: Duration,
 ) -> Result<(), CheckFailure> {
-    let reply = client.check(request(service, Some(timeout))).await?;
+    let reply = client(channel).await?.check(request(service, Some(timeout))).await?;
     serving(reply.into_inner().status)
+}
+
+/// A health client on the channel's connection, opened first if none is.
+async fn client(channel: &GrpcChannel) -> Result<HealthClient<GrpcConnection>, tonic::Status> {
+    channel.connection().await.map(HealthClient::new).map_err(tonic::Status::from_error)
 }
 
 /// How a followed `Watch` stream came to an end.
@@ -35,13 +42,13 @@ pub(super) enum WatchEnd {
 /// (as a pass or a failure), until the stream ends. `timeout` bounds the
 /// opening of the stream and the first message, which the server sends at once.
 pub(super) async fn watch(
-    client: &mut HealthClient<Channel>,
+    channel: &GrpcChannel,
     service: &str,
     timeout: Duration,
     mut on_status: impl FnMut(Result<(), CheckFailure>),
 ) -> WatchEnd {
     let opened = tokio::time::timeout(timeout, async {
-        let mut stream = client.watch(request(service, None)).await?.into_inner();
+        let mut stream = client(channel).await?.watch(request(service, None)).await?.into_inner();
         let first = stream.message().await?;
         Ok::<_, tonic::Status>((stream, first))
     })
