@@ -36,9 +36,8 @@ use http::{
 use hyper::{body::Incoming, client::conn::http2::SendRequest};
 use tonic::body::Body;
 
+use crate::body::BoxError;
 pub(super) use open::{ConnectTo, offering_h2};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a call's future gives.
 type Answer = Result<http::Response<Incoming>, BoxError>;
@@ -84,6 +83,13 @@ impl GrpcChannel {
         };
         Self { shared: Arc::new(shared) }
     }
+
+    /// The open connection, opened first if none is; the error is tonic's
+    /// `ConnectError`.
+    pub async fn connection(&self) -> Result<GrpcConnection, BoxError> {
+        let sender = self.shared.sender().await?;
+        Ok(GrpcConnection { shared: self.shared.clone(), sender })
+    }
 }
 
 /// An open connection of a [`GrpcChannel`], ready to take calls.
@@ -91,15 +97,6 @@ impl GrpcChannel {
 pub struct GrpcConnection {
     shared: Arc<Shared>,
     sender: SendRequest<Body>,
-}
-
-impl GrpcChannel {
-    /// The open connection, opened first if none is; the error is tonic's
-    /// `ConnectError`.
-    pub async fn connection(&self) -> Result<GrpcConnection, BoxError> {
-        let sender = self.shared.sender().await?;
-        Ok(GrpcConnection { shared: self.shared.clone(), sender })
-    }
 }
 
 impl Shared {
