@@ -1,9 +1,12 @@
 //! One request's access-log line: a JSON object written from its context
 //! and record once it ended.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    fmt::{self, Display},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use super::redact;
 use crate::observe::{BodyEnd, Record, RequestContext};
@@ -12,9 +15,11 @@ use crate::observe::{BodyEnd, Record, RequestContext};
 #[derive(Serialize)]
 struct Line<'a> {
     /// When the request arrived (RFC 3339, UTC, milliseconds).
-    time: String,
+    #[serde(serialize_with = "shown")]
+    time: Rfc3339,
     request_id: &'a str,
-    peer: String,
+    #[serde(serialize_with = "shown")]
+    peer: std::net::SocketAddr,
     method: &'a str,
     path: &'a str,
     route: Option<&'a str>,
@@ -22,7 +27,8 @@ struct Line<'a> {
     status: u16,
     grpc_code: Option<i32>,
     upstream: Option<&'a str>,
-    endpoint: Option<String>,
+    #[serde(serialize_with = "shown_if_some")]
+    endpoint: Option<&'a http::Uri>,
     tries: u32,
     duration_ms: f64,
     upstream_duration_ms: Option<f64>,
@@ -45,23 +51,28 @@ struct Stream {
     end: &'static str,
 }
 
-/// The line of the request of `context`, from its `record`; `credentials`
-/// names more query parameters to redact.
-pub(super) fn of(context: &RequestContext, record: &Record, credentials: &[String]) -> String {
+/// Writes into `out` the line of the request of `context`, from its
+/// `record`; `credentials` names more query parameters to redact.
+pub(super) fn write(
+    context: &RequestContext,
+    record: &Record,
+    credentials: &[String],
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
     let elapsed = record.finished.map_or_else(|| context.received_at().elapsed(), |(_, at)| at);
     let arrived = SystemTime::now().checked_sub(context.received_at().elapsed()).unwrap_or(UNIX_EPOCH);
     let path = redact::path_and_query(record.uri.path(), record.uri.query(), credentials);
     let line = Line {
-        time: rfc3339(arrived),
+        time: Rfc3339(arrived),
         request_id: context.request_id().to_str().unwrap_or(""),
-        peer: context.peer().to_string(),
+        peer: context.peer(),
         method: record.method.as_str(),
         path: &path,
         route: context.route(),
         status: record.status.map_or(0, |status| status.as_u16()),
         grpc_code: record.grpc_code().map(|code| code as i32),
         upstream: record.upstream.as_ref().map(|last| &*last.upstream),
-        endpoint: record.upstream.as_ref().map(|last| last.endpoint.to_string()),
+        endpoint: record.upstream.as_ref().map(|last| &last.endpoint),
         tries: record.tries,
         duration_ms: millis(elapsed),
         upstream_duration_ms: (record.tries > 0).then(|| millis(record.upstream_time)),
@@ -82,7 +93,20 @@ pub(super) fn of(context: &RequestContext, record: &Record, credentials: &[Strin
             end: report.end,
         }),
     };
-    serde_json::to_string(&line).unwrap_or_default()
+    serde_json::to_writer(out, &line)
+}
+
+/// A field written as its `Display` text, with no `String` in between.
+fn shown<S: Serializer>(value: &impl Display, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+/// [`shown`], or null.
+fn shown_if_some<S: Serializer>(value: &Option<impl Display>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Milliseconds, to the microsecond.
@@ -90,14 +114,18 @@ fn millis(duration: Duration) -> f64 {
     (duration.as_micros() as f64) / 1000.0
 }
 
-/// `2026-12-07T12:05:58.123Z`.
-fn rfc3339(time: SystemTime) -> String {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let (days, seconds) = (since.as_secs() / 86_400, since.as_secs() % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    let (hour, minute, second) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-    let millis = since.subsec_millis();
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
+/// A time shown as `2026-12-07T12:05:58.123Z`.
+struct Rfc3339(SystemTime);
+
+impl Display for Rfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let since = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let (days, seconds) = (since.as_secs() / 86_400, since.as_secs() % 86_400);
+        let (year, month, day) = civil_from_days(days as i64);
+        let (hour, minute, second) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+        let millis = since.subsec_millis();
+        write!(f, "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
+    }
 }
 
 /// The date of `days` since 1970-01-01 (Howard Hinnant's algorithm).
@@ -120,9 +148,11 @@ mod tests {
 
     #[test]
     fn times_are_rfc3339_in_utc() {
-        let at = |seconds: u64, millis: u64| UNIX_EPOCH + Duration::from_millis(seconds * 1000 + millis);
-        assert_eq!(rfc3339(at(0, 0)), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(at(951_782_400, 5)), "2000-02-29T00:00:00.005Z");
-        assert_eq!(rfc3339(at(1_796_558_758, 123)), "2026-12-06T12:05:58.123Z");
+        let at = |seconds: u64, millis: u64| {
+            Rfc3339(UNIX_EPOCH + Duration::from_millis(seconds * 1000 + millis)).to_string()
+        };
+        assert_eq!((at(0, 0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!((at(951_782_400, 5)), "2000-02-29T00:00:00.005Z");
+        assert_eq!((at(1_796_558_758, 123)), "2026-12-06T12:05:58.123Z");
     }
 }

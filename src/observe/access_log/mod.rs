@@ -15,7 +15,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use writer::LogWriter;
+use writer::{LogWriter, Reopener};
 
 use super::{AccessLogSettings, Observer, Phase, RequestContext};
 use crate::task::TaskGuard;
@@ -44,7 +44,7 @@ impl AccessLog {
     pub fn start(settings: &AccessLogSettings) -> io::Result<Self> {
         let writer = LogWriter::start(settings.path.clone())?;
         let reopen = match &settings.path {
-            Some(_) => Some(reopen_on_sigusr1(writer.clone())?),
+            Some(_) => Some(reopen_on_sigusr1(writer.reopener())?),
             None => None,
         };
         Ok(Self {
@@ -73,16 +73,14 @@ impl Observer for AccessLog {
         if let Phase::RequestEnded = phase {
             let record = context.record();
             if self.sampled(record.status.map_or(0, |status| status.as_u16())) {
-                let line = line::of(context, &record, &self.credential_params);
-                drop(record);
-                self.writer.write(line);
+                self.writer.write(|out| line::write(context, &record, &self.credential_params, out));
             }
         }
     }
 }
 
 #[cfg(unix)]
-fn reopen_on_sigusr1(writer: LogWriter) -> io::Result<TaskGuard> {
+fn reopen_on_sigusr1(writer: Reopener) -> io::Result<TaskGuard> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut signals = signal(SignalKind::user_defined1())?;
     Ok(TaskGuard::spawn(async move {
@@ -93,6 +91,6 @@ fn reopen_on_sigusr1(writer: LogWriter) -> io::Result<TaskGuard> {
 }
 
 #[cfg(not(unix))]
-fn reopen_on_sigusr1(_writer: LogWriter) -> io::Result<TaskGuard> {
+fn reopen_on_sigusr1(_writer: Reopener) -> io::Result<TaskGuard> {
     Ok(TaskGuard::spawn(async {}))
 }
