@@ -15,11 +15,9 @@ use crate::observe::{BodyEnd, Record, RequestContext};
 #[derive(Serialize)]
 struct Line<'a> {
     /// When the request arrived (RFC 3339, UTC, milliseconds).
-    #[serde(serialize_with = "shown")]
-    time: Rfc3339,
+    time: Shown<Rfc3339>,
     request_id: &'a str,
-    #[serde(serialize_with = "shown")]
-    peer: std::net::SocketAddr,
+    peer: Shown<std::net::SocketAddr>,
     method: &'a str,
     path: &'a str,
     route: Option<&'a str>,
@@ -27,8 +25,7 @@ struct Line<'a> {
     status: u16,
     grpc_code: Option<i32>,
     upstream: Option<&'a str>,
-    #[serde(serialize_with = "shown_if_some")]
-    endpoint: Option<&'a http::Uri>,
+    endpoint: Option<Shown<&'a http::Uri>>,
     tries: u32,
     duration_ms: f64,
     upstream_duration_ms: Option<f64>,
@@ -63,16 +60,16 @@ pub(super) fn write(
     let arrived = SystemTime::now().checked_sub(context.received_at().elapsed()).unwrap_or(UNIX_EPOCH);
     let path = redact::path_and_query(record.uri.path(), record.uri.query(), credentials);
     let line = Line {
-        time: Rfc3339(arrived),
+        time: Shown(Rfc3339(arrived)),
         request_id: context.request_id().to_str().unwrap_or(""),
-        peer: context.peer(),
+        peer: Shown(context.peer()),
         method: record.method.as_str(),
         path: &path,
         route: context.route(),
         status: record.status.map_or(0, |status| status.as_u16()),
         grpc_code: record.grpc_code().map(|code| code as i32),
         upstream: record.upstream.as_ref().map(|last| &*last.upstream),
-        endpoint: record.upstream.as_ref().map(|last| &last.endpoint),
+        endpoint: record.upstream.as_ref().map(|last| Shown(&last.endpoint)),
         tries: record.tries,
         duration_ms: millis(elapsed),
         upstream_duration_ms: (record.tries > 0).then(|| millis(record.upstream_time)),
@@ -97,15 +94,11 @@ pub(super) fn write(
 }
 
 /// A field written as its `Display` text, with no `String` in between.
-fn shown<S: Serializer>(value: &impl Display, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
-}
+struct Shown<T>(T);
 
-/// [`shown`], or null.
-fn shown_if_some<S: Serializer>(value: &Option<impl Display>, serializer: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(value) => serializer.collect_str(value),
-        None => serializer.serialize_none(),
+impl<T: Display> Serialize for Shown<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
     }
 }
 
@@ -151,8 +144,8 @@ mod tests {
         let at = |seconds: u64, millis: u64| {
             Rfc3339(UNIX_EPOCH + Duration::from_millis(seconds * 1000 + millis)).to_string()
         };
-        assert_eq!((at(0, 0)), "1970-01-01T00:00:00.000Z");
-        assert_eq!((at(951_782_400, 5)), "2000-02-29T00:00:00.005Z");
-        assert_eq!((at(1_796_558_758, 123)), "2026-12-06T12:05:58.123Z");
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(at(1_796_558_758, 123), "2026-12-06T12:05:58.123Z");
     }
 }
